@@ -1,0 +1,21 @@
+//! CairnDB's storage layer over fjall.
+//!
+//! - [`key`]: the order-preserving key codec;
+//! - [`value`]: versioned postcard values;
+//! - [`entity`]: typed entities and their secondary indexes;
+//! - [`Store`]: snapshots for reads, atomic group-committed writes.
+//!
+//! It is not a SQL layer: nothing here knows DataFusion or Arrow. Keys are
+//! never formatted strings; every key is built by [`key::KeyCodec`].
+#![deny(clippy::unwrap_used)]
+
+mod commit;
+pub mod entity;
+pub mod key;
+mod store;
+pub mod value;
+
+pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! The store: one fjall database, a few keyspaces, typed reads through
+//! snapshots and atomic, group-committed writes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cairn_types::{CairnError, Result};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
+
+use crate::commit::GroupCommit;
+use crate::entity::{Entity, EntityKind, IndexDef};
+use crate::key::KeyCodec;
+use crate::value::{decode_value, encode_value};
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// After an fdatasync that covers it (shared with concurrent writers):
+    /// survives kill -9 and power loss.
+    #[default]
+    Durable,
+    /// After the OS has the bytes: survives kill -9, not power loss.
+    Buffered,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// fjall's block cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { durability: Durability::Durable, cache_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// A counter that hands out ids and survives restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Sequence {
+    User = 1,
+    Namespace = 2,
+    Table = 3,
+    Storage = 4,
+    Job = 5,
+    LiveQuery = 6,
+}
+
+impl Sequence {
+    fn key(self) -> Vec<u8> {
+        vec![EntityKind::Sequence as u8, self as u8]
+    }
+}
+
+fn storage_error(error: fjall::Error) -> CairnError {
+    CairnError::Storage(error.to_string())
+}
+
+fn entity_key<E: Entity>(key: &E::Key) -> Vec<u8> {
+    let mut out = vec![E::KIND as u8];
+    key.encode_key(&mut out);
+    out
+}
+
+fn index_prefix<E: Entity>(index_id: u8, encoded_index_key: &[u8]) -> Vec<u8> {
+    let mut out = vec![E::KIND as u8, index_id];
+    out.extend_from_slice(encoded_index_key);
+    out
+}
+
+struct Inner {
+    db: Database,
+    meta: Keyspace,
+    index: Keyspace,
+    /// Orders writers: each write's read-check-append runs alone, which is
+    /// what makes unique checks and id allocation safe. Reads never take it.
+    write_lock: Mutex<()>,
+    commit: GroupCommit,
+    durability: Durability,
+}
+
+/// The storage engine handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (or creates) the store under `dir`.
+    pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store> {
+        let db = Database::builder(dir.join("lsm"))
+            .cache_size(options.cache_bytes)
+            .open()
+            .map_err(storage_error)?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default).map_err(storage_error)?;
+        let index = db.keyspace("index", KeyspaceCreateOptions::default).map_err(storage_error)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                meta,
+                index,
+                write_lock: Mutex::new(()),
+                commit: GroupCommit::default(),
+                durability: options.durability,
+            }),
+        })
+    }
+
+    /// A consistent view of everything committed so far.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            inner: self.inner.db.snapshot(),
+            meta: self.inner.meta.clone(),
+            index: self.inner.index.clone(),
+        }
+    }
+
+    /// Runs `f` to build one atomic batch, commits it, and returns once it
+    /// is as durable as the store's [`Durability`] promises. If `f` fails,
+    /// nothing is written.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let inner = &self.inner;
+        let guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut writer = Writer {
+            inner,
+            batch: inner.db.batch(),
+            sequences: HashMap::new(),
+            unique_claims: HashSet::new(),
+        };
+        let output = f(&mut writer)?;
+        let batch = writer.batch;
+        if batch.is_empty() {
+            return Ok(output);
+        }
+        match inner.durability {
+            Durability::Durable => {
+                batch.durability(None).commit().map_err(storage_error)?;
+                let ticket = inner.commit.record_write();
+                drop(guard);
+                inner.commit.wait_durable(ticket, || {
+                    inner.db.persist(PersistMode::SyncData).map_err(storage_error)
+                })?;
+            }
+            Durability::Buffered => {
+                batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
+            }
+        }
+        Ok(output)
+    }
+
+    /// Forces everything written so far to disk (used at shutdown).
+    pub fn sync_all(&self) -> Result<()> {
+        self.inner.db.persist(PersistMode::SyncAll).map_err(storage_error)
+    }
+
+    /// How many journal syncs group commit has performed.
+    pub fn sync_count(&self) -> u64 {
+        self.inner.commit.sync_count()
+    }
+}
+
+/// A point-in-time view. Every statement reads through one snapshot; keep
+/// it short-lived, since it pins old versions.
+pub struct Snapshot {
+    inner: fjall::Snapshot,
+    meta: Keyspace,
+    index: Keyspace,
+}
+
+impl Snapshot {
+    pub fn get<E: Entity>(&self, key: &E::Key) -> Result<Option<E>> {
+        match self.inner.get(&self.meta, entity_key::<E>(key)).map_err(storage_error)? {
+            Some(bytes) => decode_value(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every entity of type `E`, in key order. Lazy: stop early and the
+    /// rest is never read.
+    pub fn scan<E: Entity>(&self) -> impl Iterator<Item = Result<E>> + '_ {
+        self.inner
+            .prefix(&self.meta, [E::KIND as u8])
+            .map(|guard| decode_value(&guard.value().map_err(storage_error)?))
+    }
+
+    /// The entities whose index key equals `key`, in entity-key order.
+    pub fn lookup<'a, E, K>(
+        &'a self,
+        index: &IndexDef<E, K>,
+        key: &K,
+    ) -> impl Iterator<Item = Result<E>> + 'a
+    where
+        E: Entity,
+        K: KeyCodec,
+    {
+        let prefix = index_prefix::<E>(index.id, &key.to_key_bytes());
+        let prefix_len = prefix.len();
+        self.inner.prefix(&self.index, prefix).filter_map(move |guard| {
+            let resolve = || -> Result<Option<E>> {
+                let index_key = guard.key().map_err(storage_error)?;
+                let encoded = index_key
+                    .get(prefix_len..)
+                    .ok_or_else(|| CairnError::Storage("short index key".into()))?;
+                let entity_key = E::Key::from_key_bytes(encoded)?;
+                // An entry whose entity is missing would be a bug in the
+                // write path; skip it rather than fail every reader.
+                self.get::<E>(&entity_key)
+            };
+            resolve().transpose()
+        })
+    }
+}
+
+/// One atomic batch under construction; see [`Store::write`]. Each entity
+/// should be put or deleted at most once per batch.
+pub struct Writer<'s> {
+    inner: &'s Inner,
+    batch: fjall::OwnedWriteBatch,
+    sequences: HashMap<Sequence, u64>,
+    /// Unique index entries this batch adds, so two puts in one batch
+    /// cannot claim the same value.
+    unique_claims: HashSet<Vec<u8>>,
+}
+
+impl Writer<'_> {
+    /// Reads the latest committed version. Safe for read-check-write: no
+    /// other writer runs while this batch is being built.
+    pub fn get<E: Entity>(&self, key: &E::Key) -> Result<Option<E>> {
+        match self.inner.meta.get(entity_key::<E>(key)).map_err(storage_error)? {
+            Some(bytes) => decode_value(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Allocates the next id of `sequence` (ids start at `first`).
+    pub fn next_id(&mut self, sequence: Sequence, first: u64) -> Result<u64> {
+        let current = match self.sequences.get(&sequence) {
+            Some(value) => Some(*value),
+            None => match self.inner.meta.get(sequence.key()).map_err(storage_error)? {
+                Some(bytes) => Some(decode_value::<u64>(&bytes)?),
+                None => None,
+            },
+        };
+        let next = current.map_or(first, |value| value + 1).max(first);
+        self.sequences.insert(sequence, next);
+        self.batch.insert(&self.inner.meta, sequence.key(), encode_value(&next)?);
+        Ok(next)
+    }
+
+    /// Inserts or replaces `entity` and keeps its indexes in step. A unique
+    /// index that already holds the value for another entity fails the
+    /// write with 23505.
+    pub fn put<E: Entity>(&mut self, entity: &E) -> Result<()> {
+        let key = entity.key();
+        let encoded_key = key.to_key_bytes();
+        let old = self.get::<E>(&key)?;
+        for index in E::indexes() {
+            let old_index_key = old.as_ref().and_then(|old| index.encoded_key_of(old));
+            let new_index_key = index.encoded_key_of(entity);
+            if old_index_key == new_index_key {
+                continue;
+            }
+            if let Some(old_index_key) = old_index_key {
+                let mut entry = index_prefix::<E>(index.id(), &old_index_key);
+                entry.extend_from_slice(&encoded_key);
+                self.batch.remove(&self.inner.index, entry);
+            }
+            if let Some(new_index_key) = new_index_key {
+                let prefix = index_prefix::<E>(index.id(), &new_index_key);
+                if index.is_unique() {
+                    let taken = self.unique_claims.contains(&prefix)
+                        || self.inner.index.prefix(&prefix).next().is_some();
+                    if taken {
+                        return Err(CairnError::UniqueViolation {
+                            constraint: index.name().to_owned(),
+                            detail: index.describe(entity),
+                        });
+                    }
+                    self.unique_claims.insert(prefix.clone());
+                }
+                let mut entry = prefix;
+                entry.extend_from_slice(&encoded_key);
+                self.batch.insert(&self.inner.index, entry, []);
+            }
+        }
+        self.batch.insert(&self.inner.meta, entity_key::<E>(&key), encode_value(entity)?);
+        Ok(())
+    }
+
+    /// Removes the entity and its index entries. Returns whether it existed.
+    pub fn delete<E: Entity>(&mut self, key: &E::Key) -> Result<bool> {
+        let Some(old) = self.get::<E>(key)? else {
+            return Ok(false);
+        };
+        let encoded_key = key.to_key_bytes();
+        for index in E::indexes() {
+            if let Some(old_index_key) = index.encoded_key_of(&old) {
+                let mut entry = index_prefix::<E>(index.id(), &old_index_key);
+                entry.extend_from_slice(&encoded_key);
+                self.batch.remove(&self.inner.index, entry);
+            }
+        }
+        self.batch.remove(&self.inner.meta, entity_key::<E>(key));
+        Ok(true)
+    }
+}

@@ -1,0 +1,238 @@
+//! The one error type. Every failure a client can see is a [`CairnError`],
+//! and every variant maps to exactly one SQLSTATE through [`CairnError::code`].
+
+use std::fmt;
+
+pub type Result<T, E = CairnError> = std::result::Result<T, E>;
+
+/// A five-character SQLSTATE code, as listed in PostgreSQL's
+/// "PostgreSQL Error Codes" appendix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SqlState(&'static str);
+
+impl SqlState {
+    pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
+    pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
+    pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+    pub const INVALID_AUTHORIZATION: SqlState = SqlState("28000");
+    pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
+    pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
+    pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
+    pub const SYNTAX_ERROR: SqlState = SqlState("42601");
+    pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
+    pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
+    pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+    pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+    pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
+    pub const RESERVED_NAME: SqlState = SqlState("42939");
+    pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
+    pub const OBJECT_IN_USE: SqlState = SqlState("55006");
+    pub const QUERY_CANCELED: SqlState = SqlState("57014");
+    pub const IO_ERROR: SqlState = SqlState("58030");
+    pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Every kind of failure a client can be told about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CairnError {
+    /// The statement does not parse.
+    Syntax(String),
+    /// Parses, but uses something CairnDB does not do (yet).
+    FeatureNotSupported(String),
+    /// A value or option is out of its allowed set.
+    InvalidParameterValue(String),
+    /// Text that does not read as the type it must be.
+    InvalidTextRepresentation(String),
+    /// A NOT NULL column got NULL.
+    NotNullViolation { column: String },
+    /// A unique key or unique index already holds this value.
+    UniqueViolation { constraint: String, detail: String },
+    /// Unknown user or wrong password. Deliberately one variant: the client
+    /// must not learn which of the two it was.
+    AuthenticationFailed { user: String },
+    /// The role may not do this.
+    InsufficientPrivilege(String),
+    /// Unknown table (or system table).
+    UndefinedTable(String),
+    /// Unknown column.
+    UndefinedColumn(String),
+    /// Unknown user, namespace or setting.
+    UndefinedObject(String),
+    /// An object that must be unique by name already exists.
+    DuplicateObject(String),
+    /// A name that is reserved for the system.
+    ReservedName(String),
+    /// The object is in use (for example, dropping one's own account).
+    ObjectInUse(String),
+    /// Objects still depend on the one being dropped.
+    DependentObjectsStillExist(String),
+    /// Not allowed inside (or outside) a transaction block.
+    ActiveSqlTransaction(String),
+    /// An optimistic transaction lost a conflict; retry it.
+    SerializationFailure,
+    /// Cancelled by request or by `statement_timeout`.
+    QueryCanceled(String),
+    /// The connection limit is reached.
+    TooManyConnections,
+    /// The storage engine failed (I/O, corruption, poisoned after a failed fsync).
+    Storage(String),
+    /// A bug: something that should not happen. Logged in full.
+    Internal(String),
+}
+
+impl CairnError {
+    /// The SQLSTATE the client sees. Exhaustive on purpose: a new variant
+    /// must choose its code.
+    pub fn code(&self) -> SqlState {
+        match self {
+            CairnError::Syntax(_) => SqlState::SYNTAX_ERROR,
+            CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
+            CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
+            CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+            CairnError::NotNullViolation { .. } => SqlState::NOT_NULL_VIOLATION,
+            CairnError::UniqueViolation { .. } => SqlState::UNIQUE_VIOLATION,
+            CairnError::AuthenticationFailed { .. } => SqlState::INVALID_PASSWORD,
+            CairnError::InsufficientPrivilege(_) => SqlState::INSUFFICIENT_PRIVILEGE,
+            CairnError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
+            CairnError::UndefinedColumn(_) => SqlState::UNDEFINED_COLUMN,
+            CairnError::UndefinedObject(_) => SqlState::UNDEFINED_OBJECT,
+            CairnError::DuplicateObject(_) => SqlState::DUPLICATE_OBJECT,
+            CairnError::ReservedName(_) => SqlState::RESERVED_NAME,
+            CairnError::ObjectInUse(_) => SqlState::OBJECT_IN_USE,
+            CairnError::DependentObjectsStillExist(_) => SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+            CairnError::ActiveSqlTransaction(_) => SqlState::ACTIVE_SQL_TRANSACTION,
+            CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
+            CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
+            CairnError::TooManyConnections => SqlState::TOO_MANY_CONNECTIONS,
+            CairnError::Storage(_) => SqlState::IO_ERROR,
+            CairnError::Internal(_) => SqlState::INTERNAL_ERROR,
+        }
+    }
+
+    /// The DETAIL field, where there is one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            CairnError::UniqueViolation { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// The HINT field, where there is one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            CairnError::SerializationFailure => Some("The transaction might succeed if retried."),
+            _ => None,
+        }
+    }
+
+    /// True when running the same statement again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CairnError::SerializationFailure)
+    }
+
+    /// True for failures that end the connection rather than the statement.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            CairnError::AuthenticationFailed { .. } | CairnError::TooManyConnections
+        )
+    }
+}
+
+impl fmt::Display for CairnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CairnError::Syntax(m)
+            | CairnError::FeatureNotSupported(m)
+            | CairnError::InvalidParameterValue(m)
+            | CairnError::InvalidTextRepresentation(m)
+            | CairnError::InsufficientPrivilege(m)
+            | CairnError::UndefinedTable(m)
+            | CairnError::UndefinedColumn(m)
+            | CairnError::UndefinedObject(m)
+            | CairnError::DuplicateObject(m)
+            | CairnError::ReservedName(m)
+            | CairnError::ObjectInUse(m)
+            | CairnError::DependentObjectsStillExist(m)
+            | CairnError::ActiveSqlTransaction(m)
+            | CairnError::QueryCanceled(m) => f.write_str(m),
+            CairnError::NotNullViolation { column } => {
+                write!(f, "null value in column \"{column}\" violates not-null constraint")
+            }
+            CairnError::UniqueViolation { constraint, .. } => {
+                write!(f, "duplicate key value violates unique constraint \"{constraint}\"")
+            }
+            CairnError::AuthenticationFailed { user } => {
+                write!(f, "password authentication failed for user \"{user}\"")
+            }
+            CairnError::SerializationFailure => f.write_str(
+                "could not serialize access due to concurrent update",
+            ),
+            CairnError::TooManyConnections => {
+                f.write_str("sorry, too many clients already")
+            }
+            CairnError::Storage(m) => write!(f, "storage error: {m}"),
+            CairnError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CairnError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_sqlstate() {
+        let cases = [
+            (CairnError::Syntax(String::new()), "42601"),
+            (CairnError::FeatureNotSupported(String::new()), "0A000"),
+            (CairnError::InvalidParameterValue(String::new()), "22023"),
+            (CairnError::InvalidTextRepresentation(String::new()), "22P02"),
+            (CairnError::NotNullViolation { column: "c".into() }, "23502"),
+            (
+                CairnError::UniqueViolation { constraint: "k".into(), detail: String::new() },
+                "23505",
+            ),
+            (CairnError::AuthenticationFailed { user: "u".into() }, "28P01"),
+            (CairnError::InsufficientPrivilege(String::new()), "42501"),
+            (CairnError::UndefinedTable(String::new()), "42P01"),
+            (CairnError::UndefinedColumn(String::new()), "42703"),
+            (CairnError::UndefinedObject(String::new()), "42704"),
+            (CairnError::DuplicateObject(String::new()), "42710"),
+            (CairnError::ReservedName(String::new()), "42939"),
+            (CairnError::ObjectInUse(String::new()), "55006"),
+            (CairnError::DependentObjectsStillExist(String::new()), "2BP01"),
+            (CairnError::ActiveSqlTransaction(String::new()), "25001"),
+            (CairnError::SerializationFailure, "40001"),
+            (CairnError::QueryCanceled(String::new()), "57014"),
+            (CairnError::TooManyConnections, "53300"),
+            (CairnError::Storage(String::new()), "58030"),
+            (CairnError::Internal(String::new()), "XX000"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code().as_str(), code, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn auth_failure_message_does_not_depend_on_the_cause() {
+        let message = CairnError::AuthenticationFailed { user: "alice".into() }.to_string();
+        assert_eq!(message, "password authentication failed for user \"alice\"");
+    }
+}
