@@ -1,0 +1,357 @@
+//! The catalog service: every change to users, namespaces, storages, jobs
+//! and live-query records goes through here, checked by [`crate::access`].
+//!
+//! Methods that write or hash passwords block (fsync, scrypt): async callers
+//! run them on a blocking thread.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use cairn_store::entity::{USERS_BY_LIVE_USERNAME, STORAGES_BY_NAME, NAMESPACES_BY_NAME};
+use cairn_store::{Sequence, Snapshot, Store, Writer};
+use cairn_types::{
+    CairnError, Job, JobId, JobStatus, JobType, LiveQuery, LiveQueryId, Namespace, NamespaceId,
+    Result, Role, SessionId, Storage, StorageId, StorageKind, TableId, Timestamp, User, UserId,
+};
+
+use crate::access::{self, Actor, UserChange};
+use crate::logins::{LockoutPolicy, LoginGuard};
+use crate::password::{hash_password, verify_password, HashCost};
+use crate::sessions::Sessions;
+
+/// The account created at first start.
+pub const ROOT_USERNAME: &str = "root";
+/// The namespace created at first start.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// The storage created at first start: a directory under the data directory.
+pub const LOCAL_STORAGE: &str = "local";
+
+/// PostgreSQL truncates identifiers at 63 bytes; CairnDB refuses longer ones.
+const MAX_NAME_LEN: usize = 63;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogOptions {
+    pub hash_cost: HashCost,
+    pub lockout: LockoutPolicy,
+}
+
+/// A request to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    pub email: Option<String>,
+}
+
+pub struct Catalog {
+    store: Store,
+    sessions: Sessions,
+    logins: LoginGuard,
+    options: CatalogOptions,
+    /// A hash verified when the user does not exist, so that an unknown
+    /// user costs as much time as a wrong password.
+    decoy_hash: OnceLock<String>,
+}
+
+fn validate_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(CairnError::InvalidParameterValue(format!("{kind} name must not be empty")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(CairnError::InvalidParameterValue(format!(
+            "{kind} name \"{name}\" is longer than {MAX_NAME_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_email(email: &Option<String>) -> Result<()> {
+    match email {
+        Some(email) if !email.contains('@') => Err(CairnError::InvalidParameterValue(format!(
+            "invalid email address \"{email}\""
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    if password.is_empty() {
+        return Err(CairnError::InvalidParameterValue("password must not be empty".into()));
+    }
+    Ok(())
+}
+
+impl Catalog {
+    pub fn new(store: Store, options: CatalogOptions) -> Catalog {
+        Catalog {
+            store,
+            sessions: Sessions::default(),
+            logins: LoginGuard::new(options.lockout),
+            options,
+            decoy_hash: OnceLock::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.store.snapshot()
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Creates what a new data directory needs: the `root` user, the
+    /// `default` namespace and the `local` storage. Idempotent. Returns the
+    /// root password if it was generated here (print it once).
+    pub fn bootstrap(&self, root_password: Option<&str>) -> Result<Option<String>> {
+        let snapshot = self.snapshot();
+        let mut generated = None;
+        if snapshot.lookup(&USERS_BY_LIVE_USERNAME, &ROOT_USERNAME.to_string()).next().is_none()
+            && snapshot.scan::<User>().next().is_none()
+        {
+            let password = match root_password {
+                Some(password) => password.to_owned(),
+                None => {
+                    let password = generate_password();
+                    generated = Some(password.clone());
+                    password
+                }
+            };
+            validate_password(&password)?;
+            let hash = hash_password(&password, self.options.hash_cost)?;
+            self.store.write(|w| {
+                insert_user(w, ROOT_USERNAME.into(), hash, Role::System, None).map(drop)
+            })?;
+        }
+        if snapshot.lookup(&NAMESPACES_BY_NAME, &DEFAULT_NAMESPACE.to_string()).next().is_none() {
+            self.store.write(|w| {
+                let id = NamespaceId(w.next_id(Sequence::Namespace, 1)?);
+                w.put(&Namespace { id, name: DEFAULT_NAMESPACE.into(), created_at: Timestamp::now() })
+            })?;
+        }
+        if snapshot.lookup(&STORAGES_BY_NAME, &LOCAL_STORAGE.to_string()).next().is_none() {
+            self.store.write(|w| {
+                let id = StorageId(w.next_id(Sequence::Storage, 1)?);
+                w.put(&Storage {
+                    id,
+                    name: LOCAL_STORAGE.into(),
+                    kind: StorageKind::Local { path: "storage".into() },
+                    created_at: Timestamp::now(),
+                })
+            })?;
+        }
+        Ok(generated)
+    }
+
+    /// The live (not dropped) user with this name.
+    pub fn live_user(&self, snapshot: &Snapshot, username: &str) -> Result<Option<User>> {
+        snapshot.lookup(&USERS_BY_LIVE_USERNAME, &username.to_string()).next().transpose()
+    }
+
+    /// Checks a login. Unknown user, dropped user, wrong password and a
+    /// locked account all fail the same way (28P01, same message); the
+    /// server log says which.
+    pub fn authenticate(&self, username: &str, password: &str) -> Result<User> {
+        let failed = || CairnError::AuthenticationFailed { user: username.to_owned() };
+        let now = Instant::now();
+        if self.logins.is_locked(username, now) {
+            tracing::warn!(user = username, "login refused: account is locked after repeated failures");
+            return Err(failed());
+        }
+        let user = self.live_user(&self.snapshot(), username)?;
+        let matches = match &user {
+            Some(user) => verify_password(password, &user.password_hash)?,
+            None => {
+                let decoy = match self.decoy_hash.get() {
+                    Some(hash) => hash.clone(),
+                    None => {
+                        let hash = hash_password("decoy", self.options.hash_cost)?;
+                        self.decoy_hash.get_or_init(|| hash).clone()
+                    }
+                };
+                verify_password(password, &decoy)?;
+                false
+            }
+        };
+        match user {
+            Some(user) if matches => {
+                self.logins.record_success(username);
+                Ok(user)
+            }
+            _ => {
+                if self.logins.record_failure(username, now) {
+                    tracing::warn!(
+                        user = username,
+                        "account locked for {:?} after {} failed logins",
+                        self.options.lockout.lock_duration,
+                        self.options.lockout.max_failures
+                    );
+                } else {
+                    tracing::info!(user = username, "failed login");
+                }
+                Err(failed())
+            }
+        }
+    }
+
+    pub fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User> {
+        access::check_create_user(actor, new.role)?;
+        validate_name("user", &new.username)?;
+        validate_password(&new.password)?;
+        validate_email(&new.email)?;
+        let hash = hash_password(&new.password, self.options.hash_cost)?;
+        let user = self
+            .store
+            .write(|w| insert_user(w, new.username.clone(), hash, new.role, new.email.clone()))?;
+        tracing::info!(actor = %actor.username, user = %user.username, role = %user.role, "user created");
+        Ok(user)
+    }
+
+    pub fn alter_user(&self, actor: &Actor, username: &str, change: UserChange) -> Result<User> {
+        // Hash outside the write lock: scrypt is slow on purpose.
+        let new_hash = match &change {
+            UserChange::Password(password) => {
+                validate_password(password)?;
+                Some(hash_password(password, self.options.hash_cost)?)
+            }
+            UserChange::Email(email) => {
+                validate_email(email)?;
+                None
+            }
+            UserChange::Role(_) => None,
+        };
+        let user = self.store.write(|w| {
+            let mut user = live_user_for_write(w, self, username)?
+                .ok_or_else(|| undefined_user(username))?;
+            access::check_alter_user(actor, &user, &change)?;
+            match change {
+                UserChange::Password(_) => {
+                    user.password_hash = new_hash.unwrap_or_default();
+                }
+                UserChange::Role(role) => user.role = role,
+                UserChange::Email(email) => user.email = email,
+            }
+            user.updated_at = Timestamp::now();
+            w.put(&user)?;
+            Ok(user)
+        })?;
+        tracing::info!(actor = %actor.username, user = %user.username, "user altered");
+        Ok(user)
+    }
+
+    /// Soft-deletes a user: `deleted_at` is set and it can no longer log
+    /// in. Returns false if it did not exist and `if_exists` was given.
+    pub fn drop_user(&self, actor: &Actor, username: &str, if_exists: bool) -> Result<bool> {
+        let dropped = self.store.write(|w| {
+            let Some(mut user) = live_user_for_write(w, self, username)? else {
+                return if if_exists { Ok(false) } else { Err(undefined_user(username)) };
+            };
+            access::check_drop_user(actor, &user)?;
+            let now = Timestamp::now();
+            user.deleted_at = Some(now);
+            user.updated_at = now;
+            w.put(&user)?;
+            Ok(true)
+        })?;
+        if dropped {
+            tracing::info!(actor = %actor.username, user = username, "user dropped");
+        }
+        Ok(dropped)
+    }
+
+    /// Records a new job in state `new`.
+    pub fn create_job(&self, job_type: JobType, table_id: Option<TableId>) -> Result<Job> {
+        self.store.write(|w| {
+            let job = Job {
+                id: JobId(w.next_id(Sequence::Job, 1)?),
+                job_type,
+                status: JobStatus::New,
+                table_id,
+                progress: 0.0,
+                error: None,
+                created_at: Timestamp::now(),
+                started_at: None,
+                finished_at: None,
+            };
+            w.put(&job)?;
+            Ok(job)
+        })
+    }
+
+    /// Replaces a job record (status, progress, error, timestamps).
+    pub fn update_job(&self, job: &Job) -> Result<()> {
+        self.store.write(|w| w.put(job))
+    }
+
+    /// Records a live-query subscription.
+    pub fn register_live_query(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        query: String,
+    ) -> Result<LiveQuery> {
+        self.store.write(|w| {
+            let live = LiveQuery {
+                id: LiveQueryId(w.next_id(Sequence::LiveQuery, 1)?),
+                user_id,
+                session_id,
+                query,
+                created_at: Timestamp::now(),
+            };
+            w.put(&live)?;
+            Ok(live)
+        })
+    }
+
+    pub fn remove_live_query(&self, id: LiveQueryId) -> Result<bool> {
+        self.store.write(|w| w.delete::<LiveQuery>(&id))
+    }
+}
+
+fn undefined_user(username: &str) -> CairnError {
+    CairnError::UndefinedObject(format!("user \"{username}\" does not exist"))
+}
+
+/// Looks a live user up from inside a write. Writes are serialised, so a
+/// snapshot taken here sees every committed change: the check and the
+/// change that follows cannot be split by another writer.
+fn live_user_for_write(_w: &Writer, catalog: &Catalog, username: &str) -> Result<Option<User>> {
+    catalog.live_user(&catalog.snapshot(), username)
+}
+
+fn insert_user(
+    w: &mut Writer,
+    username: String,
+    password_hash: String,
+    role: Role,
+    email: Option<String>,
+) -> Result<User> {
+    let now = Timestamp::now();
+    let user = User {
+        id: UserId(w.next_id(Sequence::User, 1)?),
+        username,
+        password_hash,
+        role,
+        email,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    w.put(&user)?;
+    Ok(user)
+}
+
+/// 24 characters from a 62-letter alphabet: about 143 bits.
+fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..24)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}

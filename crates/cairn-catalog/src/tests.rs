@@ -1,0 +1,103 @@
+use std::time::Duration;
+
+use cairn_store::{Store, StoreOptions};
+use cairn_types::Role;
+
+use crate::{Actor, Catalog, CatalogOptions, HashCost, LockoutPolicy, NewUser, UserChange};
+
+fn catalog(dir: &tempfile::TempDir) -> Catalog {
+    let store = Store::open(dir.path(), &StoreOptions::default()).expect("store");
+    Catalog::new(
+        store,
+        CatalogOptions {
+            hash_cost: HashCost { log_n: 4 },
+            lockout: LockoutPolicy { max_failures: 3, lock_duration: Duration::from_secs(60) },
+        },
+    )
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser { username: name.into(), password: format!("{name}-pw"), role, email: None }
+}
+
+#[test]
+fn bootstrap_creates_root_once_and_generates_a_password_only_when_none_is_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog(&dir);
+    let generated = catalog.bootstrap(None).expect("bootstrap").expect("generated");
+    assert_eq!(generated.len(), 24);
+    assert!(catalog.bootstrap(Some("ignored")).expect("again").is_none());
+    let root = catalog.authenticate("root", &generated).expect("root logs in");
+    assert_eq!(root.role, Role::System);
+    assert!(catalog.authenticate("root", "ignored").is_err());
+}
+
+#[test]
+fn users_lifecycle_with_soft_delete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog(&dir);
+    catalog.bootstrap(Some("root-pw")).expect("bootstrap");
+    let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
+    let alice = catalog.create_user(&root, new_user("alice", Role::User)).expect("alice");
+    let duplicate = catalog.create_user(&root, new_user("alice", Role::Dba)).expect_err("dup");
+    assert_eq!(duplicate.code().as_str(), "23505");
+
+    // alice changes her own password but nothing else.
+    let alice_actor = Actor::of(&alice);
+    catalog
+        .alter_user(&alice_actor, "alice", UserChange::Password("new-pw".into()))
+        .expect("own password");
+    assert!(catalog.authenticate("alice", "alice-pw").is_err());
+    catalog.authenticate("alice", "new-pw").expect("new password works");
+    let denied = catalog.alter_user(&alice_actor, "alice", UserChange::Role(Role::Dba));
+    assert_eq!(denied.expect_err("denied").code().as_str(), "42501");
+    let denied = catalog.create_user(&alice_actor, new_user("mallory", Role::User));
+    assert_eq!(denied.expect_err("denied").code().as_str(), "42501");
+
+    catalog.drop_user(&root, "alice", false).expect("drop");
+    assert!(catalog.authenticate("alice", "new-pw").is_err(), "a dropped user cannot log in");
+    assert!(!catalog.drop_user(&root, "alice", true).expect("if exists"));
+    let missing = catalog.drop_user(&root, "alice", false).expect_err("gone");
+    assert_eq!(missing.code().as_str(), "42704");
+    // The name is free again.
+    catalog.create_user(&root, new_user("alice", Role::User)).expect("recreate");
+}
+
+#[test]
+fn repeated_failures_lock_the_account_with_the_same_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog(&dir);
+    catalog.bootstrap(Some("root-pw")).expect("bootstrap");
+    let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
+    catalog.create_user(&root, new_user("bob", Role::User)).expect("bob");
+    let unknown = catalog.authenticate("nobody", "x").expect_err("unknown").to_string();
+    for _ in 0..3 {
+        let error = catalog.authenticate("bob", "wrong").expect_err("wrong");
+        assert_eq!(error.code().as_str(), "28P01");
+    }
+    let locked = catalog.authenticate("bob", "bob-pw").expect_err("locked");
+    assert_eq!(locked.code().as_str(), "28P01");
+    assert_eq!(
+        locked.to_string().replace("bob", "nobody"),
+        unknown,
+        "locked, wrong and unknown look alike"
+    );
+}
+
+#[test]
+fn ids_survive_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first_id = {
+        let catalog = catalog(&dir);
+        catalog.bootstrap(Some("root-pw")).expect("bootstrap");
+        let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
+        catalog.create_user(&root, new_user("carol", Role::User)).expect("carol").id
+    };
+    let catalog = catalog(&dir);
+    catalog.bootstrap(Some("other")).expect("bootstrap is idempotent");
+    let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root keeps its password"));
+    let dave = catalog.create_user(&root, new_user("dave", Role::User)).expect("dave");
+    assert!(dave.id > first_id);
+    let job = catalog.create_job(cairn_types::JobType::Flush, None).expect("job");
+    assert_eq!(job.id.0, 1);
+}
