@@ -1,1 +1,94 @@
+//! CairnDB's SQL layer: sessions, statement routing, and DataFusion table
+//! providers over the catalog (the `system.*` tables).
+//!
+//! It is not a wire layer (it knows nothing of pgwire or sockets) and not a
+//! storage engine (it reads and writes through `cairn-catalog` and
+//! `cairn-store`). Everything a client can reach returns
+//! `cairn_types::Result`.
+#![deny(clippy::unwrap_used)]
 
+mod cancel;
+pub mod error;
+mod functions;
+mod session;
+pub mod settings;
+pub mod statement;
+pub mod system;
+
+use std::sync::Arc;
+
+use cairn_catalog::{Actor, Catalog};
+use cairn_types::{CairnError, Result, SessionId, SessionInfo, Timestamp, User};
+
+pub use functions::version_string;
+pub use session::{Output, Prepared, Session, TxState, CATALOG_NAME};
+pub use settings::Settings;
+
+/// The PostgreSQL version CairnDB reports (`server_version`, `version()`).
+pub const PG_SERVER_VERSION: &str = "16.6";
+
+/// What a new session starts with, from the client's startup message.
+#[derive(Debug, Clone)]
+pub struct SessionParams {
+    pub session_id: SessionId,
+    pub client_addr: String,
+    pub database: String,
+    /// Startup parameters such as `application_name`, `DateStyle`, `TimeZone`.
+    pub startup: Vec<(String, String)>,
+}
+
+/// Shared by every session: the catalog and the blocking-work bridge.
+pub struct Engine {
+    catalog: Arc<Catalog>,
+}
+
+impl Engine {
+    pub fn new(catalog: Arc<Catalog>) -> Arc<Engine> {
+        Arc::new(Engine { catalog })
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Runs catalog work that blocks (scrypt, fsync) off the async runtime.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Catalog) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let catalog = Arc::clone(&self.catalog);
+        tokio::task::spawn_blocking(move || work(&catalog))
+            .await
+            .map_err(|e| CairnError::Internal(format!("catalog task failed: {e}")))?
+    }
+
+    /// Verifies a login (28P01 on any failure).
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<User> {
+        let (username, password) = (username.to_owned(), password.to_owned());
+        self.blocking(move |catalog| catalog.authenticate(&username, &password)).await
+    }
+
+    /// Opens a session for an authenticated user and lists it in
+    /// `system.sessions` until it is dropped.
+    pub fn open_session(self: &Arc<Self>, user: &User, params: SessionParams) -> Result<Session> {
+        let mut settings = Settings::default();
+        for (name, value) in &params.startup {
+            // Unknown startup parameters are ignored, as they are harmless;
+            // a bad value for a known one fails the connection.
+            match settings.set(name, Some(value.clone())) {
+                Ok(_) => {}
+                Err(CairnError::UndefinedObject(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let registration = self.catalog.sessions().register(SessionInfo {
+            id: params.session_id,
+            user_id: user.id,
+            username: user.username.clone(),
+            client_addr: params.client_addr,
+            application_name: settings.get("application_name").ok().filter(|s| !s.is_empty()).map(str::to_owned),
+            connected_at: Timestamp::now(),
+        });
+        Session::new(Arc::clone(self), Actor::of(user), params.session_id, params.database, settings, registration)
+    }
+}

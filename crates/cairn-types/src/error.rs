@@ -12,6 +12,8 @@ pub struct SqlState(&'static str);
 
 impl SqlState {
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
+    pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
@@ -20,6 +22,10 @@ impl SqlState {
     pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
     pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
+    pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: SqlState = SqlState("42000");
+    pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
@@ -51,6 +57,17 @@ impl fmt::Display for SqlState {
 pub enum CairnError {
     /// The statement does not parse.
     Syntax(String),
+    /// Parses, but cannot be planned (a class-42 error with no finer code).
+    Plan(String),
+    /// Operand types do not fit together.
+    DatatypeMismatch(String),
+    /// No function of that name and argument types.
+    UndefinedFunction(String),
+    /// A number does not fit its type.
+    NumericValueOutOfRange(String),
+    DivisionByZero,
+    /// A statement arrived in a transaction block that already failed.
+    InFailedSqlTransaction,
     /// Parses, but uses something CairnDB does not do (yet).
     FeatureNotSupported(String),
     /// A value or option is out of its allowed set.
@@ -100,6 +117,12 @@ impl CairnError {
     pub fn code(&self) -> SqlState {
         match self {
             CairnError::Syntax(_) => SqlState::SYNTAX_ERROR,
+            CairnError::Plan(_) => SqlState::SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+            CairnError::DatatypeMismatch(_) => SqlState::DATATYPE_MISMATCH,
+            CairnError::UndefinedFunction(_) => SqlState::UNDEFINED_FUNCTION,
+            CairnError::NumericValueOutOfRange(_) => SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            CairnError::DivisionByZero => SqlState::DIVISION_BY_ZERO,
+            CairnError::InFailedSqlTransaction => SqlState::IN_FAILED_SQL_TRANSACTION,
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
             CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
             CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
@@ -157,6 +180,10 @@ impl fmt::Display for CairnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CairnError::Syntax(m)
+            | CairnError::Plan(m)
+            | CairnError::DatatypeMismatch(m)
+            | CairnError::UndefinedFunction(m)
+            | CairnError::NumericValueOutOfRange(m)
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
@@ -182,6 +209,10 @@ impl fmt::Display for CairnError {
             CairnError::SerializationFailure => f.write_str(
                 "could not serialize access due to concurrent update",
             ),
+            CairnError::DivisionByZero => f.write_str("division by zero"),
+            CairnError::InFailedSqlTransaction => f.write_str(
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ),
             CairnError::TooManyConnections => {
                 f.write_str("sorry, too many clients already")
             }
@@ -202,6 +233,12 @@ mod tests {
         let cases = [
             (CairnError::Syntax(String::new()), "42601"),
             (CairnError::FeatureNotSupported(String::new()), "0A000"),
+            (CairnError::Plan(String::new()), "42000"),
+            (CairnError::DatatypeMismatch(String::new()), "42804"),
+            (CairnError::UndefinedFunction(String::new()), "42883"),
+            (CairnError::NumericValueOutOfRange(String::new()), "22003"),
+            (CairnError::DivisionByZero, "22012"),
+            (CairnError::InFailedSqlTransaction, "25P02"),
             (CairnError::InvalidParameterValue(String::new()), "22023"),
             (CairnError::InvalidTextRepresentation(String::new()), "22P02"),
             (CairnError::NotNullViolation { column: "c".into() }, "23502"),

@@ -1,0 +1,103 @@
+//! Errors across the DataFusion boundary. CairnDB errors travel through
+//! DataFusion inside `DataFusionError::External` and are recovered by
+//! walking the source chain; DataFusion's own errors are classified into
+//! SQLSTATEs here, in one place.
+
+use cairn_types::CairnError;
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+
+/// Wraps a CairnDB error for DataFusion.
+pub fn to_df(error: CairnError) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
+}
+
+/// The CairnDB error a DataFusion error stands for.
+pub fn from_df(error: DataFusionError) -> CairnError {
+    // A CairnDB error anywhere in the chain wins.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = source {
+        if let Some(cairn) = current.downcast_ref::<CairnError>() {
+            return cairn.clone();
+        }
+        source = current.source();
+    }
+    classify(error.find_root())
+}
+
+fn classify(error: &DataFusionError) -> CairnError {
+    let message = error.message().into_owned();
+    match error {
+        DataFusionError::SQL(..) => CairnError::Syntax(message),
+        DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),
+        DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
+            datafusion::common::SchemaError::FieldNotFound { field, .. } => {
+                CairnError::UndefinedColumn(format!("column \"{}\" does not exist", field.name))
+            }
+            _ => CairnError::Plan(message),
+        },
+        DataFusionError::Plan(plan) => classify_plan(plan),
+        DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+            ArrowError::DivideByZero => CairnError::DivisionByZero,
+            ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+                CairnError::InvalidTextRepresentation(m.clone())
+            }
+            ArrowError::ArithmeticOverflow(m) => CairnError::NumericValueOutOfRange(m.clone()),
+            _ => internal(error),
+        },
+        DataFusionError::Execution(m) if m.contains("Divide by zero") => CairnError::DivisionByZero,
+        DataFusionError::Execution(m) if m.contains("Cannot cast") => {
+            CairnError::InvalidTextRepresentation(m.clone())
+        }
+        DataFusionError::Execution(m) if m.contains("Overflow") || m.contains("overflow") => {
+            CairnError::NumericValueOutOfRange(m.clone())
+        }
+        _ => internal(error),
+    }
+}
+
+/// Planning errors: DataFusion says what went wrong only in its message.
+fn classify_plan(message: &str) -> CairnError {
+    if let Some(rest) = message.strip_prefix("table '") {
+        if let Some(name) = rest.strip_suffix("' not found") {
+            let name = name.rsplit('.').next().unwrap_or(name);
+            return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
+        }
+    }
+    if message.contains("Invalid function") || message.contains("No function matches") {
+        return CairnError::UndefinedFunction(message.to_owned());
+    }
+    if message.contains("Cannot infer common argument type")
+        || message.contains("Cannot coerce")
+        || message.contains("There isn't a common type")
+    {
+        return CairnError::DatatypeMismatch(message.to_owned());
+    }
+    CairnError::Plan(message.to_owned())
+}
+
+fn internal(error: &DataFusionError) -> CairnError {
+    tracing::error!(%error, "unclassified DataFusion error");
+    CairnError::Internal(error.message().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cairn_errors_survive_the_round_trip() {
+        let original = CairnError::InsufficientPrivilege("no".into());
+        let wrapped = DataFusionError::Context("scan".into(), Box::new(to_df(original.clone())));
+        assert_eq!(from_df(wrapped), original);
+    }
+
+    #[test]
+    fn missing_tables_and_division_by_zero_get_their_codes() {
+        let error = from_df(DataFusionError::Plan("table 'cairn.system.nope' not found".into()));
+        assert_eq!(error.code().as_str(), "42P01");
+        assert_eq!(error.to_string(), "relation \"nope\" does not exist");
+        let error = from_df(DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None));
+        assert_eq!(error.code().as_str(), "22012");
+    }
+}

@@ -1,0 +1,75 @@
+//! PostgreSQL's session information functions: `version()`,
+//! `current_user`, `session_user`, `current_database()`, `current_schema()`.
+//! Their values are fixed for a session, so each is a constant UDF built
+//! when the session starts (or when `search_path` changes).
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// The version string clients see: PostgreSQL-shaped, so that drivers that
+/// parse it find a version they know.
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {} (CairnDB {}) on {}-{}, 64-bit",
+        crate::PG_SERVER_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ConstantText {
+    name: &'static str,
+    value: String,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ConstantText {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(self.value.clone()))))
+    }
+}
+
+/// A zero-argument function that returns `value`.
+pub fn constant_text(name: &'static str, value: &str) -> ScalarUDF {
+    ScalarUDF::from(ConstantText {
+        name,
+        value: value.to_owned(),
+        signature: Signature::nullary(Volatility::Stable),
+    })
+}
+
+/// The session functions for a user in a database with a current schema.
+pub fn session_functions(user: &str, database: &str, schema: &str) -> Vec<Arc<ScalarUDF>> {
+    [
+        constant_text("version", &version_string()),
+        constant_text("current_user", user),
+        constant_text("session_user", user),
+        constant_text("current_role", user),
+        constant_text("user", user),
+        constant_text("current_database", database),
+        constant_text("current_catalog", database),
+        constant_text("current_schema", schema),
+    ]
+    .into_iter()
+    .map(Arc::new)
+    .collect()
+}

@@ -1,0 +1,498 @@
+//! A session: one client connection's state (who it is, its settings, its
+//! transaction state, its DataFusion context) and the execution of its
+//! statements.
+//!
+//! ```text
+//! query text ─ parse_statements ─┬─ CairnDB statement ─ catalog (blocking thread)
+//!                                ├─ SET/SHOW/RESET    ─ Settings
+//!                                ├─ BEGIN/COMMIT/...  ─ TxState
+//!                                └─ Query(text)       ─ DataFusion ─ GuardedStream
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cairn_catalog::{Actor, NewUser, SessionGuard};
+use cairn_types::{CairnError, Result, SessionId};
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
+use datafusion::common::ParamValues;
+use datafusion::common::ScalarValue;
+use datafusion::config::Dialect;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::cancel::{GuardedStream, StatementGuard};
+use crate::error::from_df;
+use crate::functions::session_functions;
+use crate::settings::{ReportedChange, Settings};
+use crate::statement::{parse_statements, Statement};
+use crate::system::{system_schema, SYSTEM_SCHEMA};
+use crate::Engine;
+
+/// The one DataFusion catalog every session sees.
+pub const CATALOG_NAME: &str = "cairn";
+
+/// Where a session is with respect to transaction blocks; the letters are
+/// what ReadyForQuery reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxState {
+    /// `I`: not in a transaction block.
+    Idle,
+    /// `T`: inside BEGIN … COMMIT.
+    InBlock,
+    /// `E`: inside a block in which a statement failed; only COMMIT or
+    /// ROLLBACK (both roll back) are accepted.
+    Failed,
+}
+
+/// What a statement produced.
+pub enum Output {
+    /// Rows to stream; the tag is `SELECT n` (or `SHOW`).
+    Rows { tag: &'static str, schema: SchemaRef, stream: SendableRecordBatchStream },
+    /// A command tag, plus parameter changes the client must be told about.
+    Command { tag: &'static str, reported: Vec<ReportedChange> },
+}
+
+impl Output {
+    fn command(tag: &'static str) -> Output {
+        Output::Command { tag, reported: Vec::new() }
+    }
+}
+
+/// A statement parsed (and, for queries, logically planned) once, to be
+/// executed many times with different parameters.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    kind: PreparedKind,
+    /// `$1`, `$2`, …: the type DataFusion inferred, if it could.
+    pub param_types: Vec<Option<DataType>>,
+    /// The columns it returns (empty for commands).
+    pub schema: SchemaRef,
+}
+
+#[derive(Debug, Clone)]
+enum PreparedKind {
+    Empty,
+    Plan(LogicalPlan),
+    Statement(Statement),
+}
+
+impl Prepared {
+    pub fn is_empty(&self) -> bool {
+        matches!(self.kind, PreparedKind::Empty)
+    }
+}
+
+struct State {
+    settings: Settings,
+    tx: TxState,
+    /// Settings as they were at BEGIN, restored on ROLLBACK.
+    settings_at_begin: Option<Settings>,
+}
+
+pub struct Session {
+    engine: Arc<Engine>,
+    actor: Actor,
+    id: SessionId,
+    database: String,
+    ctx: SessionContext,
+    state: Mutex<State>,
+    /// The running statement's token; cancel requests fire it.
+    current: Mutex<CancellationToken>,
+    _registration: SessionGuard,
+}
+
+fn sql_options() -> SQLOptions {
+    // CairnDB executes DDL, DML and session statements itself; DataFusion
+    // must never run its own (in-memory) versions of them.
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+fn show_schema(column: &str) -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]))
+}
+
+fn rows(tag: &'static str, batch: RecordBatch) -> Result<Output> {
+    let schema = batch.schema();
+    let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
+        .map_err(|e| CairnError::Internal(e.to_string()))?;
+    Ok(Output::Rows { tag, schema, stream: Box::pin(stream) })
+}
+
+impl Session {
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        actor: Actor,
+        id: SessionId,
+        database: String,
+        settings: Settings,
+        registration: SessionGuard,
+    ) -> Result<Session> {
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, "default")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false);
+        config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = MemoryCatalogProvider::new();
+        let system = system_schema(engine.catalog(), &actor).map_err(from_df)?;
+        catalog.register_schema(SYSTEM_SCHEMA, system).map_err(from_df)?;
+        catalog
+            .register_schema("default", Arc::new(MemorySchemaProvider::new()))
+            .map_err(from_df)?;
+        ctx.register_catalog(CATALOG_NAME, Arc::new(catalog));
+        let session = Session {
+            engine,
+            actor,
+            id,
+            database,
+            ctx,
+            state: Mutex::new(State { settings, tx: TxState::Idle, settings_at_begin: None }),
+            current: Mutex::new(CancellationToken::new()),
+            _registration: registration,
+        };
+        session.apply_settings();
+        Ok(session)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn tx_state(&self) -> TxState {
+        self.state().tx
+    }
+
+    /// A setting's current value, for the wire layer (DateStyle, …).
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.state().settings.get(name).ok().map(str::to_owned)
+    }
+
+    /// Marks the transaction block failed after an error the wire layer
+    /// saw (for example while streaming rows).
+    pub fn statement_failed(&self) {
+        let mut state = self.state();
+        if state.tx == TxState::InBlock {
+            state.tx = TxState::Failed;
+        }
+    }
+
+    /// Cancels the running statement, if any (a CancelRequest).
+    pub fn cancel(&self) {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner).cancel();
+    }
+
+    /// A guard for a new statement: a fresh cancel token and the session's
+    /// statement_timeout.
+    fn start_statement(&self) -> StatementGuard {
+        let token = CancellationToken::new();
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = token.clone();
+        let timeout = self.state().settings.statement_timeout();
+        StatementGuard::new(token, timeout)
+    }
+
+    /// Pushes the settings DataFusion reads (schema, time zone) and the
+    /// session functions that depend on them into the context.
+    fn apply_settings(&self) {
+        let (schema, time_zone) = {
+            let state = self.state();
+            let schema = state.settings.search_path().into_iter().next().unwrap_or_else(|| "default".into());
+            let time_zone = state.settings.get("TimeZone").unwrap_or("UTC").to_owned();
+            (schema, time_zone)
+        };
+        {
+            let state_ref = self.ctx.state_ref();
+            let mut df_state = state_ref.write();
+            let options = df_state.config_mut().options_mut();
+            options.catalog.default_schema = schema.clone();
+            options.execution.time_zone = Some(time_zone);
+        }
+        for function in session_functions(&self.actor.username, &self.database, &schema) {
+            self.ctx.register_udf((*function).clone());
+        }
+    }
+
+    /// Parses a query string into statements (simple protocol).
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        parse_statements(sql)
+    }
+
+    /// Runs one statement, keeping the transaction state in step.
+    pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        let tx = self.tx_state();
+        if tx == TxState::Failed && !matches!(statement, Statement::Commit | Statement::Rollback) {
+            return Err(CairnError::InFailedSqlTransaction);
+        }
+        let result = self.run(statement).await;
+        if result.is_err() {
+            self.statement_failed();
+        }
+        result
+    }
+
+    async fn run(&self, statement: Statement) -> Result<Output> {
+        match statement {
+            Statement::Query(sql) => {
+                let mut guard = self.start_statement();
+                let stream = guard
+                    .run(async {
+                        let df = self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df)?;
+                        df.execute_stream().await.map_err(from_df)
+                    })
+                    .await?;
+                let schema = stream.schema();
+                Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+            }
+            Statement::CreateUser { name, password, role, email } => {
+                self.refuse_in_block("CREATE USER")?;
+                let request = NewUser { username: name, password, role, email };
+                let actor = self.actor.clone();
+                self.engine.blocking(move |catalog| catalog.create_user(&actor, request)).await?;
+                Ok(Output::command("CREATE ROLE"))
+            }
+            Statement::AlterUser { name, change } => {
+                self.refuse_in_block("ALTER USER")?;
+                let actor = self.actor.clone();
+                self.engine.blocking(move |catalog| catalog.alter_user(&actor, &name, change)).await?;
+                Ok(Output::command("ALTER ROLE"))
+            }
+            Statement::DropUser { names, if_exists } => {
+                self.refuse_in_block("DROP USER")?;
+                let actor = self.actor.clone();
+                self.engine
+                    .blocking(move |catalog| {
+                        for name in &names {
+                            if !catalog.drop_user(&actor, name, if_exists)? {
+                                tracing::info!("user \"{name}\" does not exist, skipping");
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                Ok(Output::command("DROP ROLE"))
+            }
+            Statement::Set { name, value, local } => self.set(&name, value, local),
+            Statement::Reset { name: Some(name) } => {
+                let output = self.set(&name, None, false)?;
+                Ok(match output {
+                    Output::Command { reported, .. } => Output::Command { tag: "RESET", reported },
+                    other => other,
+                })
+            }
+            Statement::Reset { name: None } => {
+                let reported = {
+                    let mut state = self.state();
+                    let fresh = Settings::default();
+                    let mut reported = Vec::new();
+                    for (name, value, _) in state.settings.all() {
+                        let default = fresh.get(&name).ok().map(str::to_owned);
+                        if default.as_deref() != Some(value.as_str()) {
+                            if let Ok(Some(change)) = state.settings.set(&name, None) {
+                                reported.push(change);
+                            }
+                        }
+                    }
+                    reported
+                };
+                self.apply_settings();
+                Ok(Output::Command { tag: "RESET", reported })
+            }
+            Statement::Show { name: Some(name) } => {
+                let value = self.state().settings.get(&name)?.to_owned();
+                let column = Settings::canonical_name(&name);
+                let batch = RecordBatch::try_new(
+                    show_schema(&column),
+                    vec![Arc::new(StringArray::from(vec![value]))],
+                )
+                .map_err(|e| CairnError::Internal(e.to_string()))?;
+                rows("SHOW", batch)
+            }
+            Statement::Show { name: None } => {
+                let all = self.state().settings.all();
+                let schema = Arc::new(Schema::new(vec![
+                    Field::new("name", DataType::Utf8, false),
+                    Field::new("setting", DataType::Utf8, false),
+                    Field::new("description", DataType::Utf8, false),
+                ]));
+                let column = |f: fn(&(String, String, String)) -> &String| {
+                    Arc::new(StringArray::from_iter_values(all.iter().map(f))) as _
+                };
+                let batch = RecordBatch::try_new(
+                    schema,
+                    vec![column(|r| &r.0), column(|r| &r.1), column(|r| &r.2)],
+                )
+                .map_err(|e| CairnError::Internal(e.to_string()))?;
+                rows("SHOW", batch)
+            }
+            Statement::Begin => {
+                let mut state = self.state();
+                if state.tx == TxState::Idle {
+                    state.settings_at_begin = Some(state.settings.clone());
+                    state.tx = TxState::InBlock;
+                }
+                Ok(Output::command("BEGIN"))
+            }
+            Statement::Commit => {
+                let failed = self.tx_state() == TxState::Failed;
+                let reported = self.end_transaction(failed);
+                Ok(Output::Command { tag: if failed { "ROLLBACK" } else { "COMMIT" }, reported })
+            }
+            Statement::Rollback => {
+                let reported = self.end_transaction(true);
+                Ok(Output::Command { tag: "ROLLBACK", reported })
+            }
+        }
+    }
+
+    fn refuse_in_block(&self, what: &str) -> Result<()> {
+        if self.tx_state() == TxState::Idle {
+            Ok(())
+        } else {
+            Err(CairnError::ActiveSqlTransaction(format!(
+                "{what} cannot run inside a transaction block"
+            )))
+        }
+    }
+
+    /// Leaves the transaction block; on rollback, settings changed inside
+    /// it are restored (and the restored reported ones returned).
+    fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
+        let reported = {
+            let mut state = self.state();
+            state.tx = TxState::Idle;
+            let before = state.settings_at_begin.take();
+            match before {
+                Some(before) if rollback => {
+                    let mut reported = Vec::new();
+                    for (name, value, _) in before.all() {
+                        if state.settings.get(&name).ok() != Some(value.as_str()) {
+                            if let Ok(Some(change)) = state.settings.set(&name, Some(value)) {
+                                reported.push(change);
+                            }
+                        }
+                    }
+                    state.settings = before;
+                    reported
+                }
+                _ => Vec::new(),
+            }
+        };
+        self.apply_settings();
+        reported
+    }
+
+    fn set(&self, name: &str, value: Option<String>, local: bool) -> Result<Output> {
+        let change = {
+            let mut state = self.state();
+            if local && state.tx == TxState::Idle {
+                // As PostgreSQL: SET LOCAL outside a block has no effect.
+                return Ok(Output::command("SET"));
+            }
+            state.settings.set(name, value)?
+        };
+        self.apply_settings();
+        Ok(Output::Command { tag: "SET", reported: change.into_iter().collect() })
+    }
+
+    /// Parses and plans `sql` once (extended protocol Parse).
+    pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
+        let mut statements = parse_statements(sql)?;
+        let statement = match statements.len() {
+            0 => {
+                return Ok(Prepared {
+                    kind: PreparedKind::Empty,
+                    param_types: vec![],
+                    schema: Arc::new(Schema::empty()),
+                })
+            }
+            1 => statements.remove(0),
+            _ => {
+                return Err(CairnError::Syntax(
+                    "cannot insert multiple commands into a prepared statement".into(),
+                ))
+            }
+        };
+        match statement {
+            Statement::Query(text) => {
+                let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
+                sql_options().verify_plan(&plan).map_err(from_df)?;
+                let types = plan.get_parameter_types().map_err(from_df)?;
+                let mut param_types = vec![None; types.len()];
+                for (name, data_type) in types {
+                    let index = name
+                        .strip_prefix('$')
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| CairnError::Syntax(format!("invalid parameter name {name}")))?;
+                    if index > param_types.len() {
+                        param_types.resize(index, None);
+                    }
+                    param_types[index - 1] = data_type;
+                }
+                let schema = Arc::clone(plan.schema().inner());
+                Ok(Prepared { kind: PreparedKind::Plan(plan), param_types, schema })
+            }
+            Statement::Show { name } => {
+                let schema = match &name {
+                    Some(name) => show_schema(&Settings::canonical_name(name)),
+                    None => Arc::new(Schema::new(vec![
+                        Field::new("name", DataType::Utf8, false),
+                        Field::new("setting", DataType::Utf8, false),
+                        Field::new("description", DataType::Utf8, false),
+                    ])),
+                };
+                Ok(Prepared { kind: PreparedKind::Statement(Statement::Show { name }), param_types: vec![], schema })
+            }
+            other => Ok(Prepared {
+                kind: PreparedKind::Statement(other),
+                param_types: vec![],
+                schema: Arc::new(Schema::empty()),
+            }),
+        }
+    }
+
+    /// Executes a prepared statement with its parameters bound.
+    pub async fn execute_prepared(&self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        match &prepared.kind {
+            PreparedKind::Empty => Ok(Output::command("")),
+            PreparedKind::Statement(statement) => self.execute(statement.clone()).await,
+            PreparedKind::Plan(plan) => {
+                if self.tx_state() == TxState::Failed {
+                    return Err(CairnError::InFailedSqlTransaction);
+                }
+                let result = self.run_plan(plan.clone(), params).await;
+                if result.is_err() {
+                    self.statement_failed();
+                }
+                result
+            }
+        }
+    }
+
+    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>) -> Result<Output> {
+        let mut guard = self.start_statement();
+        let stream = guard
+            .run(async {
+                let plan = plan
+                    .with_param_values(ParamValues::from(params))
+                    .map_err(from_df)?;
+                let df = self.ctx.execute_logical_plan(plan).await.map_err(from_df)?;
+                df.execute_stream().await.map_err(from_df)
+            })
+            .await?;
+        let schema = stream.schema();
+        Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+    }
+}

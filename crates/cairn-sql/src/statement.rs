@@ -1,0 +1,481 @@
+//! Splitting a query string into statements and recognising the ones
+//! CairnDB executes itself (user management, SET/SHOW/RESET, transaction
+//! control). Everything else goes to DataFusion as text.
+//!
+//! Statements are recognised on sqlparser's tokens, so quoting, comments
+//! and dollar-quoting are handled the way PostgreSQL handles them.
+
+use cairn_catalog::UserChange;
+use cairn_types::{CairnError, Result, Role};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
+
+/// A statement as CairnDB routes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    CreateUser { name: String, password: String, role: Role, email: Option<String> },
+    AlterUser { name: String, change: UserChange },
+    DropUser { names: Vec<String>, if_exists: bool },
+    /// `SET name = value`; `None` means DEFAULT.
+    Set { name: String, value: Option<String>, local: bool },
+    Show { name: Option<String> },
+    Reset { name: Option<String> },
+    Begin,
+    Commit,
+    Rollback,
+    /// Anything else: planned and run by DataFusion.
+    Query(String),
+}
+
+impl Statement {
+    /// The command tag PostgreSQL sends for this statement.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Statement::CreateUser { .. } => "CREATE ROLE",
+            Statement::AlterUser { .. } => "ALTER ROLE",
+            Statement::DropUser { .. } => "DROP ROLE",
+            Statement::Set { .. } => "SET",
+            Statement::Show { .. } => "SHOW",
+            Statement::Reset { .. } => "RESET",
+            Statement::Begin => "BEGIN",
+            Statement::Commit => "COMMIT",
+            Statement::Rollback => "ROLLBACK",
+            Statement::Query(_) => "SELECT",
+        }
+    }
+}
+
+/// Splits `sql` into statements; empty ones (only `;`, spaces or comments)
+/// are dropped.
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| CairnError::Syntax(e.to_string()))?;
+    tokens
+        .split(|token| *token == Token::SemiColon)
+        .filter(|tokens| tokens.iter().any(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)))
+        .map(parse_one)
+        .collect()
+}
+
+fn parse_one(tokens: &[Token]) -> Result<Statement> {
+    let words: Vec<&Token> =
+        tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)).collect();
+    let mut cursor = Cursor { tokens: words, pos: 0 };
+    let statement = if cursor.keywords(&["CREATE", "USER"]) {
+        parse_create_user(&mut cursor)?
+    } else if cursor.keywords(&["ALTER", "USER"]) {
+        parse_alter_user(&mut cursor)?
+    } else if cursor.keywords(&["DROP", "USER"]) {
+        parse_drop_user(&mut cursor)?
+    } else if cursor.keyword("SET") {
+        parse_set(&mut cursor)?
+    } else if cursor.keyword("SHOW") {
+        let name = if cursor.keyword("ALL") { None } else { Some(cursor.parameter_name()?) };
+        Statement::Show { name }
+    } else if cursor.keyword("RESET") {
+        let name = if cursor.keyword("ALL") { None } else { Some(cursor.parameter_name()?) };
+        Statement::Reset { name }
+    } else if cursor.keyword("BEGIN") || cursor.keywords(&["START", "TRANSACTION"]) {
+        cursor.keyword("WORK");
+        cursor.keyword("TRANSACTION");
+        cursor.skip_transaction_modes()?;
+        Statement::Begin
+    } else if cursor.keyword("COMMIT") || cursor.keyword("END") {
+        cursor.keyword("WORK");
+        cursor.keyword("TRANSACTION");
+        Statement::Commit
+    } else if cursor.keyword("ROLLBACK") || cursor.keyword("ABORT") {
+        cursor.keyword("WORK");
+        cursor.keyword("TRANSACTION");
+        if cursor.keyword("TO") {
+            return Err(CairnError::FeatureNotSupported("savepoints are not supported yet".into()));
+        }
+        Statement::Rollback
+    } else if cursor.keyword("SAVEPOINT") || cursor.keyword("RELEASE") {
+        return Err(CairnError::FeatureNotSupported("savepoints are not supported yet".into()));
+    } else {
+        return Ok(Statement::Query(tokens.iter().map(ToString::to_string).collect()));
+    };
+    cursor.expect_end()?;
+    Ok(statement)
+}
+
+struct Cursor<'t> {
+    tokens: Vec<&'t Token>,
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos).copied()
+    }
+
+    fn word(&self) -> Option<&Word> {
+        match self.peek() {
+            Some(Token::Word(word)) => Some(word),
+            _ => None,
+        }
+    }
+
+    /// Consumes an unquoted keyword.
+    fn keyword(&mut self, keyword: &str) -> bool {
+        let found = self
+            .word()
+            .is_some_and(|w| w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword));
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    /// Consumes a sequence of keywords, or nothing.
+    fn keywords(&mut self, keywords: &[&str]) -> bool {
+        let start = self.pos;
+        if keywords.iter().all(|k| self.keyword(k)) {
+            true
+        } else {
+            self.pos = start;
+            false
+        }
+    }
+
+    fn error(&self, expected: &str) -> CairnError {
+        match self.peek() {
+            Some(token) => CairnError::Syntax(format!("syntax error at or near \"{token}\": expected {expected}")),
+            None => CairnError::Syntax(format!("syntax error at end of input: expected {expected}")),
+        }
+    }
+
+    /// An identifier: unquoted ones fold to lower case, as in PostgreSQL.
+    fn identifier(&mut self) -> Result<String> {
+        let word = self.word().ok_or_else(|| self.error("a name"))?;
+        let name = if word.quote_style.is_some() { word.value.clone() } else { word.value.to_lowercase() };
+        self.pos += 1;
+        Ok(name)
+    }
+
+    /// A parameter name for SET/SHOW/RESET, possibly dotted (`myapp.x`).
+    fn parameter_name(&mut self) -> Result<String> {
+        let mut name = self.identifier()?;
+        while self.peek() == Some(&Token::Period) {
+            self.pos += 1;
+            name.push('.');
+            name.push_str(&self.identifier()?);
+        }
+        // `SHOW TIME ZONE` / `SET TIME ZONE` name TimeZone.
+        if name == "time" && self.keyword("ZONE") {
+            return Ok("timezone".into());
+        }
+        Ok(name)
+    }
+
+    fn string(&mut self) -> Result<String> {
+        match self.peek() {
+            Some(
+                Token::SingleQuotedString(s)
+                | Token::EscapedStringLiteral(s)
+                | Token::NationalStringLiteral(s),
+            ) => {
+                let s = s.clone();
+                self.pos += 1;
+                Ok(s)
+            }
+            Some(Token::DollarQuotedString(s)) => {
+                let s = s.value.clone();
+                self.pos += 1;
+                Ok(s)
+            }
+            _ => Err(self.error("a string literal")),
+        }
+    }
+
+    /// A SET value: a string, a number, or a bare word (kept as written).
+    fn value(&mut self) -> Result<String> {
+        let negative = self.peek() == Some(&Token::Minus);
+        if negative {
+            self.pos += 1;
+        }
+        let value = match self.peek() {
+            Some(Token::Number(n, _)) => {
+                let n = n.clone();
+                self.pos += 1;
+                n
+            }
+            Some(Token::Word(w)) => {
+                let value = w.value.clone();
+                self.pos += 1;
+                value
+            }
+            _ => self.string()?,
+        };
+        Ok(if negative { format!("-{value}") } else { value })
+    }
+
+    fn expect_end(&self) -> Result<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.error("end of statement")),
+        }
+    }
+
+    /// ISOLATION LEVEL …, READ WRITE / READ ONLY, [NOT] DEFERRABLE.
+    fn skip_transaction_modes(&mut self) -> Result<()> {
+        while self.peek().is_some() {
+            if self.peek() == Some(&Token::Comma) {
+                self.pos += 1;
+            } else if self.keywords(&["ISOLATION", "LEVEL"]) {
+                let known = self.keyword("SERIALIZABLE")
+                    || self.keywords(&["REPEATABLE", "READ"])
+                    || self.keywords(&["READ", "COMMITTED"])
+                    || self.keywords(&["READ", "UNCOMMITTED"]);
+                if !known {
+                    return Err(self.error("an isolation level"));
+                }
+            } else if self.keywords(&["READ", "WRITE"])
+                || self.keywords(&["READ", "ONLY"])
+                || self.keyword("DEFERRABLE")
+                || self.keywords(&["NOT", "DEFERRABLE"])
+            {
+            } else {
+                return Err(self.error("a transaction mode"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn role(cursor: &mut Cursor) -> Result<Role> {
+    let name = match cursor.peek() {
+        Some(Token::Word(_)) => cursor.identifier()?,
+        _ => cursor.string()?,
+    };
+    name.parse()
+}
+
+/// A password, refusing verifiers computed by the client (psql's
+/// `\password` sends a SCRAM verifier): CairnDB stores scrypt hashes and
+/// needs the password itself.
+fn password(cursor: &mut Cursor) -> Result<String> {
+    let password = cursor.string()?;
+    let is_md5 = password.len() == 35
+        && password.starts_with("md5")
+        && password[3..].bytes().all(|b| b.is_ascii_hexdigit());
+    if password.starts_with("SCRAM-SHA-256$") || is_md5 {
+        return Err(CairnError::FeatureNotSupported(
+            "pre-hashed passwords are not supported: send the password itself (over TLS when not on loopback)".into(),
+        ));
+    }
+    Ok(password)
+}
+
+fn email(cursor: &mut Cursor) -> Result<Option<String>> {
+    if cursor.keyword("NULL") {
+        Ok(None)
+    } else {
+        cursor.string().map(Some)
+    }
+}
+
+/// `CREATE USER name [WITH] PASSWORD '…' [ROLE r] [EMAIL '…']`, options in
+/// any order; the role defaults to `user`.
+fn parse_create_user(cursor: &mut Cursor) -> Result<Statement> {
+    let name = cursor.identifier()?;
+    cursor.keyword("WITH");
+    let (mut password_value, mut role_value, mut email_value) = (None, None, None);
+    while cursor.peek().is_some() {
+        if cursor.keyword("PASSWORD") && password_value.is_none() {
+            password_value = Some(password(cursor)?);
+        } else if cursor.keyword("ROLE") && role_value.is_none() {
+            role_value = Some(role(cursor)?);
+        } else if cursor.keyword("EMAIL") && email_value.is_none() {
+            email_value = Some(email(cursor)?);
+        } else {
+            return Err(cursor.error("PASSWORD, ROLE or EMAIL (each at most once)"));
+        }
+    }
+    let password = password_value.ok_or_else(|| {
+        CairnError::Syntax("CREATE USER needs a PASSWORD: CREATE USER name WITH PASSWORD '…' ROLE user".into())
+    })?;
+    Ok(Statement::CreateUser {
+        name,
+        password,
+        role: role_value.unwrap_or(Role::User),
+        email: email_value.flatten(),
+    })
+}
+
+/// `ALTER USER name SET PASSWORD '…' | SET ROLE r | SET EMAIL '…'|NULL`,
+/// and PostgreSQL's `ALTER USER name [WITH] PASSWORD '…'`.
+fn parse_alter_user(cursor: &mut Cursor) -> Result<Statement> {
+    let name = cursor.identifier()?;
+    let change = if cursor.keyword("SET") {
+        if cursor.keyword("PASSWORD") {
+            UserChange::Password(password(cursor)?)
+        } else if cursor.keyword("ROLE") {
+            UserChange::Role(role(cursor)?)
+        } else if cursor.keyword("EMAIL") {
+            UserChange::Email(email(cursor)?)
+        } else {
+            return Err(cursor.error("PASSWORD, ROLE or EMAIL"));
+        }
+    } else {
+        cursor.keyword("WITH");
+        if cursor.keyword("PASSWORD") {
+            UserChange::Password(password(cursor)?)
+        } else {
+            return Err(cursor.error("SET PASSWORD, SET ROLE or SET EMAIL"));
+        }
+    };
+    Ok(Statement::AlterUser { name, change })
+}
+
+/// `DROP USER [IF EXISTS] name [, name …]`.
+fn parse_drop_user(cursor: &mut Cursor) -> Result<Statement> {
+    let if_exists = cursor.keywords(&["IF", "EXISTS"]);
+    let mut names = vec![cursor.identifier()?];
+    while cursor.peek() == Some(&Token::Comma) {
+        cursor.pos += 1;
+        names.push(cursor.identifier()?);
+    }
+    Ok(Statement::DropUser { names, if_exists })
+}
+
+/// `SET [SESSION | LOCAL] name {TO | =} value [, …] | DEFAULT`,
+/// `SET TIME ZONE value`, `SET NAMES value`.
+fn parse_set(cursor: &mut Cursor) -> Result<Statement> {
+    let local = cursor.keyword("LOCAL");
+    if !local {
+        cursor.keyword("SESSION");
+    }
+    if cursor.keywords(&["TIME", "ZONE"]) {
+        let value = if cursor.keyword("DEFAULT") || cursor.keyword("LOCAL") {
+            None
+        } else {
+            Some(cursor.value()?)
+        };
+        return Ok(Statement::Set { name: "timezone".into(), value, local });
+    }
+    if cursor.keyword("NAMES") {
+        let value = if cursor.keyword("DEFAULT") { None } else { Some(cursor.value()?) };
+        return Ok(Statement::Set { name: "client_encoding".into(), value, local });
+    }
+    let name = cursor.parameter_name()?;
+    if !(cursor.keyword("TO") || cursor.peek() == Some(&Token::Eq)) {
+        return Err(cursor.error("TO or ="));
+    }
+    if cursor.peek() == Some(&Token::Eq) {
+        cursor.pos += 1;
+    }
+    if cursor.keyword("DEFAULT") {
+        return Ok(Statement::Set { name, value: None, local });
+    }
+    let mut values = vec![cursor.value()?];
+    while cursor.peek() == Some(&Token::Comma) {
+        cursor.pos += 1;
+        values.push(cursor.value()?);
+    }
+    Ok(Statement::Set { name, value: Some(values.join(", ")), local })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str) -> Statement {
+        let mut statements = parse_statements(sql).expect("parses");
+        assert_eq!(statements.len(), 1, "{sql}");
+        statements.remove(0)
+    }
+
+    #[test]
+    fn user_statements() {
+        assert_eq!(
+            one("CREATE USER alice WITH PASSWORD 'alice-pw' ROLE user"),
+            Statement::CreateUser { name: "alice".into(), password: "alice-pw".into(), role: Role::User, email: None }
+        );
+        assert_eq!(
+            one("create user Svc with password 'it''s' role SERVICE email 'ops@example.com';"),
+            Statement::CreateUser {
+                name: "svc".into(),
+                password: "it's".into(),
+                role: Role::Service,
+                email: Some("ops@example.com".into())
+            }
+        );
+        assert_eq!(
+            one("ALTER USER alice SET PASSWORD 'new-pw'"),
+            Statement::AlterUser { name: "alice".into(), change: UserChange::Password("new-pw".into()) }
+        );
+        assert_eq!(
+            one("ALTER USER \"Svc\" SET ROLE dba"),
+            Statement::AlterUser { name: "Svc".into(), change: UserChange::Role(Role::Dba) }
+        );
+        assert_eq!(
+            one("ALTER USER svc SET EMAIL NULL"),
+            Statement::AlterUser { name: "svc".into(), change: UserChange::Email(None) }
+        );
+        assert_eq!(
+            one("DROP USER IF EXISTS a, b"),
+            Statement::DropUser { names: vec!["a".into(), "b".into()], if_exists: true }
+        );
+    }
+
+    #[test]
+    fn user_statement_errors_are_syntax_errors() {
+        for sql in [
+            "CREATE USER alice",
+            "CREATE USER alice WITH PASSWORD 'x' ROLE admin",
+            "CREATE USER alice WITH PASSWORD 'x' PASSWORD 'y'",
+            "ALTER USER alice SET NOTHING 'x'",
+            "DROP USER",
+            "CREATE USER alice WITH PASSWORD 'x' trailing",
+        ] {
+            let error = parse_statements(sql).expect_err(sql);
+            assert!(matches!(error.code().as_str(), "42601" | "22023"), "{sql}: {error:?}");
+        }
+        let error = parse_statements("ALTER USER alice PASSWORD 'SCRAM-SHA-256$4096:abc'").expect_err("scram");
+        assert_eq!(error.code().as_str(), "0A000");
+    }
+
+    #[test]
+    fn set_show_reset_and_transactions() {
+        assert_eq!(
+            one("SET extra_float_digits = 3"),
+            Statement::Set { name: "extra_float_digits".into(), value: Some("3".into()), local: false }
+        );
+        assert_eq!(
+            one("set application_name to 'psql'"),
+            Statement::Set { name: "application_name".into(), value: Some("psql".into()), local: false }
+        );
+        assert_eq!(
+            one("SET search_path TO app, public"),
+            Statement::Set { name: "search_path".into(), value: Some("app, public".into()), local: false }
+        );
+        assert_eq!(
+            one("SET TIME ZONE 'Europe/Paris'"),
+            Statement::Set { name: "timezone".into(), value: Some("Europe/Paris".into()), local: false }
+        );
+        assert_eq!(
+            one("SET SESSION statement_timeout = DEFAULT"),
+            Statement::Set { name: "statement_timeout".into(), value: None, local: false }
+        );
+        assert_eq!(one("SHOW TimeZone"), Statement::Show { name: Some("timezone".into()) });
+        assert_eq!(one("SHOW ALL"), Statement::Show { name: None });
+        assert_eq!(one("RESET ALL"), Statement::Reset { name: None });
+        assert_eq!(one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE"), Statement::Begin);
+        assert_eq!(one("start transaction"), Statement::Begin);
+        assert_eq!(one("END"), Statement::Commit);
+        assert_eq!(one("rollback work"), Statement::Rollback);
+    }
+
+    #[test]
+    fn queries_pass_through_with_their_text_and_split_on_semicolons() {
+        let statements = parse_statements("SELECT 'a;b' AS x; -- c\n ;; SELECT 2").expect("parses");
+        assert_eq!(
+            statements,
+            [Statement::Query("SELECT 'a;b' AS x".into()), Statement::Query(" SELECT 2".into())]
+        );
+        assert!(parse_statements(" ; -- only a comment").expect("parses").is_empty());
+    }
+}
