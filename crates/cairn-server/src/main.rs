@@ -1,1 +1,116 @@
-fn main(){}
+//! `cairn`: CairnDB's server binary. Reads the configuration, opens the
+//! store, bootstraps the catalog on first start, serves the PostgreSQL wire
+//! protocol, and on SIGINT/SIGTERM stops accepting and syncs the journal.
+
+mod config;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cairn_catalog::Catalog;
+use cairn_sql::Engine;
+use cairn_store::Store;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use crate::config::{Cli, Command, Config};
+
+/// The variable that sets root's password at first start.
+const ROOT_PASSWORD_ENV: &str = "CAIRN_ROOT_PASSWORD";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    let config = match Config::resolve(args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("cairn: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cairn: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir, &config.store)
+        .map_err(|e| format!("cannot open the store in {}: {e}", config.data_dir.display()))?;
+    let catalog = Arc::new(Catalog::new(store.clone(), config.catalog));
+    let root_password = std::env::var(ROOT_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    let bootstrap_catalog = Arc::clone(&catalog);
+    let generated = tokio::task::spawn_blocking(move || bootstrap_catalog.bootstrap(root_password.as_deref()))
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    if let Some(password) = generated {
+        // Printed once, on first start only; it is not stored anywhere but as a hash.
+        println!("CairnDB first start: created user \"root\" with password: {password}");
+        println!("(set {ROOT_PASSWORD_ENV} before the first start to choose it instead)");
+    }
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        listen = %local,
+        data_dir = %config.data_dir.display(),
+        tls = config.wire.tls.is_some(),
+        "CairnDB {} ready",
+        env!("CARGO_PKG_VERSION")
+    );
+    let engine = Engine::new(catalog);
+    cairn_pgwire::serve(listener, engine, config.wire.clone(), shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+
+    tracing::info!("shutting down: syncing the journal");
+    store.sync_all().map_err(|e| format!("final sync failed: {e}"))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,244 @@
+//! Result rows: Arrow batches to DataRow messages, in text or binary per
+//! column as the client asked.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float16Array,
+    Float32Array, Float64Array, GenericBinaryArray, GenericStringArray, Int16Array, Int32Array,
+    Int64Array, Int8Array, RecordBatch, StringViewArray, BinaryViewArray, UInt16Array,
+    UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::util::display::{ArrayFormatter, FormatOptions as ArrowFormatOptions};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use pgwire::api::portal::Format;
+use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
+use pgwire::types::format::FormatOptions;
+use rust_decimal::Decimal;
+
+use crate::types::pg_type;
+
+/// Row descriptions for a result schema, each column in the format the
+/// client asked for.
+pub fn fields(schema: &SchemaRef, format: &Format, options: &Arc<FormatOptions>) -> Vec<FieldInfo> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            FieldInfo::new(field.name().clone(), None, None, pg_type(field.data_type()), format.format_for(i))
+                .with_format_options(Arc::clone(options))
+        })
+        .collect()
+}
+
+/// One column of a batch, downcast once per batch rather than per value.
+enum Column<'a> {
+    Null,
+    Bool(&'a BooleanArray),
+    I8(&'a Int8Array),
+    I16(&'a Int16Array),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    U8(&'a UInt8Array),
+    U16(&'a UInt16Array),
+    U32(&'a UInt32Array),
+    U64(&'a UInt64Array),
+    F16(&'a Float16Array),
+    F32(&'a Float32Array),
+    F64(&'a Float64Array),
+    Str(&'a GenericStringArray<i32>),
+    LargeStr(&'a GenericStringArray<i64>),
+    StrView(&'a StringViewArray),
+    Bin(&'a GenericBinaryArray<i32>),
+    LargeBin(&'a GenericBinaryArray<i64>),
+    BinView(&'a BinaryViewArray),
+    Date(&'a Date32Array),
+    /// Microseconds since the epoch after unit conversion; `tz` says timestamptz.
+    Timestamp { array: &'a ArrayRef, unit: TimeUnit, tz: bool },
+    Time { array: &'a ArrayRef, unit: TimeUnit },
+    Decimal { array: &'a Decimal128Array, scale: u32 },
+    Text(ArrayFormatter<'a>),
+}
+
+impl<'a> Column<'a> {
+    fn new(array: &'a ArrayRef, options: &'a ArrowFormatOptions<'a>) -> PgWireResult<Column<'a>> {
+        Ok(match array.data_type() {
+            DataType::Null => Column::Null,
+            DataType::Boolean => Column::Bool(array.as_boolean()),
+            DataType::Int8 => Column::I8(array.as_primitive()),
+            DataType::Int16 => Column::I16(array.as_primitive()),
+            DataType::Int32 => Column::I32(array.as_primitive()),
+            DataType::Int64 => Column::I64(array.as_primitive()),
+            DataType::UInt8 => Column::U8(array.as_primitive()),
+            DataType::UInt16 => Column::U16(array.as_primitive()),
+            DataType::UInt32 => Column::U32(array.as_primitive()),
+            DataType::UInt64 => Column::U64(array.as_primitive()),
+            DataType::Float16 => Column::F16(array.as_primitive()),
+            DataType::Float32 => Column::F32(array.as_primitive()),
+            DataType::Float64 => Column::F64(array.as_primitive()),
+            DataType::Utf8 => Column::Str(array.as_string()),
+            DataType::LargeUtf8 => Column::LargeStr(array.as_string()),
+            DataType::Utf8View => Column::StrView(array.as_string_view()),
+            DataType::Binary => Column::Bin(array.as_binary()),
+            DataType::LargeBinary => Column::LargeBin(array.as_binary()),
+            DataType::BinaryView => Column::BinView(array.as_binary_view()),
+            DataType::Date32 => Column::Date(array.as_primitive()),
+            DataType::Timestamp(unit, tz) => Column::Timestamp { array, unit: *unit, tz: tz.is_some() },
+            DataType::Time64(unit) => Column::Time { array, unit: *unit },
+            DataType::Decimal128(_, scale) if (0..=28).contains(scale) => {
+                Column::Decimal { array: array.as_primitive(), scale: *scale as u32 }
+            }
+            _ => Column::Text(
+                ArrayFormatter::try_new(array.as_ref(), options)
+                    .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
+            ),
+        })
+    }
+
+    fn encode(&self, row: usize, encoder: &mut DataRowEncoder) -> PgWireResult<()> {
+        macro_rules! put {
+            ($array:expr) => {{
+                let array = $array;
+                if array.is_null(row) {
+                    encoder.encode_field(&None::<i8>)
+                } else {
+                    encoder.encode_field(&array.value(row))
+                }
+            }};
+            ($array:expr, $convert:expr) => {{
+                let array = $array;
+                if array.is_null(row) {
+                    encoder.encode_field(&None::<i8>)
+                } else {
+                    encoder.encode_field(&$convert(array.value(row)))
+                }
+            }};
+        }
+        match self {
+            Column::Null => encoder.encode_field(&None::<i8>),
+            Column::Bool(a) => put!(a, |v: bool| v),
+            Column::I8(a) => put!(a, |v: i8| i16::from(v)),
+            Column::I16(a) => put!(a, |v: i16| v),
+            Column::I32(a) => put!(a, |v: i32| v),
+            Column::I64(a) => put!(a, |v: i64| v),
+            Column::U8(a) => put!(a, |v: u8| i16::from(v)),
+            Column::U16(a) => put!(a, |v: u16| i32::from(v)),
+            Column::U32(a) => put!(a, |v: u32| i64::from(v)),
+            Column::U64(a) => {
+                if a.is_null(row) {
+                    encoder.encode_field(&None::<i8>)
+                } else {
+                    let value = i64::try_from(a.value(row)).map_err(|_| {
+                        PgWireError::ApiError("unsigned value out of range for bigint".into())
+                    })?;
+                    encoder.encode_field(&value)
+                }
+            }
+            Column::F16(a) => put!(a, |v: half::f16| f32::from(v)),
+            Column::F32(a) => put!(a, |v: f32| v),
+            Column::F64(a) => put!(a, |v: f64| v),
+            Column::Str(a) => put!(a),
+            Column::LargeStr(a) => put!(a),
+            Column::StrView(a) => put!(a),
+            Column::Bin(a) => put!(a),
+            Column::LargeBin(a) => put!(a),
+            Column::BinView(a) => put!(a),
+            Column::Date(a) => put!(a, |v: i32| {
+                NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(i64::from(v))))
+                    .unwrap_or_default()
+            }),
+            Column::Timestamp { array, unit, tz } => {
+                if array.is_null(row) {
+                    return encoder.encode_field(&None::<i8>);
+                }
+                let raw = timestamp_raw(array, *unit, row);
+                let naive = to_naive(raw, *unit).ok_or_else(|| {
+                    PgWireError::ApiError("timestamp out of range".into())
+                })?;
+                if *tz {
+                    encoder.encode_field(&DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc))
+                } else {
+                    encoder.encode_field(&naive)
+                }
+            }
+            Column::Time { array, unit } => {
+                if array.is_null(row) {
+                    return encoder.encode_field(&None::<i8>);
+                }
+                let raw = time_raw(array, *unit, row);
+                let nanos = match unit {
+                    TimeUnit::Microsecond => raw.saturating_mul(1_000),
+                    _ => raw,
+                };
+                let time = NaiveTime::from_num_seconds_from_midnight_opt(
+                    (nanos / 1_000_000_000) as u32,
+                    (nanos % 1_000_000_000) as u32,
+                )
+                .ok_or_else(|| PgWireError::ApiError("time out of range".into()))?;
+                encoder.encode_field(&time)
+            }
+            Column::Decimal { array, scale } => {
+                put!(array, |v: i128| Decimal::from_i128_with_scale(v, *scale))
+            }
+            // NULLs of text-rendered columns are handled by the caller,
+            // which has the array.
+            Column::Text(formatter) => encoder.encode_field(&formatter.value(row).to_string()),
+        }
+    }
+}
+
+fn timestamp_raw(array: &ArrayRef, unit: TimeUnit, row: usize) -> i64 {
+    use arrow::datatypes::*;
+    match unit {
+        TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row),
+        TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row),
+        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
+        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
+    }
+}
+
+fn time_raw(array: &ArrayRef, unit: TimeUnit, row: usize) -> i64 {
+    use arrow::datatypes::*;
+    match unit {
+        TimeUnit::Nanosecond => array.as_primitive::<Time64NanosecondType>().value(row),
+        _ => array.as_primitive::<Time64MicrosecondType>().value(row),
+    }
+}
+
+fn to_naive(raw: i64, unit: TimeUnit) -> Option<NaiveDateTime> {
+    let dt = match unit {
+        TimeUnit::Second => DateTime::from_timestamp(raw, 0),
+        TimeUnit::Millisecond => DateTime::from_timestamp_millis(raw),
+        TimeUnit::Microsecond => DateTime::from_timestamp_micros(raw),
+        TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(raw)),
+    };
+    dt.map(|dt| dt.naive_utc())
+}
+
+/// Encodes every row of `batch`.
+pub fn encode_batch(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
+    let options = ArrowFormatOptions::default().with_null("");
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|array| Column::new(array, &options))
+        .collect::<PgWireResult<Vec<_>>>()?;
+    let mut encoder = DataRowEncoder::new(Arc::clone(fields));
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        for (column, array) in columns.iter().zip(batch.columns()) {
+            if matches!(column, Column::Text(_)) && array.is_null(row) {
+                encoder.encode_field(&None::<i8>)?;
+            } else {
+                column.encode(row, &mut encoder)?;
+            }
+        }
+        rows.push(encoder.take_row());
+    }
+    Ok(rows)
+}

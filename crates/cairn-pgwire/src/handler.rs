@@ -1,0 +1,573 @@
+//! pgwire handlers: a thin mapping from protocol messages onto a
+//! [`Session`]. No SQL logic lives here.
+//!
+//! - startup: cleartext password, verified by the catalog (scrypt), then a
+//!   session is opened and kept in the connection's extensions;
+//! - simple query: statements run one after another, results stream batch
+//!   by batch, the first error stops the rest (as in PostgreSQL);
+//! - extended query: Parse plans once ([`Session::prepare`]), Bind/Execute
+//!   run the plan with typed parameters;
+//! - cancel: a CancelRequest (on its own connection) fires the session's
+//!   statement token.
+//!
+//! A panic inside a statement becomes an XX000 error on that connection.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use async_trait::async_trait;
+use cairn_sql::{Engine, Output, Prepared, Session, SessionParams, TxState};
+use cairn_types::{CairnError, Role, SessionId};
+use datafusion::common::ScalarValue;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::{FutureExt, Sink, SinkExt, StreamExt};
+use pgwire::api::auth::{
+    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+    ServerParameterProvider, StartupHandler,
+};
+use pgwire::api::cancel::CancelHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator, Type, DEFAULT_NAME, METADATA_DATABASE, METADATA_USER,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::extendedquery::Sync as PgSync;
+use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
+use pgwire::messages::simplequery::Query;
+use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::types::format::FormatOptions;
+
+use crate::encode::{encode_batch, fields};
+use crate::errors::{error_info, to_pg, SEVERITY_FATAL};
+use crate::types::{decode_parameter, pg_type};
+
+/// How passwords may travel.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthPolicy {
+    /// Accept a cleartext password from a non-loopback client on a
+    /// connection without TLS. Off by default.
+    pub allow_insecure_remote: bool,
+}
+
+/// What a connection keeps after startup.
+struct Connection {
+    session: Arc<Session>,
+    _cancel: CancelRegistration,
+}
+
+/// Sessions by backend pid, for CancelRequests.
+#[derive(Default, Clone)]
+struct CancelRegistry {
+    /// pid -> (secret key as bytes, whatever its protocol form; session)
+    sessions: Arc<Mutex<HashMap<i32, (Vec<u8>, Weak<Session>)>>>,
+}
+
+struct CancelRegistration {
+    registry: CancelRegistry,
+    pid: i32,
+}
+
+impl Drop for CancelRegistration {
+    fn drop(&mut self) {
+        self.registry.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.pid);
+    }
+}
+
+impl CancelRegistry {
+    fn register(&self, pid: i32, secret: &SecretKey, session: &Arc<Session>) -> CancelRegistration {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pid, (secret.to_bytes().to_vec(), Arc::downgrade(session)));
+        CancelRegistration { registry: self.clone(), pid }
+    }
+
+    fn cancel(&self, pid: i32, secret: &SecretKey) {
+        let target = {
+            let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            sessions
+                .get(&pid)
+                .filter(|(key, _)| key.as_slice() == secret.to_bytes().as_ref())
+                .and_then(|(_, session)| session.upgrade())
+        };
+        match target {
+            Some(session) => session.cancel(),
+            None => tracing::debug!(pid, "cancel request for an unknown backend or with a wrong key"),
+        }
+    }
+}
+
+pub struct Handler {
+    engine: Arc<Engine>,
+    policy: AuthPolicy,
+    cancels: CancelRegistry,
+    pids: RandomPidSecretKeyGenerator,
+    parser: Arc<Parser>,
+}
+
+impl Handler {
+    pub fn new(engine: Arc<Engine>, policy: AuthPolicy) -> Handler {
+        Handler {
+            engine,
+            policy,
+            cancels: CancelRegistry::default(),
+            pids: RandomPidSecretKeyGenerator::default(),
+            parser: Arc::new(Parser),
+        }
+    }
+}
+
+/// The handler set for pgwire's connection loop.
+#[derive(Clone)]
+pub struct Wire(pub Arc<Handler>);
+
+impl PgWireServerHandlers for Wire {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.0)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::clone(&self.0)
+    }
+}
+
+fn connection<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Connection>> {
+    client.session_extensions().get::<Connection>().ok_or(PgWireError::NotReadyForQuery)
+}
+
+fn transaction_status(state: TxState) -> TransactionStatus {
+    match state {
+        TxState::Idle => TransactionStatus::Idle,
+        TxState::InBlock => TransactionStatus::Transaction,
+        TxState::Failed => TransactionStatus::Error,
+    }
+}
+
+fn format_options(session: &Session) -> Arc<FormatOptions> {
+    let mut options = FormatOptions::default();
+    if let Some(date_style) = session.setting("DateStyle") {
+        options.date_style = date_style;
+    }
+    if let Some(digits) = session.setting("extra_float_digits").and_then(|d| d.parse().ok()) {
+        options.extra_float_digits = digits;
+    }
+    if let Some(time_zone) = session.setting("TimeZone") {
+        options.time_zone = time_zone;
+    }
+    Arc::new(options)
+}
+
+fn panicked() -> CairnError {
+    CairnError::Internal("the statement panicked; the connection is still usable".into())
+}
+
+/// The server parameters sent after authentication.
+struct StartupParameters(HashMap<String, String>);
+
+impl ServerParameterProvider for StartupParameters {
+    fn server_parameters<C: ClientInfo>(&self, _client: &C) -> Option<HashMap<String, String>> {
+        Some(self.0.clone())
+    }
+}
+
+fn startup_parameters(session: &Session) -> StartupParameters {
+    let mut parameters = HashMap::new();
+    for name in [
+        "server_version",
+        "server_encoding",
+        "client_encoding",
+        "DateStyle",
+        "TimeZone",
+        "IntervalStyle",
+        "integer_datetimes",
+        "standard_conforming_strings",
+        "application_name",
+    ] {
+        if let Some(value) = session.setting(name) {
+            parameters.insert(name.to_owned(), value);
+        }
+    }
+    let superuser = if session.actor().role == Role::System { "on" } else { "off" };
+    parameters.insert("is_superuser".into(), superuser.into());
+    parameters.insert("session_authorization".into(), session.actor().username.clone());
+    parameters.insert("in_hot_standby".into(), "off".into());
+    parameters.insert("default_transaction_read_only".into(), "off".into());
+    StartupParameters(parameters)
+}
+
+impl Handler {
+    fn cleartext_allowed<C: ClientInfo>(&self, client: &C) -> bool {
+        client.is_secure() || client.socket_addr().ip().is_loopback() || self.policy.allow_insecure_remote
+    }
+
+    async fn authenticate<C>(&self, client: &mut C, password: String) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let metadata = client.metadata();
+        let username = metadata.get(METADATA_USER).cloned().unwrap_or_default();
+        let database = metadata.get(METADATA_DATABASE).cloned().unwrap_or_else(|| username.clone());
+        let startup: Vec<(String, String)> = metadata
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "user" | "database" | "options" | "replication"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let user = self.engine.authenticate(&username, &password).await.map_err(|e| to_pg(&e))?;
+        let (pid, secret) = self.pids.generate(client);
+        client.set_pid_and_secret_key(pid, secret.clone());
+        let params = SessionParams {
+            session_id: SessionId(u64::try_from(pid).unwrap_or_default()),
+            client_addr: client.socket_addr().to_string(),
+            database,
+            startup,
+        };
+        let session = Arc::new(self.engine.open_session(&user, params).map_err(|e| {
+            let mut info = error_info(&e);
+            info.severity = SEVERITY_FATAL.into();
+            PgWireError::UserError(Box::new(info))
+        })?);
+        let registration = self.cancels.register(pid, &secret, &session);
+        let parameters = startup_parameters(&session);
+        client.session_extensions().insert(Connection { session, _cancel: registration });
+        tracing::info!(user = %username, pid, peer = %client.socket_addr(), "session started");
+        finish_authentication(client, &parameters).await
+    }
+
+    /// Runs one statement of a simple query and sends what it produced.
+    /// The outer error is the connection's; the inner one the statement's.
+    async fn run_simple<C>(
+        &self,
+        client: &mut C,
+        session: &Session,
+        statement: cairn_sql::statement::Statement,
+    ) -> PgWireResult<Result<(), CairnError>>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let output = match AssertUnwindSafe(session.execute(statement)).catch_unwind().await {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => return Ok(Err(error)),
+            Err(_) => return Ok(Err(panicked())),
+        };
+        match output {
+            Output::Command { tag, reported } => {
+                for change in reported {
+                    client
+                        .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                            change.name.to_owned(),
+                            change.value,
+                        )))
+                        .await?;
+                }
+                client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
+                Ok(Ok(()))
+            }
+            Output::Rows { tag, schema, stream } => {
+                let fields = Arc::new(fields(&schema, &Format::UnifiedText, &format_options(session)));
+                let description = pgwire::messages::data::RowDescription::new(
+                    fields.iter().map(Into::into).collect(),
+                );
+                client.feed(PgWireBackendMessage::RowDescription(description)).await?;
+                let mut rows = 0usize;
+                let mut stream = AssertUnwindSafe(stream).catch_unwind();
+                while let Some(next) = stream.next().await {
+                    let batch = match next {
+                        Ok(Ok(batch)) => batch,
+                        Ok(Err(error)) => return Ok(Err(cairn_sql::error::from_df(error))),
+                        Err(_) => return Ok(Err(panicked())),
+                    };
+                    let encoded = match encode_batch(&batch, &fields) {
+                        Ok(encoded) => encoded,
+                        Err(error) => return Ok(Err(CairnError::Internal(error.to_string()))),
+                    };
+                    rows += encoded.len();
+                    for row in encoded {
+                        client.feed(PgWireBackendMessage::DataRow(row)).await?;
+                    }
+                    client.flush().await?;
+                }
+                let tag = if tag == "SELECT" { Tag::new(tag).with_rows(rows) } else { Tag::new(tag) };
+                client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+                Ok(Ok(()))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Handler {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(startup) => {
+                protocol_negotiation(client, &startup).await?;
+                save_startup_parameters_to_metadata(client, &startup);
+                if !self.cleartext_allowed(client) {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        SEVERITY_FATAL.into(),
+                        "28000".into(),
+                        "password authentication is only accepted over TLS from non-loopback clients; configure [tls] or connect from 127.0.0.1".into(),
+                    ))));
+                }
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::CleartextPassword))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(message) => {
+                let password = message.into_password()?.password;
+                self.authenticate(client, password).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Handler {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let connection = connection(client)?;
+        let session = &connection.session;
+        let failure = match session.parse(&query.query) {
+            Err(error) => Some(error),
+            Ok(statements) if statements.is_empty() => {
+                client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+                None
+            }
+            Ok(statements) => {
+                let mut failure = None;
+                for statement in statements {
+                    if let Err(error) = self.run_simple(client, session, statement).await? {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+                failure
+            }
+        };
+        if let Some(error) = failure {
+            session.statement_failed();
+            client.feed(PgWireBackendMessage::ErrorResponse(error_info(&error).into())).await?;
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        let status = transaction_status(session.tx_state());
+        client.set_transaction_status(status);
+        client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        Ok(())
+    }
+
+    /// Never called: `on_query` above runs simple queries statement by
+    /// statement so that results stream and the first error stops the rest.
+    async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Err(PgWireError::ApiError("simple queries are executed by on_query".into()))
+    }
+}
+
+/// Parses (and plans) statements for the extended protocol.
+pub struct Parser;
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Arc<Prepared>;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let connection = connection(client)?;
+        match AssertUnwindSafe(connection.session.prepare(sql)).catch_unwind().await {
+            Ok(Ok(prepared)) => Ok(Some(Arc::new(prepared))),
+            Ok(Err(error)) => {
+                connection.session.statement_failed();
+                Err(to_pg(&error))
+            }
+            Err(_) => Err(to_pg(&panicked())),
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt
+            .param_types
+            .iter()
+            .map(|t| t.as_ref().map_or(Type::TEXT, pg_type))
+            .collect())
+    }
+
+    fn get_result_schema(&self, stmt: &Self::Statement, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        let format = format.cloned().unwrap_or_default();
+        Ok(fields(&stmt.schema, &format, &Arc::new(FormatOptions::default())))
+    }
+}
+
+/// The parameters of a portal, typed as the client declared them or, where
+/// it did not, as the plan inferred them.
+fn parameters(portal: &Portal<Arc<Prepared>>) -> Result<Vec<ScalarValue>, CairnError> {
+    let prepared = &portal.statement.statement;
+    (0..portal.parameter_len())
+        .map(|index| {
+            let inferred = prepared.param_types.get(index).cloned().flatten();
+            let declared = portal.statement.parameter_types.get(index).cloned().flatten();
+            let pg = declared
+                .filter(|t| *t != Type::UNKNOWN)
+                .or_else(|| inferred.as_ref().map(pg_type))
+                .unwrap_or(Type::TEXT);
+            let value = decode_parameter(portal, index, &pg)?;
+            match inferred {
+                Some(target) if target != value.data_type() => value.cast_to(&target).map_err(|e| {
+                    CairnError::InvalidTextRepresentation(format!(
+                        "invalid value for parameter ${}: {e}",
+                        index + 1
+                    ))
+                }),
+                _ => Ok(value),
+            }
+        })
+        .collect()
+}
+
+/// Turns a batch stream into the row stream pgwire's portal reads; an error
+/// marks the session's transaction failed.
+fn row_stream(
+    session: Arc<Session>,
+    stream: SendableRecordBatchStream,
+    fields: Arc<Vec<FieldInfo>>,
+) -> impl futures::Stream<Item = PgWireResult<pgwire::messages::data::DataRow>> + Send {
+    AssertUnwindSafe(stream).catch_unwind().flat_map(move |next| {
+        let rows: Vec<PgWireResult<_>> = match next {
+            Ok(Ok(batch)) => match encode_batch(&batch, &fields) {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            },
+            Ok(Err(error)) => vec![Err(to_pg(&cairn_sql::error::from_df(error)))],
+            Err(_) => vec![Err(to_pg(&panicked()))],
+        };
+        if rows.iter().any(Result::is_err) {
+            session.statement_failed();
+        }
+        futures::stream::iter(rows)
+    })
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handler {
+    type Statement = Arc<Prepared>;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let connection = connection(client)?;
+        let session = &connection.session;
+        let prepared = &portal.statement.statement;
+        if prepared.is_empty() {
+            return Ok(Response::EmptyQuery);
+        }
+        let params = parameters(portal).map_err(|e| {
+            session.statement_failed();
+            to_pg(&e)
+        })?;
+        let output = match AssertUnwindSafe(session.execute_prepared(prepared, params)).catch_unwind().await {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => return Err(to_pg(&error)),
+            Err(_) => {
+                session.statement_failed();
+                return Err(to_pg(&panicked()));
+            }
+        };
+        match output {
+            Output::Command { tag, reported } => {
+                for change in reported {
+                    client
+                        .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                            change.name.to_owned(),
+                            change.value,
+                        )))
+                        .await?;
+                }
+                Ok(Response::Execution(Tag::new(tag)))
+            }
+            Output::Rows { tag, schema, stream } => {
+                let fields = Arc::new(fields(&schema, &portal.result_column_format, &format_options(session)));
+                let rows = row_stream(Arc::clone(session), stream, Arc::clone(&fields));
+                let mut response = QueryResponse::new(fields, rows);
+                response.set_command_tag(tag);
+                Ok(Response::Query(response))
+            }
+        }
+    }
+
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        let status = match connection(client) {
+            Ok(connection) => transaction_status(connection.session.tx_state()),
+            Err(_) => client.transaction_status(),
+        };
+        client.set_transaction_status(status);
+        client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        client.flush().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CancelHandler for Handler {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.cancels.cancel(request.pid, &request.secret_key);
+    }
+}
