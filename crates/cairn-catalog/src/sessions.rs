@@ -31,6 +31,13 @@ impl Sessions {
         SessionGuard { sessions: self.clone(), id }
     }
 
+    /// Changes a listed session in place (a no-op once it has ended).
+    pub fn update(&self, id: SessionId, change: impl FnOnce(&mut SessionInfo)) {
+        if let Some(info) = self.inner.write().unwrap_or_else(PoisonError::into_inner).get_mut(&id) {
+            change(info);
+        }
+    }
+
     pub fn list(&self) -> Vec<SessionInfo> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
     }

@@ -28,7 +28,11 @@ pub fn from_df(error: DataFusionError) -> CairnError {
 fn classify(error: &DataFusionError) -> CairnError {
     let message = error.message().into_owned();
     match error {
-        DataFusionError::SQL(..) => CairnError::Syntax(message),
+        DataFusionError::SQL(parser_error, _) => {
+            let text = parser_error.to_string();
+            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+            CairnError::Syntax(format!("syntax error: {text}"))
+        }
         DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),
         DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
             datafusion::common::SchemaError::FieldNotFound { field, .. } => {
@@ -62,6 +66,13 @@ fn classify_plan(message: &str) -> CairnError {
         if let Some(name) = rest.strip_suffix("' not found") {
             let name = name.rsplit('.').next().unwrap_or(name);
             return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
+        }
+    }
+    for kind in ["DDL", "DML", "Statement"] {
+        if message.starts_with(&format!("{kind} not supported")) {
+            return CairnError::FeatureNotSupported(format!(
+                "{message}: CairnDB does not support this statement yet"
+            ));
         }
     }
     if message.contains("Invalid function") || message.contains("No function matches") {

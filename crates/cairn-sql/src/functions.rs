@@ -39,6 +39,15 @@ impl ScalarUDFImpl for ConstantText {
         &self.signature
     }
 
+    /// PostgreSQL names the column `version`, not `version()`.
+    fn schema_name(&self, _args: &[datafusion::logical_expr::Expr]) -> Result<String> {
+        Ok(self.name.to_owned())
+    }
+
+    fn display_name(&self, _args: &[datafusion::logical_expr::Expr]) -> Result<String> {
+        Ok(self.name.to_owned())
+    }
+
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Utf8)
     }

@@ -206,12 +206,16 @@ impl Session {
     /// Pushes the settings DataFusion reads (schema, time zone) and the
     /// session functions that depend on them into the context.
     fn apply_settings(&self) {
-        let (schema, time_zone) = {
+        let (schema, time_zone, application_name) = {
             let state = self.state();
             let schema = state.settings.search_path().into_iter().next().unwrap_or_else(|| "default".into());
             let time_zone = state.settings.get("TimeZone").unwrap_or("UTC").to_owned();
-            (schema, time_zone)
+            let application_name = state.settings.get("application_name").unwrap_or("").to_owned();
+            (schema, time_zone, application_name)
         };
+        self.engine.catalog().sessions().update(self.id, |info| {
+            info.application_name = Some(application_name).filter(|name| !name.is_empty());
+        });
         {
             let state_ref = self.ctx.state_ref();
             let mut df_state = state_ref.write();
@@ -427,6 +431,7 @@ impl Session {
         match statement {
             Statement::Query(text) => {
                 let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
+                let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
                 let types = plan.get_parameter_types().map_err(from_df)?;
                 let mut param_types = vec![None; types.len()];
@@ -495,4 +500,29 @@ impl Session {
         let schema = stream.schema();
         Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
     }
+}
+
+/// Gives `$n::type` placeholders the type of their cast, as PostgreSQL
+/// infers it (drivers describe the statement and then send that type).
+/// DataFusion leaves such placeholders untyped.
+fn type_placeholders_from_casts(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::logical_expr::expr::{Cast, Placeholder};
+    use datafusion::logical_expr::Expr;
+
+    let typed = plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform_up(|expr| match expr {
+                Expr::Cast(Cast { expr: inner, field }) => match *inner {
+                    Expr::Placeholder(Placeholder { id, field: None }) => {
+                        let typed = Placeholder::new_with_field(id, Some(Arc::clone(&field)));
+                        Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(Expr::Placeholder(typed)), field })))
+                    }
+                    other => Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field }))),
+                },
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })?;
+    Ok(typed.data)
 }

@@ -204,6 +204,18 @@ impl<T: SystemTableDef> SystemTableProvider<T> {
 
     /// The condition `filter` expresses, if it is one this table answers exactly.
     fn condition(&self, filter: &Expr) -> Option<Condition> {
+        // DataFusion rewrites short IN lists into ORs of equalities.
+        if let Expr::BinaryExpr(binary) = filter {
+            if binary.op == Operator::Or {
+                let mut left = self.condition(&binary.left)?;
+                let right = self.condition(&binary.right)?;
+                if left.column != right.column {
+                    return None;
+                }
+                left.values.extend(right.values);
+                return Some(left);
+            }
+        }
         let (column, literals): (&str, Vec<Option<&ScalarValue>>) = match filter {
             Expr::BinaryExpr(binary) if binary.op == Operator::Eq => {
                 match (binary.left.as_ref(), binary.right.as_ref()) {

@@ -1,0 +1,9 @@
+//! End-to-end tests: each starts the real `cairn` binary and talks to it
+//! through tokio-postgres. One test binary, so DataFusion is linked once.
+
+mod auth;
+mod durability;
+mod system_tables;
+mod tls;
+mod users;
+mod wire;
