@@ -64,11 +64,14 @@ struct Connection {
     _cancel: CancelRegistration,
 }
 
+/// A cancellable backend: its secret key (as bytes, whatever its protocol
+/// form) and its session.
+type CancelTarget = (Vec<u8>, Weak<Session>);
+
 /// Sessions by backend pid, for CancelRequests.
 #[derive(Default, Clone)]
 struct CancelRegistry {
-    /// pid -> (secret key as bytes, whatever its protocol form; session)
-    sessions: Arc<Mutex<HashMap<i32, (Vec<u8>, Weak<Session>)>>>,
+    sessions: Arc<Mutex<HashMap<i32, CancelTarget>>>,
 }
 
 struct CancelRegistration {

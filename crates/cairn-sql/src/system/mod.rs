@@ -385,7 +385,7 @@ impl<T: SystemTableDef> SystemScanExec<T> {
                 return false;
             };
             let value = value_of(row);
-            condition.values.iter().any(|wanted| *wanted == value)
+            condition.values.contains(&value)
         })
     }
 }
