@@ -3,6 +3,7 @@
 
 mod auth;
 mod durability;
+mod raw;
 mod system_tables;
 mod tls;
 mod users;

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
 pub const DEFAULT_DATA_DIR: &str = "data";
+/// fjall reports routine housekeeping at info; keep it to warnings.
+pub const DEFAULT_LOG: &str = "info,fjall=warn,lsm_tree=warn";
 
 /// CairnDB: a multi-tenant SQL database that speaks the PostgreSQL wire protocol.
 #[derive(Debug, Parser)]
@@ -75,7 +77,7 @@ pub struct ServeArgs {
     /// scrypt cost as log2(N) for new password hashes [default: 14]
     #[arg(long, env = "CAIRN_SCRYPT_LOG_N", value_name = "LOG_N")]
     pub scrypt_log_n: Option<u8>,
-    /// Log filter, as RUST_LOG [default: info]
+    /// Log filter, as RUST_LOG [default: info,fjall=warn,lsm_tree=warn]
     #[arg(long, env = "CAIRN_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 }
@@ -168,7 +170,7 @@ impl Config {
                         .unwrap_or(false),
                 },
             },
-            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            log: args.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
         })
     }
 }

@@ -174,6 +174,15 @@ fn validate(name: &'static str, value: String) -> Result<String> {
             let ms = parse_duration_ms(&value).map_err(|_| invalid(name, &value, ""))?;
             Ok(ms.to_string())
         }
+        "TimeZone" => {
+            if ["utc", "gmt", "z", "zulu"].contains(&value.to_ascii_lowercase().as_str()) {
+                return Ok("UTC".into());
+            }
+            match value.parse::<datafusion::arrow::array::timezone::Tz>() {
+                Ok(_) => Ok(value),
+                Err(_) => Err(invalid(name, &value, ": expected an IANA zone name such as Europe/Paris, or an offset such as +02:00")),
+            }
+        }
         "extra_float_digits" => match value.trim().parse::<i32>() {
             Ok(digits) if (-15..=3).contains(&digits) => Ok(digits.to_string()),
             _ => Err(invalid(name, &value, ": must be an integer from -15 to 3")),
@@ -237,6 +246,11 @@ mod tests {
         assert_eq!(settings.statement_timeout(), None);
         assert!(settings.set("statement_timeout", Some("soon".into())).is_err());
         settings.set("myapp.tenant", Some("42".into())).expect("custom");
+        settings.set("TimeZone", Some("Europe/Paris".into())).expect("zone name");
+        settings.set("TimeZone", Some("+02:00".into())).expect("offset");
+        settings.set("timezone", Some("utc".into())).expect("utc");
+        assert_eq!(settings.get("TimeZone").ok(), Some("UTC"));
+        assert!(settings.set("TimeZone", Some("Mars/Olympus".into())).is_err());
         assert_eq!(settings.get("myapp.tenant").ok(), Some("42"));
     }
 

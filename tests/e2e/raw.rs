@@ -1,0 +1,218 @@
+//! Wire transcripts: hand-built protocol messages, for what stock drivers
+//! do that tokio-postgres does not (text-format parameters of unspecified
+//! type, as node-postgres and JDBC send them; partial portals; an error in
+//! the middle of a pipeline).
+
+use cairn_e2e::{Server, ROOT_PASSWORD};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Raw {
+    stream: TcpStream,
+}
+
+fn cstr(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+}
+
+impl Raw {
+    async fn connect(server: &Server) -> Raw {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        let mut body = vec![0, 3, 0, 0];
+        cstr(&mut body, "user");
+        cstr(&mut body, "root");
+        cstr(&mut body, "database");
+        cstr(&mut body, "cairn");
+        body.push(0);
+        let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        startup.extend_from_slice(&body);
+        stream.write_all(&startup).await.expect("startup");
+        let mut raw = Raw { stream };
+        let (tag, body) = raw.recv().await;
+        assert_eq!((tag, body.as_slice()), (b'R', &[0, 0, 0, 3][..]), "cleartext password requested");
+        let mut password = Vec::new();
+        cstr(&mut password, ROOT_PASSWORD);
+        raw.send(b'p', &password).await;
+        let messages = raw.until_ready().await;
+        assert_eq!(messages.first().map(|m| m.0), Some(b'R'), "AuthenticationOk");
+        assert!(messages.iter().any(|m| m.0 == b'K'), "BackendKeyData");
+        raw
+    }
+
+    async fn send(&mut self, tag: u8, body: &[u8]) {
+        let mut message = vec![tag];
+        message.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        message.extend_from_slice(body);
+        self.stream.write_all(&message).await.expect("send");
+    }
+
+    async fn recv(&mut self) -> (u8, Vec<u8>) {
+        let tag = self.stream.read_u8().await.expect("tag");
+        let len = self.stream.read_u32().await.expect("length") as usize;
+        let mut body = vec![0; len - 4];
+        self.stream.read_exact(&mut body).await.expect("body");
+        (tag, body)
+    }
+
+    /// Reads up to and including ReadyForQuery.
+    async fn until_ready(&mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut messages = Vec::new();
+        loop {
+            let message = self.recv().await;
+            let done = message.0 == b'Z';
+            messages.push(message);
+            if done {
+                return messages;
+            }
+        }
+    }
+
+    async fn parse(&mut self, name: &str, sql: &str, types: &[u32]) {
+        let mut body = Vec::new();
+        cstr(&mut body, name);
+        cstr(&mut body, sql);
+        body.extend_from_slice(&(types.len() as i16).to_be_bytes());
+        for oid in types {
+            body.extend_from_slice(&oid.to_be_bytes());
+        }
+        self.send(b'P', &body).await;
+    }
+
+    /// Binds text-format parameters; results in text.
+    async fn bind(&mut self, portal: &str, statement: &str, params: &[Option<&str>]) {
+        let mut body = Vec::new();
+        cstr(&mut body, portal);
+        cstr(&mut body, statement);
+        body.extend_from_slice(&0i16.to_be_bytes());
+        body.extend_from_slice(&(params.len() as i16).to_be_bytes());
+        for param in params {
+            match param {
+                Some(value) => {
+                    body.extend_from_slice(&(value.len() as i32).to_be_bytes());
+                    body.extend_from_slice(value.as_bytes());
+                }
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        body.extend_from_slice(&0i16.to_be_bytes());
+        self.send(b'B', &body).await;
+    }
+
+    async fn execute(&mut self, portal: &str, max_rows: i32) {
+        let mut body = Vec::new();
+        cstr(&mut body, portal);
+        body.extend_from_slice(&max_rows.to_be_bytes());
+        self.send(b'E', &body).await;
+    }
+
+    async fn describe_portal(&mut self, portal: &str) {
+        let mut body = vec![b'P'];
+        cstr(&mut body, portal);
+        self.send(b'D', &body).await;
+    }
+
+    async fn sync(&mut self) {
+        self.send(b'S', &[]).await;
+    }
+}
+
+/// The text of each column of a DataRow.
+fn data_row(body: &[u8]) -> Vec<Option<String>> {
+    let count = i16::from_be_bytes([body[0], body[1]]) as usize;
+    let mut at = 2;
+    (0..count)
+        .map(|_| {
+            let len = i32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+            at += 4;
+            if len < 0 {
+                return None;
+            }
+            let value = String::from_utf8_lossy(&body[at..at + len as usize]).into_owned();
+            at += len as usize;
+            Some(value)
+        })
+        .collect()
+}
+
+fn tags(messages: &[(u8, Vec<u8>)]) -> String {
+    messages.iter().map(|m| m.0 as char).collect()
+}
+
+fn command_tag(body: &[u8]) -> String {
+    String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(body)).into_owned()
+}
+
+#[tokio::test]
+async fn text_parameters_of_unspecified_type() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    // OID 0: "unspecified", as node-postgres sends every parameter.
+    raw.parse("", "SELECT username, role FROM system.users WHERE user_id = $1", &[0]).await;
+    raw.bind("", "", &[Some("1")]).await;
+    raw.describe_portal("").await;
+    raw.execute("", 0).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "12TDCZ", "ParseComplete BindComplete RowDescription DataRow CommandComplete ReadyForQuery");
+    assert_eq!(data_row(&messages[3].1), [Some("root".to_owned()), Some("system".to_owned())]);
+    assert_eq!(command_tag(&messages[4].1), "SELECT 1");
+    assert_eq!(messages[5].1, b"I");
+
+    // A declared int8 parameter sent as text, and a NULL parameter.
+    raw.parse("by_id", "SELECT count(*) FROM system.users WHERE user_id = $1", &[20]).await;
+    raw.bind("", "by_id", &[Some("1")]).await;
+    raw.execute("", 0).await;
+    raw.bind("", "by_id", &[None]).await;
+    raw.execute("", 0).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "12DC2DCZ");
+    assert_eq!(data_row(&messages[2].1), [Some("1".to_owned())]);
+    assert_eq!(data_row(&messages[5].1), [Some("0".to_owned())], "= NULL matches nothing");
+}
+
+#[tokio::test]
+async fn an_error_in_a_pipeline_skips_to_sync() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.parse("", "SELECT * FROM system.nope", &[]).await;
+    raw.bind("", "", &[]).await;
+    raw.execute("", 0).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "EZ", "one error, the rest discarded until Sync");
+    assert!(String::from_utf8_lossy(&messages[0].1).contains("C42P01"));
+    assert_eq!(messages[1].1, b"I");
+
+    // A bad parameter value fails Execute the same way, and the
+    // connection carries on.
+    raw.parse("", "SELECT count(*) FROM system.users WHERE user_id = $1", &[20]).await;
+    raw.bind("", "", &[Some("not a number")]).await;
+    raw.execute("", 0).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "12EZ");
+    assert!(String::from_utf8_lossy(&messages[2].1).contains("C22P02"));
+
+    raw.parse("", "SELECT 1", &[]).await;
+    raw.bind("", "", &[]).await;
+    raw.execute("", 0).await;
+    raw.sync().await;
+    assert_eq!(tags(&raw.until_ready().await), "12DCZ");
+}
+
+#[tokio::test]
+async fn a_portal_returns_rows_in_pieces() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.parse("", "SELECT name FROM (VALUES ('a'), ('b'), ('c')) AS t(name) ORDER BY name", &[]).await;
+    raw.bind("p", "", &[]).await;
+    raw.execute("p", 2).await;
+    raw.execute("p", 2).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "12DDsDCZ", "two rows, PortalSuspended, the last row, CommandComplete");
+    let rows: Vec<_> = messages.iter().filter(|m| m.0 == b'D').map(|m| data_row(&m.1)).collect();
+    assert_eq!(rows, [[Some("a".to_owned())], [Some("b".to_owned())], [Some("c".to_owned())]]);
+}
