@@ -41,6 +41,11 @@ async fn explain_names_the_access_path() {
             "IndexLookup(tables_namespace_name_key",
         ),
         ("SELECT * FROM system.namespaces WHERE name = 'default'", "IndexLookup(namespaces_name_key"),
+        (
+            "SELECT * FROM system.columns WHERE namespace = 'default' AND table_name = 't'",
+            "IndexLookup(tables_namespace_name_key: (namespace, table_name)",
+        ),
+        ("SELECT * FROM system.storages WHERE name = 'local'", "IndexLookup(storages_name_key"),
     ];
     for (sql, path) in cases {
         let plan = explain(&root, sql).await;

@@ -18,6 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use async_trait::async_trait;
+use cairn_sql::settings::ReportedChange;
 use cairn_sql::{Engine, Output, Prepared, Session, SessionParams, TxState};
 use cairn_types::{CairnError, Role, SessionId};
 use datafusion::common::ScalarValue;
@@ -177,6 +178,20 @@ fn format_options(session: &Session) -> Arc<FormatOptions> {
     Arc::new(options)
 }
 
+/// Tells the client about parameters a statement changed (ParameterStatus).
+async fn report_parameters<C>(client: &mut C, changes: Vec<ReportedChange>) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for change in changes {
+        let status = ParameterStatus::new(change.name.to_owned(), change.value);
+        client.feed(PgWireBackendMessage::ParameterStatus(status)).await?;
+    }
+    Ok(())
+}
+
 fn panicked() -> CairnError {
     CairnError::Internal("the statement panicked; the connection is still usable".into())
 }
@@ -275,14 +290,7 @@ impl Handler {
         };
         match output {
             Output::Command { tag, reported } => {
-                for change in reported {
-                    client
-                        .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
-                            change.name.to_owned(),
-                            change.value,
-                        )))
-                        .await?;
-                }
+                report_parameters(client, reported).await?;
                 client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
                 Ok(Ok(()))
             }
@@ -529,14 +537,7 @@ impl ExtendedQueryHandler for Handler {
         };
         match output {
             Output::Command { tag, reported } => {
-                for change in reported {
-                    client
-                        .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
-                            change.name.to_owned(),
-                            change.value,
-                        )))
-                        .await?;
-                }
+                report_parameters(client, reported).await?;
                 Ok(Response::Execution(Tag::new(tag)))
             }
             Output::Rows { tag, schema, stream } => {

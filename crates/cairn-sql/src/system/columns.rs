@@ -1,12 +1,11 @@
 //! `system.columns`: one row per column of every table.
 
 use cairn_catalog::{Catalog, SystemTable};
-use cairn_store::entity::{TABLES_BY_NAME, TABLES_BY_NAMESPACE};
 use cairn_store::Snapshot;
 use cairn_types::{ColumnDef, UserId};
 use datafusion::arrow::datatypes::DataType;
 
-use super::tables::{table_defs, TableRow};
+use super::tables::{table_defs, table_path, TableRow};
 use super::*;
 
 pub(crate) struct ColumnRow {
@@ -99,18 +98,7 @@ impl SystemTableDef for Columns {
 
     /// Columns are read through their table: the same paths as `system.tables`.
     fn choose_path(conditions: &Conditions) -> AccessPath {
-        if let Some(keys) = conditions.values("table_id") {
-            return AccessPath::point_get("table_id", keys);
-        }
-        match (conditions.values("namespace"), conditions.values("table_name")) {
-            (Some([namespace]), Some([name])) => AccessPath {
-                kind: PathKind::IndexLookup(TABLES_BY_NAME.name),
-                columns: vec!["namespace", "table_name"],
-                keys: vec![namespace.clone(), name.clone()],
-            },
-            (Some(keys), _) => AccessPath::index(TABLES_BY_NAMESPACE.name, "namespace", keys),
-            _ => AccessPath::full_scan(),
-        }
+        table_path(conditions, "table_name")
     }
 
     fn fetch<'a>(_: &'a Catalog, snapshot: &'a Snapshot, path: &'a AccessPath) -> RowIter<'a, ColumnRow> {

@@ -129,23 +129,29 @@ impl SystemTableDef for Tables {
     }
 
     fn choose_path(conditions: &Conditions) -> AccessPath {
-        if let Some(keys) = conditions.values("table_id") {
-            return AccessPath::point_get("table_id", keys);
-        }
-        match (conditions.values("namespace"), conditions.values("name")) {
-            (Some([namespace]), Some([name])) => AccessPath {
-                kind: PathKind::IndexLookup(TABLES_BY_NAME.name),
-                columns: vec!["namespace", "name"],
-                keys: vec![namespace.clone(), name.clone()],
-            },
-            (Some(keys), _) => AccessPath::index(TABLES_BY_NAMESPACE.name, "namespace", keys),
-            _ => AccessPath::full_scan(),
-        }
+        table_path(conditions, "name")
     }
 
     fn fetch<'a>(_: &'a Catalog, snapshot: &'a Snapshot, path: &'a AccessPath) -> RowIter<'a, TableRow> {
         let defs: RowIter<'a, TableDef> = table_defs(snapshot, path);
         Box::new(defs.map(move |def| TableRow::resolve(snapshot, def?)))
+    }
+}
+
+/// The path to table definitions from conditions on `table_id`,
+/// `namespace` and the table-name column; shared with `system.columns`.
+pub(crate) fn table_path(conditions: &Conditions, name_column: &'static str) -> AccessPath {
+    if let Some(keys) = conditions.values("table_id") {
+        return AccessPath::point_get("table_id", keys);
+    }
+    match (conditions.values("namespace"), conditions.values(name_column)) {
+        (Some([namespace]), Some([name])) => AccessPath {
+            kind: PathKind::IndexLookup(TABLES_BY_NAME.name),
+            columns: vec!["namespace", name_column],
+            keys: vec![namespace.clone(), name.clone()],
+        },
+        (Some(keys), _) => AccessPath::index(TABLES_BY_NAMESPACE.name, "namespace", keys),
+        _ => AccessPath::full_scan(),
     }
 }
 
