@@ -3,6 +3,7 @@
 
 mod auth;
 mod durability;
+mod namespaces;
 mod raw;
 mod system_tables;
 mod tls;

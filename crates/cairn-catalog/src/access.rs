@@ -11,6 +11,7 @@
 //! | alter or drop another user u            | no   | no      | u.role <= dba | any |
 //! | give a user role r                      | no   | no      | r <= dba | any |
 //! | drop oneself                            | no   | no      | no  | no     |
+//! | create or drop a namespace              | no   | no      | yes | yes    |
 
 use cairn_types::{CairnError, Result, Role, User, UserId};
 
@@ -122,6 +123,15 @@ pub fn check_alter_user(actor: &Actor, target: &User, change: &UserChange) -> Re
     Ok(())
 }
 
+/// May `actor` create or drop namespaces?
+pub fn check_manage_namespaces(actor: &Actor) -> Result<()> {
+    if is_admin(actor) {
+        Ok(())
+    } else {
+        Err(denied("permission denied to create or drop a namespace: requires role dba or system"))
+    }
+}
+
 /// May `actor` drop `target`?
 pub fn check_drop_user(actor: &Actor, target: &User) -> Result<()> {
     if !is_admin(actor) {
@@ -188,6 +198,7 @@ mod tests {
                 assert_eq!(check_drop_user(&me, &other).is_ok(), admin && other_role <= role);
             }
             assert!(check_drop_user(&me, &target(1, role)).is_err());
+            assert_eq!(check_manage_namespaces(&me).is_ok(), admin);
         }
         let dba = actor(1, Dba);
         assert!(check_alter_user(&dba, &target(2, User), &UserChange::Role(System)).is_err());

@@ -7,11 +7,11 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use cairn_store::entity::{USERS_BY_LIVE_USERNAME, STORAGES_BY_NAME, NAMESPACES_BY_NAME};
+use cairn_store::entity::{NAMESPACES_BY_NAME, TABLES_BY_NAMESPACE, USERS_BY_LIVE_USERNAME};
 use cairn_store::{Sequence, Snapshot, Store, Writer};
 use cairn_types::{
     CairnError, Job, JobId, JobStatus, JobType, LiveQuery, LiveQueryId, Namespace, NamespaceId,
-    Result, Role, SessionId, Storage, StorageId, StorageKind, TableId, Timestamp, User, UserId,
+    Result, Role, SessionId, Storage, StorageId, StorageKind, TableDef, TableId, Timestamp, User, UserId,
 };
 
 use crate::access::{self, Actor, UserChange};
@@ -25,6 +25,10 @@ pub const ROOT_USERNAME: &str = "root";
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// The storage created at first start: a directory under the data directory.
 pub const LOCAL_STORAGE: &str = "local";
+
+/// Namespace names that are taken by the system or by PostgreSQL clients'
+/// expectations (plus every name starting with `pg_`).
+pub const RESERVED_NAMESPACES: &[&str] = &["system", "pg_catalog", "information_schema", "public"];
 
 /// PostgreSQL truncates identifiers at 63 bytes; CairnDB refuses longer ones.
 const MAX_NAME_LEN: usize = 63;
@@ -61,6 +65,18 @@ fn validate_name(kind: &str, name: &str) -> Result<()> {
     if name.len() > MAX_NAME_LEN {
         return Err(CairnError::InvalidParameterValue(format!(
             "{kind} name \"{name}\" is longer than {MAX_NAME_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Names PostgreSQL tools treat as theirs, and CairnDB's own `system`.
+fn validate_namespace_name(name: &str) -> Result<()> {
+    validate_name("namespace", name)?;
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_NAMESPACES.contains(&lower.as_str()) || lower.starts_with("pg_") {
+        return Err(CairnError::ReservedName(format!(
+            "namespace name \"{name}\" is reserved"
         )));
     }
     Ok(())
@@ -109,43 +125,95 @@ impl Catalog {
     /// `default` namespace and the `local` storage. Idempotent. Returns the
     /// root password if it was generated here (print it once).
     pub fn bootstrap(&self, root_password: Option<&str>) -> Result<Option<String>> {
-        let snapshot = self.snapshot();
-        let mut generated = None;
-        if snapshot.lookup(&USERS_BY_LIVE_USERNAME, &ROOT_USERNAME.to_string()).next().is_none()
-            && snapshot.scan::<User>().next().is_none()
-        {
-            let password = match root_password {
-                Some(password) => password.to_owned(),
-                None => {
-                    let password = generate_password();
-                    generated = Some(password.clone());
-                    password
-                }
-            };
-            validate_password(&password)?;
-            let hash = hash_password(&password, self.options.hash_cost)?;
-            self.store.write(|w| {
-                insert_user(w, ROOT_USERNAME.into(), hash, Role::System, None).map(drop)
-            })?;
+        // First start means no user at all: root, the default namespace and
+        // the local storage are created together, in one atomic write. After
+        // that the administrators own them (a dropped `default` stays dropped).
+        if self.snapshot().scan::<User>().next().is_some() {
+            return Ok(None);
         }
-        if snapshot.lookup(&NAMESPACES_BY_NAME, &DEFAULT_NAMESPACE.to_string()).next().is_none() {
-            self.store.write(|w| {
-                let id = NamespaceId(w.next_id(Sequence::Namespace, 1)?);
-                w.put(&Namespace { id, name: DEFAULT_NAMESPACE.into(), created_at: Timestamp::now() })
-            })?;
-        }
-        if snapshot.lookup(&STORAGES_BY_NAME, &LOCAL_STORAGE.to_string()).next().is_none() {
-            self.store.write(|w| {
-                let id = StorageId(w.next_id(Sequence::Storage, 1)?);
-                w.put(&Storage {
-                    id,
-                    name: LOCAL_STORAGE.into(),
-                    kind: StorageKind::Local { path: "storage".into() },
-                    created_at: Timestamp::now(),
-                })
-            })?;
-        }
+        let (password, generated) = match root_password {
+            Some(password) => (password.to_owned(), None),
+            None => {
+                let password = generate_password();
+                (password.clone(), Some(password))
+            }
+        };
+        validate_password(&password)?;
+        let hash = hash_password(&password, self.options.hash_cost)?;
+        self.store.write(|w| {
+            insert_user(w, ROOT_USERNAME.into(), hash, Role::System, None)?;
+            let id = NamespaceId(w.next_id(Sequence::Namespace, 1)?);
+            w.put(&Namespace { id, name: DEFAULT_NAMESPACE.into(), created_at: Timestamp::now() })?;
+            let id = StorageId(w.next_id(Sequence::Storage, 1)?);
+            w.put(&Storage {
+                id,
+                name: LOCAL_STORAGE.into(),
+                kind: StorageKind::Local { path: "storage".into() },
+                created_at: Timestamp::now(),
+            })
+        })?;
         Ok(generated)
+    }
+
+    /// The namespace with this name.
+    pub fn namespace(&self, snapshot: &Snapshot, name: &str) -> Result<Option<Namespace>> {
+        snapshot.lookup(&NAMESPACES_BY_NAME, &name.to_owned()).next().transpose()
+    }
+
+    /// `CREATE NAMESPACE`. Returns false if it existed and `if_not_exists`.
+    pub fn create_namespace(&self, actor: &Actor, name: &str, if_not_exists: bool) -> Result<bool> {
+        access::check_manage_namespaces(actor)?;
+        validate_namespace_name(name)?;
+        let created = self.store.write(|w| {
+            if self.namespace(&self.snapshot(), name)?.is_some() {
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(CairnError::DuplicateObject(format!("namespace \"{name}\" already exists")))
+                };
+            }
+            let id = NamespaceId(w.next_id(Sequence::Namespace, 1)?);
+            w.put(&Namespace { id, name: name.to_owned(), created_at: Timestamp::now() })?;
+            Ok(true)
+        })?;
+        if created {
+            tracing::info!(actor = %actor.username, namespace = name, "namespace created");
+        }
+        Ok(created)
+    }
+
+    /// `DROP NAMESPACE`. Without `cascade` a namespace that still holds
+    /// tables is refused (2BP01); with it, its tables go too, in the same
+    /// atomic write. Returns false if it did not exist and `if_exists`.
+    pub fn drop_namespace(&self, actor: &Actor, name: &str, if_exists: bool, cascade: bool) -> Result<bool> {
+        access::check_manage_namespaces(actor)?;
+        let dropped = self.store.write(|w| {
+            let snapshot = self.snapshot();
+            let Some(namespace) = self.namespace(&snapshot, name)? else {
+                return if if_exists {
+                    Ok(false)
+                } else {
+                    Err(CairnError::UndefinedObject(format!("namespace \"{name}\" does not exist")))
+                };
+            };
+            let tables: Vec<TableDef> =
+                snapshot.lookup(&TABLES_BY_NAMESPACE, &namespace.id).collect::<Result<_>>()?;
+            if !tables.is_empty() && !cascade {
+                return Err(CairnError::DependentObjectsStillExist(format!(
+                    "cannot drop namespace \"{name}\" because {} table(s) depend on it; use DROP NAMESPACE {name} CASCADE",
+                    tables.len()
+                )));
+            }
+            for table in &tables {
+                w.delete::<TableDef>(&table.id)?;
+            }
+            w.delete::<Namespace>(&namespace.id)?;
+            Ok(true)
+        })?;
+        if dropped {
+            tracing::info!(actor = %actor.username, namespace = name, "namespace dropped");
+        }
+        Ok(dropped)
     }
 
     /// The live (not dropped) user with this name.

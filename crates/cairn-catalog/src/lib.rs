@@ -13,7 +13,9 @@ mod password;
 mod sessions;
 
 pub use access::{Actor, RowScope, SystemTable, UserChange};
-pub use catalog::{Catalog, CatalogOptions, NewUser, DEFAULT_NAMESPACE, LOCAL_STORAGE, ROOT_USERNAME};
+pub use catalog::{
+    Catalog, CatalogOptions, NewUser, DEFAULT_NAMESPACE, LOCAL_STORAGE, RESERVED_NAMESPACES, ROOT_USERNAME,
+};
 pub use logins::LockoutPolicy;
 pub use password::HashCost;
 pub use sessions::{SessionGuard, Sessions};

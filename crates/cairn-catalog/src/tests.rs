@@ -101,3 +101,51 @@ fn ids_survive_restart() {
     let job = catalog.create_job(cairn_types::JobType::Flush, None).expect("job");
     assert_eq!(job.id.0, 1);
 }
+
+#[test]
+fn namespaces_are_created_dropped_and_reserved_names_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog(&dir);
+    catalog.bootstrap(Some("root-pw")).expect("bootstrap");
+    let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
+    assert!(catalog.create_namespace(&root, "app", false).expect("create"));
+    assert!(!catalog.create_namespace(&root, "app", true).expect("if not exists"));
+    let duplicate = catalog.create_namespace(&root, "app", false).expect_err("duplicate");
+    assert_eq!(duplicate.code().as_str(), "42710");
+    for reserved in ["system", "pg_catalog", "information_schema", "pg_temp", "PUBLIC"] {
+        let error = catalog.create_namespace(&root, reserved, false).expect_err(reserved);
+        assert_eq!(error.code().as_str(), "42939", "{reserved}");
+    }
+    let alice = catalog.create_user(&root, new_user("alice", Role::User)).expect("alice");
+    let denied = catalog.create_namespace(&Actor::of(&alice), "mine", false).expect_err("denied");
+    assert_eq!(denied.code().as_str(), "42501");
+
+    // A namespace with a table needs CASCADE, which drops the table too.
+    let snapshot = catalog.snapshot();
+    let app = catalog.namespace(&snapshot, "app").expect("read").expect("exists");
+    catalog
+        .store()
+        .write(|w| {
+            w.put(&cairn_types::TableDef {
+                id: cairn_types::TableId(1000),
+                namespace_id: app.id,
+                name: "t".into(),
+                kind: cairn_types::TableKind::Shared,
+                access_level: None,
+                ttl_seconds: None,
+                storage_id: cairn_types::StorageId(1),
+                columns: vec![],
+                primary_key: vec![],
+                created_at: cairn_types::Timestamp(0),
+            })
+        })
+        .expect("table");
+    let error = catalog.drop_namespace(&root, "app", false, false).expect_err("not empty");
+    assert_eq!(error.code().as_str(), "2BP01");
+    assert!(catalog.drop_namespace(&root, "app", false, true).expect("cascade"));
+    let snapshot = catalog.snapshot();
+    assert!(snapshot.get::<cairn_types::TableDef>(&cairn_types::TableId(1000)).expect("read").is_none());
+    assert!(catalog.namespace(&snapshot, "app").expect("read").is_none());
+    assert!(!catalog.drop_namespace(&root, "app", true, false).expect("if exists"));
+    assert_eq!(catalog.drop_namespace(&root, "app", false, false).expect_err("gone").code().as_str(), "42704");
+}

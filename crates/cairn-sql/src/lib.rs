@@ -10,6 +10,7 @@
 mod cancel;
 pub mod error;
 mod functions;
+mod namespaces;
 mod session;
 pub mod settings;
 pub mod statement;

@@ -15,7 +15,6 @@ use cairn_catalog::{Actor, NewUser, SessionGuard};
 use cairn_types::{CairnError, Result, SessionId};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::config::Dialect;
@@ -30,6 +29,7 @@ use crate::error::from_df;
 use crate::functions::session_functions;
 use crate::settings::{ReportedChange, Settings};
 use crate::statement::{parse_statements, Statement};
+use crate::namespaces::NamespaceCatalog;
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
 
@@ -112,6 +112,17 @@ fn sql_options() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
+/// An identifier as it must be written to keep its exact spelling.
+fn quote_identifier(name: &str) -> String {
+    let plain = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 fn show_schema(column: &str) -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]))
 }
@@ -138,13 +149,8 @@ impl Session {
             .with_information_schema(false);
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
         let ctx = SessionContext::new_with_config(config);
-        let catalog = MemoryCatalogProvider::new();
         let system = system_schema(engine.catalog(), &actor).map_err(from_df)?;
-        catalog.register_schema(SYSTEM_SCHEMA, system).map_err(from_df)?;
-        catalog
-            .register_schema("default", Arc::new(MemorySchemaProvider::new()))
-            .map_err(from_df)?;
-        ctx.register_catalog(CATALOG_NAME, Arc::new(catalog));
+        ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(Arc::clone(engine.catalog()), system)));
         let session = Session {
             engine,
             actor,
@@ -286,6 +292,29 @@ impl Session {
                     })
                     .await?;
                 Ok(Output::command("DROP ROLE"))
+            }
+            Statement::CreateNamespace { name, if_not_exists } => {
+                self.refuse_in_block("CREATE NAMESPACE")?;
+                let actor = self.actor.clone();
+                self.engine
+                    .blocking(move |catalog| catalog.create_namespace(&actor, &name, if_not_exists))
+                    .await?;
+                Ok(Output::command("CREATE SCHEMA"))
+            }
+            Statement::DropNamespace { name, if_exists, cascade } => {
+                self.refuse_in_block("DROP NAMESPACE")?;
+                let actor = self.actor.clone();
+                self.engine
+                    .blocking(move |catalog| catalog.drop_namespace(&actor, &name, if_exists, cascade))
+                    .await?;
+                Ok(Output::command("DROP SCHEMA"))
+            }
+            Statement::Use { name } => {
+                let catalog = self.engine.catalog();
+                if name != SYSTEM_SCHEMA && catalog.namespace(&catalog.snapshot(), &name)?.is_none() {
+                    return Err(CairnError::InvalidSchemaName(format!("namespace \"{name}\" does not exist")));
+                }
+                self.set("search_path", Some(quote_identifier(&name)), false)
             }
             Statement::Set { name, value, local } => self.set(&name, value, local),
             Statement::Reset { name: Some(name) } => {

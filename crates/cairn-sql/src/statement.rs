@@ -16,6 +16,11 @@ pub enum Statement {
     CreateUser { name: String, password: String, role: Role, email: Option<String> },
     AlterUser { name: String, change: UserChange },
     DropUser { names: Vec<String>, if_exists: bool },
+    /// `CREATE NAMESPACE` (or `CREATE SCHEMA`: namespaces are schemas).
+    CreateNamespace { name: String, if_not_exists: bool },
+    DropNamespace { name: String, if_exists: bool, cascade: bool },
+    /// `USE name`: makes `name` the current namespace.
+    Use { name: String },
     /// `SET name = value`; `None` means DEFAULT.
     Set { name: String, value: Option<String>, local: bool },
     Show { name: Option<String> },
@@ -34,6 +39,9 @@ impl Statement {
             Statement::CreateUser { .. } => "CREATE ROLE",
             Statement::AlterUser { .. } => "ALTER ROLE",
             Statement::DropUser { .. } => "DROP ROLE",
+            Statement::CreateNamespace { .. } => "CREATE SCHEMA",
+            Statement::DropNamespace { .. } => "DROP SCHEMA",
+            Statement::Use { .. } => "SET",
             Statement::Set { .. } => "SET",
             Statement::Show { .. } => "SHOW",
             Statement::Reset { .. } => "RESET",
@@ -68,6 +76,19 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         parse_alter_user(&mut cursor)?
     } else if cursor.keywords(&["DROP", "USER"]) {
         parse_drop_user(&mut cursor)?
+    } else if cursor.keywords(&["CREATE", "NAMESPACE"]) || cursor.keywords(&["CREATE", "SCHEMA"]) {
+        let if_not_exists = cursor.keywords(&["IF", "NOT", "EXISTS"]);
+        Statement::CreateNamespace { name: cursor.identifier()?, if_not_exists }
+    } else if cursor.keywords(&["DROP", "NAMESPACE"]) || cursor.keywords(&["DROP", "SCHEMA"]) {
+        let if_exists = cursor.keywords(&["IF", "EXISTS"]);
+        let name = cursor.identifier()?;
+        let cascade = cursor.keyword("CASCADE");
+        if !cascade {
+            cursor.keyword("RESTRICT");
+        }
+        Statement::DropNamespace { name, if_exists, cascade }
+    } else if cursor.keyword("USE") {
+        Statement::Use { name: cursor.identifier()? }
     } else if cursor.keyword("SET") {
         parse_set(&mut cursor)?
     } else if cursor.keyword("SHOW") {
@@ -436,6 +457,25 @@ mod tests {
         }
         let error = parse_statements("ALTER USER alice PASSWORD 'SCRAM-SHA-256$4096:abc'").expect_err("scram");
         assert_eq!(error.code().as_str(), "0A000");
+    }
+
+    #[test]
+    fn namespace_statements() {
+        assert_eq!(one("CREATE NAMESPACE app"), Statement::CreateNamespace { name: "app".into(), if_not_exists: false });
+        assert_eq!(
+            one("create schema if not exists App"),
+            Statement::CreateNamespace { name: "app".into(), if_not_exists: true }
+        );
+        assert_eq!(
+            one("DROP NAMESPACE IF EXISTS app CASCADE"),
+            Statement::DropNamespace { name: "app".into(), if_exists: true, cascade: true }
+        );
+        assert_eq!(
+            one("DROP SCHEMA app RESTRICT"),
+            Statement::DropNamespace { name: "app".into(), if_exists: false, cascade: false }
+        );
+        assert_eq!(one("USE app"), Statement::Use { name: "app".into() });
+        assert!(parse_statements("CREATE NAMESPACE").is_err());
     }
 
     #[test]

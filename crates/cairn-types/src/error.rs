@@ -21,6 +21,7 @@ impl SqlState {
     pub const INVALID_AUTHORIZATION: SqlState = SqlState("28000");
     pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
     pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
+    pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: SqlState = SqlState("42000");
@@ -95,6 +96,8 @@ pub enum CairnError {
     ReservedName(String),
     /// The object is in use (for example, dropping one's own account).
     ObjectInUse(String),
+    /// A namespace (schema) that does not exist, where one is required.
+    InvalidSchemaName(String),
     /// Objects still depend on the one being dropped.
     DependentObjectsStillExist(String),
     /// Not allowed inside (or outside) a transaction block.
@@ -137,6 +140,7 @@ impl CairnError {
             CairnError::ReservedName(_) => SqlState::RESERVED_NAME,
             CairnError::ObjectInUse(_) => SqlState::OBJECT_IN_USE,
             CairnError::DependentObjectsStillExist(_) => SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+            CairnError::InvalidSchemaName(_) => SqlState::INVALID_SCHEMA_NAME,
             CairnError::ActiveSqlTransaction(_) => SqlState::ACTIVE_SQL_TRANSACTION,
             CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
             CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
@@ -195,6 +199,7 @@ impl fmt::Display for CairnError {
             | CairnError::ReservedName(m)
             | CairnError::ObjectInUse(m)
             | CairnError::DependentObjectsStillExist(m)
+            | CairnError::InvalidSchemaName(m)
             | CairnError::ActiveSqlTransaction(m)
             | CairnError::QueryCanceled(m) => f.write_str(m),
             CairnError::NotNullViolation { column } => {
@@ -255,6 +260,7 @@ mod tests {
             (CairnError::ReservedName(String::new()), "42939"),
             (CairnError::ObjectInUse(String::new()), "55006"),
             (CairnError::DependentObjectsStillExist(String::new()), "2BP01"),
+            (CairnError::InvalidSchemaName(String::new()), "3F000"),
             (CairnError::ActiveSqlTransaction(String::new()), "25001"),
             (CairnError::SerializationFailure, "40001"),
             (CairnError::QueryCanceled(String::new()), "57014"),
