@@ -11,9 +11,20 @@
 //! | alter or drop another user u            | no   | no      | u.role <= dba | any |
 //! | give a user role r                      | no   | no      | r <= dba | any |
 //! | drop oneself                            | no   | no      | no  | no     |
-//! | create or drop a namespace              | no   | no      | yes | yes    |
+//! | create or drop a namespace or a table   | no   | no      | yes | yes    |
+//!
+//! Table data:
+//!
+//! | table                        | user      | service   | dba       | system    |
+//! |------------------------------|-----------|-----------|-----------|-----------|
+//! | USER table                   | own rows  | own rows  | own rows  | own rows  |
+//! | SHARED, access PUBLIC        | read      | read/write| read/write| read/write|
+//! | SHARED, access PRIVATE       | no        | read/write| read/write| read/write|
+//! | SHARED, access RESTRICTED    | no        | read      | read/write| read/write|
+//! | SHARED, access DBA           | no        | no        | read/write| read/write|
 
-use cairn_types::{CairnError, Result, Role, User, UserId};
+use cairn_store::Partition;
+use cairn_types::{AccessLevel, CairnError, Result, Role, TableDef, TableKind, User, UserId};
 
 /// The authenticated principal a statement runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +143,49 @@ pub fn check_manage_namespaces(actor: &Actor) -> Result<()> {
     }
 }
 
+/// May `actor` create, alter or drop tables?
+pub fn check_manage_tables(actor: &Actor) -> Result<()> {
+    if is_admin(actor) {
+        Ok(())
+    } else {
+        Err(denied("permission denied to create, alter or drop a table: requires role dba or system"))
+    }
+}
+
+/// Reading or writing table data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOp {
+    Read,
+    Write,
+}
+
+/// The partition of `table` that `actor` works in for `op`, or 42501.
+/// User tables always answer the actor's own partition: that is the
+/// isolation guarantee, and it holds for every role.
+pub fn table_partition(actor: &Actor, table: &TableDef, op: TableOp) -> Result<Partition> {
+    if table.kind == TableKind::User {
+        return Ok(Partition::User(actor.user_id));
+    }
+    let level = table.access_level.unwrap_or(AccessLevel::Private);
+    let minimum = match (level, op) {
+        (AccessLevel::Public, TableOp::Read) => Role::User,
+        (AccessLevel::Public | AccessLevel::Private, _) => Role::Service,
+        (AccessLevel::Restricted, TableOp::Read) => Role::Service,
+        (AccessLevel::Restricted | AccessLevel::Dba, _) => Role::Dba,
+    };
+    if actor.role >= minimum {
+        Ok(Partition::Shared)
+    } else {
+        let verb = if op == TableOp::Read { "read" } else { "write" };
+        Err(denied(format!(
+            "permission denied for table {}: role {} may not {verb} a table with access level {}",
+            table.name,
+            actor.role,
+            level.as_str()
+        )))
+    }
+}
+
 /// May `actor` drop `target`?
 pub fn check_drop_user(actor: &Actor, target: &User) -> Result<()> {
     if !is_admin(actor) {
@@ -199,12 +253,51 @@ mod tests {
             }
             assert!(check_drop_user(&me, &target(1, role)).is_err());
             assert_eq!(check_manage_namespaces(&me).is_ok(), admin);
+            assert_eq!(check_manage_tables(&me).is_ok(), admin);
         }
         let dba = actor(1, Dba);
         assert!(check_alter_user(&dba, &target(2, User), &UserChange::Role(System)).is_err());
         assert!(check_alter_user(&dba, &target(2, User), &UserChange::Role(Dba)).is_ok());
         let user = actor(1, User);
         assert!(check_alter_user(&user, &target(1, User), &UserChange::Role(Dba)).is_err());
+    }
+
+    #[test]
+    fn table_access_follows_kind_and_level() {
+        use cairn_types::{StorageId, TableId, Timestamp};
+        let table = |kind, level| TableDef {
+            id: TableId(1000),
+            namespace_id: cairn_types::NamespaceId(1),
+            name: "t".into(),
+            kind,
+            access_level: level,
+            ttl_seconds: None,
+            storage_id: StorageId(1),
+            columns: vec![],
+            primary_key: vec![],
+            created_at: Timestamp(0),
+        };
+        let user_table = table(TableKind::User, None);
+        for role in Role::ALL {
+            let me = actor(7, role);
+            for op in [TableOp::Read, TableOp::Write] {
+                assert_eq!(table_partition(&me, &user_table, op).ok(), Some(Partition::User(UserId(7))));
+            }
+        }
+        let expect = |level, role: Role, op| {
+            table_partition(&actor(1, role), &table(TableKind::Shared, Some(level)), op).is_ok()
+        };
+        use AccessLevel::*;
+        use TableOp::*;
+        assert!(expect(Public, Role::User, Read) && !expect(Public, Role::User, Write));
+        assert!(expect(Public, Role::Service, Write));
+        assert!(!expect(Private, Role::User, Read) && expect(Private, Role::Service, Write));
+        assert!(expect(Restricted, Role::Service, Read) && !expect(Restricted, Role::Service, Write));
+        assert!(expect(Restricted, Role::Dba, Write));
+        assert!(!expect(Dba, Role::Service, Read) && expect(Dba, Role::Dba, Write));
+        assert!(expect(Dba, Role::System, Write));
+        // No level: PRIVATE.
+        assert!(!table_partition(&actor(1, Role::User), &table(TableKind::Shared, None), Read).is_ok());
     }
 
     #[test]

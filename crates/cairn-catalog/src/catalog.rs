@@ -7,10 +7,12 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use cairn_store::entity::{NAMESPACES_BY_NAME, TABLES_BY_NAMESPACE, USERS_BY_LIVE_USERNAME};
+use cairn_store::entity::{
+    NAMESPACES_BY_NAME, STORAGES_BY_NAME, TABLES_BY_NAME, TABLES_BY_NAMESPACE, USERS_BY_LIVE_USERNAME,
+};
 use cairn_store::{Sequence, Snapshot, Store, Writer};
 use cairn_types::{
-    CairnError, Job, JobId, JobStatus, JobType, LiveQuery, LiveQueryId, Namespace, NamespaceId,
+    AccessLevel, CairnError, ColumnDef, TableKind, Job, JobId, JobStatus, JobType, LiveQuery, LiveQueryId, Namespace, NamespaceId,
     Result, Role, SessionId, Storage, StorageId, StorageKind, TableDef, TableId, Timestamp, User, UserId,
 };
 
@@ -37,6 +39,22 @@ const MAX_NAME_LEN: usize = 63;
 pub struct CatalogOptions {
     pub hash_cost: HashCost,
     pub lockout: LockoutPolicy,
+}
+
+/// Table ids below this are reserved for built-in tables.
+pub const FIRST_TABLE_ID: u64 = 1000;
+
+/// A request to create a table.
+#[derive(Debug, Clone)]
+pub struct NewTable {
+    pub namespace: String,
+    pub name: String,
+    pub kind: TableKind,
+    pub access_level: Option<AccessLevel>,
+    pub ttl_seconds: Option<u64>,
+    pub columns: Vec<ColumnDef>,
+    /// Positions into `columns`; empty for a hidden row key.
+    pub primary_key: Vec<u16>,
 }
 
 /// A request to create a user.
@@ -205,6 +223,7 @@ impl Catalog {
                 )));
             }
             for table in &tables {
+                w.delete_all_rows(table.id)?;
                 w.delete::<TableDef>(&table.id)?;
             }
             w.delete::<Namespace>(&namespace.id)?;
@@ -328,6 +347,85 @@ impl Catalog {
         })?;
         if dropped {
             tracing::info!(actor = %actor.username, user = username, "user dropped");
+        }
+        Ok(dropped)
+    }
+
+    /// The table `name` in the namespace `namespace`.
+    pub fn table(&self, snapshot: &Snapshot, namespace: &str, name: &str) -> Result<Option<TableDef>> {
+        let Some(namespace) = self.namespace(snapshot, namespace)? else {
+            return Ok(None);
+        };
+        snapshot.lookup(&TABLES_BY_NAME, &(namespace.id, name.to_owned())).next().transpose()
+    }
+
+    /// The tables of a namespace.
+    pub fn tables(&self, snapshot: &Snapshot, namespace: NamespaceId) -> Result<Vec<TableDef>> {
+        snapshot.lookup(&TABLES_BY_NAMESPACE, &namespace).collect()
+    }
+
+    /// `CREATE TABLE`. Returns `None` if it existed and `if_not_exists`.
+    pub fn create_table(&self, actor: &Actor, new: NewTable, if_not_exists: bool) -> Result<Option<TableDef>> {
+        access::check_manage_tables(actor)?;
+        validate_name("table", &new.name)?;
+        for column in &new.columns {
+            validate_name("column", &column.name)?;
+        }
+        let created = self.store.write(|w| {
+            let snapshot = self.snapshot();
+            let namespace = self.namespace(&snapshot, &new.namespace)?.ok_or_else(|| {
+                CairnError::InvalidSchemaName(format!("namespace \"{}\" does not exist", new.namespace))
+            })?;
+            if snapshot.lookup(&TABLES_BY_NAME, &(namespace.id, new.name.clone())).next().is_some() {
+                return if if_not_exists {
+                    Ok(None)
+                } else {
+                    Err(CairnError::DuplicateTable(format!("relation \"{}\" already exists", new.name)))
+                };
+            }
+            let storage = snapshot
+                .lookup(&STORAGES_BY_NAME, &LOCAL_STORAGE.to_owned())
+                .next()
+                .transpose()?
+                .ok_or_else(|| CairnError::UndefinedObject(format!("storage \"{LOCAL_STORAGE}\" does not exist")))?;
+            let table = TableDef {
+                id: TableId(w.next_id(Sequence::Table, FIRST_TABLE_ID)?),
+                namespace_id: namespace.id,
+                name: new.name.clone(),
+                kind: new.kind,
+                access_level: new.access_level,
+                ttl_seconds: new.ttl_seconds,
+                storage_id: storage.id,
+                columns: new.columns.clone(),
+                primary_key: new.primary_key.clone(),
+                created_at: Timestamp::now(),
+            };
+            w.put(&table)?;
+            Ok(Some(table))
+        })?;
+        if let Some(table) = &created {
+            tracing::info!(actor = %actor.username, namespace = %new.namespace, table = %table.name, "table created");
+        }
+        Ok(created)
+    }
+
+    /// `DROP TABLE`: the definition and every row, in one atomic write.
+    pub fn drop_table(&self, actor: &Actor, namespace: &str, name: &str, if_exists: bool) -> Result<bool> {
+        access::check_manage_tables(actor)?;
+        let dropped = self.store.write(|w| {
+            let Some(table) = self.table(&self.snapshot(), namespace, name)? else {
+                return if if_exists {
+                    Ok(false)
+                } else {
+                    Err(CairnError::UndefinedTable(format!("relation \"{namespace}.{name}\" does not exist")))
+                };
+            };
+            w.delete_all_rows(table.id)?;
+            w.delete::<TableDef>(&table.id)?;
+            Ok(true)
+        })?;
+        if dropped {
+            tracing::info!(actor = %actor.username, namespace, table = name, "table dropped");
         }
         Ok(dropped)
     }

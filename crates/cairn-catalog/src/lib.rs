@@ -12,9 +12,9 @@ mod logins;
 mod password;
 mod sessions;
 
-pub use access::{Actor, RowScope, SystemTable, UserChange};
+pub use access::{Actor, RowScope, SystemTable, TableOp, UserChange};
 pub use catalog::{
-    Catalog, CatalogOptions, NewUser, DEFAULT_NAMESPACE, LOCAL_STORAGE, RESERVED_NAMESPACES, ROOT_USERNAME,
+    Catalog, CatalogOptions, NewTable, NewUser, FIRST_TABLE_ID, DEFAULT_NAMESPACE, LOCAL_STORAGE, RESERVED_NAMESPACES, ROOT_USERNAME,
 };
 pub use logins::LockoutPolicy;
 pub use password::HashCost;

@@ -12,9 +12,11 @@
 mod commit;
 pub mod entity;
 pub mod key;
+mod rows;
 mod store;
 pub mod value;
 
+pub use rows::{encode_primary_key, Partition};
 pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
 
 #[cfg(test)]

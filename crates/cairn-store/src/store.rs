@@ -5,12 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cairn_types::{CairnError, Result};
+use cairn_types::{CairnError, Result, TableId, Value};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::commit::GroupCommit;
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
+use crate::rows::{partition_prefix, table_prefix, Partition};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -75,6 +76,7 @@ struct Inner {
     db: Database,
     meta: Keyspace,
     index: Keyspace,
+    rows: Keyspace,
     /// Orders writers: each write's read-check-append runs alone, which is
     /// what makes unique checks and id allocation safe. Reads never take it.
     write_lock: Mutex<()>,
@@ -97,11 +99,13 @@ impl Store {
             .map_err(storage_error)?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default).map_err(storage_error)?;
         let index = db.keyspace("index", KeyspaceCreateOptions::default).map_err(storage_error)?;
+        let rows = db.keyspace("rows", KeyspaceCreateOptions::default).map_err(storage_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 meta,
                 index,
+                rows,
                 write_lock: Mutex::new(()),
                 commit: GroupCommit::default(),
                 durability: options.durability,
@@ -115,6 +119,7 @@ impl Store {
             inner: self.inner.db.snapshot(),
             meta: self.inner.meta.clone(),
             index: self.inner.index.clone(),
+            rows: self.inner.rows.clone(),
         }
     }
 
@@ -168,6 +173,7 @@ pub struct Snapshot {
     inner: fjall::Snapshot,
     meta: Keyspace,
     index: Keyspace,
+    rows: Keyspace,
 }
 
 impl Snapshot {
@@ -211,6 +217,15 @@ impl Snapshot {
             };
             resolve().transpose()
         })
+    }
+}
+
+impl Snapshot {
+    /// The rows of `table` in `partition`, in primary-key order. Lazy.
+    pub fn scan_rows(&self, table: TableId, partition: Partition) -> impl Iterator<Item = Result<Vec<Value>>> + '_ {
+        self.inner
+            .prefix(&self.rows, partition_prefix(table, partition))
+            .map(|guard| decode_value(&guard.value().map_err(storage_error)?))
     }
 }
 
@@ -288,6 +303,35 @@ impl Writer<'_> {
         }
         self.batch.insert(&self.inner.meta, entity_key::<E>(&key), encode_value(entity)?);
         Ok(())
+    }
+
+    /// Inserts a row under its encoded primary key; a key that exists (or
+    /// that this batch already wrote) fails the write with 23505.
+    pub fn insert_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &[Value], constraint: &str) -> Result<()> {
+        let mut key = partition_prefix(table, partition);
+        key.extend_from_slice(primary_key);
+        let exists = self.unique_claims.contains(&key)
+            || self.inner.rows.contains_key(&key).map_err(storage_error)?;
+        if exists {
+            return Err(CairnError::UniqueViolation {
+                constraint: constraint.to_owned(),
+                detail: "Key already exists.".into(),
+            });
+        }
+        self.batch.insert(&self.inner.rows, key.clone(), encode_value(&row)?);
+        self.unique_claims.insert(key);
+        Ok(())
+    }
+
+    /// Removes every row of `table`, in every partition. Returns how many.
+    pub fn delete_all_rows(&mut self, table: TableId) -> Result<usize> {
+        let mut removed = 0;
+        for guard in self.inner.rows.prefix(table_prefix(table)) {
+            let key = guard.key().map_err(storage_error)?;
+            self.batch.remove(&self.inner.rows, key);
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Removes the entity and its index entries. Returns whether it existed.

@@ -217,3 +217,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rows_are_unique_per_partition_and_dropped_with_their_table() {
+    use cairn_types::{TableId, Value};
+    use crate::{encode_primary_key, Partition};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let table = TableId(1000);
+    let alice = Partition::User(UserId(2));
+    let bob = Partition::User(UserId(3));
+    let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
+    store
+        .write(|w| {
+            w.insert_row(table, alice, &pk(1), &[Value::Int64(1), Value::Text("a".into())], "t_pkey")?;
+            w.insert_row(table, bob, &pk(1), &[Value::Int64(1), Value::Text("b".into())], "t_pkey")?;
+            w.insert_row(TableId(1001), Partition::Shared, &pk(1), &[Value::Int64(1)], "u_pkey")
+        })
+        .expect("same key, different partitions and tables");
+    let duplicate = store.write(|w| {
+        w.insert_row(table, alice, &pk(2), &[Value::Int64(2)], "t_pkey")?;
+        w.insert_row(table, alice, &pk(1), &[Value::Int64(1)], "t_pkey")
+    });
+    assert_eq!(duplicate.expect_err("duplicate").code().as_str(), "23505");
+    let snapshot = store.snapshot();
+    let alices: Vec<Vec<Value>> = snapshot.scan_rows(table, alice).collect::<Result<_, _>>().expect("scan");
+    assert_eq!(alices, [vec![Value::Int64(1), Value::Text("a".into())]], "the failed batch wrote nothing");
+    assert_eq!(snapshot.scan_rows(table, bob).count(), 1);
+
+    let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
+    assert_eq!(removed, 2);
+    let snapshot = store.snapshot();
+    assert_eq!(snapshot.scan_rows(table, alice).count() + snapshot.scan_rows(table, bob).count(), 0);
+    assert_eq!(snapshot.scan_rows(TableId(1001), Partition::Shared).count(), 1, "other tables untouched");
+}

@@ -32,6 +32,7 @@ impl SqlState {
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+    pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
@@ -86,6 +87,8 @@ pub enum CairnError {
     InsufficientPrivilege(String),
     /// Unknown table (or system table).
     UndefinedTable(String),
+    /// A table of that name already exists.
+    DuplicateTable(String),
     /// Unknown column.
     UndefinedColumn(String),
     /// Unknown user, namespace or setting.
@@ -135,6 +138,7 @@ impl CairnError {
             CairnError::InsufficientPrivilege(_) => SqlState::INSUFFICIENT_PRIVILEGE,
             CairnError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
             CairnError::UndefinedColumn(_) => SqlState::UNDEFINED_COLUMN,
+            CairnError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
             CairnError::UndefinedObject(_) => SqlState::UNDEFINED_OBJECT,
             CairnError::DuplicateObject(_) => SqlState::DUPLICATE_OBJECT,
             CairnError::ReservedName(_) => SqlState::RESERVED_NAME,
@@ -194,6 +198,7 @@ impl fmt::Display for CairnError {
             | CairnError::InsufficientPrivilege(m)
             | CairnError::UndefinedTable(m)
             | CairnError::UndefinedColumn(m)
+            | CairnError::DuplicateTable(m)
             | CairnError::UndefinedObject(m)
             | CairnError::DuplicateObject(m)
             | CairnError::ReservedName(m)
@@ -255,6 +260,7 @@ mod tests {
             (CairnError::InsufficientPrivilege(String::new()), "42501"),
             (CairnError::UndefinedTable(String::new()), "42P01"),
             (CairnError::UndefinedColumn(String::new()), "42703"),
+            (CairnError::DuplicateTable(String::new()), "42P07"),
             (CairnError::UndefinedObject(String::new()), "42704"),
             (CairnError::DuplicateObject(String::new()), "42710"),
             (CairnError::ReservedName(String::new()), "42939"),

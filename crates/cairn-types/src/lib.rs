@@ -12,6 +12,7 @@ mod ids;
 mod models;
 mod role;
 mod time;
+mod value;
 
 pub use error::{CairnError, Result, SqlState};
 pub use ids::{JobId, LiveQueryId, NamespaceId, SessionId, StorageId, TableId, UserId};
@@ -21,3 +22,4 @@ pub use models::{
 };
 pub use role::{AccessLevel, Role, TableKind};
 pub use time::Timestamp;
+pub use value::Value;
