@@ -6,6 +6,7 @@ mod durability;
 mod namespaces;
 mod raw;
 mod system_tables;
+mod tables;
 mod tls;
 mod users;
 mod wire;

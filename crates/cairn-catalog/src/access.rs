@@ -297,7 +297,7 @@ mod tests {
         assert!(!expect(Dba, Role::Service, Read) && expect(Dba, Role::Dba, Write));
         assert!(expect(Dba, Role::System, Write));
         // No level: PRIVATE.
-        assert!(!table_partition(&actor(1, Role::User), &table(TableKind::Shared, None), Read).is_ok());
+        assert!(table_partition(&actor(1, Role::User), &table(TableKind::Shared, None), Read).is_err());
     }
 
     #[test]

@@ -192,6 +192,13 @@ where
     Ok(())
 }
 
+fn command_tag(tag: &str, rows: Option<u64>) -> Tag {
+    match rows {
+        Some(rows) => Tag::new(tag).with_rows(usize::try_from(rows).unwrap_or(usize::MAX)),
+        None => Tag::new(tag),
+    }
+}
+
 fn panicked() -> CairnError {
     CairnError::Internal("the statement panicked; the connection is still usable".into())
 }
@@ -289,9 +296,9 @@ impl Handler {
             Err(_) => return Ok(Err(panicked())),
         };
         match output {
-            Output::Command { tag, reported } => {
+            Output::Command { tag, rows, reported } => {
                 report_parameters(client, reported).await?;
-                client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
+                client.feed(PgWireBackendMessage::CommandComplete(command_tag(tag, rows).into())).await?;
                 Ok(Ok(()))
             }
             Output::Rows { tag, schema, stream } => {
@@ -536,9 +543,9 @@ impl ExtendedQueryHandler for Handler {
             }
         };
         match output {
-            Output::Command { tag, reported } => {
+            Output::Command { tag, rows, reported } => {
                 report_parameters(client, reported).await?;
-                Ok(Response::Execution(Tag::new(tag)))
+                Ok(Response::Execution(command_tag(tag, rows)))
             }
             Output::Rows { tag, schema, stream } => {
                 let fields = Arc::new(fields(&schema, &portal.result_column_format, &format_options(session)));

@@ -8,10 +8,15 @@
 #![deny(clippy::unwrap_used)]
 
 mod cancel;
+pub mod ddl;
+mod defaults;
 pub mod error;
 mod functions;
 mod namespaces;
 mod session;
+mod snowflake;
+mod tables;
+mod values;
 pub mod settings;
 pub mod statement;
 pub mod system;

@@ -1,18 +1,30 @@
 //! The DataFusion catalog every session sees: `system` plus one schema per
-//! namespace, read live from the CairnDB catalog, so a namespace created by
-//! another session is visible at once and a dropped one is gone.
+//! namespace, read live from the CairnDB catalog, so a namespace or table
+//! created by another session is visible at once and a dropped one is gone.
 
 use std::sync::Arc;
 
-use cairn_catalog::Catalog;
+use async_trait::async_trait;
+use cairn_catalog::{Actor, Catalog};
 use cairn_types::Namespace;
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::ScalarUDF;
 
+use crate::error::to_df;
 use crate::system::SYSTEM_SCHEMA;
+use crate::tables::DataTable;
+
+/// What a session's schemas need to build table providers.
+#[derive(Clone)]
+pub(crate) struct SchemaContext {
+    pub catalog: Arc<Catalog>,
+    pub actor: Actor,
+    pub snowflake: Arc<ScalarUDF>,
+}
 
 pub(crate) struct NamespaceCatalog {
-    catalog: Arc<Catalog>,
+    context: SchemaContext,
     system: Arc<dyn SchemaProvider>,
 }
 
@@ -23,14 +35,14 @@ impl std::fmt::Debug for NamespaceCatalog {
 }
 
 impl NamespaceCatalog {
-    pub fn new(catalog: Arc<Catalog>, system: Arc<dyn SchemaProvider>) -> Self {
-        NamespaceCatalog { catalog, system }
+    pub fn new(context: SchemaContext, system: Arc<dyn SchemaProvider>) -> Self {
+        NamespaceCatalog { context, system }
     }
 }
 
 impl CatalogProvider for NamespaceCatalog {
     fn schema_names(&self) -> Vec<String> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.context.catalog.snapshot();
         let mut names = vec![SYSTEM_SCHEMA.to_owned()];
         names.extend(snapshot.scan::<Namespace>().filter_map(|n| n.ok()).map(|n| n.name));
         names
@@ -40,12 +52,9 @@ impl CatalogProvider for NamespaceCatalog {
         if name == SYSTEM_SCHEMA {
             return Some(Arc::clone(&self.system));
         }
-        let snapshot = self.catalog.snapshot();
-        match self.catalog.namespace(&snapshot, name) {
-            // Namespaces hold no tables yet: an empty schema, so that
-            // names in it resolve to "does not exist" rather than to
-            // "no such schema".
-            Ok(Some(_)) => Some(Arc::new(MemorySchemaProvider::new())),
+        let catalog = &self.context.catalog;
+        match catalog.namespace(&catalog.snapshot(), name) {
+            Ok(Some(namespace)) => Some(Arc::new(NamespaceSchema { context: self.context.clone(), namespace })),
             Ok(None) => None,
             Err(error) => {
                 tracing::error!(%error, "reading namespace {name}");
@@ -59,8 +68,52 @@ impl CatalogProvider for NamespaceCatalog {
         _name: &str,
         _schema: Arc<dyn SchemaProvider>,
     ) -> Result<Option<Arc<dyn SchemaProvider>>> {
-        Err(DataFusionError::NotImplemented(
-            "schemas are CairnDB namespaces: use CREATE NAMESPACE".into(),
-        ))
+        Err(DataFusionError::NotImplemented("schemas are CairnDB namespaces: use CREATE NAMESPACE".into()))
+    }
+}
+
+/// The tables of one namespace.
+struct NamespaceSchema {
+    context: SchemaContext,
+    namespace: Namespace,
+}
+
+impl std::fmt::Debug for NamespaceSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamespaceSchema({})", self.namespace.name)
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for NamespaceSchema {
+    fn table_names(&self) -> Vec<String> {
+        let catalog = &self.context.catalog;
+        match catalog.tables(&catalog.snapshot(), self.namespace.id) {
+            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
+            Err(error) => {
+                tracing::error!(%error, "listing tables of {}", self.namespace.name);
+                Vec::new()
+            }
+        }
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let catalog = &self.context.catalog;
+        let Some(def) = catalog.table(&catalog.snapshot(), &self.namespace.name, name).map_err(to_df)? else {
+            return Ok(None);
+        };
+        let table = DataTable::new(
+            Arc::clone(catalog),
+            def,
+            self.context.actor.clone(),
+            &self.context.snowflake,
+        )
+        .map_err(to_df)?;
+        Ok(Some(Arc::new(table)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let catalog = &self.context.catalog;
+        matches!(catalog.table(&catalog.snapshot(), &self.namespace.name, name), Ok(Some(_)))
     }
 }

@@ -11,9 +11,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_catalog::{Actor, NewUser, SessionGuard};
+use cairn_catalog::{Actor, NewTable, NewUser, SessionGuard};
 use cairn_types::{CairnError, Result, SessionId};
-use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::dataframe::DataFrame;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
@@ -29,7 +31,9 @@ use crate::error::from_df;
 use crate::functions::session_functions;
 use crate::settings::{ReportedChange, Settings};
 use crate::statement::{parse_statements, Statement};
-use crate::namespaces::NamespaceCatalog;
+use crate::ddl::parse_create_table;
+use crate::namespaces::{NamespaceCatalog, SchemaContext};
+use crate::snowflake::snowflake_udf;
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
 
@@ -53,13 +57,18 @@ pub enum TxState {
 pub enum Output {
     /// Rows to stream; the tag is `SELECT n` (or `SHOW`).
     Rows { tag: &'static str, schema: SchemaRef, stream: SendableRecordBatchStream },
-    /// A command tag, plus parameter changes the client must be told about.
-    Command { tag: &'static str, reported: Vec<ReportedChange> },
+    /// A command tag (with a row count for INSERT), plus parameter changes
+    /// the client must be told about.
+    Command { tag: &'static str, rows: Option<u64>, reported: Vec<ReportedChange> },
 }
 
 impl Output {
     fn command(tag: &'static str) -> Output {
-        Output::Command { tag, reported: Vec::new() }
+        Output::Command { tag, rows: None, reported: Vec::new() }
+    }
+
+    fn reported(tag: &'static str, reported: Vec<ReportedChange>) -> Output {
+        Output::Command { tag, rows: None, reported }
     }
 }
 
@@ -109,7 +118,8 @@ pub struct Session {
 fn sql_options() -> SQLOptions {
     // CairnDB executes DDL, DML and session statements itself; DataFusion
     // must never run its own (in-memory) versions of them.
-    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+    // INSERT is planned by DataFusion and written by our table provider.
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(true).with_allow_statements(false)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -150,7 +160,10 @@ impl Session {
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
         let ctx = SessionContext::new_with_config(config);
         let system = system_schema(engine.catalog(), &actor).map_err(from_df)?;
-        ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(Arc::clone(engine.catalog()), system)));
+        let snowflake = Arc::new(snowflake_udf());
+        ctx.register_udf((*snowflake).clone());
+        let context = SchemaContext { catalog: Arc::clone(engine.catalog()), actor: actor.clone(), snowflake };
+        ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
         let session = Session {
             engine,
             actor,
@@ -256,14 +269,60 @@ impl Session {
         match statement {
             Statement::Query(sql) => {
                 let mut guard = self.start_statement();
-                let stream = guard
-                    .run(async {
-                        let df = self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df)?;
-                        df.execute_stream().await.map_err(from_df)
+                let df = guard
+                    .run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) })
+                    .await?;
+                self.run_dataframe(df, guard).await
+            }
+            Statement::CreateTable { kind, sql } => {
+                self.refuse_in_block("CREATE TABLE")?;
+                let spec = parse_create_table(kind, &sql)?;
+                let namespace = match spec.namespace {
+                    Some(namespace) => namespace,
+                    None => self.current_namespace(),
+                };
+                let new = NewTable {
+                    namespace,
+                    name: spec.name,
+                    kind: spec.kind,
+                    access_level: spec.access_level,
+                    ttl_seconds: spec.ttl_seconds,
+                    columns: spec.columns,
+                    primary_key: spec.primary_key,
+                };
+                let (actor, if_not_exists) = (self.actor.clone(), spec.if_not_exists);
+                self.engine.blocking(move |catalog| catalog.create_table(&actor, new, if_not_exists)).await?;
+                Ok(Output::command("CREATE TABLE"))
+            }
+            Statement::DropTable { names, if_exists } => {
+                self.refuse_in_block("DROP TABLE")?;
+                let search_path = self.state().settings.search_path();
+                let actor = self.actor.clone();
+                self.engine
+                    .blocking(move |catalog| {
+                        for (namespace, name) in &names {
+                            let namespace = match namespace {
+                                Some(namespace) => Some(namespace.clone()),
+                                None => search_path.iter().find(|ns| {
+                                    matches!(catalog.table(&catalog.snapshot(), ns, name), Ok(Some(_)))
+                                }).cloned(),
+                            };
+                            match namespace {
+                                Some(namespace) => {
+                                    catalog.drop_table(&actor, &namespace, name, if_exists)?;
+                                }
+                                None if if_exists => {}
+                                None => {
+                                    return Err(CairnError::UndefinedTable(format!(
+                                        "table \"{name}\" does not exist"
+                                    )))
+                                }
+                            }
+                        }
+                        Ok(())
                     })
                     .await?;
-                let schema = stream.schema();
-                Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+                Ok(Output::command("DROP TABLE"))
             }
             Statement::CreateUser { name, password, role, email } => {
                 self.refuse_in_block("CREATE USER")?;
@@ -320,7 +379,7 @@ impl Session {
             Statement::Reset { name: Some(name) } => {
                 let output = self.set(&name, None, false)?;
                 Ok(match output {
-                    Output::Command { reported, .. } => Output::Command { tag: "RESET", reported },
+                    Output::Command { reported, .. } => Output::reported("RESET", reported),
                     other => other,
                 })
             }
@@ -340,7 +399,7 @@ impl Session {
                     reported
                 };
                 self.apply_settings();
-                Ok(Output::Command { tag: "RESET", reported })
+                Ok(Output::reported("RESET", reported))
             }
             Statement::Show { name: Some(name) } => {
                 let value = self.state().settings.get(&name)?.to_owned();
@@ -380,11 +439,11 @@ impl Session {
             Statement::Commit => {
                 let failed = self.tx_state() == TxState::Failed;
                 let reported = self.end_transaction(failed);
-                Ok(Output::Command { tag: if failed { "ROLLBACK" } else { "COMMIT" }, reported })
+                Ok(Output::reported(if failed { "ROLLBACK" } else { "COMMIT" }, reported))
             }
             Statement::Rollback => {
                 let reported = self.end_transaction(true);
-                Ok(Output::Command { tag: "ROLLBACK", reported })
+                Ok(Output::reported("ROLLBACK", reported))
             }
         }
     }
@@ -436,7 +495,7 @@ impl Session {
             state.settings.set(name, value)?
         };
         self.apply_settings();
-        Ok(Output::Command { tag: "SET", reported: change.into_iter().collect() })
+        Ok(Output::reported("SET", change.into_iter().collect()))
     }
 
     /// Parses and plans `sql` once (extended protocol Parse).
@@ -517,17 +576,35 @@ impl Session {
 
     async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>) -> Result<Output> {
         let mut guard = self.start_statement();
-        let stream = guard
+        let df = guard
             .run(async {
-                let plan = plan
-                    .with_param_values(ParamValues::from(params))
-                    .map_err(from_df)?;
-                let df = self.ctx.execute_logical_plan(plan).await.map_err(from_df)?;
-                df.execute_stream().await.map_err(from_df)
+                let plan = plan.with_param_values(ParamValues::from(params)).map_err(from_df)?;
+                self.ctx.execute_logical_plan(plan).await.map_err(from_df)
             })
             .await?;
+        self.run_dataframe(df, guard).await
+    }
+
+    /// Runs a planned statement: an INSERT to completion (one atomic
+    /// write, answered with its row count), a query as a guarded stream.
+    async fn run_dataframe(&self, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
+        if let LogicalPlan::Dml(dml) = df.logical_plan() {
+            self.refuse_in_block(&format!("{}", dml.op))?;
+            let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
+            let count = batches
+                .iter()
+                .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>()))
+                .sum();
+            return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
+        }
+        let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
         let schema = stream.schema();
         Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+    }
+
+    /// The namespace new tables go to: the first in `search_path`.
+    fn current_namespace(&self) -> String {
+        self.state().settings.search_path().into_iter().next().unwrap_or_else(|| "default".into())
     }
 }
 

@@ -6,7 +6,7 @@
 //! and dollar-quoting are handled the way PostgreSQL handles them.
 
 use cairn_catalog::UserChange;
-use cairn_types::{CairnError, Result, Role};
+use cairn_types::{CairnError, Result, Role, TableKind};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
 
@@ -21,6 +21,11 @@ pub enum Statement {
     DropNamespace { name: String, if_exists: bool, cascade: bool },
     /// `USE name`: makes `name` the current namespace.
     Use { name: String },
+    /// `CREATE [USER | SHARED | STREAM] TABLE …`; `sql` is the statement as
+    /// a plain `CREATE TABLE`, for sqlparser.
+    CreateTable { kind: TableKind, sql: String },
+    /// `DROP TABLE [IF EXISTS] [ns.]name, …`.
+    DropTable { names: Vec<(Option<String>, String)>, if_exists: bool },
     /// `SET name = value`; `None` means DEFAULT.
     Set { name: String, value: Option<String>, local: bool },
     Show { name: Option<String> },
@@ -42,6 +47,8 @@ impl Statement {
             Statement::CreateNamespace { .. } => "CREATE SCHEMA",
             Statement::DropNamespace { .. } => "DROP SCHEMA",
             Statement::Use { .. } => "SET",
+            Statement::CreateTable { .. } => "CREATE TABLE",
+            Statement::DropTable { .. } => "DROP TABLE",
             Statement::Set { .. } => "SET",
             Statement::Show { .. } => "SHOW",
             Statement::Reset { .. } => "RESET",
@@ -70,7 +77,31 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     let words: Vec<&Token> =
         tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)).collect();
     let mut cursor = Cursor { tokens: words, pos: 0 };
-    let statement = if cursor.keywords(&["CREATE", "USER"]) {
+    let table_kind = [
+        (["CREATE", "USER", "TABLE"], TableKind::User),
+        (["CREATE", "SHARED", "TABLE"], TableKind::Shared),
+        (["CREATE", "STREAM", "TABLE"], TableKind::Stream),
+    ]
+    .into_iter()
+    .find_map(|(words, kind)| cursor.keywords(&words).then_some(kind))
+    .or_else(|| cursor.keywords(&["CREATE", "TABLE"]).then_some(TableKind::Shared));
+    if let Some(kind) = table_kind {
+        let rest: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| t.to_string()).collect();
+        return Ok(Statement::CreateTable { kind, sql: format!("CREATE TABLE {}", rest.join(" ")) });
+    }
+    let statement = if cursor.keywords(&["DROP", "TABLE"]) {
+        let if_exists = cursor.keywords(&["IF", "EXISTS"]);
+        let mut names = vec![cursor.qualified_name()?];
+        while cursor.peek() == Some(&Token::Comma) {
+            cursor.pos += 1;
+            names.push(cursor.qualified_name()?);
+        }
+        // Nothing depends on a table yet: both drop just the table.
+        if !cursor.keyword("CASCADE") {
+            cursor.keyword("RESTRICT");
+        }
+        Statement::DropTable { names, if_exists }
+    } else if cursor.keywords(&["CREATE", "USER"]) {
         parse_create_user(&mut cursor)?
     } else if cursor.keywords(&["ALTER", "USER"]) {
         parse_alter_user(&mut cursor)?
@@ -174,6 +205,17 @@ impl Cursor<'_> {
         let name = if word.quote_style.is_some() { word.value.clone() } else { word.value.to_lowercase() };
         self.pos += 1;
         Ok(name)
+    }
+
+    /// `name` or `namespace.name`.
+    fn qualified_name(&mut self) -> Result<(Option<String>, String)> {
+        let first = self.identifier()?;
+        if self.peek() == Some(&Token::Period) {
+            self.pos += 1;
+            Ok((Some(first), self.identifier()?))
+        } else {
+            Ok((None, first))
+        }
     }
 
     /// A parameter name for SET/SHOW/RESET, possibly dotted (`myapp.x`).
@@ -457,6 +499,23 @@ mod tests {
         }
         let error = parse_statements("ALTER USER alice PASSWORD 'SCRAM-SHA-256$4096:abc'").expect_err("scram");
         assert_eq!(error.code().as_str(), "0A000");
+    }
+
+    #[test]
+    fn table_statements() {
+        assert_eq!(
+            one("CREATE USER TABLE app.m (id BIGINT PRIMARY KEY)"),
+            Statement::CreateTable { kind: TableKind::User, sql: "CREATE TABLE app . m ( id BIGINT PRIMARY KEY )".into() }
+        );
+        assert!(matches!(one("create shared table t (a int)"), Statement::CreateTable { kind: TableKind::Shared, .. }));
+        assert!(matches!(one("CREATE STREAM TABLE e (a int)"), Statement::CreateTable { kind: TableKind::Stream, .. }));
+        assert!(matches!(one("CREATE TABLE t (a int)"), Statement::CreateTable { kind: TableKind::Shared, .. }));
+        assert_eq!(
+            one("DROP TABLE IF EXISTS app.t, u CASCADE"),
+            Statement::DropTable { names: vec![(Some("app".into()), "t".into()), (None, "u".into())], if_exists: true }
+        );
+        // CREATE USER is still a user.
+        assert!(matches!(one("CREATE USER table_owner WITH PASSWORD 'x'"), Statement::CreateUser { .. }));
     }
 
     #[test]

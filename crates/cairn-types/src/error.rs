@@ -12,6 +12,7 @@ pub struct SqlState(&'static str);
 
 impl SqlState {
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
     pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
@@ -65,6 +66,8 @@ pub enum CairnError {
     DatatypeMismatch(String),
     /// No function of that name and argument types.
     UndefinedFunction(String),
+    /// Text longer than its `varchar(n)`.
+    StringDataRightTruncation(String),
     /// A number does not fit its type.
     NumericValueOutOfRange(String),
     DivisionByZero,
@@ -127,6 +130,7 @@ impl CairnError {
             CairnError::DatatypeMismatch(_) => SqlState::DATATYPE_MISMATCH,
             CairnError::UndefinedFunction(_) => SqlState::UNDEFINED_FUNCTION,
             CairnError::NumericValueOutOfRange(_) => SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            CairnError::StringDataRightTruncation(_) => SqlState::STRING_DATA_RIGHT_TRUNCATION,
             CairnError::DivisionByZero => SqlState::DIVISION_BY_ZERO,
             CairnError::InFailedSqlTransaction => SqlState::IN_FAILED_SQL_TRANSACTION,
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
@@ -192,6 +196,7 @@ impl fmt::Display for CairnError {
             | CairnError::DatatypeMismatch(m)
             | CairnError::UndefinedFunction(m)
             | CairnError::NumericValueOutOfRange(m)
+            | CairnError::StringDataRightTruncation(m)
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
@@ -247,6 +252,7 @@ mod tests {
             (CairnError::DatatypeMismatch(String::new()), "42804"),
             (CairnError::UndefinedFunction(String::new()), "42883"),
             (CairnError::NumericValueOutOfRange(String::new()), "22003"),
+            (CairnError::StringDataRightTruncation(String::new()), "22001"),
             (CairnError::DivisionByZero, "22012"),
             (CairnError::InFailedSqlTransaction, "25P02"),
             (CairnError::InvalidParameterValue(String::new()), "22023"),

@@ -1,0 +1,334 @@
+//! User and shared tables as DataFusion tables: scans read the caller's
+//! partition through one snapshot; INSERT writes one atomic batch.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cairn_catalog::{access, Actor, Catalog, TableOp};
+use cairn_store::{encode_primary_key, Partition};
+use cairn_types::{CairnError, DataType, TableDef, Value};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Result as DfResult;
+use datafusion::datasource::sink::{DataSink, DataSinkExec};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, ScalarUDF, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::StreamExt;
+
+use crate::error::to_df;
+use crate::values::{arrow_type, build_column, read_value};
+
+/// The Arrow schema of a table definition. Every field is nullable as far
+/// as DataFusion knows: NOT NULL is enforced by [`RowSink`], which can name
+/// the column and answer 23502 (DataFusion's own check cannot).
+pub fn table_schema(def: &TableDef) -> cairn_types::Result<SchemaRef> {
+    let fields = def
+        .columns
+        .iter()
+        .map(|c| Ok(Field::new(&c.name, arrow_type(&c.data_type)?, true)))
+        .collect::<cairn_types::Result<Vec<_>>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+pub(crate) struct DataTable {
+    catalog: Arc<Catalog>,
+    def: Arc<TableDef>,
+    actor: Actor,
+    schema: SchemaRef,
+    defaults: HashMap<String, Expr>,
+}
+
+impl fmt::Debug for DataTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DataTable({})", self.def.name)
+    }
+}
+
+impl DataTable {
+    pub fn new(catalog: Arc<Catalog>, def: TableDef, actor: Actor, snowflake: &Arc<ScalarUDF>) -> cairn_types::Result<Self> {
+        let schema = table_schema(&def)?;
+        let mut defaults = HashMap::new();
+        for column in &def.columns {
+            if let Some(sql) = &column.default {
+                defaults.insert(column.name.clone(), crate::defaults::to_expr(sql, &actor.username, snowflake)?);
+            }
+        }
+        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults })
+    }
+}
+
+#[async_trait]
+impl TableProvider for DataTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let partition = access::table_partition(&self.actor, &self.def, TableOp::Read).map_err(to_df)?;
+        let projection: Vec<usize> = match projection {
+            Some(projection) => projection.clone(),
+            None => (0..self.def.columns.len()).collect(),
+        };
+        let schema = Arc::new(self.schema.project(&projection)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(TableScanExec {
+            catalog: Arc::clone(&self.catalog),
+            def: Arc::clone(&self.def),
+            partition,
+            projection,
+            limit,
+            schema,
+            properties: Arc::new(properties),
+        }))
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return Err(to_df(CairnError::FeatureNotSupported(format!("{insert_op} is not supported"))));
+        }
+        let partition = access::table_partition(&self.actor, &self.def, TableOp::Write).map_err(to_df)?;
+        let sink = RowSink {
+            catalog: Arc::clone(&self.catalog),
+            def: Arc::clone(&self.def),
+            partition,
+            schema: Arc::clone(&self.schema),
+        };
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
+
+/// Reads one partition of a table at execution time.
+struct TableScanExec {
+    catalog: Arc<Catalog>,
+    def: Arc<TableDef>,
+    partition: Partition,
+    projection: Vec<usize>,
+    limit: Option<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for TableScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TableScanExec({})", self.def.name)
+    }
+}
+
+impl DisplayAs for TableScanExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let columns: Vec<&str> = self.projection.iter().map(|&i| self.def.columns[i].name.as_str()).collect();
+        let partition = match self.partition {
+            Partition::Shared => "shared".to_owned(),
+            Partition::User(user) => format!("user {user}"),
+        };
+        write!(
+            f,
+            "TableScanExec: table={}, partition={partition}, access=FullScan, projection=[{}]",
+            self.def.name,
+            columns.join(", ")
+        )?;
+        if let Some(limit) = self.limit {
+            write!(f, ", limit={limit}")?;
+        }
+        Ok(())
+    }
+}
+
+impl TableScanExec {
+    fn read(&self) -> cairn_types::Result<RecordBatch> {
+        let snapshot = self.catalog.snapshot();
+        let rows: Vec<Vec<Value>> = snapshot
+            .scan_rows(self.def.id, self.partition)
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect::<cairn_types::Result<_>>()?;
+        let arrays = self
+            .projection
+            .iter()
+            .map(|&i| {
+                let column = &self.def.columns[i];
+                build_column(&column.name, &column.data_type, &rows, i)
+            })
+            .collect::<cairn_types::Result<Vec<ArrayRef>>>()?;
+        RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )
+        .map_err(|e| CairnError::Internal(e.to_string()))
+    }
+}
+
+impl ExecutionPlan for TableScanExec {
+    fn name(&self) -> &str {
+        "TableScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        let batch = self.read().map_err(to_df)?;
+        Ok(Box::pin(MemoryStream::try_new(vec![batch], Arc::clone(&self.schema), None)?))
+    }
+}
+
+/// Writes inserted rows: all of a statement's rows in one atomic batch, so
+/// a duplicate key or a NULL in a NOT NULL column writes nothing.
+struct RowSink {
+    catalog: Arc<Catalog>,
+    def: Arc<TableDef>,
+    partition: Partition,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for RowSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RowSink({})", self.def.name)
+    }
+}
+
+impl DisplayAs for RowSink {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "RowSink: table={}", self.def.name)
+    }
+}
+
+impl RowSink {
+    /// Checks and converts one input row.
+    fn row(&self, batch: &RecordBatch, row: usize) -> cairn_types::Result<Vec<Value>> {
+        self.def
+            .columns
+            .iter()
+            .zip(batch.columns())
+            .map(|(column, array)| {
+                let value = read_value(array, &column.data_type, row)?;
+                match (&value, &column.data_type) {
+                    (Value::Null, _) if !column.nullable => {
+                        Err(CairnError::NotNullViolation { column: column.name.clone() })
+                    }
+                    (Value::Text(text), DataType::Varchar { max_len: Some(max) })
+                        if text.chars().count() > *max as usize =>
+                    {
+                        Err(CairnError::StringDataRightTruncation(format!(
+                            "value too long for type character varying({max})"
+                        )))
+                    }
+                    _ => Ok(value),
+                }
+            })
+            .collect()
+    }
+
+    fn primary_key(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {
+        if self.def.primary_key.is_empty() {
+            return encode_primary_key(&[&Value::Int64(crate::snowflake::next_id())]);
+        }
+        let values: Vec<&Value> = self.def.primary_key.iter().map(|&i| &row[usize::from(i)]).collect();
+        encode_primary_key(&values)
+    }
+}
+
+/// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
+fn describe_key(def: &TableDef, row: &[Value]) -> String {
+    let columns: Vec<&str> = def.primary_key.iter().map(|&i| def.columns[usize::from(i)].name.as_str()).collect();
+    let values: Vec<String> = def
+        .primary_key
+        .iter()
+        .map(|&i| match &row[usize::from(i)] {
+            Value::Text(text) => text.clone(),
+            Value::Int16(v) => v.to_string(),
+            Value::Int32(v) => v.to_string(),
+            Value::Int64(v) => v.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    format!("Key ({})=({}) already exists.", columns.join(", "), values.join(", "))
+}
+
+#[async_trait]
+impl DataSink for RowSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
+        let mut rows = Vec::new();
+        while let Some(batch) = data.next().await {
+            let batch = batch?;
+            for row in 0..batch.num_rows() {
+                let values = self.row(&batch, row).map_err(to_df)?;
+                let key = self.primary_key(&values).map_err(to_df)?;
+                rows.push((key, values));
+            }
+        }
+        let count = rows.len() as u64;
+        let (catalog, def, partition) = (Arc::clone(&self.catalog), Arc::clone(&self.def), self.partition);
+        let constraint = format!("{}_pkey", def.name);
+        tokio::task::spawn_blocking(move || {
+            catalog.store().write(|w| {
+                for (key, values) in &rows {
+                    w.insert_row(def.id, partition, key, values, &constraint).map_err(|error| match error {
+                        CairnError::UniqueViolation { constraint, .. } => {
+                            CairnError::UniqueViolation { constraint, detail: describe_key(&def, values) }
+                        }
+                        other => other,
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| to_df(CairnError::Internal(format!("insert task failed: {e}"))))?
+        .map_err(to_df)?;
+        Ok(count)
+    }
+}

@@ -1,0 +1,190 @@
+//! Column types and values between CairnDB rows and Arrow arrays.
+
+use std::sync::Arc;
+
+use cairn_types::{CairnError, DataType, Result, Value};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{
+    DataType as ArrowType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
+};
+
+/// The largest precision Arrow's 128-bit decimals hold.
+pub const MAX_NUMERIC_PRECISION: u8 = 38;
+
+/// The Arrow type a column of this SQL type is read and written as.
+pub fn arrow_type(data_type: &DataType) -> Result<ArrowType> {
+    Ok(match data_type {
+        DataType::Boolean => ArrowType::Boolean,
+        DataType::SmallInt => ArrowType::Int16,
+        DataType::Int => ArrowType::Int32,
+        DataType::BigInt => ArrowType::Int64,
+        DataType::Real => ArrowType::Float32,
+        DataType::Double => ArrowType::Float64,
+        DataType::Numeric { precision, scale } => ArrowType::Decimal128(*precision, *scale),
+        DataType::Text | DataType::Varchar { .. } => ArrowType::Utf8,
+        DataType::Bytea => ArrowType::Binary,
+        DataType::Date => ArrowType::Date32,
+        DataType::Time => ArrowType::Time64(TimeUnit::Microsecond),
+        DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
+        DataType::TimestampTz => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        other => return Err(unsupported(other)),
+    })
+}
+
+fn unsupported(data_type: &DataType) -> CairnError {
+    CairnError::FeatureNotSupported(format!(
+        "columns of type {} are not supported yet",
+        data_type.sql_name()
+    ))
+}
+
+fn corrupt(column: &str) -> CairnError {
+    CairnError::Storage(format!("stored value does not fit the type of column \"{column}\""))
+}
+
+/// Builds the Arrow array of column `index` for `rows`. A row shorter than
+/// the table (written before a column was added) reads NULL there.
+pub fn build_column(
+    name: &str,
+    data_type: &DataType,
+    rows: &[Vec<Value>],
+    index: usize,
+) -> Result<ArrayRef> {
+    macro_rules! build {
+        ($builder:expr, $variant:ident) => {{
+            let mut builder = $builder;
+            for row in rows {
+                match row.get(index).unwrap_or(&Value::Null) {
+                    Value::Null => builder.append_null(),
+                    Value::$variant(v) => builder.append_value(v.clone()),
+                    _ => return Err(corrupt(name)),
+                }
+            }
+            Arc::new(builder.finish()) as ArrayRef
+        }};
+    }
+    Ok(match data_type {
+        DataType::Boolean => build!(BooleanBuilder::new(), Boolean),
+        DataType::SmallInt => build!(Int16Builder::new(), Int16),
+        DataType::Int => build!(Int32Builder::new(), Int32),
+        DataType::BigInt => build!(Int64Builder::new(), Int64),
+        DataType::Real => build!(Float32Builder::new(), Float32),
+        DataType::Double => build!(Float64Builder::new(), Float64),
+        DataType::Text | DataType::Varchar { .. } => build!(StringBuilder::new(), Text),
+        DataType::Bytea => build!(BinaryBuilder::new(), Bytes),
+        DataType::Date => build!(Date32Builder::new(), Date),
+        DataType::Time => build!(Time64MicrosecondBuilder::new(), Time),
+        DataType::Timestamp => build!(TimestampMicrosecondBuilder::new(), Timestamp),
+        DataType::TimestampTz => build!(TimestampMicrosecondBuilder::new().with_timezone("UTC"), TimestampTz),
+        DataType::Numeric { precision, scale } => {
+            let mut builder = Decimal128Builder::new()
+                .with_precision_and_scale(*precision, *scale)
+                .map_err(|e| CairnError::Internal(e.to_string()))?;
+            for row in rows {
+                match row.get(index).unwrap_or(&Value::Null) {
+                    Value::Null => builder.append_null(),
+                    Value::Decimal { mantissa, scale: stored } if stored == scale => {
+                        builder.append_value(*mantissa)
+                    }
+                    _ => return Err(corrupt(name)),
+                }
+            }
+            Arc::new(builder.finish())
+        }
+        other => return Err(unsupported(other)),
+    })
+}
+
+/// Reads row `row` of `array`, a column of SQL type `data_type`.
+pub fn read_value(array: &ArrayRef, data_type: &DataType, row: usize) -> Result<Value> {
+    if array.is_null(row) {
+        return Ok(Value::Null);
+    }
+    let mismatch = || {
+        CairnError::DatatypeMismatch(format!(
+            "value of type {} does not fit a column of type {}",
+            array.data_type(),
+            data_type.sql_name()
+        ))
+    };
+    Ok(match (data_type, array.data_type()) {
+        (DataType::Boolean, ArrowType::Boolean) => Value::Boolean(array.as_boolean().value(row)),
+        (DataType::SmallInt, ArrowType::Int16) => Value::Int16(array.as_primitive::<Int16Type>().value(row)),
+        (DataType::Int, ArrowType::Int32) => Value::Int32(array.as_primitive::<Int32Type>().value(row)),
+        (DataType::BigInt, ArrowType::Int64) => Value::Int64(array.as_primitive::<Int64Type>().value(row)),
+        (DataType::Real, ArrowType::Float32) => Value::Float32(array.as_primitive::<Float32Type>().value(row)),
+        (DataType::Double, ArrowType::Float64) => Value::Float64(array.as_primitive::<Float64Type>().value(row)),
+        (DataType::Text | DataType::Varchar { .. }, ArrowType::Utf8) => {
+            Value::Text(array.as_string::<i32>().value(row).to_owned())
+        }
+        (DataType::Text | DataType::Varchar { .. }, ArrowType::LargeUtf8) => {
+            Value::Text(array.as_string::<i64>().value(row).to_owned())
+        }
+        (DataType::Text | DataType::Varchar { .. }, ArrowType::Utf8View) => {
+            Value::Text(array.as_string_view().value(row).to_owned())
+        }
+        (DataType::Bytea, ArrowType::Binary) => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
+        (DataType::Bytea, ArrowType::BinaryView) => Value::Bytes(array.as_binary_view().value(row).to_vec()),
+        (DataType::Date, ArrowType::Date32) => Value::Date(array.as_primitive::<Date32Type>().value(row)),
+        (DataType::Time, ArrowType::Time64(TimeUnit::Microsecond)) => {
+            Value::Time(array.as_primitive::<Time64MicrosecondType>().value(row))
+        }
+        (DataType::Timestamp, ArrowType::Timestamp(TimeUnit::Microsecond, _)) => {
+            Value::Timestamp(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        (DataType::TimestampTz, ArrowType::Timestamp(TimeUnit::Microsecond, _)) => {
+            Value::TimestampTz(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        (DataType::Numeric { scale, .. }, ArrowType::Decimal128(_, array_scale)) if scale == array_scale => {
+            Value::Decimal { mantissa: array.as_primitive::<Decimal128Type>().value(row), scale: *scale }
+        }
+        _ => return Err(mismatch()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_through_arrow() {
+        let cases = [
+            (DataType::Boolean, Value::Boolean(true)),
+            (DataType::SmallInt, Value::Int16(-3)),
+            (DataType::Int, Value::Int32(7)),
+            (DataType::BigInt, Value::Int64(i64::MIN)),
+            (DataType::Real, Value::Float32(1.5)),
+            (DataType::Double, Value::Float64(-2.25)),
+            (DataType::Numeric { precision: 12, scale: 2 }, Value::Decimal { mantissa: 999, scale: 2 }),
+            (DataType::Text, Value::Text("héllo".into())),
+            (DataType::Varchar { max_len: Some(3) }, Value::Text("abc".into())),
+            (DataType::Bytea, Value::Bytes(vec![0, 1, 255])),
+            (DataType::Date, Value::Date(19_000)),
+            (DataType::Time, Value::Time(3_600_000_000)),
+            (DataType::Timestamp, Value::Timestamp(1_700_000_000_000_000)),
+            (DataType::TimestampTz, Value::TimestampTz(1_700_000_000_000_000)),
+        ];
+        for (data_type, value) in cases {
+            let rows = vec![vec![value.clone()], vec![Value::Null], vec![]];
+            let array = build_column("c", &data_type, &rows, 0).expect("build");
+            assert_eq!(array.data_type(), &arrow_type(&data_type).expect("type"));
+            assert_eq!(read_value(&array, &data_type, 0).expect("read"), value);
+            assert_eq!(read_value(&array, &data_type, 1).expect("read"), Value::Null);
+            assert_eq!(read_value(&array, &data_type, 2).expect("read"), Value::Null, "short rows read NULL");
+        }
+    }
+
+    #[test]
+    fn unsupported_types_and_mismatches_are_errors() {
+        assert_eq!(arrow_type(&DataType::Uuid).expect_err("uuid").code().as_str(), "0A000");
+        let rows = vec![vec![Value::Text("x".into())]];
+        assert!(build_column("c", &DataType::BigInt, &rows, 0).is_err());
+        let array = build_column("c", &DataType::Text, &rows, 0).expect("build");
+        assert!(read_value(&array, &DataType::BigInt, 0).is_err());
+    }
+}
