@@ -102,8 +102,8 @@ async fn inserts_are_atomic_and_checked() {
     assert_eq!(error_code(&root, "CREATE TABLE app.plain (a INT)").await, "42P07");
     root.batch_execute("CREATE TABLE IF NOT EXISTS app.plain (a INT)").await.expect("if not exists");
     // Not yet supported statements say so.
-    assert_eq!(error_code(&root, "UPDATE app.plain SET v = 'y'").await, "0A000");
-    assert_eq!(error_code(&root, "DELETE FROM app.plain").await, "0A000");
+    assert_eq!(error_code(&root, "UPDATE app.plain SET k = 2").await, "0A000");
+    assert_eq!(error_code(&root, "UPDATE app.plain SET v = 'x' FROM app.products p WHERE p.sku = app.plain.v").await, "0A000");
     // Table data is not transactional yet: refused inside a block.
     root.batch_execute("BEGIN").await.expect("begin");
     assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES (5, 'x')").await, "25001");
@@ -145,4 +145,49 @@ async fn tables_without_a_key_drop_and_restart() {
     assert_eq!(error_code(&root, "DROP NAMESPACE app").await, "2BP01");
     root.batch_execute("DROP NAMESPACE app CASCADE").await.expect("cascade");
     assert!(text_rows(&root, "SELECT * FROM system.tables").await.is_empty());
+}
+
+#[tokio::test]
+async fn update_and_delete_with_any_where() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    let bob = server.connect("bob", "bob-pw").await.expect("bob");
+    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
+        client
+            .batch_execute(&format!(
+                "INSERT INTO app.messages (id, conversation_id, body) VALUES (1, 1, '{name} 1'), (2, 1, '{name} 2'), (3, 2, '{name} 3')"
+            ))
+            .await
+            .expect("insert");
+    }
+    let updated = alice.execute("UPDATE app.messages SET body = 'edited' WHERE id = $1", &[&2i64]).await.expect("update");
+    assert_eq!(updated, 1);
+    // A subquery in the WHERE is honoured, never widened to every row.
+    let deleted = alice
+        .execute("DELETE FROM app.messages WHERE id IN (SELECT id FROM app.messages WHERE body = 'edited')", &[])
+        .await
+        .expect("delete");
+    assert_eq!(deleted, 1);
+    assert_eq!(text_rows(&alice, "SELECT id, body FROM app.messages ORDER BY id").await, [["1", "alice 1"], ["3", "alice 3"]]);
+    // A filter that is always false changes nothing.
+    assert_eq!(alice.execute("DELETE FROM app.messages WHERE 1 = 0", &[]).await.expect("delete"), 0);
+    // Deleting everything empties only the caller's partition.
+    assert_eq!(alice.execute("DELETE FROM app.messages", &[]).await.expect("delete all"), 2);
+    assert_eq!(text_rows(&alice, "SELECT count(*) FROM app.messages").await, [["0"]]);
+    assert_eq!(text_rows(&bob, "SELECT body FROM app.messages ORDER BY id").await, [["bob 1"], ["bob 2"], ["bob 3"]]);
+    // UPDATE checks NOT NULL and writes nothing when a row fails.
+    assert_eq!(error_code(&bob, "UPDATE app.messages SET body = NULL WHERE id = 3").await, "23502");
+    assert_eq!(text_rows(&bob, "SELECT body FROM app.messages WHERE id = 3").await, [["bob 3"]]);
+    let updated = bob.execute("UPDATE app.messages SET conversation_id = conversation_id + 10", &[]).await.expect("update all");
+    assert_eq!(updated, 3);
+    assert_eq!(text_rows(&bob, "SELECT min(conversation_id) FROM app.messages").await, [["11"]]);
+    // Shared tables: access levels apply to writes.
+    root.batch_execute("INSERT INTO app.products VALUES ('a', 'A', 1), ('b', 'B', 2)").await.expect("products");
+    assert_eq!(error_code(&alice, "DELETE FROM app.products WHERE sku = 'a'").await, "42501");
+    assert_eq!(root.execute("UPDATE app.products SET price = price * 2 WHERE sku = 'b'", &[]).await.expect("update"), 1);
+    assert_eq!(text_rows(&alice, "SELECT price FROM app.products WHERE sku = 'b'").await, [["4.00"]]);
+    // A table without a primary key cannot be updated yet.
+    root.batch_execute("CREATE TABLE app.log (line TEXT); INSERT INTO app.log VALUES ('x')").await.expect("log");
+    assert_eq!(error_code(&root, "DELETE FROM app.log").await, "0A000");
 }

@@ -21,7 +21,8 @@ use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::config::Dialect;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::catalog::default_table_source::source_as_provider;
+use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,7 @@ use crate::statement::{parse_statements, Statement};
 use crate::ddl::parse_create_table;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::snowflake::snowflake_udf;
+use crate::tables::DataTable;
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
 
@@ -590,6 +592,9 @@ impl Session {
     async fn run_dataframe(&self, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             self.refuse_in_block(&format!("{}", dml.op))?;
+            if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
+                return self.update_or_delete(dml.clone(), guard).await;
+            }
             let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
             let count = batches
                 .iter()
@@ -602,10 +607,62 @@ impl Session {
         Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
     }
 
+    /// UPDATE and DELETE run the statement's own input plan (the table scan
+    /// with the full WHERE, subqueries and joins included) to find the
+    /// rows, then write them by primary key. DataFusion's provider hooks
+    /// would receive a WHERE with a subquery as no filter at all and apply
+    /// the statement to every row; this way the filter cannot be lost.
+    async fn update_or_delete(&self, dml: DmlStatement, mut guard: StatementGuard) -> Result<Output> {
+        let provider = source_as_provider(&dml.target).map_err(from_df)?;
+        let Some(table) = provider.downcast_ref::<DataTable>() else {
+            return Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name)));
+        };
+        let is_update = dml.op == WriteOp::Update;
+        if is_update {
+            refuse_key_assignment(table.def(), &dml.input)?;
+        }
+        let input = Arc::unwrap_or_clone(dml.input);
+        let batches = guard
+            .run(async {
+                let df = self.ctx.execute_logical_plan(input).await.map_err(from_df)?;
+                df.collect().await.map_err(from_df)
+            })
+            .await?;
+        let (tag, count) = if is_update {
+            ("UPDATE", table.update_rows(batches).await?)
+        } else {
+            ("DELETE", table.delete_rows(batches).await?)
+        };
+        Ok(Output::Command { tag, rows: Some(count), reported: Vec::new() })
+    }
+
     /// The namespace new tables go to: the first in `search_path`.
     fn current_namespace(&self) -> String {
         self.state().settings.search_path().into_iter().next().unwrap_or_else(|| "default".into())
     }
+}
+
+/// An UPDATE's input projects every column; a primary-key column must be
+/// the column itself, unchanged.
+fn refuse_key_assignment(def: &cairn_types::TableDef, input: &LogicalPlan) -> Result<()> {
+    use datafusion::logical_expr::Expr;
+    let LogicalPlan::Projection(projection) = input else {
+        return Err(CairnError::Internal("UPDATE without a projection".into()));
+    };
+    for &key in &def.primary_key {
+        let column = &def.columns[usize::from(key)];
+        let unchanged = matches!(
+            projection.expr.get(usize::from(key)).map(|e| e.clone().unalias()),
+            Some(Expr::Column(c)) if c.name == column.name
+        );
+        if !unchanged {
+            return Err(CairnError::FeatureNotSupported(format!(
+                "updating primary key column \"{}\" is not supported yet: delete the row and insert it again",
+                column.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Gives `$n::type` placeholders the type of their cast, as PostgreSQL

@@ -66,6 +66,127 @@ impl DataTable {
     }
 }
 
+impl DataTable {
+    pub fn def(&self) -> &TableDef {
+        &self.def
+    }
+
+    fn writer(&self) -> cairn_types::Result<RowWriter> {
+        if self.def.primary_key.is_empty() {
+            return Err(CairnError::FeatureNotSupported(format!(
+                "UPDATE and DELETE need a primary key; table \"{}\" has none",
+                self.def.name
+            )));
+        }
+        Ok(RowWriter {
+            catalog: Arc::clone(&self.catalog),
+            def: Arc::clone(&self.def),
+            partition: access::table_partition(&self.actor, &self.def, TableOp::Write)?,
+        })
+    }
+
+    /// DELETE: removes the rows the statement selected (read through the
+    /// same partition), by primary key, in one atomic batch.
+    pub async fn delete_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
+        let writer = self.writer()?;
+        let keys = batches_to_rows(&self.def, &batches)?
+            .iter()
+            .map(|row| writer.primary_key(row))
+            .collect::<cairn_types::Result<Vec<_>>>()?;
+        writer
+            .write(move |w, def, partition| {
+                let mut deleted = 0;
+                for key in &keys {
+                    deleted += u64::from(w.delete_row(def.id, partition, key)?);
+                }
+                Ok(deleted)
+            })
+            .await
+    }
+
+    /// UPDATE: writes the new versions of the selected rows (their primary
+    /// key unchanged), in one atomic batch.
+    pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
+        let writer = self.writer()?;
+        let rows = batches_to_rows(&self.def, &batches)?;
+        for row in &rows {
+            check_row(&self.def, row)?;
+        }
+        let keyed = rows
+            .into_iter()
+            .map(|row| Ok((writer.primary_key(&row)?, row)))
+            .collect::<cairn_types::Result<Vec<_>>>()?;
+        writer
+            .write(move |w, def, partition| {
+                for (key, row) in &keyed {
+                    w.put_row(def.id, partition, key, row)?;
+                }
+                Ok(keyed.len() as u64)
+            })
+            .await
+    }
+}
+
+/// Writes into one partition of a table with a primary key.
+struct RowWriter {
+    catalog: Arc<Catalog>,
+    def: Arc<TableDef>,
+    partition: Partition,
+}
+
+impl RowWriter {
+    fn primary_key(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {
+        let values: Vec<&Value> = self.def.primary_key.iter().map(|&i| &row[usize::from(i)]).collect();
+        encode_primary_key(&values)
+    }
+
+    async fn write<T: Send + 'static>(
+        self,
+        work: impl FnOnce(&mut cairn_store::Writer, &TableDef, Partition) -> cairn_types::Result<T> + Send + 'static,
+    ) -> cairn_types::Result<T> {
+        tokio::task::spawn_blocking(move || {
+            self.catalog.store().write(|w| work(w, &self.def, self.partition))
+        })
+        .await
+        .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+    }
+}
+
+/// The rows of query results shaped like the table.
+fn batches_to_rows(def: &TableDef, batches: &[RecordBatch]) -> cairn_types::Result<Vec<Vec<Value>>> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            rows.push(
+                def.columns
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(column, array)| read_value(array, &column.data_type, row))
+                    .collect::<cairn_types::Result<Vec<_>>>()?,
+            );
+        }
+    }
+    Ok(rows)
+}
+
+/// NOT NULL and varchar(n), checked before anything is written.
+fn check_row(def: &TableDef, row: &[Value]) -> cairn_types::Result<()> {
+    for (column, value) in def.columns.iter().zip(row) {
+        match (value, &column.data_type) {
+            (Value::Null, _) if !column.nullable => {
+                return Err(CairnError::NotNullViolation { column: column.name.clone() })
+            }
+            (Value::Text(text), DataType::Varchar { max_len: Some(max) }) if text.chars().count() > *max as usize => {
+                return Err(CairnError::StringDataRightTruncation(format!(
+                    "value too long for type character varying({max})"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TableProvider for DataTable {
     fn schema(&self) -> SchemaRef {
@@ -245,27 +366,15 @@ impl DisplayAs for RowSink {
 impl RowSink {
     /// Checks and converts one input row.
     fn row(&self, batch: &RecordBatch, row: usize) -> cairn_types::Result<Vec<Value>> {
-        self.def
+        let values = self
+            .def
             .columns
             .iter()
             .zip(batch.columns())
-            .map(|(column, array)| {
-                let value = read_value(array, &column.data_type, row)?;
-                match (&value, &column.data_type) {
-                    (Value::Null, _) if !column.nullable => {
-                        Err(CairnError::NotNullViolation { column: column.name.clone() })
-                    }
-                    (Value::Text(text), DataType::Varchar { max_len: Some(max) })
-                        if text.chars().count() > *max as usize =>
-                    {
-                        Err(CairnError::StringDataRightTruncation(format!(
-                            "value too long for type character varying({max})"
-                        )))
-                    }
-                    _ => Ok(value),
-                }
-            })
-            .collect()
+            .map(|(column, array)| read_value(array, &column.data_type, row))
+            .collect::<cairn_types::Result<Vec<_>>>()?;
+        check_row(&self.def, &values)?;
+        Ok(values)
     }
 
     fn primary_key(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {

@@ -323,6 +323,25 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Writes a row under its key, replacing what is there (UPDATE).
+    pub fn put_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &[Value]) -> Result<()> {
+        let mut key = partition_prefix(table, partition);
+        key.extend_from_slice(primary_key);
+        self.batch.insert(&self.inner.rows, key, encode_value(&row)?);
+        Ok(())
+    }
+
+    /// Removes one row. Returns whether it existed.
+    pub fn delete_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8]) -> Result<bool> {
+        let mut key = partition_prefix(table, partition);
+        key.extend_from_slice(primary_key);
+        let existed = self.inner.rows.contains_key(&key).map_err(storage_error)?;
+        if existed {
+            self.batch.remove(&self.inner.rows, key);
+        }
+        Ok(existed)
+    }
+
     /// Removes every row of `table`, in every partition. Returns how many.
     pub fn delete_all_rows(&mut self, table: TableId) -> Result<usize> {
         let mut removed = 0;
