@@ -191,3 +191,24 @@ async fn update_and_delete_with_any_where() {
     root.batch_execute("CREATE TABLE app.log (line TEXT); INSERT INTO app.log VALUES ('x')").await.expect("log");
     assert_eq!(error_code(&root, "DELETE FROM app.log").await, "0A000");
 }
+
+#[tokio::test]
+async fn stream_rows_expire_after_their_ttl() {
+    let server = Server::start_with(&["--eviction-interval-seconds", "1"]);
+    let root = setup(&server).await;
+    root.batch_execute(
+        "CREATE STREAM TABLE app.events (id BIGINT PRIMARY KEY DEFAULT snowflake_id(), kind TEXT) WITH (TTL_SECONDS = 2);
+         INSERT INTO app.events (kind) VALUES ('a'), ('b');",
+    )
+    .await
+    .expect("stream");
+    let meta = text_rows(&root, "SELECT kind, ttl_seconds FROM system.tables WHERE namespace = 'app' AND name = 'events'").await;
+    assert_eq!(meta, [["stream", "2"]]);
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.events").await, [["2"]]);
+    assert_eq!(error_code(&root, "UPDATE app.events SET kind = 'c'").await, "0A000");
+    assert_eq!(error_code(&root, "CREATE STREAM TABLE app.no_ttl (a INT)").await, "22023");
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.events").await, [["0"]], "expired rows are never returned");
+    root.batch_execute("INSERT INTO app.events (kind) VALUES ('later')").await.expect("insert after expiry");
+    assert_eq!(text_rows(&root, "SELECT kind FROM app.events").await, [["later"]]);
+}

@@ -103,10 +103,13 @@ async fn statement_errors_carry_their_sqlstates_and_the_connection_survives() {
         ("SELECT 1/0", "22012"),
         ("SELECT 'abc'::INT", "22P02"),
         ("SELECT no_such_function(1)", "42883"),
-        ("CREATE TABLE t (a INT)", "0A000"),
+        ("COPY (SELECT 1) TO '/tmp/cairn-must-not-write.csv'", "0A000"),
+        ("CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/etc/passwd'", "0A000"),
+        ("TRUNCATE system.users", "0A000"),
     ] {
         assert_eq!(error_code(&root, sql).await, code, "{sql}");
     }
+    assert!(!std::path::Path::new("/tmp/cairn-must-not-write.csv").exists());
     // The first error stops the rest of a multi-statement query.
     root.batch_execute("SET application_name = 'before'").await.expect("set");
     assert_eq!(error_code(&root, "SELECT 1/0; SET application_name = 'after'").await, "22012");

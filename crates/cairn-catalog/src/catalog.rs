@@ -430,6 +430,22 @@ impl Catalog {
         Ok(dropped)
     }
 
+    /// Removes the expired rows of every stream table (each table in its
+    /// own atomic write). Returns how many rows went.
+    pub fn evict_expired_rows(&self) -> Result<usize> {
+        let streams: Vec<TableDef> = self
+            .snapshot()
+            .scan::<TableDef>()
+            .filter(|table| table.as_ref().map_or(true, |t| t.kind == TableKind::Stream))
+            .collect::<Result<_>>()?;
+        let now = Timestamp::now();
+        let mut removed = 0;
+        for table in streams {
+            removed += self.store.write(|w| w.delete_expired_rows(table.id, now))?;
+        }
+        Ok(removed)
+    }
+
     /// Records a new job in state `new`.
     pub fn create_job(&self, job_type: JobType, table_id: Option<TableId>) -> Result<Job> {
         self.store.write(|w| {

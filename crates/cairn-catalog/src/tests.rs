@@ -149,3 +149,40 @@ fn namespaces_are_created_dropped_and_reserved_names_refused() {
     assert!(!catalog.drop_namespace(&root, "app", true, false).expect("if exists"));
     assert_eq!(catalog.drop_namespace(&root, "app", false, false).expect_err("gone").code().as_str(), "42704");
 }
+
+#[test]
+fn eviction_removes_only_expired_rows_of_stream_tables() {
+    use cairn_store::{encode_primary_key, Partition, StoredRow};
+    use cairn_types::{TableKind, Timestamp, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = catalog(&dir);
+    catalog.bootstrap(Some("root-pw")).expect("bootstrap");
+    let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
+    let column = cairn_types::ColumnDef { name: "a".into(), data_type: cairn_types::DataType::BigInt, nullable: false, default: None };
+    let table = |name: &str, kind, ttl| crate::NewTable {
+        namespace: "default".into(),
+        name: name.into(),
+        kind,
+        access_level: None,
+        ttl_seconds: ttl,
+        columns: vec![column.clone()],
+        primary_key: vec![0],
+    };
+    let events = catalog.create_table(&root, table("events", TableKind::Stream, Some(60)), false).expect("stream").expect("new");
+    let plain = catalog.create_table(&root, table("plain", TableKind::Shared, None), false).expect("shared").expect("new");
+    let key = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
+    let expired = |n| StoredRow { expires_at: Some(Timestamp(1)), values: vec![Value::Int64(n)] };
+    let live = |n| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+    catalog
+        .store()
+        .write(|w| {
+            w.insert_row(events.id, Partition::Shared, &key(1), &expired(1), "k")?;
+            w.insert_row(events.id, Partition::Shared, &key(2), &live(2), "k")?;
+            w.insert_row(plain.id, Partition::Shared, &key(1), &live(1), "k")
+        })
+        .expect("rows");
+    assert_eq!(catalog.evict_expired_rows().expect("evict"), 1);
+    let snapshot = catalog.snapshot();
+    assert_eq!(snapshot.scan_rows(events.id, Partition::Shared).count(), 1);
+    assert_eq!(snapshot.scan_rows(plain.id, Partition::Shared).count(), 1);
+}

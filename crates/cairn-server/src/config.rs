@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// scrypt cost as log2(N) for new password hashes [default: 14]
     #[arg(long, env = "CAIRN_SCRYPT_LOG_N", value_name = "LOG_N")]
     pub scrypt_log_n: Option<u8>,
+    /// How often expired stream-table rows are removed, in seconds [default: 60]
+    #[arg(long, env = "CAIRN_EVICTION_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub eviction_interval_seconds: Option<u64>,
     /// Log filter, as RUST_LOG [default: info,fjall=warn,lsm_tree=warn]
     #[arg(long, env = "CAIRN_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -96,6 +99,7 @@ pub struct FileConfig {
     pub max_failed_logins: Option<u32>,
     pub lockout_seconds: Option<u64>,
     pub scrypt_log_n: Option<u8>,
+    pub eviction_interval_seconds: Option<u64>,
     pub log: Option<String>,
 }
 
@@ -115,6 +119,8 @@ pub struct Config {
     pub store: StoreOptions,
     pub catalog: CatalogOptions,
     pub wire: WireConfig,
+    /// How often expired stream rows are removed.
+    pub eviction_interval: Duration,
     pub log: String,
 }
 
@@ -170,6 +176,9 @@ impl Config {
                         .unwrap_or(false),
                 },
             },
+            eviction_interval: Duration::from_secs(
+                args.eviction_interval_seconds.or(file.eviction_interval_seconds).unwrap_or(60).max(1),
+            ),
             log: args.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
         })
     }

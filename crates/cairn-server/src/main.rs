@@ -81,6 +81,7 @@ async fn serve(config: Config) -> Result<(), String> {
         "CairnDB {} ready",
         env!("CARGO_PKG_VERSION")
     );
+    tokio::spawn(evict_expired_rows(Arc::clone(&catalog), config.eviction_interval));
     let engine = Engine::new(catalog);
     cairn_pgwire::serve(listener, engine, config.wire.clone(), shutdown_signal())
         .await
@@ -90,6 +91,23 @@ async fn serve(config: Config) -> Result<(), String> {
     store.sync_all().map_err(|e| format!("final sync failed: {e}"))?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Removes expired stream-table rows now and then, so that they stop
+/// taking disk and memory. (Queries never return them either way.)
+async fn evict_expired_rows(catalog: Arc<Catalog>, period: std::time::Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let catalog = Arc::clone(&catalog);
+        match tokio::task::spawn_blocking(move || catalog.evict_expired_rows()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::debug!(removed, "evicted expired stream rows"),
+            Ok(Err(error)) => tracing::warn!(%error, "stream eviction failed"),
+            Err(error) => tracing::warn!(%error, "stream eviction task failed"),
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -130,7 +130,12 @@ pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
                 "ACCESS_LEVEL applies to shared tables; a user table is always private to each user".into(),
             ))
         }
-        TableKind::Stream => return Err(unsupported("stream tables are not supported yet")),
+        TableKind::Stream if ttl_seconds.is_none() => {
+            return Err(CairnError::InvalidParameterValue(
+                "a stream table needs WITH (TTL_SECONDS = n)".into(),
+            ))
+        }
+        TableKind::Stream => {}
         _ if ttl_seconds.is_some() => {
             return Err(CairnError::InvalidParameterValue("TTL_SECONDS applies to stream tables only".into()))
         }
@@ -274,6 +279,9 @@ mod tests {
             .expect("composite");
         assert_eq!(spec.primary_key, [1, 0]);
         assert!(spec.columns.iter().all(|c| !c.nullable));
+        let spec = parse_create_table(TableKind::Stream, "CREATE TABLE e (id BIGINT PRIMARY KEY, kind TEXT) WITH (TTL_SECONDS = 3600)")
+            .expect("stream");
+        assert_eq!(spec.ttl_seconds, Some(3600));
         let spec = parse_create_table(TableKind::Shared, "CREATE TABLE IF NOT EXISTS \"Plain\" (v TEXT)").expect("no key");
         assert!(spec.primary_key.is_empty() && spec.if_not_exists);
         assert_eq!(spec.name, "Plain");
@@ -288,7 +296,8 @@ mod tests {
             ("CREATE TABLE t (a INT) WITH (ACCESS_LEVEL = 'everyone')", TableKind::Shared, "22023"),
             ("CREATE TABLE t (a INT) WITH (ACCESS_LEVEL = 'PUBLIC')", TableKind::User, "22023"),
             ("CREATE TABLE t (a INT) WITH (TTL_SECONDS = 5)", TableKind::Shared, "22023"),
-            ("CREATE TABLE t (a INT) WITH (TTL_SECONDS = 5)", TableKind::Stream, "0A000"),
+            ("CREATE TABLE t (a INT)", TableKind::Stream, "22023"),
+            ("CREATE TABLE t (a INT) WITH (TTL_SECONDS = 0)", TableKind::Stream, "22023"),
             ("CREATE TABLE t (a UUID)", TableKind::Shared, "0A000"),
             ("CREATE TABLE t (a INT DEFAULT random())", TableKind::Shared, "0A000"),
             ("CREATE TABLE t (a INT REFERENCES u(a))", TableKind::Shared, "0A000"),

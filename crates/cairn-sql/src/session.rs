@@ -117,6 +117,20 @@ pub struct Session {
     _registration: SessionGuard,
 }
 
+/// DataFusion plans CairnDB does not run: `COPY … TO 'file'` would write
+/// files on the server for any client.
+fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
+    match plan {
+        LogicalPlan::Copy(_) => Err(CairnError::FeatureNotSupported(
+            "COPY is not supported yet (and never to or from server files)".into(),
+        )),
+        LogicalPlan::Dml(dml) if !matches!(dml.op, WriteOp::Insert(_) | WriteOp::Update | WriteOp::Delete) => {
+            Err(CairnError::FeatureNotSupported(format!("{} is not supported yet", dml.op)))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn sql_options() -> SQLOptions {
     // CairnDB executes DDL, DML and session statements itself; DataFusion
     // must never run its own (in-memory) versions of them.
@@ -523,6 +537,7 @@ impl Session {
                 let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
+                refuse_unsupported(&plan)?;
                 let types = plan.get_parameter_types().map_err(from_df)?;
                 let mut param_types = vec![None; types.len()];
                 for (name, data_type) in types {
@@ -590,6 +605,7 @@ impl Session {
     /// Runs a planned statement: an INSERT to completion (one atomic
     /// write, answered with its row count), a query as a guarded stream.
     async fn run_dataframe(&self, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
+        refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             self.refuse_in_block(&format!("{}", dml.op))?;
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {

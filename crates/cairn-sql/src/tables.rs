@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_catalog::{access, Actor, Catalog, TableOp};
-use cairn_store::{encode_primary_key, Partition};
-use cairn_types::{CairnError, DataType, TableDef, Value};
+use cairn_store::{encode_primary_key, Partition, StoredRow};
+use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
@@ -107,6 +107,11 @@ impl DataTable {
     /// UPDATE: writes the new versions of the selected rows (their primary
     /// key unchanged), in one atomic batch.
     pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
+        if self.def.kind == TableKind::Stream {
+            return Err(CairnError::FeatureNotSupported(
+                "stream tables are append-only: UPDATE is not supported on them".into(),
+            ));
+        }
         let writer = self.writer()?;
         let rows = batches_to_rows(&self.def, &batches)?;
         for row in &rows {
@@ -118,8 +123,8 @@ impl DataTable {
             .collect::<cairn_types::Result<Vec<_>>>()?;
         writer
             .write(move |w, def, partition| {
-                for (key, row) in &keyed {
-                    w.put_row(def.id, partition, key, row)?;
+                for (key, values) in &keyed {
+                    w.put_row(def.id, partition, key, &StoredRow { expires_at: None, values: values.clone() })?;
                 }
                 Ok(keyed.len() as u64)
             })
@@ -291,10 +296,17 @@ impl DisplayAs for TableScanExec {
 impl TableScanExec {
     fn read(&self) -> cairn_types::Result<RecordBatch> {
         let snapshot = self.catalog.snapshot();
-        let rows: Vec<Vec<Value>> = snapshot
-            .scan_rows(self.def.id, self.partition)
-            .take(self.limit.unwrap_or(usize::MAX))
-            .collect::<cairn_types::Result<_>>()?;
+        let now = Timestamp::now();
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        for row in snapshot.scan_rows(self.def.id, self.partition) {
+            if self.limit.is_some_and(|limit| rows.len() >= limit) {
+                break;
+            }
+            let row = row?;
+            if !row.is_expired(now) {
+                rows.push(row.values);
+            }
+        }
         let arrays = self
             .projection
             .iter()
@@ -420,15 +432,16 @@ impl DataSink for RowSink {
             }
         }
         let count = rows.len() as u64;
+        let expires_at = self.def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)));
         let (catalog, def, partition) = (Arc::clone(&self.catalog), Arc::clone(&self.def), self.partition);
         let constraint = format!("{}_pkey", def.name);
         tokio::task::spawn_blocking(move || {
             catalog.store().write(|w| {
-                for (key, values) in &rows {
-                    w.insert_row(def.id, partition, key, values, &constraint).map_err(|error| match error {
-                        CairnError::UniqueViolation { constraint, .. } => {
-                            CairnError::UniqueViolation { constraint, detail: describe_key(&def, values) }
-                        }
+                for (key, values) in rows {
+                    let detail = describe_key(&def, &values);
+                    let row = StoredRow { expires_at, values };
+                    w.insert_row(def.id, partition, &key, &row, &constraint).map_err(|error| match error {
+                        CairnError::UniqueViolation { constraint, .. } => CairnError::UniqueViolation { constraint, detail },
                         other => other,
                     })?;
                 }

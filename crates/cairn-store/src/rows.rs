@@ -1,19 +1,35 @@
 //! Table rows in the `rows` keyspace.
 //!
 //! ```text
-//! [ROW_KIND] [table id u64] [user id u64, user tables only] [primary key …] -> [version] postcard(Vec<Value>)
+//! [ROW_KIND] [table id u64] [user id u64, user tables only] [primary key …] -> [version] postcard(StoredRow)
 //! ```
 //!
 //! The user id right after the table id is what isolates user tables: every
 //! read and write of a user table goes through one `(table, user)` prefix,
 //! so no scan can reach another user's rows.
 
-use cairn_types::{CairnError, Result, TableId, UserId, Value};
+use cairn_types::{CairnError, Result, TableId, Timestamp, UserId, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::key::KeyCodec;
 
 /// The first byte of every key in the rows keyspace.
 pub(crate) const ROW_KIND: u8 = 1;
+
+/// A row as stored: its column values and, for stream tables, when it
+/// expires. An expired row is never returned, whether or not eviction has
+/// removed it yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRow {
+    pub expires_at: Option<Timestamp>,
+    pub values: Vec<Value>,
+}
+
+impl StoredRow {
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
 
 /// Which part of a table a statement works in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

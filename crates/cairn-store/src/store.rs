@@ -5,13 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cairn_types::{CairnError, Result, TableId, Value};
+use cairn_types::{CairnError, Result, TableId, Timestamp};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::commit::GroupCommit;
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
-use crate::rows::{partition_prefix, table_prefix, Partition};
+use crate::rows::{partition_prefix, table_prefix, Partition, StoredRow};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -221,8 +221,9 @@ impl Snapshot {
 }
 
 impl Snapshot {
-    /// The rows of `table` in `partition`, in primary-key order. Lazy.
-    pub fn scan_rows(&self, table: TableId, partition: Partition) -> impl Iterator<Item = Result<Vec<Value>>> + '_ {
+    /// The rows of `table` in `partition`, in primary-key order, expired
+    /// ones included (the caller decides). Lazy.
+    pub fn scan_rows(&self, table: TableId, partition: Partition) -> impl Iterator<Item = Result<StoredRow>> + '_ {
         self.inner
             .prefix(&self.rows, partition_prefix(table, partition))
             .map(|guard| decode_value(&guard.value().map_err(storage_error)?))
@@ -307,11 +308,10 @@ impl Writer<'_> {
 
     /// Inserts a row under its encoded primary key; a key that exists (or
     /// that this batch already wrote) fails the write with 23505.
-    pub fn insert_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &[Value], constraint: &str) -> Result<()> {
+    pub fn insert_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
         let mut key = partition_prefix(table, partition);
         key.extend_from_slice(primary_key);
-        let exists = self.unique_claims.contains(&key)
-            || self.inner.rows.contains_key(&key).map_err(storage_error)?;
+        let exists = self.unique_claims.contains(&key) || self.live_row_exists(&key)?;
         if exists {
             return Err(CairnError::UniqueViolation {
                 constraint: constraint.to_owned(),
@@ -323,8 +323,16 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Whether a row that has not expired is stored under `key`.
+    fn live_row_exists(&self, key: &[u8]) -> Result<bool> {
+        match self.inner.rows.get(key).map_err(storage_error)? {
+            Some(bytes) => Ok(!decode_value::<StoredRow>(&bytes)?.is_expired(Timestamp::now())),
+            None => Ok(false),
+        }
+    }
+
     /// Writes a row under its key, replacing what is there (UPDATE).
-    pub fn put_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &[Value]) -> Result<()> {
+    pub fn put_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &StoredRow) -> Result<()> {
         let mut key = partition_prefix(table, partition);
         key.extend_from_slice(primary_key);
         self.batch.insert(&self.inner.rows, key, encode_value(&row)?);
@@ -340,6 +348,19 @@ impl Writer<'_> {
             self.batch.remove(&self.inner.rows, key);
         }
         Ok(existed)
+    }
+
+    /// Removes the rows of `table` that expired by `now`. Returns how many.
+    pub fn delete_expired_rows(&mut self, table: TableId, now: Timestamp) -> Result<usize> {
+        let mut removed = 0;
+        for guard in self.inner.rows.prefix(table_prefix(table)) {
+            let (key, value) = guard.into_inner().map_err(storage_error)?;
+            if decode_value::<StoredRow>(&value)?.is_expired(now) {
+                self.batch.remove(&self.inner.rows, key);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes every row of `table`, in every partition. Returns how many.

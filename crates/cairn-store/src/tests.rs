@@ -221,7 +221,8 @@ proptest! {
 #[test]
 fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     use cairn_types::{TableId, Value};
-    use crate::{encode_primary_key, Partition};
+    use crate::{encode_primary_key, Partition, StoredRow};
+    let row = |values: Vec<Value>| StoredRow { expires_at: None, values };
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
     let table = TableId(1000);
@@ -230,19 +231,19 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
     store
         .write(|w| {
-            w.insert_row(table, alice, &pk(1), &[Value::Int64(1), Value::Text("a".into())], "t_pkey")?;
-            w.insert_row(table, bob, &pk(1), &[Value::Int64(1), Value::Text("b".into())], "t_pkey")?;
-            w.insert_row(TableId(1001), Partition::Shared, &pk(1), &[Value::Int64(1)], "u_pkey")
+            w.insert_row(table, alice, &pk(1), &row(vec![Value::Int64(1), Value::Text("a".into())]), "t_pkey")?;
+            w.insert_row(table, bob, &pk(1), &row(vec![Value::Int64(1), Value::Text("b".into())]), "t_pkey")?;
+            w.insert_row(TableId(1001), Partition::Shared, &pk(1), &row(vec![Value::Int64(1)]), "u_pkey")
         })
         .expect("same key, different partitions and tables");
     let duplicate = store.write(|w| {
-        w.insert_row(table, alice, &pk(2), &[Value::Int64(2)], "t_pkey")?;
-        w.insert_row(table, alice, &pk(1), &[Value::Int64(1)], "t_pkey")
+        w.insert_row(table, alice, &pk(2), &row(vec![Value::Int64(2)]), "t_pkey")?;
+        w.insert_row(table, alice, &pk(1), &row(vec![Value::Int64(1)]), "t_pkey")
     });
     assert_eq!(duplicate.expect_err("duplicate").code().as_str(), "23505");
     let snapshot = store.snapshot();
-    let alices: Vec<Vec<Value>> = snapshot.scan_rows(table, alice).collect::<Result<_, _>>().expect("scan");
-    assert_eq!(alices, [vec![Value::Int64(1), Value::Text("a".into())]], "the failed batch wrote nothing");
+    let alices: Vec<StoredRow> = snapshot.scan_rows(table, alice).collect::<Result<_, _>>().expect("scan");
+    assert_eq!(alices, [row(vec![Value::Int64(1), Value::Text("a".into())])], "the failed batch wrote nothing");
     assert_eq!(snapshot.scan_rows(table, bob).count(), 1);
 
     let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
@@ -250,4 +251,27 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     let snapshot = store.snapshot();
     assert_eq!(snapshot.scan_rows(table, alice).count() + snapshot.scan_rows(table, bob).count(), 0);
     assert_eq!(snapshot.scan_rows(TableId(1001), Partition::Shared).count(), 1, "other tables untouched");
+}
+
+#[test]
+fn expired_rows_free_their_key_and_are_evicted() {
+    use cairn_types::{TableId, Timestamp, Value};
+    use crate::{encode_primary_key, Partition, StoredRow};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let table = TableId(1000);
+    let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
+    let past = StoredRow { expires_at: Some(Timestamp(1)), values: vec![Value::Int64(1)] };
+    let future = StoredRow { expires_at: Some(Timestamp::now().saturating_add(std::time::Duration::from_secs(3600))), values: vec![Value::Int64(2)] };
+    store
+        .write(|w| {
+            w.insert_row(table, Partition::Shared, &pk(1), &past, "e_pkey")?;
+            w.insert_row(table, Partition::Shared, &pk(2), &future, "e_pkey")
+        })
+        .expect("insert");
+    // An expired row does not block its key.
+    store.write(|w| w.insert_row(table, Partition::Shared, &pk(1), &past, "e_pkey")).expect("reuse expired key");
+    assert_eq!(store.write(|w| w.delete_expired_rows(table, Timestamp::now())).expect("evict"), 1);
+    let left: Vec<StoredRow> = store.snapshot().scan_rows(table, Partition::Shared).collect::<Result<_, _>>().expect("scan");
+    assert_eq!(left, [future]);
 }
