@@ -212,3 +212,43 @@ async fn stream_rows_expire_after_their_ttl() {
     root.batch_execute("INSERT INTO app.events (kind) VALUES ('later')").await.expect("insert after expiry");
     assert_eq!(text_rows(&root, "SELECT kind FROM app.events").await, [["later"]]);
 }
+
+#[tokio::test]
+async fn primary_key_filters_become_point_gets_and_prefix_scans() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute(
+        "CREATE TABLE app.kv (tenant INT, k BIGINT, v TEXT, PRIMARY KEY (tenant, k));
+         INSERT INTO app.kv VALUES (1, 1, 'a'), (1, 2, 'b'), (2, 1, 'c'), (2, 2, 'd');
+         INSERT INTO app.plain VALUES (1, 'one'), (2, 'two'), (3, 'three');",
+    )
+    .await
+    .expect("setup");
+    let cases = [
+        ("SELECT v FROM app.plain WHERE k = 2", "PointGet(k: 1 keys)", vec!["two"]),
+        ("SELECT v FROM app.plain WHERE k IN (3, 1, 3)", "PointGet(k: 2 keys)", vec!["one", "three"]),
+        ("SELECT v FROM app.plain WHERE k = 9", "PointGet(k: 1 keys)", vec![]),
+        ("SELECT v FROM app.plain WHERE v = 'two'", "FullScan", vec!["two"]),
+        ("SELECT v FROM app.kv WHERE tenant = 2", "PrefixScan(tenant, k: 1 prefixes)", vec!["c", "d"]),
+        ("SELECT v FROM app.kv WHERE tenant = 1 AND k = 2", "PointGet(tenant, k: 1 keys)", vec!["b"]),
+        ("SELECT v FROM app.kv WHERE k = 2", "FullScan", vec!["b", "d"]),
+        ("SELECT v FROM app.kv WHERE tenant IN (1, 2) AND k = 1", "PointGet(tenant, k: 2 keys)", vec!["a", "c"]),
+    ];
+    for (sql, path, expected) in cases {
+        let plan = cairn_e2e::explain(&root, sql).await;
+        assert!(plan.contains(path), "{sql}: expected {path} in\n{plan}");
+        if path != "FullScan" {
+            assert!(!plan.contains("FilterExec"), "{sql}: the key filter stays above the scan\n{plan}");
+        }
+        let mut rows: Vec<String> = text_rows(&root, sql).await.into_iter().map(|r| r[0].clone()).collect();
+        rows.sort();
+        assert_eq!(rows, expected, "{sql}");
+    }
+    // A point get stays inside the caller's partition of a user table.
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    root.batch_execute("INSERT INTO app.messages (id, conversation_id, body) VALUES (7, 1, 'root only')").await.expect("root row");
+    assert!(text_rows(&alice, "SELECT body FROM app.messages WHERE id = 7").await.is_empty());
+    // Prepared statements push the key down too.
+    let rows = root.query("SELECT v FROM app.plain WHERE k = $1", &[&3i32]).await.expect("prepared");
+    assert_eq!(rows[0].get::<_, &str>(0), "three");
+}

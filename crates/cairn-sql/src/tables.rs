@@ -17,7 +17,8 @@ use datafusion::common::Result as DfResult;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{Expr, ScalarUDF, TableType};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, Operator, ScalarUDF, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -206,14 +207,26 @@ impl TableProvider for DataTable {
         self.defaults.get(column)
     }
 
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|filter| match self.key_condition(filter) {
+                Some(_) => TableProviderFilterPushDown::Exact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let partition = access::table_partition(&self.actor, &self.def, TableOp::Read).map_err(to_df)?;
+        let conditions: Vec<KeyCondition> = filters.iter().filter_map(|f| self.key_condition(f)).collect();
+        let path = row_path(&self.def, &conditions).map_err(to_df)?;
         let projection: Vec<usize> = match projection {
             Some(projection) => projection.clone(),
             None => (0..self.def.columns.len()).collect(),
@@ -229,6 +242,8 @@ impl TableProvider for DataTable {
             catalog: Arc::clone(&self.catalog),
             def: Arc::clone(&self.def),
             partition,
+            path,
+            conditions,
             projection,
             limit,
             schema,
@@ -256,11 +271,129 @@ impl TableProvider for DataTable {
     }
 }
 
+/// Equality on one primary-key column: `k = v`, `k IN (…)`, or an OR of
+/// equalities (as DataFusion rewrites short IN lists).
+#[derive(Debug, Clone)]
+pub(crate) struct KeyCondition {
+    /// Position in the primary key.
+    key_position: usize,
+    values: Vec<Value>,
+}
+
+impl DataTable {
+    fn key_condition(&self, filter: &Expr) -> Option<KeyCondition> {
+        match filter {
+            Expr::BinaryExpr(binary) if binary.op == Operator::Or => {
+                let mut left = self.key_condition(&binary.left)?;
+                let right = self.key_condition(&binary.right)?;
+                if left.key_position != right.key_position {
+                    return None;
+                }
+                left.values.extend(right.values);
+                Some(left)
+            }
+            Expr::BinaryExpr(binary) if binary.op == Operator::Eq => match (binary.left.as_ref(), binary.right.as_ref()) {
+                (Expr::Column(column), Expr::Literal(value, _)) | (Expr::Literal(value, _), Expr::Column(column)) => {
+                    self.key_values(&column.name, std::slice::from_ref(value))
+                }
+                _ => None,
+            },
+            Expr::InList(in_list) if !in_list.negated => {
+                let Expr::Column(column) = in_list.expr.as_ref() else { return None };
+                let values = in_list
+                    .list
+                    .iter()
+                    .map(|e| match e {
+                        Expr::Literal(value, _) => Some(value.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                self.key_values(&column.name, &values)
+            }
+            _ => None,
+        }
+    }
+
+    /// The literals, as stored values of key column `name` (NULL matches nothing).
+    fn key_values(&self, name: &str, literals: &[ScalarValue]) -> Option<KeyCondition> {
+        let key_position = self
+            .def
+            .primary_key
+            .iter()
+            .position(|&i| self.def.columns[usize::from(i)].name == name)?;
+        let column = &self.def.columns[usize::from(self.def.primary_key[key_position])];
+        let target = arrow_type(&column.data_type).ok()?;
+        let mut values = Vec::with_capacity(literals.len());
+        for literal in literals {
+            if literal.is_null() {
+                continue;
+            }
+            let array = literal.cast_to(&target).ok()?.to_array().ok()?;
+            values.push(read_value(&array, &column.data_type, 0).ok()?);
+        }
+        Some(KeyCondition { key_position, values })
+    }
+}
+
+/// The most point-gets or prefix scans one scan will issue before it falls
+/// back to scanning the partition.
+const MAX_KEY_LOOKUPS: usize = 1024;
+
+/// How a scan finds its rows.
+#[derive(Debug, Clone)]
+enum RowPath {
+    /// Every row of the partition.
+    FullScan,
+    /// Gets by full primary key.
+    PointGet(Vec<Vec<u8>>),
+    /// Scans of the rows whose leading key columns have these values.
+    PrefixScan(Vec<Vec<u8>>),
+}
+
+/// Chooses a path from the key conditions: equality on every key column is
+/// a set of point gets; on the leading ones, a set of prefix scans.
+fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<RowPath> {
+    let mut combinations: Vec<Vec<&Value>> = vec![vec![]];
+    let mut leading = 0;
+    for position in 0..def.primary_key.len() {
+        let Some(condition) = conditions.iter().find(|c| c.key_position == position) else { break };
+        let next: Vec<Vec<&Value>> = combinations
+            .iter()
+            .flat_map(|prefix| {
+                condition.values.iter().map(move |value| {
+                    let mut combination = prefix.clone();
+                    combination.push(value);
+                    combination
+                })
+            })
+            .collect();
+        if next.len() > MAX_KEY_LOOKUPS {
+            break;
+        }
+        combinations = next;
+        leading += 1;
+    }
+    if leading == 0 {
+        return Ok(RowPath::FullScan);
+    }
+    let mut keys = combinations
+        .iter()
+        .map(|values| encode_primary_key(values))
+        .collect::<cairn_types::Result<Vec<_>>>()?;
+    // `k IN (1, 1)` must not read the row twice; sorted keys also read in key order.
+    keys.sort();
+    keys.dedup();
+    Ok(if leading == def.primary_key.len() { RowPath::PointGet(keys) } else { RowPath::PrefixScan(keys) })
+}
+
 /// Reads one partition of a table at execution time.
 struct TableScanExec {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,
     partition: Partition,
+    path: RowPath,
+    /// Pushed-down key conditions, all re-checked on every row read.
+    conditions: Vec<KeyCondition>,
     projection: Vec<usize>,
     limit: Option<usize>,
     schema: SchemaRef,
@@ -280,9 +413,16 @@ impl DisplayAs for TableScanExec {
             Partition::Shared => "shared".to_owned(),
             Partition::User(user) => format!("user {user}"),
         };
+        let keys: Vec<&str> =
+            self.def.primary_key.iter().map(|&i| self.def.columns[usize::from(i)].name.as_str()).collect();
+        let access = match &self.path {
+            RowPath::FullScan => "FullScan".to_owned(),
+            RowPath::PointGet(keys_) => format!("PointGet({}: {} keys)", keys.join(", "), keys_.len()),
+            RowPath::PrefixScan(prefixes) => format!("PrefixScan({}: {} prefixes)", keys.join(", "), prefixes.len()),
+        };
         write!(
             f,
-            "TableScanExec: table={}, partition={partition}, access=FullScan, projection=[{}]",
+            "TableScanExec: table={}, partition={partition}, access={access}, projection=[{}]",
             self.def.name,
             columns.join(", ")
         )?;
@@ -296,14 +436,24 @@ impl DisplayAs for TableScanExec {
 impl TableScanExec {
     fn read(&self) -> cairn_types::Result<RecordBatch> {
         let snapshot = self.catalog.snapshot();
+        let (table, partition) = (self.def.id, self.partition);
+        let found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_> = match &self.path {
+            RowPath::FullScan => Box::new(snapshot.scan_rows(table, partition)),
+            RowPath::PointGet(keys) => {
+                Box::new(keys.iter().filter_map(|key| snapshot.get_row(table, partition, key).transpose()))
+            }
+            RowPath::PrefixScan(prefixes) => Box::new(
+                prefixes.iter().flat_map(|prefix| snapshot.scan_rows_by_key_prefix(table, partition, prefix)),
+            ),
+        };
         let now = Timestamp::now();
         let mut rows: Vec<Vec<Value>> = Vec::new();
-        for row in snapshot.scan_rows(self.def.id, self.partition) {
+        for row in found {
             if self.limit.is_some_and(|limit| rows.len() >= limit) {
                 break;
             }
             let row = row?;
-            if !row.is_expired(now) {
+            if !row.is_expired(now) && self.matches(&row.values) {
                 rows.push(row.values);
             }
         }
@@ -321,6 +471,15 @@ impl TableScanExec {
             &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )
         .map_err(|e| CairnError::Internal(e.to_string()))
+    }
+}
+
+impl TableScanExec {
+    fn matches(&self, row: &[Value]) -> bool {
+        self.conditions.iter().all(|condition| {
+            let column = usize::from(self.def.primary_key[condition.key_position]);
+            row.get(column).is_some_and(|value| condition.values.contains(value))
+        })
     }
 }
 

@@ -224,9 +224,32 @@ impl Snapshot {
     /// The rows of `table` in `partition`, in primary-key order, expired
     /// ones included (the caller decides). Lazy.
     pub fn scan_rows(&self, table: TableId, partition: Partition) -> impl Iterator<Item = Result<StoredRow>> + '_ {
+        self.scan_rows_by_key_prefix(table, partition, &[])
+    }
+
+    /// The rows whose encoded primary key starts with `key_prefix` (the
+    /// encoding of the leading key columns), in key order.
+    pub fn scan_rows_by_key_prefix(
+        &self,
+        table: TableId,
+        partition: Partition,
+        key_prefix: &[u8],
+    ) -> impl Iterator<Item = Result<StoredRow>> + '_ {
+        let mut prefix = partition_prefix(table, partition);
+        prefix.extend_from_slice(key_prefix);
         self.inner
-            .prefix(&self.rows, partition_prefix(table, partition))
+            .prefix(&self.rows, prefix)
             .map(|guard| decode_value(&guard.value().map_err(storage_error)?))
+    }
+
+    /// The row stored under a full primary key.
+    pub fn get_row(&self, table: TableId, partition: Partition, primary_key: &[u8]) -> Result<Option<StoredRow>> {
+        let mut key = partition_prefix(table, partition);
+        key.extend_from_slice(primary_key);
+        match self.inner.get(&self.rows, key).map_err(storage_error)? {
+            Some(bytes) => decode_value(&bytes).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

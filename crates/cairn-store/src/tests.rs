@@ -246,6 +246,11 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     assert_eq!(alices, [row(vec![Value::Int64(1), Value::Text("a".into())])], "the failed batch wrote nothing");
     assert_eq!(snapshot.scan_rows(table, bob).count(), 1);
 
+    let one = snapshot.get_row(table, bob, &pk(1)).expect("get").expect("present");
+    assert_eq!(one.values[1], Value::Text("b".into()));
+    assert!(snapshot.get_row(table, bob, &pk(2)).expect("get").is_none());
+    assert_eq!(snapshot.scan_rows_by_key_prefix(table, alice, &pk(1)).count(), 1);
+    assert_eq!(snapshot.scan_rows_by_key_prefix(table, alice, &pk(3)).count(), 0);
     let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
     assert_eq!(removed, 2);
     let snapshot = store.snapshot();
