@@ -252,3 +252,35 @@ async fn primary_key_filters_become_point_gets_and_prefix_scans() {
     let rows = root.query("SELECT v FROM app.plain WHERE k = $1", &[&3i32]).await.expect("prepared");
     assert_eq!(rows[0].get::<_, &str>(0), "three");
 }
+
+#[tokio::test]
+async fn services_act_for_users_with_execute_as() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    alice
+        .batch_execute("INSERT INTO app.messages (conversation_id, body) VALUES (1, 'a'), (2, 'b')")
+        .await
+        .expect("alice writes");
+    let svc = server.connect("svc", "svc-pw").await.expect("svc");
+    let count = text_rows(&svc, "EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)").await;
+    assert_eq!(count, [["2"]]);
+    svc.batch_execute("EXECUTE AS USER alice (INSERT INTO app.messages (conversation_id, body) VALUES (3, 'by svc'))")
+        .await
+        .expect("insert as alice");
+    let rows = text_rows(&alice, "SELECT body, author FROM app.messages WHERE conversation_id = 3").await;
+    assert_eq!(rows, [["by svc", "alice"]], "written into alice's partition, defaults evaluated as alice");
+    svc.batch_execute("EXECUTE AS USER 'alice' (DELETE FROM app.messages WHERE conversation_id = 1)").await.expect("delete as alice");
+    assert_eq!(text_rows(&alice, "SELECT count(*) FROM app.messages").await, [["2"]]);
+    // The service's own partition is untouched.
+    assert_eq!(text_rows(&svc, "SELECT count(*) FROM app.messages").await, [["0"]]);
+    // Users cannot act for others, nobody acts for an equal or higher role,
+    // and unknown users are reported.
+    assert_eq!(error_code(&alice, "EXECUTE AS USER 'bob' (SELECT 1)").await, "42501");
+    assert_eq!(error_code(&svc, "EXECUTE AS USER 'svc' (SELECT 1)").await, "42501");
+    assert_eq!(error_code(&svc, "EXECUTE AS USER 'root' (SELECT 1)").await, "42501");
+    assert_eq!(error_code(&svc, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42704");
+    assert_eq!(error_code(&root, "EXECUTE AS USER 'alice' (CREATE NAMESPACE x)").await, "0A000");
+    let root_count = text_rows(&root, "EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)").await;
+    assert_eq!(root_count, [["2"]], "a dba reads a user's partition only through EXECUTE AS");
+}

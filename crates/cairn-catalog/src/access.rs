@@ -12,6 +12,7 @@
 //! | give a user role r                      | no   | no      | r <= dba | any |
 //! | drop oneself                            | no   | no      | no  | no     |
 //! | create or drop a namespace or a table   | no   | no      | yes | yes    |
+//! | `EXECUTE AS USER u` (u's role below own)| no   | yes     | yes | yes    |
 //!
 //! Table data:
 //!
@@ -186,6 +187,19 @@ pub fn table_partition(actor: &Actor, table: &TableDef, op: TableOp) -> Result<P
     }
 }
 
+/// May `actor` run a statement as `target` (`EXECUTE AS USER`)? A service
+/// or an administrator may act for accounts of a lower role.
+pub fn check_execute_as(actor: &Actor, target: &User) -> Result<()> {
+    if actor.role >= Role::Service && target.role < actor.role {
+        Ok(())
+    } else {
+        Err(denied(format!(
+            "permission denied to execute as user \"{}\": role {} may act only for accounts of a lower role, and only from role service up",
+            target.username, actor.role
+        )))
+    }
+}
+
 /// May `actor` drop `target`?
 pub fn check_drop_user(actor: &Actor, target: &User) -> Result<()> {
     if !is_admin(actor) {
@@ -252,6 +266,12 @@ mod tests {
                 assert_eq!(check_drop_user(&me, &other).is_ok(), admin && other_role <= role);
             }
             assert!(check_drop_user(&me, &target(1, role)).is_err());
+            for other_role in Role::ALL {
+                assert_eq!(
+                    check_execute_as(&me, &target(2, other_role)).is_ok(),
+                    role >= Role::Service && other_role < role
+                );
+            }
             assert_eq!(check_manage_namespaces(&me).is_ok(), admin);
             assert_eq!(check_manage_tables(&me).is_ok(), admin);
         }

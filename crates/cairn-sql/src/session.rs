@@ -131,6 +131,37 @@ fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
     }
 }
 
+/// A DataFusion context whose tables are seen as `actor` sees them.
+fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG_NAME, "default")
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(false);
+    config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    let ctx = SessionContext::new_with_config(config);
+    let system = system_schema(catalog, actor).map_err(from_df)?;
+    let snowflake = Arc::new(snowflake_udf());
+    ctx.register_udf((*snowflake).clone());
+    let context = SchemaContext { catalog: Arc::clone(catalog), actor: actor.clone(), snowflake };
+    ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
+    Ok(ctx)
+}
+
+/// Applies the settings DataFusion reads and the session functions.
+fn configure_context(ctx: &SessionContext, settings: &Settings, user: &str, database: &str) {
+    let schema = settings.search_path().into_iter().next().unwrap_or_else(|| "default".into());
+    {
+        let state_ref = ctx.state_ref();
+        let mut df_state = state_ref.write();
+        let options = df_state.config_mut().options_mut();
+        options.catalog.default_schema = schema.clone();
+        options.execution.time_zone = Some(settings.get("TimeZone").unwrap_or("UTC").to_owned());
+    }
+    for function in session_functions(user, database, &schema) {
+        ctx.register_udf((*function).clone());
+    }
+}
+
 fn sql_options() -> SQLOptions {
     // CairnDB executes DDL, DML and session statements itself; DataFusion
     // must never run its own (in-memory) versions of them.
@@ -169,17 +200,7 @@ impl Session {
         settings: Settings,
         registration: SessionGuard,
     ) -> Result<Session> {
-        let mut config = SessionConfig::new()
-            .with_default_catalog_and_schema(CATALOG_NAME, "default")
-            .with_create_default_catalog_and_schema(false)
-            .with_information_schema(false);
-        config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
-        let ctx = SessionContext::new_with_config(config);
-        let system = system_schema(engine.catalog(), &actor).map_err(from_df)?;
-        let snowflake = Arc::new(snowflake_udf());
-        ctx.register_udf((*snowflake).clone());
-        let context = SchemaContext { catalog: Arc::clone(engine.catalog()), actor: actor.clone(), snowflake };
-        ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
+        let ctx = build_context(engine.catalog(), &actor)?;
         let session = Session {
             engine,
             actor,
@@ -241,26 +262,12 @@ impl Session {
     /// Pushes the settings DataFusion reads (schema, time zone) and the
     /// session functions that depend on them into the context.
     fn apply_settings(&self) {
-        let (schema, time_zone, application_name) = {
-            let state = self.state();
-            let schema = state.settings.search_path().into_iter().next().unwrap_or_else(|| "default".into());
-            let time_zone = state.settings.get("TimeZone").unwrap_or("UTC").to_owned();
-            let application_name = state.settings.get("application_name").unwrap_or("").to_owned();
-            (schema, time_zone, application_name)
-        };
+        let settings = self.state().settings.clone();
+        let application_name = settings.get("application_name").unwrap_or("").to_owned();
         self.engine.catalog().sessions().update(self.id, |info| {
             info.application_name = Some(application_name).filter(|name| !name.is_empty());
         });
-        {
-            let state_ref = self.ctx.state_ref();
-            let mut df_state = state_ref.write();
-            let options = df_state.config_mut().options_mut();
-            options.catalog.default_schema = schema.clone();
-            options.execution.time_zone = Some(time_zone);
-        }
-        for function in session_functions(&self.actor.username, &self.database, &schema) {
-            self.ctx.register_udf((*function).clone());
-        }
+        configure_context(&self.ctx, &settings, &self.actor.username, &self.database);
     }
 
     /// Parses a query string into statements (simple protocol).
@@ -288,8 +295,9 @@ impl Session {
                 let df = guard
                     .run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) })
                     .await?;
-                self.run_dataframe(df, guard).await
+                self.run_dataframe(&self.ctx, df, guard).await
             }
+            Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::CreateTable { kind, sql } => {
                 self.refuse_in_block("CREATE TABLE")?;
                 let spec = parse_create_table(kind, &sql)?;
@@ -599,17 +607,43 @@ impl Session {
                 self.ctx.execute_logical_plan(plan).await.map_err(from_df)
             })
             .await?;
-        self.run_dataframe(df, guard).await
+        self.run_dataframe(&self.ctx, df, guard).await
+    }
+
+    /// `EXECUTE AS USER 'name' (statement)`: one query or DML statement run
+    /// with `name`'s view of every table (its partition of user tables, its
+    /// access to shared ones), by a service or an administrator.
+    async fn execute_as(&self, username: &str, sql: &str) -> Result<Output> {
+        let catalog = self.engine.catalog();
+        let target = catalog
+            .live_user(&catalog.snapshot(), username)?
+            .ok_or_else(|| CairnError::UndefinedObject(format!("user \"{username}\" does not exist")))?;
+        cairn_catalog::access::check_execute_as(&self.actor, &target)?;
+        let text = match parse_statements(sql)?.as_slice() {
+            [Statement::Query(text)] => text.clone(),
+            _ => {
+                return Err(CairnError::FeatureNotSupported(
+                    "EXECUTE AS USER runs one SELECT, INSERT, UPDATE or DELETE".into(),
+                ))
+            }
+        };
+        let target = Actor::of(&target);
+        let ctx = build_context(catalog, &target)?;
+        let settings = self.state().settings.clone();
+        configure_context(&ctx, &settings, &target.username, &self.database);
+        let mut guard = self.start_statement();
+        let df = guard.run(async { ctx.sql_with_options(&text, sql_options()).await.map_err(from_df) }).await?;
+        self.run_dataframe(&ctx, df, guard).await
     }
 
     /// Runs a planned statement: an INSERT to completion (one atomic
     /// write, answered with its row count), a query as a guarded stream.
-    async fn run_dataframe(&self, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
+    async fn run_dataframe(&self, ctx: &SessionContext, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
         refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             self.refuse_in_block(&format!("{}", dml.op))?;
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
-                return self.update_or_delete(dml.clone(), guard).await;
+                return self.update_or_delete(ctx, dml.clone(), guard).await;
             }
             let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
             let count = batches
@@ -628,7 +662,7 @@ impl Session {
     /// rows, then write them by primary key. DataFusion's provider hooks
     /// would receive a WHERE with a subquery as no filter at all and apply
     /// the statement to every row; this way the filter cannot be lost.
-    async fn update_or_delete(&self, dml: DmlStatement, mut guard: StatementGuard) -> Result<Output> {
+    async fn update_or_delete(&self, ctx: &SessionContext, dml: DmlStatement, mut guard: StatementGuard) -> Result<Output> {
         let provider = source_as_provider(&dml.target).map_err(from_df)?;
         let Some(table) = provider.downcast_ref::<DataTable>() else {
             return Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name)));
@@ -640,7 +674,7 @@ impl Session {
         let input = Arc::unwrap_or_clone(dml.input);
         let batches = guard
             .run(async {
-                let df = self.ctx.execute_logical_plan(input).await.map_err(from_df)?;
+                let df = ctx.execute_logical_plan(input).await.map_err(from_df)?;
                 df.collect().await.map_err(from_df)
             })
             .await?;

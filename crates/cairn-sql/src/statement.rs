@@ -24,6 +24,8 @@ pub enum Statement {
     /// `CREATE [USER | SHARED | STREAM] TABLE …`; `sql` is the statement as
     /// a plain `CREATE TABLE`, for sqlparser.
     CreateTable { kind: TableKind, sql: String },
+    /// `EXECUTE AS USER 'name' (statement)`.
+    ExecuteAs { user: String, sql: String },
     /// `DROP TABLE [IF EXISTS] [ns.]name, …`.
     DropTable { names: Vec<(Option<String>, String)>, if_exists: bool },
     /// `SET name = value`; `None` means DEFAULT.
@@ -49,6 +51,7 @@ impl Statement {
             Statement::Use { .. } => "SET",
             Statement::CreateTable { .. } => "CREATE TABLE",
             Statement::DropTable { .. } => "DROP TABLE",
+            Statement::ExecuteAs { .. } => "SELECT",
             Statement::Set { .. } => "SET",
             Statement::Show { .. } => "SHOW",
             Statement::Reset { .. } => "RESET",
@@ -88,6 +91,18 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     if let Some(kind) = table_kind {
         let rest: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| t.to_string()).collect();
         return Ok(Statement::CreateTable { kind, sql: format!("CREATE TABLE {}", rest.join(" ")) });
+    }
+    if cursor.keywords(&["EXECUTE", "AS", "USER"]) {
+        let user = match cursor.peek() {
+            Some(Token::Word(_)) => cursor.identifier()?,
+            _ => cursor.string()?,
+        };
+        let inner = &cursor.tokens[cursor.pos..];
+        let (Some(Token::LParen), Some(Token::RParen)) = (inner.first().copied(), inner.last().copied()) else {
+            return Err(cursor.error("a parenthesized statement: EXECUTE AS USER 'name' (SELECT …)"));
+        };
+        let body: Vec<String> = inner[1..inner.len() - 1].iter().map(|t| t.to_string()).collect();
+        return Ok(Statement::ExecuteAs { user, sql: body.join(" ") });
     }
     let statement = if cursor.keywords(&["DROP", "TABLE"]) {
         let if_exists = cursor.keywords(&["IF", "EXISTS"]);
@@ -514,6 +529,11 @@ mod tests {
             one("DROP TABLE IF EXISTS app.t, u CASCADE"),
             Statement::DropTable { names: vec![(Some("app".into()), "t".into()), (None, "u".into())], if_exists: true }
         );
+        assert_eq!(
+            one("EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)"),
+            Statement::ExecuteAs { user: "alice".into(), sql: "SELECT count ( * ) FROM app . messages".into() }
+        );
+        assert!(parse_statements("EXECUTE AS USER alice SELECT 1").is_err());
         // CREATE USER is still a user.
         assert!(matches!(one("CREATE USER table_owner WITH PASSWORD 'x'"), Statement::CreateUser { .. }));
     }
