@@ -8,5 +8,6 @@ mod raw;
 mod system_tables;
 mod tables;
 mod tls;
+mod transactions;
 mod users;
 mod wire;

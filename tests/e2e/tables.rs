@@ -104,10 +104,6 @@ async fn inserts_are_atomic_and_checked() {
     // Not yet supported statements say so.
     assert_eq!(error_code(&root, "UPDATE app.plain SET k = 2").await, "0A000");
     assert_eq!(error_code(&root, "UPDATE app.plain SET v = 'x' FROM app.products p WHERE p.sku = app.plain.v").await, "0A000");
-    // Table data is not transactional yet: refused inside a block.
-    root.batch_execute("BEGIN").await.expect("begin");
-    assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES (5, 'x')").await, "25001");
-    root.batch_execute("ROLLBACK").await.expect("rollback");
     // INSERT … SELECT and the extended protocol.
     root.batch_execute("INSERT INTO app.plain SELECT 10 + k, v FROM app.plain").await.expect("insert select");
     let inserted = root.execute("INSERT INTO app.plain VALUES ($1, $2)", &[&42i32, &"p"]).await.expect("prepared insert");

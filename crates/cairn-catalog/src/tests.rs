@@ -176,9 +176,9 @@ fn eviction_removes_only_expired_rows_of_stream_tables() {
     catalog
         .store()
         .write(|w| {
-            w.insert_row(events.id, Partition::Shared, &key(1), &expired(1), "k")?;
-            w.insert_row(events.id, Partition::Shared, &key(2), &live(2), "k")?;
-            w.insert_row(plain.id, Partition::Shared, &key(1), &live(1), "k")
+            w.insert_row_at(&cairn_store::row_key(events.id, Partition::Shared, &key(1)), &expired(1), "k")?;
+            w.insert_row_at(&cairn_store::row_key(events.id, Partition::Shared, &key(2)), &live(2), "k")?;
+            w.insert_row_at(&cairn_store::row_key(plain.id, Partition::Shared, &key(1)), &live(1), "k")
         })
         .expect("rows");
     assert_eq!(catalog.evict_expired_rows().expect("evict"), 1);

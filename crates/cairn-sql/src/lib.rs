@@ -16,6 +16,7 @@ mod namespaces;
 mod session;
 mod snowflake;
 mod tables;
+mod txn;
 mod values;
 pub mod settings;
 pub mod statement;

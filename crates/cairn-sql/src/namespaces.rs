@@ -14,6 +14,7 @@ use datafusion::logical_expr::ScalarUDF;
 use crate::error::to_df;
 use crate::system::SYSTEM_SCHEMA;
 use crate::tables::DataTable;
+use crate::txn::TxCell;
 
 /// What a session's schemas need to build table providers.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub(crate) struct SchemaContext {
     pub catalog: Arc<Catalog>,
     pub actor: Actor,
     pub snowflake: Arc<ScalarUDF>,
+    /// The session's open transaction, read and written by its tables.
+    pub transaction: TxCell,
 }
 
 pub(crate) struct NamespaceCatalog {
@@ -107,6 +110,7 @@ impl SchemaProvider for NamespaceSchema {
             def,
             self.context.actor.clone(),
             &self.context.snowflake,
+            self.context.transaction.clone(),
         )
         .map_err(to_df)?;
         Ok(Some(Arc::new(table)))

@@ -36,6 +36,7 @@ use crate::ddl::parse_create_table;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::snowflake::snowflake_udf;
 use crate::tables::DataTable;
+use crate::txn::{commit, TxCell};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
 
@@ -111,6 +112,8 @@ pub struct Session {
     id: SessionId,
     database: String,
     ctx: SessionContext,
+    /// The open transaction's snapshot and writes (between BEGIN and its end).
+    transaction: TxCell,
     state: Mutex<State>,
     /// The running statement's token; cancel requests fire it.
     current: Mutex<CancellationToken>,
@@ -132,7 +135,7 @@ fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
 }
 
 /// A DataFusion context whose tables are seen as `actor` sees them.
-fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor) -> Result<SessionContext> {
+fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor, transaction: &TxCell) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "default")
         .with_create_default_catalog_and_schema(false)
@@ -142,7 +145,12 @@ fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor) -> Result
     let system = system_schema(catalog, actor).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
-    let context = SchemaContext { catalog: Arc::clone(catalog), actor: actor.clone(), snowflake };
+    let context = SchemaContext {
+        catalog: Arc::clone(catalog),
+        actor: actor.clone(),
+        snowflake,
+        transaction: transaction.clone(),
+    };
     ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
     Ok(ctx)
 }
@@ -200,8 +208,10 @@ impl Session {
         settings: Settings,
         registration: SessionGuard,
     ) -> Result<Session> {
-        let ctx = build_context(engine.catalog(), &actor)?;
+        let transaction = TxCell::default();
+        let ctx = build_context(engine.catalog(), &actor, &transaction)?;
         let session = Session {
+            transaction,
             engine,
             actor,
             id,
@@ -457,12 +467,22 @@ impl Session {
                 if state.tx == TxState::Idle {
                     state.settings_at_begin = Some(state.settings.clone());
                     state.tx = TxState::InBlock;
+                    self.transaction.begin(self.engine.catalog().snapshot());
                 }
                 Ok(Output::command("BEGIN"))
             }
             Statement::Commit => {
                 let failed = self.tx_state() == TxState::Failed;
-                let reported = self.end_transaction(failed);
+                let outcome = match self.transaction.take() {
+                    Some(transaction) if !failed => {
+                        let catalog = Arc::clone(self.engine.catalog());
+                        self.engine.blocking(move |_| commit(catalog.store(), transaction)).await
+                    }
+                    _ => Ok(()),
+                };
+                // A failed COMMIT ends the transaction too: it rolled back.
+                let reported = self.end_transaction(failed || outcome.is_err());
+                outcome?;
                 Ok(Output::reported(if failed { "ROLLBACK" } else { "COMMIT" }, reported))
             }
             Statement::Rollback => {
@@ -485,6 +505,7 @@ impl Session {
     /// Leaves the transaction block; on rollback, settings changed inside
     /// it are restored (and the restored reported ones returned).
     fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
+        self.transaction.take();
         let reported = {
             let mut state = self.state();
             state.tx = TxState::Idle;
@@ -628,7 +649,7 @@ impl Session {
             }
         };
         let target = Actor::of(&target);
-        let ctx = build_context(catalog, &target)?;
+        let ctx = build_context(catalog, &target, &self.transaction)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();
@@ -641,7 +662,6 @@ impl Session {
     async fn run_dataframe(&self, ctx: &SessionContext, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
         refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
-            self.refuse_in_block(&format!("{}", dml.op))?;
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
                 return self.update_or_delete(ctx, dml.clone(), guard).await;
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_catalog::{access, Actor, Catalog, TableOp};
-use cairn_store::{encode_primary_key, Partition, StoredRow};
+use cairn_store::{encode_primary_key, row_key, Partition, StoredRow};
 use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -26,6 +26,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::StreamExt;
 
 use crate::error::to_df;
+use crate::txn::TxCell;
 use crate::values::{arrow_type, build_column, read_value};
 
 /// The Arrow schema of a table definition. Every field is nullable as far
@@ -46,6 +47,7 @@ pub(crate) struct DataTable {
     actor: Actor,
     schema: SchemaRef,
     defaults: HashMap<String, Expr>,
+    transaction: TxCell,
 }
 
 impl fmt::Debug for DataTable {
@@ -55,7 +57,13 @@ impl fmt::Debug for DataTable {
 }
 
 impl DataTable {
-    pub fn new(catalog: Arc<Catalog>, def: TableDef, actor: Actor, snowflake: &Arc<ScalarUDF>) -> cairn_types::Result<Self> {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        def: TableDef,
+        actor: Actor,
+        snowflake: &Arc<ScalarUDF>,
+        transaction: TxCell,
+    ) -> cairn_types::Result<Self> {
         let schema = table_schema(&def)?;
         let mut defaults = HashMap::new();
         for column in &def.columns {
@@ -63,7 +71,7 @@ impl DataTable {
                 defaults.insert(column.name.clone(), crate::defaults::to_expr(sql, &actor.username, snowflake)?);
             }
         }
-        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults })
+        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults, transaction })
     }
 }
 
@@ -72,89 +80,165 @@ impl DataTable {
         &self.def
     }
 
-    fn writer(&self) -> cairn_types::Result<RowWriter> {
+    fn changes(&self) -> cairn_types::Result<Changes> {
+        Ok(Changes {
+            catalog: Arc::clone(&self.catalog),
+            def: Arc::clone(&self.def),
+            partition: access::table_partition(&self.actor, &self.def, TableOp::Write)?,
+            transaction: self.transaction.clone(),
+            changes: Vec::new(),
+        })
+    }
+
+    fn require_key(&self) -> cairn_types::Result<()> {
         if self.def.primary_key.is_empty() {
             return Err(CairnError::FeatureNotSupported(format!(
                 "UPDATE and DELETE need a primary key; table \"{}\" has none",
                 self.def.name
             )));
         }
-        Ok(RowWriter {
-            catalog: Arc::clone(&self.catalog),
-            def: Arc::clone(&self.def),
-            partition: access::table_partition(&self.actor, &self.def, TableOp::Write)?,
-        })
+        Ok(())
     }
 
     /// DELETE: removes the rows the statement selected (read through the
-    /// same partition), by primary key, in one atomic batch.
+    /// same partition), by primary key, all or none.
     pub async fn delete_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
-        let writer = self.writer()?;
-        let keys = batches_to_rows(&self.def, &batches)?
-            .iter()
-            .map(|row| writer.primary_key(row))
-            .collect::<cairn_types::Result<Vec<_>>>()?;
-        writer
-            .write(move |w, def, partition| {
-                let mut deleted = 0;
-                for key in &keys {
-                    deleted += u64::from(w.delete_row(def.id, partition, key)?);
-                }
-                Ok(deleted)
-            })
-            .await
+        self.require_key()?;
+        let mut changes = self.changes()?;
+        for row in batches_to_rows(&self.def, &batches)? {
+            let key = changes.key_of(&row)?;
+            changes.changes.push(Change::Delete(key));
+        }
+        changes.apply().await
     }
 
     /// UPDATE: writes the new versions of the selected rows (their primary
-    /// key unchanged), in one atomic batch.
+    /// key unchanged), all or none.
     pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
         if self.def.kind == TableKind::Stream {
             return Err(CairnError::FeatureNotSupported(
                 "stream tables are append-only: UPDATE is not supported on them".into(),
             ));
         }
-        let writer = self.writer()?;
-        let rows = batches_to_rows(&self.def, &batches)?;
-        for row in &rows {
-            check_row(&self.def, row)?;
+        self.require_key()?;
+        let mut changes = self.changes()?;
+        for values in batches_to_rows(&self.def, &batches)? {
+            check_row(&self.def, &values)?;
+            let key = changes.key_of(&values)?;
+            changes.changes.push(Change::Update(key, StoredRow { expires_at: None, values }));
         }
-        let keyed = rows
-            .into_iter()
-            .map(|row| Ok((writer.primary_key(&row)?, row)))
-            .collect::<cairn_types::Result<Vec<_>>>()?;
-        writer
-            .write(move |w, def, partition| {
-                for (key, values) in &keyed {
-                    w.put_row(def.id, partition, key, &StoredRow { expires_at: None, values: values.clone() })?;
-                }
-                Ok(keyed.len() as u64)
-            })
-            .await
+        changes.apply().await
     }
 }
 
-/// Writes into one partition of a table with a primary key.
-struct RowWriter {
+/// One change a statement makes to a row, by full row key.
+enum Change {
+    /// Fails with 23505 if a live row is there; the string is the DETAIL.
+    Insert(Vec<u8>, StoredRow, String),
+    Update(Vec<u8>, StoredRow),
+    /// Counts only if a live row was there.
+    Delete(Vec<u8>),
+}
+
+/// A statement's changes to one partition of a table, applied all or none:
+/// to the open transaction's write set, or (autocommit) to the store in
+/// one atomic batch.
+struct Changes {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,
     partition: Partition,
+    transaction: TxCell,
+    changes: Vec<Change>,
 }
 
-impl RowWriter {
-    fn primary_key(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {
-        let values: Vec<&Value> = self.def.primary_key.iter().map(|&i| &row[usize::from(i)]).collect();
-        encode_primary_key(&values)
+impl Changes {
+    /// The full row key of a row: its primary key, or a new hidden one.
+    fn key_of(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {
+        let primary_key = if self.def.primary_key.is_empty() {
+            encode_primary_key(&[&Value::Int64(crate::snowflake::next_id())])?
+        } else {
+            let values: Vec<&Value> = self.def.primary_key.iter().map(|&i| &row[usize::from(i)]).collect();
+            encode_primary_key(&values)?
+        };
+        Ok(row_key(self.def.id, self.partition, &primary_key))
     }
 
-    async fn write<T: Send + 'static>(
-        self,
-        work: impl FnOnce(&mut cairn_store::Writer, &TableDef, Partition) -> cairn_types::Result<T> + Send + 'static,
-    ) -> cairn_types::Result<T> {
+    fn constraint(&self) -> String {
+        format!("{}_pkey", self.def.name)
+    }
+
+    fn duplicate(&self, detail: &str) -> CairnError {
+        CairnError::UniqueViolation { constraint: self.constraint(), detail: detail.to_owned() }
+    }
+
+    async fn apply(self) -> cairn_types::Result<u64> {
+        if let Some(transaction) = self.transaction.lock().as_mut() {
+            return self.stage(transaction);
+        }
         tokio::task::spawn_blocking(move || {
-            self.catalog.store().write(|w| work(w, &self.def, self.partition))
+            let constraint = self.constraint();
+            self.catalog.store().write(|w| {
+                let now = Timestamp::now();
+                let mut count = 0;
+                for change in &self.changes {
+                    match change {
+                        Change::Insert(key, row, detail) => {
+                            w.insert_row_at(key, row, &constraint).map_err(|e| match e {
+                                CairnError::UniqueViolation { .. } => self.duplicate(detail),
+                                other => other,
+                            })?;
+                            count += 1;
+                        }
+                        Change::Update(key, row) => {
+                            w.set_row_at(key, Some(row))?;
+                            count += 1;
+                        }
+                        Change::Delete(key) => {
+                            if w.get_row_at(key)?.is_some_and(|row| !row.is_expired(now)) {
+                                w.set_row_at(key, None)?;
+                                count += 1;
+                            }
+                        }
+                    }
+                }
+                Ok(count)
+            })
         })
         .await
         .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+    }
+
+    /// Inside a transaction: check against what the transaction sees, then
+    /// add to its write set (nothing is added if any change fails).
+    fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<u64> {
+        let now = Timestamp::now();
+        let mut staged: Vec<(Vec<u8>, Option<StoredRow>)> = Vec::with_capacity(self.changes.len());
+        let mut inserted = std::collections::HashSet::new();
+        let mut count = 0;
+        for change in &self.changes {
+            match change {
+                Change::Insert(key, row, detail) => {
+                    if inserted.contains(key) || transaction.live(key, now)? {
+                        return Err(self.duplicate(detail));
+                    }
+                    inserted.insert(key.clone());
+                    staged.push((key.clone(), Some(row.clone())));
+                    count += 1;
+                }
+                Change::Update(key, row) => {
+                    staged.push((key.clone(), Some(row.clone())));
+                    count += 1;
+                }
+                Change::Delete(key) => {
+                    if transaction.live(key, now)? {
+                        staged.push((key.clone(), None));
+                        count += 1;
+                    }
+                }
+            }
+        }
+        transaction.apply(staged);
+        Ok(count)
     }
 }
 
@@ -242,6 +326,7 @@ impl TableProvider for DataTable {
             catalog: Arc::clone(&self.catalog),
             def: Arc::clone(&self.def),
             partition,
+            transaction: self.transaction.clone(),
             path,
             conditions,
             projection,
@@ -260,12 +345,19 @@ impl TableProvider for DataTable {
         if insert_op != InsertOp::Append {
             return Err(to_df(CairnError::FeatureNotSupported(format!("{insert_op} is not supported"))));
         }
-        let partition = access::table_partition(&self.actor, &self.def, TableOp::Write).map_err(to_df)?;
+        let template = self.changes().map_err(to_df)?;
+        let (catalog, def, partition, transaction) =
+            (template.catalog, template.def, template.partition, template.transaction);
         let sink = RowSink {
-            catalog: Arc::clone(&self.catalog),
-            def: Arc::clone(&self.def),
-            partition,
+            def: Arc::clone(&def),
             schema: Arc::clone(&self.schema),
+            changes: Box::new(move || Changes {
+                catalog: Arc::clone(&catalog),
+                def: Arc::clone(&def),
+                partition,
+                transaction: transaction.clone(),
+                changes: Vec::new(),
+            }),
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
@@ -391,6 +483,8 @@ struct TableScanExec {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,
     partition: Partition,
+    /// An open transaction's snapshot and writes, read instead of the store.
+    transaction: TxCell,
     path: RowPath,
     /// Pushed-down key conditions, all re-checked on every row read.
     conditions: Vec<KeyCondition>,
@@ -435,17 +529,64 @@ impl DisplayAs for TableScanExec {
 
 impl TableScanExec {
     fn read(&self) -> cairn_types::Result<RecordBatch> {
-        let snapshot = self.catalog.snapshot();
+        let transaction = self.transaction.lock();
+        match transaction.as_ref() {
+            Some(transaction) => {
+                let found = self.read_in(transaction)?.into_iter().map(Ok);
+                self.build(Box::new(found))
+            }
+            None => {
+                let snapshot = self.catalog.snapshot();
+                self.build(self.read_from(&snapshot))
+            }
+        }
+    }
+
+    /// The rows the path selects, as an open transaction sees them.
+    fn read_in(&self, transaction: &crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
         let (table, partition) = (self.def.id, self.partition);
-        let found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_> = match &self.path {
+        let scan = |prefix: &[u8]| -> cairn_types::Result<Vec<StoredRow>> {
+            let stored = transaction
+                .snapshot()
+                .scan_keyed_rows(table, partition, prefix)
+                .collect::<cairn_types::Result<Vec<_>>>()?;
+            Ok(transaction.scan(&row_key(table, partition, prefix), stored))
+        };
+        Ok(match &self.path {
+            RowPath::FullScan => scan(&[])?,
+            RowPath::PointGet(keys) => keys
+                .iter()
+                .map(|key| transaction.get(&row_key(table, partition, key)))
+                .collect::<cairn_types::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+            RowPath::PrefixScan(prefixes) => {
+                let mut rows = Vec::new();
+                for prefix in prefixes {
+                    rows.extend(scan(prefix)?);
+                }
+                rows
+            }
+        })
+    }
+
+    /// The rows the path selects from a snapshot, lazily.
+    fn read_from<'a>(&'a self, snapshot: &'a cairn_store::Snapshot) -> Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + 'a> {
+        let (table, partition) = (self.def.id, self.partition);
+        match &self.path {
             RowPath::FullScan => Box::new(snapshot.scan_rows(table, partition)),
             RowPath::PointGet(keys) => {
-                Box::new(keys.iter().filter_map(|key| snapshot.get_row(table, partition, key).transpose()))
+                Box::new(keys.iter().filter_map(move |key| snapshot.get_row(table, partition, key).transpose()))
             }
             RowPath::PrefixScan(prefixes) => Box::new(
-                prefixes.iter().flat_map(|prefix| snapshot.scan_rows_by_key_prefix(table, partition, prefix)),
+                prefixes.iter().flat_map(move |prefix| snapshot.scan_rows_by_key_prefix(table, partition, prefix)),
             ),
-        };
+        }
+    }
+
+    /// Filters (expiry, pushed key conditions, LIMIT) and builds the batch.
+    fn build(&self, found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_>) -> cairn_types::Result<RecordBatch> {
         let now = Timestamp::now();
         let mut rows: Vec<Vec<Value>> = Vec::new();
         for row in found {
@@ -513,13 +654,13 @@ impl ExecutionPlan for TableScanExec {
     }
 }
 
-/// Writes inserted rows: all of a statement's rows in one atomic batch, so
-/// a duplicate key or a NULL in a NOT NULL column writes nothing.
+/// Writes inserted rows: all of a statement's rows or none, so a duplicate
+/// key or a NULL in a NOT NULL column writes nothing.
 struct RowSink {
-    catalog: Arc<Catalog>,
     def: Arc<TableDef>,
-    partition: Partition,
     schema: SchemaRef,
+    /// Builds the statement's changes (partition and transaction decided at planning).
+    changes: Box<dyn Fn() -> Changes + Send + Sync>,
 }
 
 impl fmt::Debug for RowSink {
@@ -547,14 +688,6 @@ impl RowSink {
         check_row(&self.def, &values)?;
         Ok(values)
     }
-
-    fn primary_key(&self, row: &[Value]) -> cairn_types::Result<Vec<u8>> {
-        if self.def.primary_key.is_empty() {
-            return encode_primary_key(&[&Value::Int64(crate::snowflake::next_id())]);
-        }
-        let values: Vec<&Value> = self.def.primary_key.iter().map(|&i| &row[usize::from(i)]).collect();
-        encode_primary_key(&values)
-    }
 }
 
 /// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
@@ -581,35 +714,18 @@ impl DataSink for RowSink {
     }
 
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
-        let mut rows = Vec::new();
+        let mut changes = (self.changes)();
+        let expires_at =
+            self.def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)));
         while let Some(batch) = data.next().await {
             let batch = batch?;
             for row in 0..batch.num_rows() {
                 let values = self.row(&batch, row).map_err(to_df)?;
-                let key = self.primary_key(&values).map_err(to_df)?;
-                rows.push((key, values));
+                let key = changes.key_of(&values).map_err(to_df)?;
+                let detail = describe_key(&self.def, &values);
+                changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }, detail));
             }
         }
-        let count = rows.len() as u64;
-        let expires_at = self.def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)));
-        let (catalog, def, partition) = (Arc::clone(&self.catalog), Arc::clone(&self.def), self.partition);
-        let constraint = format!("{}_pkey", def.name);
-        tokio::task::spawn_blocking(move || {
-            catalog.store().write(|w| {
-                for (key, values) in rows {
-                    let detail = describe_key(&def, &values);
-                    let row = StoredRow { expires_at, values };
-                    w.insert_row(def.id, partition, &key, &row, &constraint).map_err(|error| match error {
-                        CairnError::UniqueViolation { constraint, .. } => CairnError::UniqueViolation { constraint, detail },
-                        other => other,
-                    })?;
-                }
-                Ok(())
-            })
-        })
-        .await
-        .map_err(|e| to_df(CairnError::Internal(format!("insert task failed: {e}"))))?
-        .map_err(to_df)?;
-        Ok(count)
+        changes.apply().await.map_err(to_df)
     }
 }

@@ -16,7 +16,7 @@ mod rows;
 mod store;
 pub mod value;
 
-pub use rows::{encode_primary_key, Partition, StoredRow};
+pub use rows::{encode_primary_key, row_key, Partition, StoredRow};
 pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
 
 #[cfg(test)]

@@ -56,6 +56,13 @@ pub(crate) fn partition_prefix(table: TableId, partition: Partition) -> Vec<u8> 
     out
 }
 
+/// The full key of a row (or, with a partial key, the prefix of its rows).
+pub fn row_key(table: TableId, partition: Partition, primary_key: &[u8]) -> Vec<u8> {
+    let mut key = partition_prefix(table, partition);
+    key.extend_from_slice(primary_key);
+    key
+}
+
 /// Encodes primary-key values, in key order, so that byte order is value
 /// order. NULL cannot be part of a primary key.
 pub fn encode_primary_key(values: &[&Value]) -> Result<Vec<u8>> {

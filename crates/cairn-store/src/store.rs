@@ -11,7 +11,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use crate::commit::GroupCommit;
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
-use crate::rows::{partition_prefix, table_prefix, Partition, StoredRow};
+use crate::rows::{row_key, table_prefix, Partition, StoredRow};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -235,17 +235,29 @@ impl Snapshot {
         partition: Partition,
         key_prefix: &[u8],
     ) -> impl Iterator<Item = Result<StoredRow>> + '_ {
-        let mut prefix = partition_prefix(table, partition);
-        prefix.extend_from_slice(key_prefix);
-        self.inner
-            .prefix(&self.rows, prefix)
-            .map(|guard| decode_value(&guard.value().map_err(storage_error)?))
+        self.scan_keyed_rows(table, partition, key_prefix).map(|row| row.map(|(_, row)| row))
+    }
+
+    /// As [`Self::scan_rows_by_key_prefix`], with each row's full key.
+    pub fn scan_keyed_rows(
+        &self,
+        table: TableId,
+        partition: Partition,
+        key_prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, StoredRow)>> + '_ {
+        self.inner.prefix(&self.rows, row_key(table, partition, key_prefix)).map(|guard| {
+            let (key, value) = guard.into_inner().map_err(storage_error)?;
+            Ok((key.to_vec(), decode_value(&value)?))
+        })
     }
 
     /// The row stored under a full primary key.
     pub fn get_row(&self, table: TableId, partition: Partition, primary_key: &[u8]) -> Result<Option<StoredRow>> {
-        let mut key = partition_prefix(table, partition);
-        key.extend_from_slice(primary_key);
+        self.get_row_at(&row_key(table, partition, primary_key))
+    }
+
+    /// The row stored under a full row key (see [`crate::row_key`]).
+    pub fn get_row_at(&self, key: &[u8]) -> Result<Option<StoredRow>> {
         match self.inner.get(&self.rows, key).map_err(storage_error)? {
             Some(bytes) => decode_value(&bytes).map(Some),
             None => Ok(None),
@@ -329,48 +341,36 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Inserts a row under its encoded primary key; a key that exists (or
-    /// that this batch already wrote) fails the write with 23505.
-    pub fn insert_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
-        let mut key = partition_prefix(table, partition);
-        key.extend_from_slice(primary_key);
-        let exists = self.unique_claims.contains(&key) || self.live_row_exists(&key)?;
-        if exists {
+    /// Inserts a row under its full row key; a live row under that key
+    /// (or one this batch already inserted) fails the write with 23505.
+    pub fn insert_row_at(&mut self, key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
+        let live = self.get_row_at(key)?.is_some_and(|row| !row.is_expired(Timestamp::now()));
+        if self.unique_claims.contains(key) || live {
             return Err(CairnError::UniqueViolation {
                 constraint: constraint.to_owned(),
                 detail: "Key already exists.".into(),
             });
         }
-        self.batch.insert(&self.inner.rows, key.clone(), encode_value(&row)?);
-        self.unique_claims.insert(key);
+        self.set_row_at(key, Some(row))?;
+        self.unique_claims.insert(key.to_vec());
         Ok(())
     }
 
-    /// Whether a row that has not expired is stored under `key`.
-    fn live_row_exists(&self, key: &[u8]) -> Result<bool> {
+    /// The latest committed row under a full row key.
+    pub fn get_row_at(&self, key: &[u8]) -> Result<Option<StoredRow>> {
         match self.inner.rows.get(key).map_err(storage_error)? {
-            Some(bytes) => Ok(!decode_value::<StoredRow>(&bytes)?.is_expired(Timestamp::now())),
-            None => Ok(false),
+            Some(bytes) => decode_value(&bytes).map(Some),
+            None => Ok(None),
         }
     }
 
-    /// Writes a row under its key, replacing what is there (UPDATE).
-    pub fn put_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8], row: &StoredRow) -> Result<()> {
-        let mut key = partition_prefix(table, partition);
-        key.extend_from_slice(primary_key);
-        self.batch.insert(&self.inner.rows, key, encode_value(&row)?);
+    /// Writes (`Some`) or removes (`None`) the row under a full row key.
+    pub fn set_row_at(&mut self, key: &[u8], row: Option<&StoredRow>) -> Result<()> {
+        match row {
+            Some(row) => self.batch.insert(&self.inner.rows, key.to_vec(), encode_value(row)?),
+            None => self.batch.remove(&self.inner.rows, key.to_vec()),
+        }
         Ok(())
-    }
-
-    /// Removes one row. Returns whether it existed.
-    pub fn delete_row(&mut self, table: TableId, partition: Partition, primary_key: &[u8]) -> Result<bool> {
-        let mut key = partition_prefix(table, partition);
-        key.extend_from_slice(primary_key);
-        let existed = self.inner.rows.contains_key(&key).map_err(storage_error)?;
-        if existed {
-            self.batch.remove(&self.inner.rows, key);
-        }
-        Ok(existed)
     }
 
     /// Removes the rows of `table` that expired by `now`. Returns how many.

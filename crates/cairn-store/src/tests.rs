@@ -231,14 +231,14 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
     store
         .write(|w| {
-            w.insert_row(table, alice, &pk(1), &row(vec![Value::Int64(1), Value::Text("a".into())]), "t_pkey")?;
-            w.insert_row(table, bob, &pk(1), &row(vec![Value::Int64(1), Value::Text("b".into())]), "t_pkey")?;
-            w.insert_row(TableId(1001), Partition::Shared, &pk(1), &row(vec![Value::Int64(1)]), "u_pkey")
+            w.insert_row_at(&crate::row_key(table, alice, &pk(1)), &row(vec![Value::Int64(1), Value::Text("a".into())]), "t_pkey")?;
+            w.insert_row_at(&crate::row_key(table, bob, &pk(1)), &row(vec![Value::Int64(1), Value::Text("b".into())]), "t_pkey")?;
+            w.insert_row_at(&crate::row_key(TableId(1001), Partition::Shared, &pk(1)), &row(vec![Value::Int64(1)]), "u_pkey")
         })
         .expect("same key, different partitions and tables");
     let duplicate = store.write(|w| {
-        w.insert_row(table, alice, &pk(2), &row(vec![Value::Int64(2)]), "t_pkey")?;
-        w.insert_row(table, alice, &pk(1), &row(vec![Value::Int64(1)]), "t_pkey")
+        w.insert_row_at(&crate::row_key(table, alice, &pk(2)), &row(vec![Value::Int64(2)]), "t_pkey")?;
+        w.insert_row_at(&crate::row_key(table, alice, &pk(1)), &row(vec![Value::Int64(1)]), "t_pkey")
     });
     assert_eq!(duplicate.expect_err("duplicate").code().as_str(), "23505");
     let snapshot = store.snapshot();
@@ -270,12 +270,12 @@ fn expired_rows_free_their_key_and_are_evicted() {
     let future = StoredRow { expires_at: Some(Timestamp::now().saturating_add(std::time::Duration::from_secs(3600))), values: vec![Value::Int64(2)] };
     store
         .write(|w| {
-            w.insert_row(table, Partition::Shared, &pk(1), &past, "e_pkey")?;
-            w.insert_row(table, Partition::Shared, &pk(2), &future, "e_pkey")
+            w.insert_row_at(&crate::row_key(table, Partition::Shared, &pk(1)), &past, "e_pkey")?;
+            w.insert_row_at(&crate::row_key(table, Partition::Shared, &pk(2)), &future, "e_pkey")
         })
         .expect("insert");
     // An expired row does not block its key.
-    store.write(|w| w.insert_row(table, Partition::Shared, &pk(1), &past, "e_pkey")).expect("reuse expired key");
+    store.write(|w| w.insert_row_at(&crate::row_key(table, Partition::Shared, &pk(1)), &past, "e_pkey")).expect("reuse expired key");
     assert_eq!(store.write(|w| w.delete_expired_rows(table, Timestamp::now())).expect("evict"), 1);
     let left: Vec<StoredRow> = store.snapshot().scan_rows(table, Partition::Shared).collect::<Result<_, _>>().expect("scan");
     assert_eq!(left, [future]);
