@@ -12,20 +12,17 @@ use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result as DfResult;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator, ScalarUDF, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::memory::MemoryStream;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
 use crate::error::to_df;
+use crate::scan_exec::{ScanExec, ScanSource};
 use crate::txn::TxCell;
 use crate::values::{arrow_type, build_column, read_value};
 
@@ -316,13 +313,7 @@ impl TableProvider for DataTable {
             None => (0..self.def.columns.len()).collect(),
         };
         let schema = Arc::new(self.schema.project(&projection)?);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Ok(Arc::new(TableScanExec {
+        let scan = TableScan {
             catalog: Arc::clone(&self.catalog),
             def: Arc::clone(&self.def),
             partition,
@@ -331,9 +322,9 @@ impl TableProvider for DataTable {
             conditions,
             projection,
             limit,
-            schema,
-            properties: Arc::new(properties),
-        }))
+            schema: Arc::clone(&schema),
+        };
+        Ok(Arc::new(ScanExec::new(scan, schema)))
     }
 
     async fn insert_into(
@@ -479,7 +470,7 @@ fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<
 }
 
 /// Reads one partition of a table at execution time.
-struct TableScanExec {
+struct TableScan {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,
     partition: Partition,
@@ -491,17 +482,12 @@ struct TableScanExec {
     projection: Vec<usize>,
     limit: Option<usize>,
     schema: SchemaRef,
-    properties: Arc<PlanProperties>,
 }
 
-impl fmt::Debug for TableScanExec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TableScanExec({})", self.def.name)
-    }
-}
+impl ScanSource for TableScan {
+    const NAME: &'static str = "TableScanExec";
 
-impl DisplayAs for TableScanExec {
-    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+    fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let columns: Vec<&str> = self.projection.iter().map(|&i| self.def.columns[i].name.as_str()).collect();
         let partition = match self.partition {
             Partition::Shared => "shared".to_owned(),
@@ -516,7 +502,7 @@ impl DisplayAs for TableScanExec {
         };
         write!(
             f,
-            "TableScanExec: table={}, partition={partition}, access={access}, projection=[{}]",
+            "table={}, partition={partition}, access={access}, projection=[{}]",
             self.def.name,
             columns.join(", ")
         )?;
@@ -525,10 +511,14 @@ impl DisplayAs for TableScanExec {
         }
         Ok(())
     }
+
+    fn read(&self) -> cairn_types::Result<RecordBatch> {
+        self.read_rows()
+    }
 }
 
-impl TableScanExec {
-    fn read(&self) -> cairn_types::Result<RecordBatch> {
+impl TableScan {
+    fn read_rows(&self) -> cairn_types::Result<RecordBatch> {
         let transaction = self.transaction.lock();
         match transaction.as_ref() {
             Some(transaction) => {
@@ -615,42 +605,12 @@ impl TableScanExec {
     }
 }
 
-impl TableScanExec {
+impl TableScan {
     fn matches(&self, row: &[Value]) -> bool {
         self.conditions.iter().all(|condition| {
             let column = usize::from(self.def.primary_key[condition.key_position]);
             row.get(column).is_some_and(|value| condition.values.contains(value))
         })
-    }
-}
-
-impl ExecutionPlan for TableScanExec {
-    fn name(&self) -> &str {
-        "TableScanExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        let batch = self.read().map_err(to_df)?;
-        Ok(Box::pin(MemoryStream::try_new(vec![batch], Arc::clone(&self.schema), None)?))
     }
 }
 

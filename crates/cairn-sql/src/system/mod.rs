@@ -29,19 +29,12 @@ use cairn_catalog::{access, Actor, Catalog, RowScope, SystemTable};
 use cairn_store::Snapshot;
 use cairn_types::{Timestamp, UserId};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, Session, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::memory::MemoryStream;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
-};
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::to_df;
+use crate::scan_exec::{ScanExec, ScanSource};
 
 /// The schema (namespace) the system tables live in.
 pub const SYSTEM_SCHEMA: &str = "system";
@@ -299,13 +292,7 @@ impl<T: SystemTableDef> TableProvider for SystemTableProvider<T> {
             None => (0..self.columns.len()).collect(),
         };
         let schema = Arc::new(self.schema.project(&projection)?);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Ok(Arc::new(SystemScanExec::<T> {
+        let scan = SystemScan::<T> {
             catalog: Arc::clone(&self.catalog),
             columns: Arc::clone(&self.columns),
             scope,
@@ -313,14 +300,14 @@ impl<T: SystemTableDef> TableProvider for SystemTableProvider<T> {
             conditions,
             projection,
             limit,
-            schema,
-            properties: Arc::new(properties),
-        }))
+            schema: Arc::clone(&schema),
+        };
+        Ok(Arc::new(ScanExec::new(scan, schema)))
     }
 }
 
 /// Reads a system table through one access path at execution time.
-pub(crate) struct SystemScanExec<T: SystemTableDef> {
+pub(crate) struct SystemScan<T: SystemTableDef> {
     catalog: Arc<Catalog>,
     columns: Arc<Vec<ColumnSpec<T::Row>>>,
     scope: RowScope,
@@ -329,28 +316,21 @@ pub(crate) struct SystemScanExec<T: SystemTableDef> {
     projection: Vec<usize>,
     limit: Option<usize>,
     schema: SchemaRef,
-    properties: Arc<PlanProperties>,
 }
 
-impl<T: SystemTableDef> fmt::Debug for SystemScanExec<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SystemScanExec({}, {})", T::NAME, self.path)
-    }
-}
+impl<T: SystemTableDef> ScanSource for SystemScan<T> {
+    const NAME: &'static str = "SystemScanExec";
 
-impl<T: SystemTableDef> DisplayAs for SystemScanExec<T> {
-    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+    fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let columns: Vec<&str> = self.projection.iter().map(|&i| self.columns[i].name).collect();
-        write!(f, "SystemScanExec: table=system.{}, access={}", T::NAME, self.path)?;
+        write!(f, "table=system.{}, access={}", T::NAME, self.path)?;
         write!(f, ", projection=[{}]", columns.join(", "))?;
         if let Some(limit) = self.limit {
             write!(f, ", limit={limit}")?;
         }
         Ok(())
     }
-}
 
-impl<T: SystemTableDef> SystemScanExec<T> {
     fn read(&self) -> cairn_types::Result<RecordBatch> {
         let snapshot = self.catalog.snapshot();
         let mut rows = Vec::new();
@@ -377,7 +357,9 @@ impl<T: SystemTableDef> SystemScanExec<T> {
         )
         .map_err(|e| cairn_types::CairnError::Internal(e.to_string()))
     }
+}
 
+impl<T: SystemTableDef> SystemScan<T> {
     /// Every pushed condition holds (the access path may over-approximate).
     fn matches(&self, row: &T::Row) -> bool {
         self.conditions.0.iter().all(|condition| {
@@ -387,43 +369,6 @@ impl<T: SystemTableDef> SystemScanExec<T> {
             let value = value_of(row);
             condition.values.contains(&value)
         })
-    }
-}
-
-impl<T: SystemTableDef> ExecutionPlan for SystemScanExec<T> {
-    fn name(&self) -> &str {
-        "SystemScanExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> DfResult<SendableRecordBatchStream> {
-        let batch = self.read().map_err(to_df)?;
-        Ok(Box::pin(MemoryStream::try_new(vec![batch], Arc::clone(&self.schema), None)?))
     }
 }
 
