@@ -280,3 +280,49 @@ async fn services_act_for_users_with_execute_as() {
     let root_count = text_rows(&root, "EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)").await;
     assert_eq!(root_count, [["2"]], "a dba reads a user's partition only through EXECUTE AS");
 }
+
+#[tokio::test]
+async fn returning_gives_back_the_written_rows() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    let rows = alice
+        .query(
+            "INSERT INTO app.messages (conversation_id, body) VALUES (1, 'hi'), (1, 'there') RETURNING id, sent_at, body AS text",
+            &[],
+        )
+        .await
+        .expect("insert returning");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].columns()[2].name(), "text");
+    let first_id: i64 = rows[0].get("id");
+    assert!(first_id > 0);
+    let _: std::time::SystemTime = rows[0].get("sent_at");
+    // The simple protocol too, with the INSERT tag.
+    let messages = alice
+        .simple_query("INSERT INTO app.messages (conversation_id, body) VALUES (2, 'x') RETURNING *")
+        .await
+        .expect("simple returning");
+    assert!(messages.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get("body") == Some("x"))));
+    assert!(messages.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(1))));
+    let updated = alice
+        .query("UPDATE app.messages SET body = 'edited' WHERE id = $1 RETURNING id, body", &[&first_id])
+        .await
+        .expect("update returning");
+    assert_eq!((updated[0].get::<_, i64>(0), updated[0].get::<_, &str>(1)), (first_id, "edited"));
+    let deleted = alice
+        .query("DELETE FROM app.messages WHERE conversation_id = 1 RETURNING body", &[])
+        .await
+        .expect("delete returning");
+    let mut bodies: Vec<&str> = deleted.iter().map(|r| r.get(0)).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["edited", "there"]);
+    assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES (1, 'x') RETURNING k + 1").await, "0A000");
+    assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES (2, 'x') RETURNING nope").await, "42703");
+    // RETURNING inside a transaction, then rolled back.
+    root.batch_execute("BEGIN").await.expect("begin");
+    let inserted = root.query("INSERT INTO app.plain VALUES (5, 'five') RETURNING v", &[]).await.expect("in tx");
+    assert_eq!(inserted[0].get::<_, &str>(0), "five");
+    root.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.plain WHERE k = 5").await, [["0"]]);
+}

@@ -325,7 +325,10 @@ impl Handler {
                     }
                     client.flush().await?;
                 }
-                let tag = if tag == "SELECT" { Tag::new(tag).with_rows(rows) } else { Tag::new(tag) };
+                let tag = match tag {
+                    "SELECT" | "INSERT 0" | "UPDATE" | "DELETE" => Tag::new(tag).with_rows(rows),
+                    _ => Tag::new(tag),
+                };
                 client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
                 Ok(Ok(()))
             }

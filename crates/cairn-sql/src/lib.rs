@@ -13,6 +13,7 @@ mod defaults;
 pub mod error;
 mod functions;
 mod namespaces;
+mod returning;
 mod scan_exec;
 mod session;
 mod snowflake;

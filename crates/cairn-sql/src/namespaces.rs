@@ -13,7 +13,7 @@ use datafusion::logical_expr::ScalarUDF;
 
 use crate::error::to_df;
 use crate::system::SYSTEM_SCHEMA;
-use crate::tables::DataTable;
+use crate::tables::{DataTable, ReturnedRows};
 use crate::txn::TxCell;
 
 /// What a session's schemas need to build table providers.
@@ -24,6 +24,8 @@ pub(crate) struct SchemaContext {
     pub snowflake: Arc<ScalarUDF>,
     /// The session's open transaction, read and written by its tables.
     pub transaction: TxCell,
+    /// Rows an INSERT returns, when the session asked for them.
+    pub returned: ReturnedRows,
 }
 
 pub(crate) struct NamespaceCatalog {
@@ -111,6 +113,7 @@ impl SchemaProvider for NamespaceSchema {
             self.context.actor.clone(),
             &self.context.snowflake,
             self.context.transaction.clone(),
+            Arc::clone(&self.context.returned),
         )
         .map_err(to_df)?;
         Ok(Some(Arc::new(table)))

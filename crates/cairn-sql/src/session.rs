@@ -35,7 +35,8 @@ use crate::statement::{parse_statements, Statement};
 use crate::ddl::parse_create_table;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::snowflake::snowflake_udf;
-use crate::tables::DataTable;
+use crate::returning::{self, Returning};
+use crate::tables::{DataTable, ReturnedRows};
 use crate::txn::{commit, TxCell};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
@@ -89,7 +90,7 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 enum PreparedKind {
     Empty,
-    Plan(LogicalPlan),
+    Plan(LogicalPlan, Option<Returning>),
     Statement(Statement),
 }
 
@@ -114,6 +115,8 @@ pub struct Session {
     ctx: SessionContext,
     /// The open transaction's snapshot and writes (between BEGIN and its end).
     transaction: TxCell,
+    /// Collects an INSERT's rows while a statement with RETURNING runs.
+    returned: ReturnedRows,
     state: Mutex<State>,
     /// The running statement's token; cancel requests fire it.
     current: Mutex<CancellationToken>,
@@ -135,7 +138,12 @@ fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
 }
 
 /// A DataFusion context whose tables are seen as `actor` sees them.
-fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor, transaction: &TxCell) -> Result<SessionContext> {
+fn build_context(
+    catalog: &Arc<cairn_catalog::Catalog>,
+    actor: &Actor,
+    transaction: &TxCell,
+    returned: &ReturnedRows,
+) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "default")
         .with_create_default_catalog_and_schema(false)
@@ -150,6 +158,7 @@ fn build_context(catalog: &Arc<cairn_catalog::Catalog>, actor: &Actor, transacti
         actor: actor.clone(),
         snowflake,
         transaction: transaction.clone(),
+        returned: Arc::clone(returned),
     };
     ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
     Ok(ctx)
@@ -209,9 +218,11 @@ impl Session {
         registration: SessionGuard,
     ) -> Result<Session> {
         let transaction = TxCell::default();
-        let ctx = build_context(engine.catalog(), &actor, &transaction)?;
+        let returned = ReturnedRows::default();
+        let ctx = build_context(engine.catalog(), &actor, &transaction, &returned)?;
         let session = Session {
             transaction,
+            returned,
             engine,
             actor,
             id,
@@ -301,11 +312,12 @@ impl Session {
     async fn run(&self, statement: Statement) -> Result<Output> {
         match statement {
             Statement::Query(sql) => {
+                let (sql, returning) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let df = guard
                     .run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) })
                     .await?;
-                self.run_dataframe(&self.ctx, df, guard).await
+                self.run_dataframe(&self.ctx, df, guard, returning.as_ref()).await
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::CreateTable { kind, sql } => {
@@ -563,6 +575,7 @@ impl Session {
         };
         match statement {
             Statement::Query(text) => {
+                let (text, returning) = returning::split(&text)?;
                 let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
@@ -580,8 +593,11 @@ impl Session {
                     }
                     param_types[index - 1] = data_type;
                 }
-                let schema = Arc::clone(plan.schema().inner());
-                Ok(Prepared { kind: PreparedKind::Plan(plan), param_types, schema })
+                let schema = match &returning {
+                    Some(returning) => returning.schema(&target_def(&plan)?)?,
+                    None => Arc::clone(plan.schema().inner()),
+                };
+                Ok(Prepared { kind: PreparedKind::Plan(plan, returning), param_types, schema })
             }
             Statement::Show { name } => {
                 let schema = match &name {
@@ -607,11 +623,11 @@ impl Session {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             PreparedKind::Statement(statement) => self.execute(statement.clone()).await,
-            PreparedKind::Plan(plan) => {
+            PreparedKind::Plan(plan, returning) => {
                 if self.tx_state() == TxState::Failed {
                     return Err(CairnError::InFailedSqlTransaction);
                 }
-                let result = self.run_plan(plan.clone(), params).await;
+                let result = self.run_plan(plan.clone(), params, returning.as_ref()).await;
                 if result.is_err() {
                     self.statement_failed();
                 }
@@ -620,7 +636,7 @@ impl Session {
         }
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>) -> Result<Output> {
+    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>, returning: Option<&Returning>) -> Result<Output> {
         let mut guard = self.start_statement();
         let df = guard
             .run(async {
@@ -628,7 +644,7 @@ impl Session {
                 self.ctx.execute_logical_plan(plan).await.map_err(from_df)
             })
             .await?;
-        self.run_dataframe(&self.ctx, df, guard).await
+        self.run_dataframe(&self.ctx, df, guard, returning).await
     }
 
     /// `EXECUTE AS USER 'name' (statement)`: one query or DML statement run
@@ -649,28 +665,45 @@ impl Session {
             }
         };
         let target = Actor::of(&target);
-        let ctx = build_context(catalog, &target, &self.transaction)?;
+        let ctx = build_context(catalog, &target, &self.transaction, &self.returned)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();
+        let (text, returning) = returning::split(&text)?;
         let df = guard.run(async { ctx.sql_with_options(&text, sql_options()).await.map_err(from_df) }).await?;
-        self.run_dataframe(&ctx, df, guard).await
+        self.run_dataframe(&ctx, df, guard, returning.as_ref()).await
     }
 
     /// Runs a planned statement: an INSERT to completion (one atomic
     /// write, answered with its row count), a query as a guarded stream.
-    async fn run_dataframe(&self, ctx: &SessionContext, df: DataFrame, mut guard: StatementGuard) -> Result<Output> {
+    async fn run_dataframe(
+        &self,
+        ctx: &SessionContext,
+        df: DataFrame,
+        mut guard: StatementGuard,
+        returning: Option<&Returning>,
+    ) -> Result<Output> {
         refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
-                return self.update_or_delete(ctx, dml.clone(), guard).await;
+                return self.update_or_delete(ctx, dml.clone(), guard, returning).await;
             }
-            let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
-            let count = batches
-                .iter()
-                .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>()))
-                .sum();
-            return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
+            let Some(returning) = returning else {
+                let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
+                let count = batches
+                    .iter()
+                    .filter_map(|batch| {
+                        batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())
+                    })
+                    .sum();
+                return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
+            };
+            let def = target_def(df.logical_plan())?;
+            *self.returned.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+            let outcome = guard.run(async { df.collect().await.map_err(from_df) }).await;
+            let rows = self.returned.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
+            outcome?;
+            return rows_output("INSERT 0", returning.batch(&def, &rows)?);
         }
         let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
         let schema = stream.schema();
@@ -682,7 +715,13 @@ impl Session {
     /// rows, then write them by primary key. DataFusion's provider hooks
     /// would receive a WHERE with a subquery as no filter at all and apply
     /// the statement to every row; this way the filter cannot be lost.
-    async fn update_or_delete(&self, ctx: &SessionContext, dml: DmlStatement, mut guard: StatementGuard) -> Result<Output> {
+    async fn update_or_delete(
+        &self,
+        ctx: &SessionContext,
+        dml: DmlStatement,
+        mut guard: StatementGuard,
+        returning: Option<&Returning>,
+    ) -> Result<Output> {
         let provider = source_as_provider(&dml.target).map_err(from_df)?;
         let Some(table) = provider.downcast_ref::<DataTable>() else {
             return Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name)));
@@ -698,18 +737,41 @@ impl Session {
                 df.collect().await.map_err(from_df)
             })
             .await?;
-        let (tag, count) = if is_update {
+        let (tag, rows) = if is_update {
             ("UPDATE", table.update_rows(batches).await?)
         } else {
             ("DELETE", table.delete_rows(batches).await?)
         };
-        Ok(Output::Command { tag, rows: Some(count), reported: Vec::new() })
+        match returning {
+            Some(returning) => rows_output(tag, returning.batch(table.def(), &rows)?),
+            None => Ok(Output::Command { tag, rows: Some(rows.len() as u64), reported: Vec::new() }),
+        }
     }
 
     /// The namespace new tables go to: the first in `search_path`.
     fn current_namespace(&self) -> String {
         self.state().settings.search_path().into_iter().next().unwrap_or_else(|| "default".into())
     }
+}
+
+/// The definition of the CairnDB table a DML plan writes to.
+fn target_def(plan: &LogicalPlan) -> Result<cairn_types::TableDef> {
+    let LogicalPlan::Dml(dml) = plan else {
+        return Err(CairnError::Syntax("RETURNING needs INSERT, UPDATE or DELETE".into()));
+    };
+    let provider = source_as_provider(&dml.target).map_err(from_df)?;
+    match provider.downcast_ref::<DataTable>() {
+        Some(table) => Ok(table.def().clone()),
+        None => Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name))),
+    }
+}
+
+/// Rows computed here (RETURNING), tagged like the command that made them.
+fn rows_output(tag: &'static str, batch: RecordBatch) -> Result<Output> {
+    let schema = batch.schema();
+    let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
+        .map_err(|e| CairnError::Internal(e.to_string()))?;
+    Ok(Output::Rows { tag, schema, stream: Box::pin(stream) })
 }
 
 /// An UPDATE's input projects every column; a primary-key column must be

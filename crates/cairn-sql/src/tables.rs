@@ -45,6 +45,7 @@ pub(crate) struct DataTable {
     schema: SchemaRef,
     defaults: HashMap<String, Expr>,
     transaction: TxCell,
+    returned: ReturnedRows,
 }
 
 impl fmt::Debug for DataTable {
@@ -60,6 +61,7 @@ impl DataTable {
         actor: Actor,
         snowflake: &Arc<ScalarUDF>,
         transaction: TxCell,
+        returned: ReturnedRows,
     ) -> cairn_types::Result<Self> {
         let schema = table_schema(&def)?;
         let mut defaults = HashMap::new();
@@ -68,7 +70,7 @@ impl DataTable {
                 defaults.insert(column.name.clone(), crate::defaults::to_expr(sql, &actor.username, snowflake)?);
             }
         }
-        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults, transaction })
+        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults, transaction, returned })
     }
 }
 
@@ -99,19 +101,19 @@ impl DataTable {
 
     /// DELETE: removes the rows the statement selected (read through the
     /// same partition), by primary key, all or none.
-    pub async fn delete_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
+    pub async fn delete_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<Vec<Vec<Value>>> {
         self.require_key()?;
         let mut changes = self.changes()?;
         for row in batches_to_rows(&self.def, &batches)? {
             let key = changes.key_of(&row)?;
-            changes.changes.push(Change::Delete(key));
+            changes.changes.push(Change::Delete(key, row));
         }
         changes.apply().await
     }
 
     /// UPDATE: writes the new versions of the selected rows (their primary
     /// key unchanged), all or none.
-    pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<u64> {
+    pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<Vec<Vec<Value>>> {
         if self.def.kind == TableKind::Stream {
             return Err(CairnError::FeatureNotSupported(
                 "stream tables are append-only: UPDATE is not supported on them".into(),
@@ -133,8 +135,8 @@ enum Change {
     /// Fails with 23505 if a live row is there; the string is the DETAIL.
     Insert(Vec<u8>, StoredRow, String),
     Update(Vec<u8>, StoredRow),
-    /// Counts only if a live row was there.
-    Delete(Vec<u8>),
+    /// Counts only if a live row was there; the values are what it held.
+    Delete(Vec<u8>, Vec<Value>),
 }
 
 /// A statement's changes to one partition of a table, applied all or none:
@@ -168,7 +170,9 @@ impl Changes {
         CairnError::UniqueViolation { constraint: self.constraint(), detail: detail.to_owned() }
     }
 
-    async fn apply(self) -> cairn_types::Result<u64> {
+    /// Applies the changes; returns the rows they wrote (for DELETE, the
+    /// rows they removed), for the row count and RETURNING.
+    async fn apply(self) -> cairn_types::Result<Vec<Vec<Value>>> {
         if let Some(transaction) = self.transaction.lock().as_mut() {
             return self.stage(transaction);
         }
@@ -176,7 +180,7 @@ impl Changes {
             let constraint = self.constraint();
             self.catalog.store().write(|w| {
                 let now = Timestamp::now();
-                let mut count = 0;
+                let mut affected = Vec::with_capacity(self.changes.len());
                 for change in &self.changes {
                     match change {
                         Change::Insert(key, row, detail) => {
@@ -184,21 +188,21 @@ impl Changes {
                                 CairnError::UniqueViolation { .. } => self.duplicate(detail),
                                 other => other,
                             })?;
-                            count += 1;
+                            affected.push(row.values.clone());
                         }
                         Change::Update(key, row) => {
                             w.set_row_at(key, Some(row))?;
-                            count += 1;
+                            affected.push(row.values.clone());
                         }
-                        Change::Delete(key) => {
+                        Change::Delete(key, values) => {
                             if w.get_row_at(key)?.is_some_and(|row| !row.is_expired(now)) {
                                 w.set_row_at(key, None)?;
-                                count += 1;
+                                affected.push(values.clone());
                             }
                         }
                     }
                 }
-                Ok(count)
+                Ok(affected)
             })
         })
         .await
@@ -207,11 +211,11 @@ impl Changes {
 
     /// Inside a transaction: check against what the transaction sees, then
     /// add to its write set (nothing is added if any change fails).
-    fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<u64> {
+    fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<Vec<Value>>> {
         let now = Timestamp::now();
         let mut staged: Vec<(Vec<u8>, Option<StoredRow>)> = Vec::with_capacity(self.changes.len());
         let mut inserted = std::collections::HashSet::new();
-        let mut count = 0;
+        let mut affected = Vec::with_capacity(self.changes.len());
         for change in &self.changes {
             match change {
                 Change::Insert(key, row, detail) => {
@@ -220,22 +224,22 @@ impl Changes {
                     }
                     inserted.insert(key.clone());
                     staged.push((key.clone(), Some(row.clone())));
-                    count += 1;
+                    affected.push(row.values.clone());
                 }
                 Change::Update(key, row) => {
                     staged.push((key.clone(), Some(row.clone())));
-                    count += 1;
+                    affected.push(row.values.clone());
                 }
-                Change::Delete(key) => {
+                Change::Delete(key, values) => {
                     if transaction.live(key, now)? {
                         staged.push((key.clone(), None));
-                        count += 1;
+                        affected.push(values.clone());
                     }
                 }
             }
         }
         transaction.apply(staged);
-        Ok(count)
+        Ok(affected)
     }
 }
 
@@ -349,6 +353,7 @@ impl TableProvider for DataTable {
                 transaction: transaction.clone(),
                 changes: Vec::new(),
             }),
+            returned: Arc::clone(&self.returned),
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
@@ -621,7 +626,13 @@ struct RowSink {
     schema: SchemaRef,
     /// Builds the statement's changes (partition and transaction decided at planning).
     changes: Box<dyn Fn() -> Changes + Send + Sync>,
+    /// Where the inserted rows go when the statement has RETURNING.
+    returned: ReturnedRows,
 }
+
+/// The rows an INSERT wrote, collected for RETURNING when the session asks
+/// (`Some`), shared between a session and its tables.
+pub(crate) type ReturnedRows = Arc<std::sync::Mutex<Option<Vec<Vec<Value>>>>>;
 
 impl fmt::Debug for RowSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -686,6 +697,11 @@ impl DataSink for RowSink {
                 changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }, detail));
             }
         }
-        changes.apply().await.map_err(to_df)
+        let affected = changes.apply().await.map_err(to_df)?;
+        let count = affected.len() as u64;
+        if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+            returned.extend(affected);
+        }
+        Ok(count)
     }
 }
