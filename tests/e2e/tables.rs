@@ -326,3 +326,51 @@ async fn returning_gives_back_the_written_rows() {
     root.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(text_rows(&root, "SELECT count(*) FROM app.plain WHERE k = 5").await, [["0"]]);
 }
+
+#[tokio::test]
+async fn on_conflict_do_nothing_and_do_update() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute("INSERT INTO app.products VALUES ('a', 'A', 9.99)").await.expect("first");
+    root.batch_execute(
+        "INSERT INTO app.products VALUES ('a', 'A2', 1.00) ON CONFLICT (sku) DO UPDATE SET price = excluded.price",
+    )
+    .await
+    .expect("upsert");
+    assert_eq!(text_rows(&root, "SELECT name, price FROM app.products").await, [["A", "1.00"]]);
+    let inserted = root
+        .execute("INSERT INTO app.products VALUES ('a', 'x', 5), ('b', 'B', 2) ON CONFLICT (sku) DO NOTHING", &[])
+        .await
+        .expect("do nothing");
+    assert_eq!(inserted, 1, "only the new row counts");
+    assert_eq!(text_rows(&root, "SELECT sku, price FROM app.products ORDER BY sku").await, [["a", "1.00"], ["b", "2.00"]]);
+    let returned = root
+        .query("INSERT INTO app.products VALUES ('b', 'B', 7) ON CONFLICT (sku) DO UPDATE SET price = excluded.price, name = excluded.name RETURNING sku, price::TEXT", &[])
+        .await;
+    // RETURNING takes column names only; an expression is refused cleanly.
+    assert!(returned.is_err());
+    let returned = root
+        .query("INSERT INTO app.products VALUES ('b', 'B7', 7) ON CONFLICT (sku) DO UPDATE SET name = excluded.name RETURNING sku, name", &[])
+        .await
+        .expect("upsert returning");
+    assert_eq!((returned[0].get::<_, &str>(0), returned[0].get::<_, &str>(1)), ("b", "B7"));
+    assert_eq!(
+        error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1), ('c', 'C', 2) ON CONFLICT (sku) DO UPDATE SET price = excluded.price").await,
+        "21000"
+    );
+    assert_eq!(error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1) ON CONFLICT (name) DO NOTHING").await, "42P10");
+    assert_eq!(
+        error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1) ON CONFLICT (sku) DO UPDATE SET sku = excluded.sku").await,
+        "0A000"
+    );
+    // Inside a transaction, against its own writes.
+    root.batch_execute(
+        "BEGIN;
+         INSERT INTO app.products VALUES ('t', 'T', 1);
+         INSERT INTO app.products VALUES ('t', 'T', 3) ON CONFLICT (sku) DO UPDATE SET price = excluded.price;
+         COMMIT;",
+    )
+    .await
+    .expect("upsert in a transaction");
+    assert_eq!(text_rows(&root, "SELECT price FROM app.products WHERE sku = 't'").await, [["3.00"]]);
+}

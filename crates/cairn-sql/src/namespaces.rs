@@ -13,7 +13,7 @@ use datafusion::logical_expr::ScalarUDF;
 
 use crate::error::to_df;
 use crate::system::SYSTEM_SCHEMA;
-use crate::tables::{DataTable, ReturnedRows};
+use crate::tables::{DataTable, InsertSlot};
 use crate::txn::TxCell;
 
 /// What a session's schemas need to build table providers.
@@ -24,8 +24,8 @@ pub(crate) struct SchemaContext {
     pub snowflake: Arc<ScalarUDF>,
     /// The session's open transaction, read and written by its tables.
     pub transaction: TxCell,
-    /// Rows an INSERT returns, when the session asked for them.
-    pub returned: ReturnedRows,
+    /// ON CONFLICT for the next INSERT, and the rows it returns.
+    pub returned: InsertSlot,
 }
 
 pub(crate) struct NamespaceCatalog {

@@ -35,8 +35,8 @@ use crate::statement::{parse_statements, Statement};
 use crate::ddl::parse_create_table;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::snowflake::snowflake_udf;
-use crate::returning::{self, Returning};
-use crate::tables::{DataTable, ReturnedRows};
+use crate::returning::{self, conflict_action, Extras, Returning};
+use crate::tables::{DataTable, InsertOptions, InsertSlot};
 use crate::txn::{commit, TxCell};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
@@ -90,7 +90,7 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 enum PreparedKind {
     Empty,
-    Plan(LogicalPlan, Option<Returning>),
+    Plan(Box<(LogicalPlan, Extras)>),
     Statement(Statement),
 }
 
@@ -115,8 +115,8 @@ pub struct Session {
     ctx: SessionContext,
     /// The open transaction's snapshot and writes (between BEGIN and its end).
     transaction: TxCell,
-    /// Collects an INSERT's rows while a statement with RETURNING runs.
-    returned: ReturnedRows,
+    /// ON CONFLICT and RETURNING for the INSERT that is running.
+    insert: InsertSlot,
     state: Mutex<State>,
     /// The running statement's token; cancel requests fire it.
     current: Mutex<CancellationToken>,
@@ -142,7 +142,7 @@ fn build_context(
     catalog: &Arc<cairn_catalog::Catalog>,
     actor: &Actor,
     transaction: &TxCell,
-    returned: &ReturnedRows,
+    returned: &InsertSlot,
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "default")
@@ -218,11 +218,11 @@ impl Session {
         registration: SessionGuard,
     ) -> Result<Session> {
         let transaction = TxCell::default();
-        let returned = ReturnedRows::default();
-        let ctx = build_context(engine.catalog(), &actor, &transaction, &returned)?;
+        let insert = InsertSlot::default();
+        let ctx = build_context(engine.catalog(), &actor, &transaction, &insert)?;
         let session = Session {
             transaction,
-            returned,
+            insert,
             engine,
             actor,
             id,
@@ -312,12 +312,12 @@ impl Session {
     async fn run(&self, statement: Statement) -> Result<Output> {
         match statement {
             Statement::Query(sql) => {
-                let (sql, returning) = returning::split(&sql)?;
+                let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let df = guard
                     .run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) })
                     .await?;
-                self.run_dataframe(&self.ctx, df, guard, returning.as_ref()).await
+                self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::CreateTable { kind, sql } => {
@@ -575,7 +575,7 @@ impl Session {
         };
         match statement {
             Statement::Query(text) => {
-                let (text, returning) = returning::split(&text)?;
+                let (text, extras) = returning::split(&text)?;
                 let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
@@ -593,11 +593,11 @@ impl Session {
                     }
                     param_types[index - 1] = data_type;
                 }
-                let schema = match &returning {
+                let schema = match &extras.returning {
                     Some(returning) => returning.schema(&target_def(&plan)?)?,
                     None => Arc::clone(plan.schema().inner()),
                 };
-                Ok(Prepared { kind: PreparedKind::Plan(plan, returning), param_types, schema })
+                Ok(Prepared { kind: PreparedKind::Plan(Box::new((plan, extras))), param_types, schema })
             }
             Statement::Show { name } => {
                 let schema = match &name {
@@ -623,11 +623,12 @@ impl Session {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             PreparedKind::Statement(statement) => self.execute(statement.clone()).await,
-            PreparedKind::Plan(plan, returning) => {
+            PreparedKind::Plan(planned) => {
+                let (plan, extras) = planned.as_ref();
                 if self.tx_state() == TxState::Failed {
                     return Err(CairnError::InFailedSqlTransaction);
                 }
-                let result = self.run_plan(plan.clone(), params, returning.as_ref()).await;
+                let result = self.run_plan(plan.clone(), params, extras).await;
                 if result.is_err() {
                     self.statement_failed();
                 }
@@ -636,7 +637,7 @@ impl Session {
         }
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>, returning: Option<&Returning>) -> Result<Output> {
+    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>, extras: &Extras) -> Result<Output> {
         let mut guard = self.start_statement();
         let df = guard
             .run(async {
@@ -644,7 +645,7 @@ impl Session {
                 self.ctx.execute_logical_plan(plan).await.map_err(from_df)
             })
             .await?;
-        self.run_dataframe(&self.ctx, df, guard, returning).await
+        self.run_dataframe(&self.ctx, df, guard, extras).await
     }
 
     /// `EXECUTE AS USER 'name' (statement)`: one query or DML statement run
@@ -665,13 +666,13 @@ impl Session {
             }
         };
         let target = Actor::of(&target);
-        let ctx = build_context(catalog, &target, &self.transaction, &self.returned)?;
+        let ctx = build_context(catalog, &target, &self.transaction, &self.insert)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();
-        let (text, returning) = returning::split(&text)?;
+        let (text, extras) = returning::split(&text)?;
         let df = guard.run(async { ctx.sql_with_options(&text, sql_options()).await.map_err(from_df) }).await?;
-        self.run_dataframe(&ctx, df, guard, returning.as_ref()).await
+        self.run_dataframe(&ctx, df, guard, &extras).await
     }
 
     /// Runs a planned statement: an INSERT to completion (one atomic
@@ -681,29 +682,36 @@ impl Session {
         ctx: &SessionContext,
         df: DataFrame,
         mut guard: StatementGuard,
-        returning: Option<&Returning>,
+        extras: &Extras,
     ) -> Result<Output> {
         refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
-                return self.update_or_delete(ctx, dml.clone(), guard, returning).await;
+                return self.update_or_delete(ctx, dml.clone(), guard, extras.returning.as_ref()).await;
             }
-            let Some(returning) = returning else {
-                let batches = guard.run(async { df.collect().await.map_err(from_df) }).await?;
-                let count = batches
-                    .iter()
-                    .filter_map(|batch| {
-                        batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())
-                    })
-                    .sum();
-                return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
+            let def = match extras.returning.is_some() || extras.on_conflict.is_some() {
+                true => Some(target_def(df.logical_plan())?),
+                false => None,
             };
-            let def = target_def(df.logical_plan())?;
-            *self.returned.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+            let on_conflict = match (&extras.on_conflict, &def) {
+                (Some(on_conflict), Some(def)) => Some(conflict_action(on_conflict, def)?),
+                _ => None,
+            };
+            *self.insert.lock().unwrap_or_else(PoisonError::into_inner) =
+                InsertOptions { on_conflict, returned: extras.returning.as_ref().map(|_| Vec::new()) };
             let outcome = guard.run(async { df.collect().await.map_err(from_df) }).await;
-            let rows = self.returned.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
-            outcome?;
-            return rows_output("INSERT 0", returning.batch(&def, &rows)?);
+            let options = std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
+            let batches = outcome?;
+            if let (Some(returning), Some(def)) = (&extras.returning, &def) {
+                return rows_output("INSERT 0", returning.batch(def, &options.returned.unwrap_or_default())?);
+            }
+            let count = batches
+                .iter()
+                .filter_map(|batch| {
+                    batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())
+                })
+                .sum();
+            return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
         }
         let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
         let schema = stream.schema();

@@ -22,6 +22,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
 use crate::error::to_df;
+use crate::returning::ConflictAction;
 use crate::scan_exec::{ScanExec, ScanSource};
 use crate::txn::TxCell;
 use crate::values::{arrow_type, build_column, read_value};
@@ -45,7 +46,7 @@ pub(crate) struct DataTable {
     schema: SchemaRef,
     defaults: HashMap<String, Expr>,
     transaction: TxCell,
-    returned: ReturnedRows,
+    returned: InsertSlot,
 }
 
 impl fmt::Debug for DataTable {
@@ -61,7 +62,7 @@ impl DataTable {
         actor: Actor,
         snowflake: &Arc<ScalarUDF>,
         transaction: TxCell,
-        returned: ReturnedRows,
+        returned: InsertSlot,
     ) -> cairn_types::Result<Self> {
         let schema = table_schema(&def)?;
         let mut defaults = HashMap::new();
@@ -86,6 +87,7 @@ impl DataTable {
             partition: access::table_partition(&self.actor, &self.def, TableOp::Write)?,
             transaction: self.transaction.clone(),
             changes: Vec::new(),
+            on_conflict: None,
         })
     }
 
@@ -148,6 +150,8 @@ struct Changes {
     partition: Partition,
     transaction: TxCell,
     changes: Vec<Change>,
+    /// For INSERT: what to do when a key is taken (None: 23505).
+    on_conflict: Option<ConflictAction>,
 }
 
 impl Changes {
@@ -170,6 +174,37 @@ impl Changes {
         CairnError::UniqueViolation { constraint: self.constraint(), detail: detail.to_owned() }
     }
 
+    /// What an INSERT of `row` writes, given the live row already under its
+    /// key (`first`: whether this statement meets the key for the first
+    /// time). `None`: nothing (DO NOTHING).
+    fn resolve_conflict(
+        &self,
+        first: bool,
+        existing: Option<StoredRow>,
+        row: &StoredRow,
+        detail: &str,
+    ) -> cairn_types::Result<Option<StoredRow>> {
+        let Some(existing) = existing else {
+            return Ok(Some(row.clone()));
+        };
+        match &self.on_conflict {
+            None => Err(self.duplicate(detail)),
+            Some(ConflictAction::DoNothing) => Ok(None),
+            Some(ConflictAction::DoUpdate(_)) if !first => Err(CairnError::CardinalityViolation(
+                "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
+            )),
+            Some(ConflictAction::DoUpdate(assignments)) => {
+                let mut values = existing.values.clone();
+                values.resize(self.def.columns.len(), Value::Null);
+                for &(target, source) in assignments {
+                    values[target] = row.values[source].clone();
+                }
+                check_row(&self.def, &values)?;
+                Ok(Some(StoredRow { expires_at: existing.expires_at, values }))
+            }
+        }
+    }
+
     /// Applies the changes; returns the rows they wrote (for DELETE, the
     /// rows they removed), for the row count and RETURNING.
     async fn apply(self) -> cairn_types::Result<Vec<Vec<Value>>> {
@@ -181,14 +216,28 @@ impl Changes {
             self.catalog.store().write(|w| {
                 let now = Timestamp::now();
                 let mut affected = Vec::with_capacity(self.changes.len());
+                let mut claimed: HashMap<Vec<u8>, StoredRow> = HashMap::new();
                 for change in &self.changes {
                     match change {
-                        Change::Insert(key, row, detail) => {
+                        Change::Insert(key, row, detail) if self.on_conflict.is_none() => {
                             w.insert_row_at(key, row, &constraint).map_err(|e| match e {
                                 CairnError::UniqueViolation { .. } => self.duplicate(detail),
                                 other => other,
                             })?;
                             affected.push(row.values.clone());
+                        }
+                        Change::Insert(key, row, detail) => {
+                            // A row this statement already wrote counts as taken.
+                            let first = !claimed.contains_key(key);
+                            let existing = match claimed.get(key) {
+                                Some(written) => Some(StoredRow::clone(written)),
+                                None => w.get_row_at(key)?.filter(|row| !row.is_expired(now)),
+                            };
+                            if let Some(written) = self.resolve_conflict(first, existing, row, detail)? {
+                                w.set_row_at(key, Some(&written))?;
+                                claimed.insert(key.clone(), written.clone());
+                                affected.push(written.values);
+                            }
                         }
                         Change::Update(key, row) => {
                             w.set_row_at(key, Some(row))?;
@@ -219,12 +268,17 @@ impl Changes {
         for change in &self.changes {
             match change {
                 Change::Insert(key, row, detail) => {
-                    if inserted.contains(key) || transaction.live(key, now)? {
-                        return Err(self.duplicate(detail));
+                    let first = inserted.insert(key.clone());
+                    // A row this statement already wrote counts as taken.
+                    let existing = match staged.iter().rev().find(|(k, _)| k == key) {
+                        Some((_, written)) => written.clone(),
+                        None => transaction.get(key)?,
                     }
-                    inserted.insert(key.clone());
-                    staged.push((key.clone(), Some(row.clone())));
-                    affected.push(row.values.clone());
+                    .filter(|row| !row.is_expired(now));
+                    if let Some(written) = self.resolve_conflict(first, existing, row, detail)? {
+                        staged.push((key.clone(), Some(written.clone())));
+                        affected.push(written.values);
+                    }
                 }
                 Change::Update(key, row) => {
                     staged.push((key.clone(), Some(row.clone())));
@@ -352,6 +406,7 @@ impl TableProvider for DataTable {
                 partition,
                 transaction: transaction.clone(),
                 changes: Vec::new(),
+                on_conflict: None,
             }),
             returned: Arc::clone(&self.returned),
         };
@@ -627,12 +682,19 @@ struct RowSink {
     /// Builds the statement's changes (partition and transaction decided at planning).
     changes: Box<dyn Fn() -> Changes + Send + Sync>,
     /// Where the inserted rows go when the statement has RETURNING.
-    returned: ReturnedRows,
+    returned: InsertSlot,
 }
 
-/// The rows an INSERT wrote, collected for RETURNING when the session asks
-/// (`Some`), shared between a session and its tables.
-pub(crate) type ReturnedRows = Arc<std::sync::Mutex<Option<Vec<Vec<Value>>>>>;
+/// What a session tells its next INSERT, and what the INSERT hands back:
+/// the ON CONFLICT action, and (when `Some`) the rows written, for RETURNING.
+#[derive(Default)]
+pub(crate) struct InsertOptions {
+    pub on_conflict: Option<ConflictAction>,
+    pub returned: Option<Vec<Vec<Value>>>,
+}
+
+/// Shared between a session and its tables.
+pub(crate) type InsertSlot = Arc<std::sync::Mutex<InsertOptions>>;
 
 impl fmt::Debug for RowSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -686,6 +748,8 @@ impl DataSink for RowSink {
 
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
         let mut changes = (self.changes)();
+        changes.on_conflict =
+            self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_conflict.clone();
         let expires_at =
             self.def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)));
         while let Some(batch) = data.next().await {
@@ -699,7 +763,7 @@ impl DataSink for RowSink {
         }
         let affected = changes.apply().await.map_err(to_df)?;
         let count = affected.len() as u64;
-        if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+        if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).returned.as_mut() {
             returned.extend(affected);
         }
         Ok(count)

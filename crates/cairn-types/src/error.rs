@@ -17,6 +17,7 @@ impl SqlState {
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
     pub const INVALID_AUTHORIZATION: SqlState = SqlState("28000");
@@ -33,6 +34,7 @@ impl SqlState {
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+    pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
@@ -79,6 +81,8 @@ pub enum CairnError {
     InvalidParameterValue(String),
     /// Text that does not read as the type it must be.
     InvalidTextRepresentation(String),
+    /// One statement would change the same row twice.
+    CardinalityViolation(String),
     /// A NOT NULL column got NULL.
     NotNullViolation { column: String },
     /// A unique key or unique index already holds this value.
@@ -90,6 +94,8 @@ pub enum CairnError {
     InsufficientPrivilege(String),
     /// Unknown table (or system table).
     UndefinedTable(String),
+    /// A column list that names no constraint (ON CONFLICT's target).
+    InvalidColumnReference(String),
     /// A table of that name already exists.
     DuplicateTable(String),
     /// Unknown column.
@@ -136,6 +142,7 @@ impl CairnError {
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
             CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
             CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+            CairnError::CardinalityViolation(_) => SqlState::CARDINALITY_VIOLATION,
             CairnError::NotNullViolation { .. } => SqlState::NOT_NULL_VIOLATION,
             CairnError::UniqueViolation { .. } => SqlState::UNIQUE_VIOLATION,
             CairnError::AuthenticationFailed { .. } => SqlState::INVALID_PASSWORD,
@@ -143,6 +150,7 @@ impl CairnError {
             CairnError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
             CairnError::UndefinedColumn(_) => SqlState::UNDEFINED_COLUMN,
             CairnError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
+            CairnError::InvalidColumnReference(_) => SqlState::INVALID_COLUMN_REFERENCE,
             CairnError::UndefinedObject(_) => SqlState::UNDEFINED_OBJECT,
             CairnError::DuplicateObject(_) => SqlState::DUPLICATE_OBJECT,
             CairnError::ReservedName(_) => SqlState::RESERVED_NAME,
@@ -197,6 +205,7 @@ impl fmt::Display for CairnError {
             | CairnError::UndefinedFunction(m)
             | CairnError::NumericValueOutOfRange(m)
             | CairnError::StringDataRightTruncation(m)
+            | CairnError::CardinalityViolation(m)
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
@@ -204,6 +213,7 @@ impl fmt::Display for CairnError {
             | CairnError::UndefinedTable(m)
             | CairnError::UndefinedColumn(m)
             | CairnError::DuplicateTable(m)
+            | CairnError::InvalidColumnReference(m)
             | CairnError::UndefinedObject(m)
             | CairnError::DuplicateObject(m)
             | CairnError::ReservedName(m)
@@ -257,6 +267,7 @@ mod tests {
             (CairnError::InFailedSqlTransaction, "25P02"),
             (CairnError::InvalidParameterValue(String::new()), "22023"),
             (CairnError::InvalidTextRepresentation(String::new()), "22P02"),
+            (CairnError::CardinalityViolation(String::new()), "21000"),
             (CairnError::NotNullViolation { column: "c".into() }, "23502"),
             (
                 CairnError::UniqueViolation { constraint: "k".into(), detail: String::new() },
@@ -267,6 +278,7 @@ mod tests {
             (CairnError::UndefinedTable(String::new()), "42P01"),
             (CairnError::UndefinedColumn(String::new()), "42703"),
             (CairnError::DuplicateTable(String::new()), "42P07"),
+            (CairnError::InvalidColumnReference(String::new()), "42P10"),
             (CairnError::UndefinedObject(String::new()), "42704"),
             (CairnError::DuplicateObject(String::new()), "42710"),
             (CairnError::ReservedName(String::new()), "42939"),
