@@ -10,6 +10,7 @@
 mod cancel;
 pub mod ddl;
 mod defaults;
+mod equality;
 pub mod error;
 mod functions;
 mod namespaces;

@@ -17,10 +17,11 @@ use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, Operator, ScalarUDF, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{Expr, ScalarUDF, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
+use crate::equality::{equality, Equality};
 use crate::error::to_df;
 use crate::returning::ConflictAction;
 use crate::scan_exec::{ScanExec, ScanSource};
@@ -425,36 +426,10 @@ pub(crate) struct KeyCondition {
 
 impl DataTable {
     fn key_condition(&self, filter: &Expr) -> Option<KeyCondition> {
-        match filter {
-            Expr::BinaryExpr(binary) if binary.op == Operator::Or => {
-                let mut left = self.key_condition(&binary.left)?;
-                let right = self.key_condition(&binary.right)?;
-                if left.key_position != right.key_position {
-                    return None;
-                }
-                left.values.extend(right.values);
-                Some(left)
-            }
-            Expr::BinaryExpr(binary) if binary.op == Operator::Eq => match (binary.left.as_ref(), binary.right.as_ref()) {
-                (Expr::Column(column), Expr::Literal(value, _)) | (Expr::Literal(value, _), Expr::Column(column)) => {
-                    self.key_values(&column.name, std::slice::from_ref(value))
-                }
-                _ => None,
-            },
-            Expr::InList(in_list) if !in_list.negated => {
-                let Expr::Column(column) = in_list.expr.as_ref() else { return None };
-                let values = in_list
-                    .list
-                    .iter()
-                    .map(|e| match e {
-                        Expr::Literal(value, _) => Some(value.clone()),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                self.key_values(&column.name, &values)
-            }
-            _ => None,
-        }
+        let Equality { column, values } = equality(filter)?;
+        // A key column is never NULL: IS NULL matches nothing.
+        let literals: Vec<ScalarValue> = values.into_iter().flatten().cloned().collect();
+        self.key_values(column, &literals)
     }
 
     /// The literals, as stored values of key column `name` (NULL matches nothing).

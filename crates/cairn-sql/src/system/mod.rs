@@ -30,9 +30,10 @@ use cairn_store::Snapshot;
 use cairn_types::{Timestamp, UserId};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::equality::{equality, Equality};
 use crate::error::to_df;
 use crate::scan_exec::{ScanExec, ScanSource};
 
@@ -197,38 +198,7 @@ impl<T: SystemTableDef> SystemTableProvider<T> {
 
     /// The condition `filter` expresses, if it is one this table answers exactly.
     fn condition(&self, filter: &Expr) -> Option<Condition> {
-        // DataFusion rewrites short IN lists into ORs of equalities.
-        if let Expr::BinaryExpr(binary) = filter {
-            if binary.op == Operator::Or {
-                let mut left = self.condition(&binary.left)?;
-                let right = self.condition(&binary.right)?;
-                if left.column != right.column {
-                    return None;
-                }
-                left.values.extend(right.values);
-                return Some(left);
-            }
-        }
-        let (column, literals): (&str, Vec<Option<&ScalarValue>>) = match filter {
-            Expr::BinaryExpr(binary) if binary.op == Operator::Eq => {
-                match (binary.left.as_ref(), binary.right.as_ref()) {
-                    (Expr::Column(c), other) | (other, Expr::Column(c)) => {
-                        (c.name.as_str(), vec![literal(other)?])
-                    }
-                    _ => return None,
-                }
-            }
-            Expr::InList(in_list) if !in_list.negated => {
-                let Expr::Column(c) = in_list.expr.as_ref() else { return None };
-                let values = in_list.list.iter().map(literal).collect::<Option<Vec<_>>>()?;
-                (c.name.as_str(), values)
-            }
-            Expr::IsNull(inner) => {
-                let Expr::Column(c) = inner.as_ref() else { return None };
-                (c.name.as_str(), vec![None])
-            }
-            _ => return None,
-        };
+        let Equality { column, values: literals } = equality(filter)?;
         let column_index = self.columns.iter().position(|c| c.name == column)?;
         let spec = &self.columns[column_index];
         spec.equality?;
@@ -243,14 +213,6 @@ impl<T: SystemTableDef> SystemTableProvider<T> {
             }
         }
         Some(Condition { column: spec.name, column_index, values })
-    }
-}
-
-/// A literal operand, possibly behind a cast that DataFusion left in place.
-fn literal(expr: &Expr) -> Option<Option<&ScalarValue>> {
-    match expr {
-        Expr::Literal(value, _) => Some(Some(value)),
-        _ => None,
     }
 }
 

@@ -1,0 +1,72 @@
+//! The filters a scan can answer from keys and indexes.
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, Operator};
+
+/// `column = v`, `column IN (v, …)`, an OR of equalities on one column (as
+/// DataFusion rewrites short IN lists), or `column IS NULL` (a `None`).
+pub(crate) struct Equality<'e> {
+    pub column: &'e str,
+    pub values: Vec<Option<&'e ScalarValue>>,
+}
+
+pub(crate) fn equality(filter: &Expr) -> Option<Equality<'_>> {
+    match filter {
+        Expr::BinaryExpr(binary) if binary.op == Operator::Or => {
+            let mut left = equality(&binary.left)?;
+            let right = equality(&binary.right)?;
+            if left.column != right.column {
+                return None;
+            }
+            left.values.extend(right.values);
+            Some(left)
+        }
+        Expr::BinaryExpr(binary) if binary.op == Operator::Eq => match (binary.left.as_ref(), binary.right.as_ref()) {
+            (Expr::Column(column), Expr::Literal(value, _)) | (Expr::Literal(value, _), Expr::Column(column)) => {
+                Some(Equality { column: &column.name, values: vec![Some(value)] })
+            }
+            _ => None,
+        },
+        Expr::InList(in_list) if !in_list.negated => {
+            let Expr::Column(column) = in_list.expr.as_ref() else { return None };
+            let values = in_list
+                .list
+                .iter()
+                .map(|e| match e {
+                    Expr::Literal(value, _) => Some(Some(value)),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(Equality { column: &column.name, values })
+        }
+        Expr::IsNull(inner) => match inner.as_ref() {
+            Expr::Column(column) => Some(Equality { column: &column.name, values: vec![None] }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::{col, lit};
+
+    /// (column, number of values) of the equality `expr` is, if it is one.
+    fn shape(expr: Expr) -> Option<(String, usize)> {
+        equality(&expr).map(|e| (e.column.to_owned(), e.values.len()))
+    }
+
+    #[test]
+    fn equalities_in_lists_ors_and_is_null() {
+        assert_eq!(shape(col("a").eq(lit(1i64))), Some(("a".into(), 1)));
+        assert_eq!(shape(lit(1i64).eq(col("a"))), Some(("a".into(), 1)));
+        assert_eq!(shape(col("a").in_list(vec![lit(1i64), lit(2i64)], false)), Some(("a".into(), 2)));
+        assert_eq!(shape(col("a").eq(lit(1i64)).or(col("a").eq(lit(2i64)))), Some(("a".into(), 2)));
+        assert_eq!(shape(col("a").eq(lit(1i64)).or(col("b").eq(lit(2i64)))), None);
+        assert_eq!(shape(col("a").in_list(vec![lit(1i64)], true)), None);
+        assert_eq!(shape(col("a").gt(lit(1i64))), None);
+        let is_null = col("a").is_null();
+        assert_eq!(equality(&is_null).map(|e| e.values), Some(vec![None]));
+    }
+}
