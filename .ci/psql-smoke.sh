@@ -52,6 +52,33 @@ fi
 grep -q 'password authentication failed for user "alice"' "$work/err" || fail "unexpected error: $(cat "$work/err")"
 passed=$((passed + 1))
 
+# COPY over the simple protocol: psql's \copy in and out, inline data
+# from stdin, and a failed COPY that leaves the session usable.
+printf 'sku,name\na,"x, y"\nb,\n' >"$work/in.csv"
+out="$(psql -X -v ON_ERROR_STOP=1 -At "host=127.0.0.1 port=$PORT user=root dbname=cairn" <<SQL
+CREATE TABLE products (sku TEXT PRIMARY KEY, name TEXT);
+\copy products from '$work/in.csv' with (format csv, header true)
+COPY products (sku) FROM STDIN;
+c
+\.
+\copy products to stdout with csv
+SQL
+)"
+echo "$out"
+[ "$out" = "$(printf 'CREATE TABLE\nCOPY 2\nCOPY 1\na,"x, y"\nb,\nc,')" ] || fail "COPY round trip returned: $out"
+out="$(psql -X -At "host=127.0.0.1 port=$PORT user=root dbname=cairn" 2>&1 <<SQL
+COPY products (sku) FROM STDIN;
+d
+bad line with	two fields
+\.
+SELECT count(*) FROM products;
+SQL
+)" || true
+echo "$out"
+grep -q 'extra data after last expected column (COPY products, line 2)' <<<"$out" || fail "bad COPY line not reported: $out"
+grep -qx '3' <<<"$out" || fail "session not usable after a failed COPY, or rows written: $out"
+passed=$((passed + 1))
+
 start tls --tls-cert "$fixtures/server.crt" --tls-key "$fixtures/server.key"
 out="$(psql -X -v ON_ERROR_STOP=1 -At \
   "host=localhost port=$PORT user=root dbname=cairn sslmode=verify-full sslrootcert=$fixtures/ca.crt" \

@@ -2,6 +2,7 @@
 //! through tokio-postgres. One test binary, so DataFusion is linked once.
 
 mod auth;
+mod copy;
 mod durability;
 mod namespaces;
 mod raw;

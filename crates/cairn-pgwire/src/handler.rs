@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use async_trait::async_trait;
 use cairn_sql::settings::ReportedChange;
-use cairn_sql::{Engine, Output, Prepared, Session, SessionParams, TxState};
+use cairn_sql::statement::Statement;
+use cairn_sql::{CopyIn, Engine, Output, Prepared, Session, SessionParams, TxState};
 use cairn_types::{CairnError, Role, SessionId};
 use datafusion::common::ScalarValue;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -29,9 +30,10 @@ use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler,
 };
 use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
@@ -40,6 +42,7 @@ use pgwire::api::{
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::copy::CopyInResponse;
 use pgwire::messages::extendedquery::Sync as PgSync;
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
@@ -47,6 +50,7 @@ use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 
+use crate::copy::{park_copy_in, send_copy_out};
 use crate::encode::{encode_batch, fields};
 use crate::errors::{error_info, to_pg, SEVERITY_FATAL};
 use crate::types::{decode_parameter, pg_type};
@@ -60,9 +64,25 @@ pub struct AuthPolicy {
 }
 
 /// What a connection keeps after startup.
-struct Connection {
-    session: Arc<Session>,
+pub(crate) struct Connection {
+    pub session: Arc<Session>,
+    /// A `COPY … FROM STDIN` receiving its data.
+    copy_in: Mutex<Option<CopyIn>>,
     _cancel: CancelRegistration,
+}
+
+impl Connection {
+    pub fn copy_in(&self) -> std::sync::MutexGuard<'_, Option<CopyIn>> {
+        self.copy_in.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How a simple query goes on after one of its statements.
+enum Flow {
+    Next,
+    /// A COPY FROM STDIN started: the client sends data next, and
+    /// ReadyForQuery waits for its end.
+    CopyIn,
 }
 
 /// A cancellable backend: its secret key (as bytes, whatever its protocol
@@ -150,13 +170,17 @@ impl PgWireServerHandlers for Wire {
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         Arc::clone(&self.0)
     }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::clone(&self.0)
+    }
 }
 
-fn connection<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Connection>> {
+pub(crate) fn connection<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Connection>> {
     client.session_extensions().get::<Connection>().ok_or(PgWireError::NotReadyForQuery)
 }
 
-fn transaction_status(state: TxState) -> TransactionStatus {
+pub(crate) fn transaction_status(state: TxState) -> TransactionStatus {
     match state {
         TxState::Idle => TransactionStatus::Idle,
         TxState::InBlock => TransactionStatus::Transaction,
@@ -164,7 +188,7 @@ fn transaction_status(state: TxState) -> TransactionStatus {
     }
 }
 
-fn format_options(session: &Session) -> Arc<FormatOptions> {
+pub(crate) fn format_options(session: &Session) -> Arc<FormatOptions> {
     let mut options = FormatOptions::default();
     if let Some(date_style) = session.setting("DateStyle") {
         options.date_style = date_style;
@@ -199,7 +223,7 @@ fn command_tag(tag: &str, rows: Option<u64>) -> Tag {
     }
 }
 
-fn panicked() -> CairnError {
+pub(crate) fn panicked() -> CairnError {
     CairnError::Internal("the statement panicked; the connection is still usable".into())
 }
 
@@ -272,7 +296,7 @@ impl Handler {
         })?);
         let registration = self.cancels.register(pid, &secret, &session);
         let parameters = startup_parameters(&session);
-        client.session_extensions().insert(Connection { session, _cancel: registration });
+        client.session_extensions().insert(Connection { session, copy_in: Mutex::new(None), _cancel: registration });
         tracing::info!(user = %username, pid, peer = %client.socket_addr(), "session started");
         finish_authentication(client, &parameters).await
     }
@@ -283,8 +307,8 @@ impl Handler {
         &self,
         client: &mut C,
         session: &Session,
-        statement: cairn_sql::statement::Statement,
-    ) -> PgWireResult<Result<(), CairnError>>
+        statement: Statement,
+    ) -> PgWireResult<Result<Flow, CairnError>>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -299,7 +323,21 @@ impl Handler {
             Output::Command { tag, rows, reported } => {
                 report_parameters(client, reported).await?;
                 client.feed(PgWireBackendMessage::CommandComplete(command_tag(tag, rows).into())).await?;
-                Ok(Ok(()))
+                Ok(Ok(Flow::Next))
+            }
+            Output::CopyOut { options, schema, stream } => {
+                let rows = match send_copy_out(client, session, &options, schema, stream).await? {
+                    Ok(rows) => rows,
+                    Err(error) => return Ok(Err(error)),
+                };
+                client.feed(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;
+                Ok(Ok(Flow::Next))
+            }
+            Output::CopyIn(copy) => {
+                let columns = park_copy_in(client, copy)?;
+                let response = CopyInResponse::new(0, columns as i16, vec![0; columns]);
+                client.send(PgWireBackendMessage::CopyInResponse(response)).await?;
+                Ok(Ok(Flow::CopyIn))
             }
             Output::Rows { tag, schema, stream } => {
                 let fields = Arc::new(fields(&schema, &Format::UnifiedText, &format_options(session)));
@@ -330,7 +368,7 @@ impl Handler {
                     _ => Tag::new(tag),
                 };
                 client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
-                Ok(Ok(()))
+                Ok(Ok(Flow::Next))
             }
         }
     }
@@ -391,12 +429,22 @@ impl SimpleQueryHandler for Handler {
                 client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
                 None
             }
+            Ok(statements) if statements.iter().rev().skip(1).any(is_copy_in) => Some(CairnError::FeatureNotSupported(
+                "COPY FROM STDIN must be the last statement of a query".into(),
+            )),
             Ok(statements) => {
                 let mut failure = None;
                 for statement in statements {
-                    if let Err(error) = self.run_simple(client, session, statement).await? {
-                        failure = Some(error);
-                        break;
+                    match self.run_simple(client, session, statement).await? {
+                        Ok(Flow::Next) => {}
+                        Ok(Flow::CopyIn) => {
+                            client.set_state(PgWireConnectionState::CopyInProgress(false));
+                            return Ok(());
+                        }
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
                     }
                 }
                 failure
@@ -424,6 +472,10 @@ impl SimpleQueryHandler for Handler {
     {
         Err(PgWireError::ApiError("simple queries are executed by on_query".into()))
     }
+}
+
+fn is_copy_in(statement: &Statement) -> bool {
+    matches!(statement, Statement::Copy(spec) if spec.from_client)
 }
 
 /// Parses (and plans) statements for the extended protocol.
@@ -549,6 +601,20 @@ impl ExtendedQueryHandler for Handler {
             Output::Command { tag, rows, reported } => {
                 report_parameters(client, reported).await?;
                 Ok(Response::Execution(command_tag(tag, rows)))
+            }
+            Output::CopyOut { options, schema, stream } => {
+                match send_copy_out(client, session, &options, schema, stream).await? {
+                    Ok(rows) => Ok(Response::Execution(Tag::new("COPY").with_rows(rows))),
+                    Err(error) => {
+                        session.statement_failed();
+                        Err(to_pg(&error))
+                    }
+                }
+            }
+            Output::CopyIn(copy) => {
+                let columns = park_copy_in(client, copy)?;
+                let empty = futures::stream::empty();
+                Ok(Response::CopyIn(CopyResponse::new(0, columns, empty)))
             }
             Output::Rows { tag, schema, stream } => {
                 let fields = Arc::new(fields(&schema, &portal.result_column_format, &format_options(session)));

@@ -5,6 +5,7 @@
 //! internals, and holds no SQL logic of its own.
 #![deny(clippy::unwrap_used)]
 
+mod copy;
 mod encode;
 mod errors;
 mod handler;

@@ -68,6 +68,13 @@ fn classify_plan(message: &str) -> CairnError {
             return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
         }
     }
+    // `SessionContext::table_provider`'s wording.
+    if let Some(name) = message.strip_prefix("No table named '").and_then(|rest| rest.strip_suffix('\'')) {
+        return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
+    }
+    if let Some(name) = message.strip_prefix("failed to resolve schema: ") {
+        return CairnError::UndefinedTable(format!("schema \"{name}\" does not exist"));
+    }
     for kind in ["DDL", "DML", "Statement"] {
         if message.starts_with(&format!("{kind} not supported")) {
             return CairnError::FeatureNotSupported(format!(

@@ -8,6 +8,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod cancel;
+pub mod copy;
 pub mod ddl;
 mod defaults;
 mod equality;
@@ -31,7 +32,7 @@ use cairn_catalog::{Actor, Catalog};
 use cairn_types::{CairnError, Result, SessionId, SessionInfo, Timestamp, User};
 
 pub use functions::version_string;
-pub use session::{Output, Prepared, Session, TxState, CATALOG_NAME};
+pub use session::{CopyIn, Output, Prepared, Session, TxState, CATALOG_NAME};
 pub use settings::Settings;
 
 /// The PostgreSQL version CairnDB reports (`server_version`, `version()`).

@@ -28,6 +28,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::cancel::{GuardedStream, StatementGuard};
+use crate::copy::CopyOptions;
 use crate::error::from_df;
 use crate::functions::session_functions;
 use crate::settings::{ReportedChange, Settings};
@@ -40,6 +41,10 @@ use crate::tables::{DataTable, InsertOptions, InsertSlot};
 use crate::txn::{commit, TxCell};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
+
+mod copy;
+
+pub use copy::CopyIn;
 
 /// The one DataFusion catalog every session sees.
 pub const CATALOG_NAME: &str = "cairn";
@@ -64,6 +69,11 @@ pub enum Output {
     /// A command tag (with a row count for INSERT), plus parameter changes
     /// the client must be told about.
     Command { tag: &'static str, rows: Option<u64>, reported: Vec<ReportedChange> },
+    /// `COPY … TO STDOUT`: rows to send as lines of `options`' format.
+    CopyOut { options: CopyOptions, schema: SchemaRef, stream: SendableRecordBatchStream },
+    /// `COPY … FROM STDIN`: the client sends the data next; feed it to
+    /// this, then hand it to [`Session::finish_copy`].
+    CopyIn(CopyIn),
 }
 
 impl Output {
@@ -320,6 +330,7 @@ impl Session {
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
+            Statement::Copy(spec) => self.copy(spec).await,
             Statement::CreateTable { kind, sql } => {
                 self.refuse_in_block("CREATE TABLE")?;
                 let spec = parse_create_table(kind, &sql)?;
@@ -705,13 +716,7 @@ impl Session {
             if let (Some(returning), Some(def)) = (&extras.returning, &def) {
                 return rows_output("INSERT 0", returning.batch(def, &options.returned.unwrap_or_default())?);
             }
-            let count = batches
-                .iter()
-                .filter_map(|batch| {
-                    batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>())
-                })
-                .sum();
-            return Ok(Output::Command { tag: "INSERT 0", rows: Some(count), reported: Vec::new() });
+            return Ok(Output::Command { tag: "INSERT 0", rows: Some(inserted_count(&batches)), reported: Vec::new() });
         }
         let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
         let schema = stream.schema();
@@ -760,6 +765,14 @@ impl Session {
     fn current_namespace(&self) -> String {
         self.state().settings.search_path().into_iter().next().unwrap_or_else(|| "default".into())
     }
+}
+
+/// The row count an insert plan reports (one UInt64 per partition).
+fn inserted_count(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>()))
+        .sum()
 }
 
 /// The definition of the CairnDB table a DML plan writes to.

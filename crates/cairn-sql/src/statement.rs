@@ -6,6 +6,8 @@
 //! and dollar-quoting are handled the way PostgreSQL handles them.
 
 use cairn_catalog::UserChange;
+
+use crate::copy::{parse_copy, CopySpec};
 use cairn_types::{CairnError, Result, Role, TableKind};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
@@ -35,6 +37,8 @@ pub enum Statement {
     Begin,
     Commit,
     Rollback,
+    /// `COPY … FROM STDIN` / `COPY … TO STDOUT`.
+    Copy(CopySpec),
     /// Anything else: planned and run by DataFusion.
     Query(String),
 }
@@ -58,6 +62,7 @@ impl Statement {
             Statement::Begin => "BEGIN",
             Statement::Commit => "COMMIT",
             Statement::Rollback => "ROLLBACK",
+            Statement::Copy(_) => "COPY",
             Statement::Query(_) => "SELECT",
         }
     }
@@ -91,6 +96,10 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     if let Some(kind) = table_kind {
         let rest: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| t.to_string()).collect();
         return Ok(Statement::CreateTable { kind, sql: format!("CREATE TABLE {}", rest.join(" ")) });
+    }
+    if cursor.keyword("COPY") {
+        let text: String = tokens.iter().map(ToString::to_string).collect();
+        return parse_copy(&text).map(Statement::Copy);
     }
     if cursor.keywords(&["EXECUTE", "AS", "USER"]) {
         let user = match cursor.peek() {

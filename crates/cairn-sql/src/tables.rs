@@ -92,6 +92,11 @@ impl DataTable {
         })
     }
 
+    /// Fails unless the session may write this table.
+    pub fn check_write(&self) -> cairn_types::Result<()> {
+        access::table_partition(&self.actor, &self.def, TableOp::Write).map(|_| ())
+    }
+
     fn require_key(&self) -> cairn_types::Result<()> {
         if self.def.primary_key.is_empty() {
             return Err(CairnError::FeatureNotSupported(format!(

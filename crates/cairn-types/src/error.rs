@@ -17,6 +17,8 @@ impl SqlState {
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
+    pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
@@ -81,6 +83,10 @@ pub enum CairnError {
     InvalidParameterValue(String),
     /// Text that does not read as the type it must be.
     InvalidTextRepresentation(String),
+    /// COPY input whose lines do not have the table's shape.
+    BadCopyFileFormat(String),
+    /// Bytes that are not valid UTF-8.
+    CharacterNotInRepertoire(String),
     /// One statement would change the same row twice.
     CardinalityViolation(String),
     /// A NOT NULL column got NULL.
@@ -142,6 +148,8 @@ impl CairnError {
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
             CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
             CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+            CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
+            CairnError::CharacterNotInRepertoire(_) => SqlState::CHARACTER_NOT_IN_REPERTOIRE,
             CairnError::CardinalityViolation(_) => SqlState::CARDINALITY_VIOLATION,
             CairnError::NotNullViolation { .. } => SqlState::NOT_NULL_VIOLATION,
             CairnError::UniqueViolation { .. } => SqlState::UNIQUE_VIOLATION,
@@ -206,6 +214,8 @@ impl fmt::Display for CairnError {
             | CairnError::NumericValueOutOfRange(m)
             | CairnError::StringDataRightTruncation(m)
             | CairnError::CardinalityViolation(m)
+            | CairnError::BadCopyFileFormat(m)
+            | CairnError::CharacterNotInRepertoire(m)
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
@@ -268,6 +278,8 @@ mod tests {
             (CairnError::InvalidParameterValue(String::new()), "22023"),
             (CairnError::InvalidTextRepresentation(String::new()), "22P02"),
             (CairnError::CardinalityViolation(String::new()), "21000"),
+            (CairnError::BadCopyFileFormat(String::new()), "22P04"),
+            (CairnError::CharacterNotInRepertoire(String::new()), "22021"),
             (CairnError::NotNullViolation { column: "c".into() }, "23502"),
             (
                 CairnError::UniqueViolation { constraint: "k".into(), detail: String::new() },

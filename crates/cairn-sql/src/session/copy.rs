@@ -1,0 +1,164 @@
+//! Running COPY statements: `TO STDOUT` is a query whose rows the wire
+//! layer writes as lines; `FROM STDIN` reads the client's data into one
+//! batch and inserts it as one statement (atomic, through the same
+//! provider as INSERT, so access rules, defaults, keys and transactions
+//! apply unchanged).
+
+use std::sync::Arc;
+
+use cairn_types::{CairnError, DataType, Result};
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::{Column, ScalarValue, TableReference};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
+
+use super::{quote_identifier, sql_options, Output, Session};
+use crate::cancel::GuardedStream;
+use crate::copy::reader::RecordReader;
+use crate::copy::{CopySource, CopySpec};
+use crate::error::from_df;
+use crate::tables::DataTable;
+use crate::values::arrow_type;
+
+/// A `COPY … FROM STDIN` waiting for (or receiving) its data.
+pub struct CopyIn {
+    reader: RecordReader,
+    table: Arc<dyn TableProvider>,
+    reference: TableReference,
+    /// The columns the data has, in its order, with their types.
+    columns: Vec<(String, DataType)>,
+}
+
+impl CopyIn {
+    /// How many columns each line has.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Takes the next chunk of CopyData; errors wait for the end.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.reader.feed(data);
+    }
+}
+
+fn qualified(namespace: &Option<String>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{}.{}", quote_identifier(namespace), quote_identifier(name)),
+        None => quote_identifier(name),
+    }
+}
+
+impl Session {
+    pub(super) async fn copy(&self, spec: CopySpec) -> Result<Output> {
+        if !spec.from_client {
+            return self.copy_out(spec).await;
+        }
+        let CopySource::Table { namespace, name, columns } = spec.source else {
+            return Err(CairnError::Syntax("COPY FROM needs a table".into()));
+        };
+        let reference = match &namespace {
+            Some(namespace) => TableReference::partial(namespace.as_str(), name.as_str()),
+            None => TableReference::bare(name.as_str()),
+        };
+        let table = self.ctx.table_provider(reference.clone()).await.map_err(from_df)?;
+        let Some(data_table) = table.downcast_ref::<DataTable>() else {
+            return Err(CairnError::FeatureNotSupported(format!("cannot copy to system table \"{name}\"")));
+        };
+        // Refused now, before the client sends any data.
+        data_table.check_write()?;
+        let def = data_table.def();
+        let names = match columns.is_empty() {
+            true => def.columns.iter().map(|c| c.name.clone()).collect(),
+            false => columns,
+        };
+        let mut typed = Vec::with_capacity(names.len());
+        for column in names {
+            let Some(found) = def.columns.iter().find(|c| c.name == column) else {
+                return Err(CairnError::UndefinedColumn(format!(
+                    "column \"{column}\" of relation \"{name}\" does not exist"
+                )));
+            };
+            if typed.iter().any(|(seen, _)| *seen == column) {
+                return Err(CairnError::Syntax(format!("column \"{column}\" specified more than once")));
+            }
+            typed.push((column, found.data_type.clone()));
+        }
+        let reader = RecordReader::new(
+            spec.options,
+            qualified(&namespace, &name),
+            typed.iter().map(|(name, _)| name.clone()).collect(),
+        );
+        Ok(Output::CopyIn(CopyIn { reader, table, reference, columns: typed }))
+    }
+
+    async fn copy_out(&self, spec: CopySpec) -> Result<Output> {
+        let sql = match &spec.source {
+            CopySource::Query(query) => query.clone(),
+            CopySource::Table { namespace, name, columns } => {
+                let columns = match columns.is_empty() {
+                    true => "*".to_owned(),
+                    false => columns.iter().map(|c| quote_identifier(c)).collect::<Vec<_>>().join(", "),
+                };
+                format!("SELECT {columns} FROM {}", qualified(namespace, name))
+            }
+        };
+        let mut guard = self.start_statement();
+        let df = guard.run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) }).await?;
+        super::refuse_unsupported(df.logical_plan())?;
+        let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
+        let schema = stream.schema();
+        Ok(Output::CopyOut { options: spec.options, schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+    }
+
+    /// Ends a `COPY FROM STDIN` (CopyDone): parses what is left, then
+    /// inserts every row in one statement, or none.
+    pub async fn finish_copy(&self, copy: CopyIn) -> Result<Output> {
+        let result = self.write_copy(copy).await;
+        if result.is_err() {
+            self.statement_failed();
+        }
+        result
+    }
+
+    /// The client gave up on a `COPY FROM STDIN` (CopyFail): nothing is written.
+    pub fn abort_copy(&self, copy: CopyIn, message: &str) -> CairnError {
+        drop(copy);
+        self.statement_failed();
+        CairnError::QueryCanceled(format!("COPY from stdin failed: {message}"))
+    }
+
+    async fn write_copy(&self, copy: CopyIn) -> Result<Output> {
+        let types: Vec<DataType> = copy.columns.iter().map(|(_, t)| t.clone()).collect();
+        let batch = copy.reader.finish(&types)?;
+        let Some(table) = copy.table.downcast_ref::<DataTable>() else {
+            return Err(CairnError::Internal("COPY target is not a table".into()));
+        };
+        // Every table column, from the data or from its default.
+        let mut row = Vec::with_capacity(table.def().columns.len());
+        for column in &table.def().columns {
+            let value = match copy.columns.iter().any(|(name, _)| *name == column.name) {
+                true => Expr::Column(Column::from_name(column.name.as_str())),
+                false => copy.table.get_column_default(&column.name).cloned().unwrap_or(lit(ScalarValue::Null)),
+            };
+            row.push(cast(value, arrow_type(&column.data_type)?).alias(column.name.as_str()));
+        }
+        let mut guard = self.start_statement();
+        let written = guard
+            .run(async {
+                let input = self.ctx.read_batch(batch).map_err(from_df)?.select(row).map_err(from_df)?;
+                let plan = LogicalPlanBuilder::insert_into(
+                    input.into_unoptimized_plan(),
+                    copy.reference,
+                    provider_as_source(Arc::clone(&copy.table)),
+                    InsertOp::Append,
+                )
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(from_df)?;
+                let batches = self.ctx.execute_logical_plan(plan).await.map_err(from_df)?.collect().await.map_err(from_df)?;
+                Ok(super::inserted_count(&batches))
+            })
+            .await?;
+        Ok(Output::Command { tag: "COPY", rows: Some(written), reported: Vec::new() })
+    }
+}
