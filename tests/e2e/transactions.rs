@@ -98,3 +98,80 @@ async fn concurrent_writers_of_one_row_conflict_with_40001() {
     assert_eq!(sqlstate(&b.batch_execute("COMMIT").await.expect_err("b conflicts")), "40001");
     assert_eq!(text_rows(&b, "SELECT balance FROM accounts WHERE id = 8").await, [["1"]]);
 }
+
+#[tokio::test]
+async fn savepoints_undo_part_of_a_transaction_and_recover_a_failed_one() {
+    let server = Server::start();
+    let a = setup(&server).await;
+    a.batch_execute(
+        "BEGIN;
+         UPDATE accounts SET balance = 1 WHERE id = 1;
+         SAVEPOINT s1;
+         UPDATE accounts SET balance = 2 WHERE id = 1;
+         SAVEPOINT s2;
+         INSERT INTO accounts VALUES (9, 9);
+         ROLLBACK TO SAVEPOINT s1;",
+    )
+    .await
+    .expect("savepoints");
+    assert_eq!(text_rows(&a, "SELECT id, balance FROM accounts ORDER BY id").await, [["1", "1"], ["2", "100"]]);
+    // s2 went with the rollback to s1; s1 itself stays.
+    assert_eq!(error_code(&a, "RELEASE SAVEPOINT s2").await, "3B001");
+    a.batch_execute("ROLLBACK TO s1").await.expect("recover");
+    // A failed statement aborts the block until ROLLBACK TO SAVEPOINT.
+    assert_eq!(error_code(&a, "INSERT INTO accounts VALUES (1, 0)").await, "23505");
+    assert_eq!(error_code(&a, "SELECT 1").await, "25P02");
+    a.batch_execute("ROLLBACK TO SAVEPOINT s1; INSERT INTO accounts VALUES (3, 3); RELEASE s1; COMMIT")
+        .await
+        .expect("recovered and committed");
+    assert_eq!(
+        text_rows(&a, "SELECT id, balance FROM accounts ORDER BY id").await,
+        [["1", "1"], ["2", "100"], ["3", "3"]]
+    );
+    assert_eq!(error_code(&a, "SAVEPOINT outside").await, "25P01");
+    assert_eq!(error_code(&a, "ROLLBACK TO SAVEPOINT outside").await, "25P01");
+    // Isolation: every transaction is serializable, whatever is asked for.
+    a.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.expect("set");
+    assert_eq!(text_rows(&a, "SHOW transaction_isolation").await, [["serializable"]]);
+    a.batch_execute("COMMIT; SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE").await.expect("commit");
+    assert_eq!(text_rows(&a, "SHOW default_transaction_isolation").await, [["serializable"]]);
+}
+
+#[tokio::test]
+async fn write_skew_is_caught_so_transactions_are_serializable() {
+    let server = Server::start();
+    let a = setup(&server).await;
+    let b = server.root().await;
+    // Each moves money only if the total stays >= 150; run serially, the
+    // second would see 130 and refuse. Both read both rows, then write a
+    // different one: snapshot isolation would let both commit.
+    a.batch_execute("BEGIN").await.expect("begin a");
+    b.batch_execute("BEGIN").await.expect("begin b");
+    assert_eq!(text_rows(&a, "SELECT sum(balance) FROM accounts").await, [["200"]]);
+    assert_eq!(text_rows(&b, "SELECT sum(balance) FROM accounts").await, [["200"]]);
+    a.batch_execute("UPDATE accounts SET balance = balance - 70 WHERE id = 1").await.expect("a writes");
+    b.batch_execute("UPDATE accounts SET balance = balance - 70 WHERE id = 2").await.expect("b writes");
+    a.batch_execute("COMMIT").await.expect("first committer wins");
+    let error = b.batch_execute("COMMIT").await.expect_err("b read what a changed");
+    assert_eq!(sqlstate(&error), "40001");
+    assert_eq!(text_rows(&a, "SELECT sum(balance) FROM accounts").await, [["130"]]);
+}
+
+#[tokio::test]
+async fn concurrent_autocommit_updates_lose_nothing() {
+    let server = Server::start();
+    let _a = setup(&server).await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let client = server.root().await;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                client.batch_execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.expect("increment");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    assert_eq!(text_rows(&_a, "SELECT balance FROM accounts WHERE id = 1").await, [["200"]]);
+}

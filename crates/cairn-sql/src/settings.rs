@@ -187,6 +187,14 @@ fn validate(name: &'static str, value: String) -> Result<String> {
             Ok(digits) if (-15..=3).contains(&digits) => Ok(digits.to_string()),
             _ => Err(invalid(name, &value, ": must be an integer from -15 to 3")),
         },
+        // Every transaction is serializable; SQL lets a database run a
+        // transaction at a stricter level than asked, never a weaker one.
+        "transaction_isolation" | "default_transaction_isolation" => {
+            match value.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+                "serializable" | "repeatable read" | "read committed" | "read uncommitted" => Ok("serializable".into()),
+                _ => Err(invalid(name, &value, "")),
+            }
+        }
         "standard_conforming_strings" => match value.to_ascii_lowercase().as_str() {
             "on" | "true" | "1" | "yes" => Ok("on".into()),
             _ => Err(invalid(name, &value, ": CairnDB supports only on")),

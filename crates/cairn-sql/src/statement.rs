@@ -37,6 +37,11 @@ pub enum Statement {
     Begin,
     Commit,
     Rollback,
+    Savepoint(String),
+    /// `RELEASE [SAVEPOINT] name`.
+    ReleaseSavepoint(String),
+    /// `ROLLBACK TO [SAVEPOINT] name`.
+    RollbackTo(String),
     /// `COPY … FROM STDIN` / `COPY … TO STDOUT`.
     Copy(CopySpec),
     /// Anything else: planned and run by DataFusion.
@@ -61,7 +66,9 @@ impl Statement {
             Statement::Reset { .. } => "RESET",
             Statement::Begin => "BEGIN",
             Statement::Commit => "COMMIT",
-            Statement::Rollback => "ROLLBACK",
+            Statement::Rollback | Statement::RollbackTo(_) => "ROLLBACK",
+            Statement::Savepoint(_) => "SAVEPOINT",
+            Statement::ReleaseSavepoint(_) => "RELEASE",
             Statement::Copy(_) => "COPY",
             Statement::Query(_) => "SELECT",
         }
@@ -165,11 +172,19 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         cursor.keyword("WORK");
         cursor.keyword("TRANSACTION");
         if cursor.keyword("TO") {
-            return Err(CairnError::FeatureNotSupported("savepoints are not supported yet".into()));
+            cursor.keyword("SAVEPOINT");
+            Statement::RollbackTo(cursor.identifier()?)
+        } else {
+            cursor.keyword("AND");
+            cursor.keyword("NO");
+            cursor.keyword("CHAIN");
+            Statement::Rollback
         }
-        Statement::Rollback
-    } else if cursor.keyword("SAVEPOINT") || cursor.keyword("RELEASE") {
-        return Err(CairnError::FeatureNotSupported("savepoints are not supported yet".into()));
+    } else if cursor.keyword("SAVEPOINT") {
+        Statement::Savepoint(cursor.identifier()?)
+    } else if cursor.keyword("RELEASE") {
+        cursor.keyword("SAVEPOINT");
+        Statement::ReleaseSavepoint(cursor.identifier()?)
     } else {
         return Ok(Statement::Query(tokens.iter().map(ToString::to_string).collect()));
     };
@@ -431,6 +446,12 @@ fn parse_drop_user(cursor: &mut Cursor) -> Result<Statement> {
 /// `SET [SESSION | LOCAL] name {TO | =} value [, …] | DEFAULT`,
 /// `SET TIME ZONE value`, `SET NAMES value`.
 fn parse_set(cursor: &mut Cursor) -> Result<Statement> {
+    // SET TRANSACTION … and SET SESSION CHARACTERISTICS AS TRANSACTION …:
+    // the modes are checked; every transaction runs serializable anyway.
+    if cursor.keyword("TRANSACTION") || cursor.keywords(&["SESSION", "CHARACTERISTICS", "AS", "TRANSACTION"]) {
+        cursor.skip_transaction_modes()?;
+        return Ok(Statement::Set { name: "transaction_isolation".into(), value: Some("serializable".into()), local: false });
+    }
     let local = cursor.keyword("LOCAL");
     if !local {
         cursor.keyword("SESSION");

@@ -2,27 +2,41 @@
 //!
 //! A transaction reads one snapshot, taken at BEGIN, and keeps its writes
 //! in a write set instead of the store, so it sees its own changes and no
-//! one else sees them. COMMIT applies the write set in one atomic batch,
-//! after checking that no row it writes was changed by someone else since
-//! its snapshot (first committer wins); otherwise it fails with 40001 and
-//! the client retries. This is snapshot isolation: write-write conflicts
-//! are caught, read-write anomalies (write skew) are not.
+//! one else sees them. It also records what it read: each row it looked up
+//! and each key range it scanned. COMMIT applies the write set in one
+//! atomic batch, after checking that no commit it did not see wrote any of
+//! those rows or any row it writes; otherwise it fails with 40001 and the
+//! client retries. Validating reads, not only writes, is what makes this
+//! serializable rather than snapshot isolation: write skew is caught too.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_store::{Snapshot, Store, StoredRow};
+use cairn_store::{Pin, ReadSet, Snapshot, Store, StoredRow};
 use cairn_types::{CairnError, Result, Timestamp};
 
+type WriteSet = BTreeMap<Vec<u8>, Option<StoredRow>>;
+
 pub(crate) struct Transaction {
+    /// Keeps the record of later commits, for validation at COMMIT.
+    pin: Pin,
     snapshot: Snapshot,
+    reads: ReadSet,
     /// Full row key -> the row it now holds, or `None` for deleted.
-    writes: BTreeMap<Vec<u8>, Option<StoredRow>>,
+    writes: WriteSet,
+    /// Open savepoints, oldest first, with the write set as it was at each.
+    savepoints: Vec<(String, WriteSet)>,
 }
 
 impl Transaction {
+    pub fn begin(store: &Store) -> Transaction {
+        let (pin, snapshot) = store.pinned_snapshot();
+        Transaction { pin, snapshot, reads: ReadSet::default(), writes: BTreeMap::new(), savepoints: Vec::new() }
+    }
+
     /// The row under `key` as this transaction sees it.
-    pub fn get(&self, key: &[u8]) -> Result<Option<StoredRow>> {
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<StoredRow>> {
+        self.reads.key(key);
         match self.writes.get(key) {
             Some(written) => Ok(written.clone()),
             None => self.snapshot.get_row_at(key),
@@ -30,12 +44,18 @@ impl Transaction {
     }
 
     /// Whether a live (unexpired) row is under `key`, as this transaction sees it.
-    pub fn live(&self, key: &[u8], now: Timestamp) -> Result<bool> {
+    pub fn live(&mut self, key: &[u8], now: Timestamp) -> Result<bool> {
         Ok(self.get(key)?.is_some_and(|row| !row.is_expired(now)))
     }
 
     /// The rows whose key starts with `prefix`, in key order, own writes included.
-    pub fn scan(&self, prefix: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<StoredRow> {
+    pub fn scan(&mut self, prefix: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<StoredRow> {
+        self.scan_keyed(prefix, snapshot_rows).into_iter().map(|(_, row)| row).collect()
+    }
+
+    /// As [`Transaction::scan`], with each row's full key.
+    pub fn scan_keyed(&mut self, prefix: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<(Vec<u8>, StoredRow)> {
+        self.reads.prefix(prefix);
         let mut merged: BTreeMap<Vec<u8>, StoredRow> = snapshot_rows.into_iter().collect();
         for (key, written) in self.writes.range(prefix.to_vec()..).take_while(|(key, _)| key.starts_with(prefix)) {
             match written {
@@ -43,7 +63,7 @@ impl Transaction {
                 None => merged.remove(key),
             };
         }
-        merged.into_values().collect()
+        merged.into_iter().collect()
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -53,6 +73,35 @@ impl Transaction {
     /// Records a statement's writes; all of them or, on error, none.
     pub fn apply(&mut self, writes: Vec<(Vec<u8>, Option<StoredRow>)>) {
         self.writes.extend(writes);
+    }
+
+    /// `SAVEPOINT name`: a name may be reused; the newest one wins.
+    pub fn savepoint(&mut self, name: String) {
+        self.savepoints.push((name, self.writes.clone()));
+    }
+
+    fn savepoint_position(&self, name: &str) -> Result<usize> {
+        self.savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| CairnError::InvalidSavepoint(format!("savepoint \"{name}\" does not exist")))
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and every later one, keeping the writes.
+    pub fn release(&mut self, name: &str) -> Result<()> {
+        let position = self.savepoint_position(name)?;
+        self.savepoints.truncate(position);
+        Ok(())
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: undoes the writes made since, and
+    /// forgets later savepoints; the savepoint itself stays. What was read
+    /// stays recorded: those reads still shaped what the client did.
+    pub fn rollback_to(&mut self, name: &str) -> Result<()> {
+        let position = self.savepoint_position(name)?;
+        self.savepoints.truncate(position + 1);
+        self.writes = self.savepoints[position].1.clone();
+        Ok(())
     }
 }
 
@@ -65,8 +114,8 @@ impl TxCell {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn begin(&self, snapshot: Snapshot) {
-        *self.lock() = Some(Transaction { snapshot, writes: BTreeMap::new() });
+    pub fn begin(&self, store: &Store) {
+        *self.lock() = Some(Transaction::begin(store));
     }
 
     pub fn take(&self) -> Option<Transaction> {
@@ -74,17 +123,19 @@ impl TxCell {
     }
 }
 
-/// Applies a transaction's writes, or fails with 40001 if another commit
-/// changed one of its rows after its snapshot.
+/// Applies a transaction's writes, or fails with 40001 if a commit it did
+/// not see wrote a row it read or writes.
 pub(crate) fn commit(store: &Store, transaction: Transaction) -> Result<()> {
     if transaction.writes.is_empty() {
+        // A read-only transaction read one consistent snapshot: nothing to check.
         return Ok(());
     }
-    store.write(|w| {
-        for (key, row) in &transaction.writes {
-            if w.get_row_at(key)? != transaction.snapshot.get_row_at(key)? {
-                return Err(CairnError::SerializationFailure);
-            }
+    let Transaction { pin, mut reads, writes, .. } = transaction;
+    for key in writes.keys() {
+        reads.key(key);
+    }
+    store.write_validated(&pin, &reads, |w| {
+        for (key, row) in &writes {
             w.set_row_at(key, row.as_ref())?;
         }
         Ok(())

@@ -10,12 +10,14 @@
 #![deny(clippy::unwrap_used)]
 
 mod commit;
+mod conflicts;
 pub mod entity;
 pub mod key;
 mod rows;
 mod store;
 pub mod value;
 
+pub use conflicts::{CommitSeq, Pin, ReadSet};
 pub use rows::{encode_primary_key, row_key, Partition, StoredRow};
 pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
 

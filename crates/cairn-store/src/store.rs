@@ -9,6 +9,7 @@ use cairn_types::{CairnError, Result, TableId, Timestamp};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::commit::GroupCommit;
+use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
 use crate::rows::{row_key, table_prefix, Partition, StoredRow};
@@ -81,6 +82,8 @@ struct Inner {
     /// what makes unique checks and id allocation safe. Reads never take it.
     write_lock: Mutex<()>,
     commit: GroupCommit,
+    /// Row keys of recent commits, for validating transactions.
+    log: CommitLog,
     durability: Durability,
 }
 
@@ -108,6 +111,7 @@ impl Store {
                 rows,
                 write_lock: Mutex::new(()),
                 commit: GroupCommit::default(),
+                log: CommitLog::default(),
                 durability: options.durability,
             }),
         })
@@ -123,26 +127,52 @@ impl Store {
         }
     }
 
+    /// A snapshot for a transaction, with a pin that keeps the record of
+    /// later commits until the transaction ends (see [`Store::write_validated`]).
+    pub fn pinned_snapshot(&self) -> (Pin, Snapshot) {
+        // Pinned first: every commit up to the pin is then in the snapshot.
+        let pin = self.inner.log.pin();
+        (pin, self.snapshot())
+    }
+
     /// Runs `f` to build one atomic batch, commits it, and returns once it
     /// is as durable as the store's [`Durability`] promises. If `f` fails,
     /// nothing is written.
     pub fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        self.write_checked(None, f)
+    }
+
+    /// As [`Store::write`], for a transaction that read `reads` through the
+    /// snapshot pinned by `pin`: fails with 40001, writing nothing, if a
+    /// commit it did not see wrote any of those rows.
+    pub fn write_validated<T>(&self, pin: &Pin, reads: &ReadSet, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        self.write_checked(Some((pin, reads)), f)
+    }
+
+    fn write_checked<T>(&self, check: Option<(&Pin, &ReadSet)>, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
         let guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((pin, reads)) = check {
+            if inner.log.conflicts(pin.seq(), reads) {
+                return Err(CairnError::SerializationFailure);
+            }
+        }
         let mut writer = Writer {
             inner,
             batch: inner.db.batch(),
             sequences: HashMap::new(),
             unique_claims: HashSet::new(),
+            written: Vec::new(),
         };
         let output = f(&mut writer)?;
-        let batch = writer.batch;
+        let Writer { batch, written, .. } = writer;
         if batch.is_empty() {
             return Ok(output);
         }
         match inner.durability {
             Durability::Durable => {
                 batch.durability(None).commit().map_err(storage_error)?;
+                inner.log.append(written);
                 let ticket = inner.commit.record_write();
                 drop(guard);
                 inner.commit.wait_durable(ticket, || {
@@ -151,6 +181,7 @@ impl Store {
             }
             Durability::Buffered => {
                 batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
+                inner.log.append(written);
             }
         }
         Ok(output)
@@ -274,6 +305,8 @@ pub struct Writer<'s> {
     /// Unique index entries this batch adds, so two puts in one batch
     /// cannot claim the same value.
     unique_claims: HashSet<Vec<u8>>,
+    /// Row keys this batch writes, for the commit log.
+    written: Vec<Written>,
 }
 
 impl Writer<'_> {
@@ -366,6 +399,7 @@ impl Writer<'_> {
 
     /// Writes (`Some`) or removes (`None`) the row under a full row key.
     pub fn set_row_at(&mut self, key: &[u8], row: Option<&StoredRow>) -> Result<()> {
+        self.written.push(Written::Key(key.to_vec()));
         match row {
             Some(row) => self.batch.insert(&self.inner.rows, key.to_vec(), encode_value(row)?),
             None => self.batch.remove(&self.inner.rows, key.to_vec()),
@@ -379,6 +413,7 @@ impl Writer<'_> {
         for guard in self.inner.rows.prefix(table_prefix(table)) {
             let (key, value) = guard.into_inner().map_err(storage_error)?;
             if decode_value::<StoredRow>(&value)?.is_expired(now) {
+                self.written.push(Written::Key(key.to_vec()));
                 self.batch.remove(&self.inner.rows, key);
                 removed += 1;
             }
@@ -388,6 +423,7 @@ impl Writer<'_> {
 
     /// Removes every row of `table`, in every partition. Returns how many.
     pub fn delete_all_rows(&mut self, table: TableId) -> Result<usize> {
+        self.written.push(Written::Prefix(table_prefix(table)));
         let mut removed = 0;
         for guard in self.inner.rows.prefix(table_prefix(table)) {
             let key = guard.key().map_err(storage_error)?;

@@ -28,6 +28,8 @@ impl SqlState {
     pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
+    pub const INVALID_SAVEPOINT: SqlState = SqlState("3B001");
     pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: SqlState = SqlState("42000");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
@@ -118,8 +120,12 @@ pub enum CairnError {
     InvalidSchemaName(String),
     /// Objects still depend on the one being dropped.
     DependentObjectsStillExist(String),
-    /// Not allowed inside (or outside) a transaction block.
+    /// Not allowed inside a transaction block.
     ActiveSqlTransaction(String),
+    /// Only allowed inside a transaction block (savepoints).
+    NoActiveSqlTransaction(String),
+    /// No savepoint of that name.
+    InvalidSavepoint(String),
     /// An optimistic transaction lost a conflict; retry it.
     SerializationFailure,
     /// Cancelled by request or by `statement_timeout`.
@@ -166,6 +172,8 @@ impl CairnError {
             CairnError::DependentObjectsStillExist(_) => SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
             CairnError::InvalidSchemaName(_) => SqlState::INVALID_SCHEMA_NAME,
             CairnError::ActiveSqlTransaction(_) => SqlState::ACTIVE_SQL_TRANSACTION,
+            CairnError::NoActiveSqlTransaction(_) => SqlState::NO_ACTIVE_SQL_TRANSACTION,
+            CairnError::InvalidSavepoint(_) => SqlState::INVALID_SAVEPOINT,
             CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
             CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
             CairnError::TooManyConnections => SqlState::TOO_MANY_CONNECTIONS,
@@ -231,6 +239,8 @@ impl fmt::Display for CairnError {
             | CairnError::DependentObjectsStillExist(m)
             | CairnError::InvalidSchemaName(m)
             | CairnError::ActiveSqlTransaction(m)
+            | CairnError::NoActiveSqlTransaction(m)
+            | CairnError::InvalidSavepoint(m)
             | CairnError::QueryCanceled(m) => f.write_str(m),
             CairnError::NotNullViolation { column } => {
                 write!(f, "null value in column \"{column}\" violates not-null constraint")
@@ -298,6 +308,8 @@ mod tests {
             (CairnError::DependentObjectsStillExist(String::new()), "2BP01"),
             (CairnError::InvalidSchemaName(String::new()), "3F000"),
             (CairnError::ActiveSqlTransaction(String::new()), "25001"),
+            (CairnError::NoActiveSqlTransaction(String::new()), "25P01"),
+            (CairnError::InvalidSavepoint(String::new()), "3B001"),
             (CairnError::SerializationFailure, "40001"),
             (CairnError::QueryCanceled(String::new()), "57014"),
             (CairnError::TooManyConnections, "53300"),
