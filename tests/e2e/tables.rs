@@ -102,7 +102,6 @@ async fn inserts_are_atomic_and_checked() {
     assert_eq!(error_code(&root, "CREATE TABLE app.plain (a INT)").await, "42P07");
     root.batch_execute("CREATE TABLE IF NOT EXISTS app.plain (a INT)").await.expect("if not exists");
     // Not yet supported statements say so.
-    assert_eq!(error_code(&root, "UPDATE app.plain SET k = 2").await, "0A000");
     assert_eq!(error_code(&root, "UPDATE app.plain SET v = 'x' FROM app.products p WHERE p.sku = app.plain.v").await, "0A000");
     // INSERT … SELECT and the extended protocol.
     root.batch_execute("INSERT INTO app.plain SELECT 10 + k, v FROM app.plain").await.expect("insert select");
@@ -183,9 +182,35 @@ async fn update_and_delete_with_any_where() {
     assert_eq!(error_code(&alice, "DELETE FROM app.products WHERE sku = 'a'").await, "42501");
     assert_eq!(root.execute("UPDATE app.products SET price = price * 2 WHERE sku = 'b'", &[]).await.expect("update"), 1);
     assert_eq!(text_rows(&alice, "SELECT price FROM app.products WHERE sku = 'b'").await, [["4.00"]]);
-    // A table without a primary key cannot be updated yet.
-    root.batch_execute("CREATE TABLE app.log (line TEXT); INSERT INTO app.log VALUES ('x')").await.expect("log");
-    assert_eq!(error_code(&root, "DELETE FROM app.log").await, "0A000");
+}
+
+#[tokio::test]
+async fn updates_move_rows_to_new_keys_and_tables_without_a_key_work_too() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute("INSERT INTO app.plain VALUES (1, 'one'), (2, 'two'), (3, 'three')").await.expect("rows");
+    // Every key moves at once: old keys are freed before new ones are taken.
+    assert_eq!(root.execute("UPDATE app.plain SET k = k + 1", &[]).await.expect("shift"), 3);
+    assert_eq!(text_rows(&root, "SELECT k, v FROM app.plain ORDER BY k").await, [["2", "one"], ["3", "two"], ["4", "three"]]);
+    // Onto a key that stays taken: 23505, nothing changes.
+    assert_eq!(error_code(&root, "UPDATE app.plain SET k = 3 WHERE k = 2").await, "23505");
+    let rows = root.query("UPDATE app.plain SET k = 10, v = 'ten' WHERE k = 4 RETURNING k, v", &[]).await.expect("move");
+    assert_eq!((rows[0].get::<_, i32>(0), rows[0].get::<_, &str>(1)), (10, "ten"));
+    assert_eq!(text_rows(&root, "SELECT k FROM app.plain ORDER BY k").await, [["2"], ["3"], ["10"]]);
+    assert_eq!(text_rows(&root, "SELECT v FROM app.plain WHERE k = 4").await, Vec::<Vec<String>>::new());
+
+    // Without a primary key: rows are found by their values; equal rows
+    // are all selected by any WHERE, so either may be taken.
+    root.batch_execute("CREATE TABLE app.log (line TEXT, n INT); INSERT INTO app.log VALUES ('x', 1), ('x', 1), ('y', 2)")
+        .await
+        .expect("log");
+    assert_eq!(root.execute("UPDATE app.log SET n = n + 10 WHERE line = 'x'", &[]).await.expect("update"), 2);
+    assert_eq!(text_rows(&root, "SELECT line, n FROM app.log ORDER BY n").await, [["y", "2"], ["x", "11"], ["x", "11"]]);
+    assert_eq!(root.execute("DELETE FROM app.log WHERE n = 2", &[]).await.expect("delete"), 1);
+    root.batch_execute("BEGIN; UPDATE app.log SET line = 'z'; DELETE FROM app.log WHERE line = 'nope'; COMMIT").await.expect("tx");
+    assert_eq!(text_rows(&root, "SELECT line, n FROM app.log").await, [["z", "11"], ["z", "11"]]);
+    assert_eq!(root.execute("DELETE FROM app.log", &[]).await.expect("delete all"), 2);
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.log").await, [["0"]]);
 }
 
 #[tokio::test]

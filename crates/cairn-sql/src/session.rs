@@ -46,6 +46,10 @@ mod copy;
 
 pub use copy::CopyIn;
 
+/// How often an UPDATE or DELETE outside a transaction block runs again
+/// after losing a write conflict before the client gets 40001.
+const IMPLICIT_ATTEMPTS: usize = 20;
+
 /// The one DataFusion catalog every session sees.
 pub const CATALOG_NAME: &str = "cairn";
 
@@ -309,7 +313,7 @@ impl Session {
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
         let tx = self.tx_state();
-        if tx == TxState::Failed && !matches!(statement, Statement::Commit | Statement::Rollback) {
+        if tx == TxState::Failed && !matches!(statement, Statement::Commit | Statement::Rollback | Statement::RollbackTo(_)) {
             return Err(CairnError::InFailedSqlTransaction);
         }
         let result = self.run(statement).await;
@@ -490,7 +494,7 @@ impl Session {
                 if state.tx == TxState::Idle {
                     state.settings_at_begin = Some(state.settings.clone());
                     state.tx = TxState::InBlock;
-                    self.transaction.begin(self.engine.catalog().snapshot());
+                    self.transaction.begin(self.engine.catalog().store());
                 }
                 Ok(Output::command("BEGIN"))
             }
@@ -512,6 +516,32 @@ impl Session {
                 let reported = self.end_transaction(true);
                 Ok(Output::reported("ROLLBACK", reported))
             }
+            Statement::Savepoint(name) => {
+                self.in_transaction("SAVEPOINT", |transaction| {
+                    transaction.savepoint(name);
+                    Ok(())
+                })?;
+                Ok(Output::command("SAVEPOINT"))
+            }
+            Statement::ReleaseSavepoint(name) => {
+                self.in_transaction("RELEASE SAVEPOINT", |transaction| transaction.release(&name))?;
+                Ok(Output::command("RELEASE"))
+            }
+            Statement::RollbackTo(name) => {
+                self.in_transaction("ROLLBACK TO SAVEPOINT", |transaction| transaction.rollback_to(&name))?;
+                // Rolling back to a savepoint is how a failed block recovers.
+                self.state().tx = TxState::InBlock;
+                Ok(Output::command("ROLLBACK"))
+            }
+        }
+    }
+
+    /// Runs `f` on the open transaction; savepoint statements outside a
+    /// block fail with 25P01, as in PostgreSQL.
+    fn in_transaction(&self, what: &str, f: impl FnOnce(&mut crate::txn::Transaction) -> Result<()>) -> Result<()> {
+        match self.transaction.lock().as_mut() {
+            Some(transaction) => f(transaction),
+            None => Err(CairnError::NoActiveSqlTransaction(format!("{what} can only be used in transaction blocks"))),
         }
     }
 
@@ -725,9 +755,13 @@ impl Session {
 
     /// UPDATE and DELETE run the statement's own input plan (the table scan
     /// with the full WHERE, subqueries and joins included) to find the
-    /// rows, then write them by primary key. DataFusion's provider hooks
-    /// would receive a WHERE with a subquery as no filter at all and apply
-    /// the statement to every row; this way the filter cannot be lost.
+    /// rows, then write them by key. DataFusion's provider hooks would
+    /// receive a WHERE with a subquery as no filter at all and apply the
+    /// statement to every row; this way the filter cannot be lost.
+    ///
+    /// Outside a transaction block the statement runs as its own
+    /// transaction, so that rows it read and rewrites cannot have changed
+    /// in between (no lost updates); on a conflict it simply runs again.
     async fn update_or_delete(
         &self,
         ctx: &SessionContext,
@@ -740,21 +774,49 @@ impl Session {
             return Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name)));
         };
         let is_update = dml.op == WriteOp::Update;
-        if is_update {
-            refuse_key_assignment(table.def(), &dml.input)?;
-        }
-        let input = Arc::unwrap_or_clone(dml.input);
-        let batches = guard
-            .run(async {
-                let df = ctx.execute_logical_plan(input).await.map_err(from_df)?;
-                df.collect().await.map_err(from_df)
-            })
-            .await?;
-        let (tag, rows) = if is_update {
-            ("UPDATE", table.update_rows(batches).await?)
-        } else {
-            ("DELETE", table.delete_rows(batches).await?)
+        let input = match is_update {
+            true => with_old_values(table.def(), &dml.input)?,
+            false => Arc::unwrap_or_clone(dml.input),
         };
+        let implicit = self.tx_state() == TxState::Idle;
+        let mut attempts = 0;
+        let rows = loop {
+            attempts += 1;
+            if implicit {
+                self.transaction.begin(self.engine.catalog().store());
+            }
+            let input = input.clone();
+            let outcome = async {
+                let batches = guard
+                    .run(async { ctx.execute_logical_plan(input).await.map_err(from_df)?.collect().await.map_err(from_df) })
+                    .await?;
+                match is_update {
+                    true => table.update_rows(batches).await,
+                    false => table.delete_rows(batches).await,
+                }
+            }
+            .await;
+            let outcome = match implicit {
+                true => match (outcome, self.transaction.take()) {
+                    (Ok(rows), Some(transaction)) => {
+                        let catalog = Arc::clone(self.engine.catalog());
+                        self.engine.blocking(move |_| commit(catalog.store(), transaction)).await.map(|()| rows)
+                    }
+                    (outcome, _) => outcome,
+                },
+                false => outcome,
+            };
+            match outcome {
+                Err(CairnError::SerializationFailure) if implicit && attempts < IMPLICIT_ATTEMPTS => {
+                    // A short, growing, jittered pause keeps retrying writers from colliding again.
+                    let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 1000);
+                    tokio::time::sleep(std::time::Duration::from_micros(jitter * attempts as u64)).await;
+                    continue;
+                }
+                other => break other?,
+            }
+        };
+        let tag = if is_update { "UPDATE" } else { "DELETE" };
         match returning {
             Some(returning) => rows_output(tag, returning.batch(table.def(), &rows)?),
             None => Ok(Output::Command { tag, rows: Some(rows.len() as u64), reported: Vec::new() }),
@@ -795,27 +857,29 @@ fn rows_output(tag: &'static str, batch: RecordBatch) -> Result<Output> {
     Ok(Output::Rows { tag, schema, stream: Box::pin(stream) })
 }
 
-/// An UPDATE's input projects every column; a primary-key column must be
-/// the column itself, unchanged.
-fn refuse_key_assignment(def: &cairn_types::TableDef, input: &LogicalPlan) -> Result<()> {
-    use datafusion::logical_expr::Expr;
+/// An UPDATE's input projects every column's new value; this adds every
+/// column's old value after them, so the rows can be found by their old
+/// key (which the update may change) or, without a key, by their values.
+fn with_old_values(def: &cairn_types::TableDef, input: &LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{Expr, Projection};
     let LogicalPlan::Projection(projection) = input else {
         return Err(CairnError::Internal("UPDATE without a projection".into()));
     };
-    for &key in &def.primary_key {
-        let column = &def.columns[usize::from(key)];
-        let unchanged = matches!(
-            projection.expr.get(usize::from(key)).map(|e| e.clone().unalias()),
-            Some(Expr::Column(c)) if c.name == column.name
-        );
-        if !unchanged {
-            return Err(CairnError::FeatureNotSupported(format!(
-                "updating primary key column \"{}\" is not supported yet: delete the row and insert it again",
+    let source = projection.input.schema();
+    let mut expr = projection.expr.clone();
+    for (i, column) in def.columns.iter().enumerate() {
+        let (qualifier, field) = source.qualified_field_with_unqualified_name(&column.name).map_err(|_| {
+            CairnError::FeatureNotSupported(format!(
+                "UPDATE where column \"{}\" is ambiguous is not supported",
                 column.name
-            )));
-        }
+            ))
+        })?;
+        let old = datafusion::common::Column::new(qualifier.cloned(), field.name());
+        expr.push(Expr::Column(old).alias(format!("__cairn_old_{i}")));
     }
-    Ok(())
+    Projection::try_new(expr, Arc::clone(&projection.input))
+        .map(LogicalPlan::Projection)
+        .map_err(from_df)
 }
 
 /// Gives `$n::type` placeholders the type of their cast, as PostgreSQL

@@ -97,44 +97,92 @@ impl DataTable {
         access::table_partition(&self.actor, &self.def, TableOp::Write).map(|_| ())
     }
 
-    fn require_key(&self) -> cairn_types::Result<()> {
-        if self.def.primary_key.is_empty() {
-            return Err(CairnError::FeatureNotSupported(format!(
-                "UPDATE and DELETE need a primary key; table \"{}\" has none",
-                self.def.name
-            )));
+    /// The full row keys of rows the statement read (in the open
+    /// transaction, which every UPDATE and DELETE runs in). With a primary
+    /// key they follow from the values; a table without one is read to find
+    /// its hidden keys, matching rows by value: rows with equal values are
+    /// interchangeable, since any WHERE selects all of them or none.
+    fn keys_of(&self, changes: &Changes, rows: &[Vec<Value>]) -> cairn_types::Result<Vec<Vec<u8>>> {
+        if !self.def.primary_key.is_empty() {
+            return rows.iter().map(|row| changes.key_of(row)).collect();
         }
-        Ok(())
+        let mut transaction = self.transaction.lock();
+        let transaction = transaction
+            .as_mut()
+            .ok_or_else(|| CairnError::Internal("UPDATE or DELETE outside a transaction".into()))?;
+        let (table, partition) = (self.def.id, changes.partition);
+        let stored = transaction
+            .snapshot()
+            .scan_keyed_rows(table, partition, &[])
+            .collect::<cairn_types::Result<Vec<_>>>()?;
+        let now = Timestamp::now();
+        let mut by_values: Vec<(Vec<u8>, StoredRow)> = transaction
+            .scan_keyed(&row_key(table, partition, &[]), stored)
+            .into_iter()
+            .filter(|(_, row)| !row.is_expired(now))
+            .collect();
+        rows.iter()
+            .map(|row| {
+                let position = by_values.iter().position(|(_, stored)| stored.values.as_slice() == row.as_slice());
+                match position {
+                    Some(position) => Ok(by_values.swap_remove(position).0),
+                    None => Err(CairnError::SerializationFailure),
+                }
+            })
+            .collect()
     }
 
     /// DELETE: removes the rows the statement selected (read through the
-    /// same partition), by primary key, all or none.
+    /// same partition), all or none.
     pub async fn delete_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<Vec<Vec<Value>>> {
-        self.require_key()?;
         let mut changes = self.changes()?;
-        for row in batches_to_rows(&self.def, &batches)? {
-            let key = changes.key_of(&row)?;
+        let rows = batches_to_rows(&self.def, &batches, 0)?;
+        let keys = self.keys_of(&changes, &rows)?;
+        for (key, row) in keys.into_iter().zip(rows) {
             changes.changes.push(Change::Delete(key, row));
         }
         changes.apply().await
     }
 
-    /// UPDATE: writes the new versions of the selected rows (their primary
-    /// key unchanged), all or none.
+    /// UPDATE: each input row holds the new values, then the old ones. A row
+    /// whose key changes moves: it is deleted under the old key and inserted
+    /// under the new one (23505 if that is taken). All or none.
     pub async fn update_rows(&self, batches: Vec<RecordBatch>) -> cairn_types::Result<Vec<Vec<Value>>> {
         if self.def.kind == TableKind::Stream {
             return Err(CairnError::FeatureNotSupported(
                 "stream tables are append-only: UPDATE is not supported on them".into(),
             ));
         }
-        self.require_key()?;
         let mut changes = self.changes()?;
-        for values in batches_to_rows(&self.def, &batches)? {
+        let new_rows = batches_to_rows(&self.def, &batches, 0)?;
+        let old_rows = batches_to_rows(&self.def, &batches, self.def.columns.len())?;
+        let old_keys = self.keys_of(&changes, &old_rows)?;
+        let (mut moved_out, mut moved_in) = (Vec::new(), Vec::new());
+        for ((values, old_key), old) in new_rows.into_iter().zip(old_keys).zip(old_rows) {
             check_row(&self.def, &values)?;
-            let key = changes.key_of(&values)?;
-            changes.changes.push(Change::Update(key, StoredRow { expires_at: None, values }));
+            let key = match self.def.primary_key.is_empty() {
+                true => old_key.clone(),
+                false => changes.key_of(&values)?,
+            };
+            if key == old_key {
+                changes.changes.push(Change::Update(key, StoredRow { expires_at: None, values }));
+            } else {
+                let detail = describe_key(&self.def, &values);
+                moved_out.push(Change::Delete(old_key, old));
+                moved_in.push(Change::Insert(key, StoredRow { expires_at: None, values }, detail));
+            }
         }
-        changes.apply().await
+        // Every old key is freed before any new one is taken, so that
+        // `SET k = k + 1` does not collide with itself.
+        let (updated, moved) = (changes.changes.len(), moved_in.len());
+        changes.changes.extend(moved_out);
+        changes.changes.extend(moved_in);
+        // The rows written: in place, then moved (not the removals that moved them).
+        let mut affected = changes.apply().await?;
+        let moved_rows = affected.split_off(affected.len().saturating_sub(moved));
+        affected.truncate(updated);
+        affected.extend(moved_rows);
+        Ok(affected)
     }
 }
 
@@ -303,15 +351,16 @@ impl Changes {
     }
 }
 
-/// The rows of query results shaped like the table.
-fn batches_to_rows(def: &TableDef, batches: &[RecordBatch]) -> cairn_types::Result<Vec<Vec<Value>>> {
+/// The rows of query results shaped like the table, from the columns
+/// starting at `offset`.
+fn batches_to_rows(def: &TableDef, batches: &[RecordBatch], offset: usize) -> cairn_types::Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
     for batch in batches {
         for row in 0..batch.num_rows() {
             rows.push(
                 def.columns
                     .iter()
-                    .zip(batch.columns())
+                    .zip(batch.columns().iter().skip(offset))
                     .map(|(column, array)| read_value(array, &column.data_type, row))
                     .collect::<cairn_types::Result<Vec<_>>>()?,
             );
@@ -559,8 +608,8 @@ impl ScanSource for TableScan {
 
 impl TableScan {
     fn read_rows(&self) -> cairn_types::Result<RecordBatch> {
-        let transaction = self.transaction.lock();
-        match transaction.as_ref() {
+        let mut transaction = self.transaction.lock();
+        match transaction.as_mut() {
             Some(transaction) => {
                 let found = self.read_in(transaction)?.into_iter().map(Ok);
                 self.build(Box::new(found))
@@ -572,10 +621,11 @@ impl TableScan {
         }
     }
 
-    /// The rows the path selects, as an open transaction sees them.
-    fn read_in(&self, transaction: &crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
+    /// The rows the path selects, as an open transaction sees them (which
+    /// records them as read).
+    fn read_in(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
         let (table, partition) = (self.def.id, self.partition);
-        let scan = |prefix: &[u8]| -> cairn_types::Result<Vec<StoredRow>> {
+        let mut scan = |prefix: &[u8]| -> cairn_types::Result<Vec<StoredRow>> {
             let stored = transaction
                 .snapshot()
                 .scan_keyed_rows(table, partition, prefix)
@@ -584,17 +634,17 @@ impl TableScan {
         };
         Ok(match &self.path {
             RowPath::FullScan => scan(&[])?,
-            RowPath::PointGet(keys) => keys
-                .iter()
-                .map(|key| transaction.get(&row_key(table, partition, key)))
-                .collect::<cairn_types::Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .collect(),
             RowPath::PrefixScan(prefixes) => {
                 let mut rows = Vec::new();
                 for prefix in prefixes {
                     rows.extend(scan(prefix)?);
+                }
+                rows
+            }
+            RowPath::PointGet(keys) => {
+                let mut rows = Vec::with_capacity(keys.len());
+                for key in keys {
+                    rows.extend(transaction.get(&row_key(table, partition, key))?);
                 }
                 rows
             }
