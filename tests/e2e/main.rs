@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `cairn` binary and talks to it
 //! through tokio-postgres. One test binary, so DataFusion is linked once.
 
+mod alter;
 mod auth;
 mod copy;
 mod durability;

@@ -430,6 +430,49 @@ impl Catalog {
         Ok(dropped)
     }
 
+    /// `ALTER TABLE`: `alter` changes the definition (and, through the
+    /// writer, rewrites rows if it must) in one atomic write with the new
+    /// definition. Returns false if the table does not exist and `if_exists`.
+    pub fn alter_table(
+        &self,
+        actor: &Actor,
+        namespace: &str,
+        name: &str,
+        if_exists: bool,
+        alter: impl FnOnce(&mut TableDef, &mut Writer) -> Result<()>,
+    ) -> Result<bool> {
+        access::check_manage_tables(actor)?;
+        let altered = self.store.write(|w| {
+            let snapshot = self.snapshot();
+            let Some(mut table) = self.table(&snapshot, namespace, name)? else {
+                return if if_exists {
+                    Ok(false)
+                } else {
+                    Err(CairnError::UndefinedTable(format!("relation \"{namespace}.{name}\" does not exist")))
+                };
+            };
+            alter(&mut table, w)?;
+            validate_name("table", &table.name)?;
+            for column in &table.columns {
+                validate_name("column", &column.name)?;
+            }
+            if table.name != name
+                && snapshot.lookup(&TABLES_BY_NAME, &(table.namespace_id, table.name.clone())).next().is_some()
+            {
+                return Err(CairnError::DuplicateTable(format!("relation \"{}\" already exists", table.name)));
+            }
+            // Open transactions over this table must not commit rows shaped
+            // by the old definition.
+            w.touch_table(table.id);
+            w.put(&table)?;
+            Ok(true)
+        })?;
+        if altered {
+            tracing::info!(actor = %actor.username, namespace, table = name, "table altered");
+        }
+        Ok(altered)
+    }
+
     /// Removes the expired rows of every stream table (each table in its
     /// own atomic write). Returns how many rows went.
     pub fn evict_expired_rows(&self) -> Result<usize> {

@@ -75,28 +75,14 @@ pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
                 "column \"{column_name}\" specified more than once"
             )));
         }
-        let data_type = data_type(&column.data_type)?;
-        arrow_type(&data_type)?;
-        let mut nullable = true;
-        let mut default = None;
-        for option in &column.options {
-            match &option.option {
-                ColumnOption::Null => nullable = true,
-                ColumnOption::NotNull => nullable = false,
-                ColumnOption::Default(expr) => default = Some(validate_default(expr)?),
-                ColumnOption::PrimaryKey(_) => {
-                    if !primary_key.is_empty() {
-                        return Err(CairnError::Plan(format!(
-                            "multiple primary keys for table \"{name}\" are not allowed"
-                        )));
-                    }
-                    primary_key.push(u16::try_from(position).map_err(|_| unsupported("too many columns"))?);
-                    nullable = false;
-                }
-                other => return Err(unsupported(format!("column option {other} is not supported yet"))),
+        let (column, is_key) = column_definition(column)?;
+        if is_key {
+            if !primary_key.is_empty() {
+                return Err(CairnError::Plan(format!("multiple primary keys for table \"{name}\" are not allowed")));
             }
+            primary_key.push(u16::try_from(position).map_err(|_| unsupported("too many columns"))?);
         }
-        columns.push(ColumnDef { name: column_name, data_type, nullable, default });
+        columns.push(column);
     }
     for constraint in &create.constraints {
         match constraint {
@@ -156,6 +142,29 @@ pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
     })
 }
 
+/// One column of CREATE TABLE or ALTER TABLE … ADD COLUMN, and whether it
+/// was declared PRIMARY KEY (which makes it NOT NULL).
+pub fn column_definition(column: &ast::ColumnDef) -> Result<(ColumnDef, bool)> {
+    let data_type = data_type(&column.data_type)?;
+    arrow_type(&data_type)?;
+    let mut nullable = true;
+    let mut default = None;
+    let mut is_key = false;
+    for option in &column.options {
+        match &option.option {
+            ColumnOption::Null => nullable = true,
+            ColumnOption::NotNull => nullable = false,
+            ColumnOption::Default(expr) => default = Some(validate_default(expr)?),
+            ColumnOption::PrimaryKey(_) => {
+                is_key = true;
+                nullable = false;
+            }
+            other => return Err(unsupported(format!("column option {other} is not supported yet"))),
+        }
+    }
+    Ok((ColumnDef { name: ident_name(&column.name), data_type, nullable, default }, is_key))
+}
+
 fn data_type(sql: &ast::DataType) -> Result<DataType> {
     use ast::DataType as T;
     let length = |length: &Option<CharacterLength>| -> Result<Option<u32>> {
@@ -204,7 +213,7 @@ fn data_type(sql: &ast::DataType) -> Result<DataType> {
 
 /// The defaults CairnDB can evaluate: literals, `now()`,
 /// `current_timestamp`, `current_user` and `snowflake_id()`.
-fn validate_default(expr: &Expr) -> Result<String> {
+pub fn validate_default(expr: &Expr) -> Result<String> {
     crate::defaults::check(expr)?;
     Ok(expr.to_string())
 }

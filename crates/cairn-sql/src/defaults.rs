@@ -51,13 +51,22 @@ pub fn check(expr: &Expr) -> Result<()> {
     }
 }
 
-/// The DataFusion expression for a stored default.
-pub fn to_expr(sql: &str, user: &str, snowflake: &Arc<ScalarUDF>) -> Result<DfExpr> {
-    let expr = Parser::new(&PostgreSqlDialect {})
+/// Whether a stored default gives each row its own value (so that rows
+/// that exist when a column is added must each get a fresh one).
+pub fn is_per_row(sql: &str) -> Result<bool> {
+    Ok(function(&parse(sql)?) == Some(DefaultFunction::SnowflakeId))
+}
+
+fn parse(sql: &str) -> Result<Expr> {
+    Parser::new(&PostgreSqlDialect {})
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_expr())
-        .map_err(|e| CairnError::Internal(format!("stored default {sql} does not parse: {e}")))?;
-    convert(&expr, user, snowflake)
+        .map_err(|e| CairnError::Internal(format!("stored default {sql} does not parse: {e}")))
+}
+
+/// The DataFusion expression for a stored default.
+pub fn to_expr(sql: &str, user: &str, snowflake: &Arc<ScalarUDF>) -> Result<DfExpr> {
+    convert(&parse(sql)?, user, snowflake)
 }
 
 fn convert(expr: &Expr, user: &str, snowflake: &Arc<ScalarUDF>) -> Result<DfExpr> {

@@ -7,6 +7,7 @@
 //! `cairn_types::Result`.
 #![deny(clippy::unwrap_used)]
 
+pub mod alter;
 mod cancel;
 pub mod copy;
 pub mod ddl;

@@ -27,6 +27,7 @@ use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard};
 use crate::copy::CopyOptions;
 use crate::error::from_df;
@@ -354,6 +355,11 @@ impl Session {
                 let (actor, if_not_exists) = (self.actor.clone(), spec.if_not_exists);
                 self.engine.blocking(move |catalog| catalog.create_table(&actor, new, if_not_exists)).await?;
                 Ok(Output::command("CREATE TABLE"))
+            }
+            Statement::AlterTable(alter) => {
+                self.refuse_in_block("ALTER TABLE")?;
+                self.alter_table(alter).await?;
+                Ok(Output::command("ALTER TABLE"))
             }
             Statement::DropTable { names, if_exists } => {
                 self.refuse_in_block("DROP TABLE")?;
@@ -821,6 +827,66 @@ impl Session {
             Some(returning) => rows_output(tag, returning.batch(table.def(), &rows)?),
             None => Ok(Output::Command { tag, rows: Some(rows.len() as u64), reported: Vec::new() }),
         }
+    }
+
+    async fn alter_table(&self, alter: AlterTable) -> Result<()> {
+        let catalog = Arc::clone(self.engine.catalog());
+        let namespace = match &alter.namespace {
+            Some(namespace) => namespace.clone(),
+            None => {
+                let snapshot = catalog.snapshot();
+                let search_path = self.state().settings.search_path();
+                let found = search_path.iter().find(|ns| matches!(catalog.table(&snapshot, ns, &alter.name), Ok(Some(_))));
+                match found {
+                    Some(namespace) => namespace.clone(),
+                    None if alter.if_exists => return Ok(()),
+                    None => {
+                        return Err(CairnError::UndefinedTable(format!("relation \"{}\" does not exist", alter.name)))
+                    }
+                }
+            }
+        };
+        // What rows that exist get in each added column, evaluated here
+        // (DataFusion) before the catalog write.
+        let mut fills = Vec::with_capacity(alter.changes.len());
+        for change in &alter.changes {
+            fills.push(match change {
+                TableChange::AddColumn { column, .. } => match &column.default {
+                    Some(sql) => self.fill_for(column, sql).await?,
+                    None => Fill::Null,
+                },
+                _ => Fill::Null,
+            });
+        }
+        let actor = self.actor.clone();
+        self.engine
+            .blocking(move |catalog| {
+                catalog.alter_table(&actor, &namespace, &alter.name, alter.if_exists, |def, w| {
+                    crate::alter::apply(def, w, &alter.changes, &fills)
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The value(s) a column added with `default` gives the rows that exist.
+    async fn fill_for(&self, column: &cairn_types::ColumnDef, default: &str) -> Result<Fill> {
+        if crate::defaults::is_per_row(default)? {
+            return Ok(Fill::PerRow(|| cairn_types::Value::Int64(crate::snowflake::next_id())));
+        }
+        let snowflake = Arc::new(snowflake_udf());
+        let expr = crate::defaults::to_expr(default, &self.actor.username, &snowflake)?;
+        let target = crate::values::arrow_type(&column.data_type)?;
+        let batches = self
+            .ctx
+            .read_empty()
+            .and_then(|df| df.select(vec![datafusion::logical_expr::cast(expr, target).alias("fill")]))
+            .map_err(from_df)?
+            .collect()
+            .await
+            .map_err(from_df)?;
+        let batch = batches.first().ok_or_else(|| CairnError::Internal("default evaluated to no row".into()))?;
+        Ok(Fill::Same(crate::values::read_value(batch.column(0), &column.data_type, 0)?))
     }
 
     /// The namespace new tables go to: the first in `search_path`.

@@ -7,6 +7,7 @@
 
 use cairn_catalog::UserChange;
 
+use crate::alter::{parse_alter_table, AlterTable};
 use crate::copy::{parse_copy, CopySpec};
 use cairn_types::{CairnError, Result, Role, TableKind};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -42,6 +43,7 @@ pub enum Statement {
     ReleaseSavepoint(String),
     /// `ROLLBACK TO [SAVEPOINT] name`.
     RollbackTo(String),
+    AlterTable(AlterTable),
     /// `COPY … FROM STDIN` / `COPY … TO STDOUT`.
     Copy(CopySpec),
     /// Anything else: planned and run by DataFusion.
@@ -70,6 +72,7 @@ impl Statement {
             Statement::Savepoint(_) => "SAVEPOINT",
             Statement::ReleaseSavepoint(_) => "RELEASE",
             Statement::Copy(_) => "COPY",
+            Statement::AlterTable(_) => "ALTER TABLE",
             Statement::Query(_) => "SELECT",
         }
     }
@@ -103,6 +106,10 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     if let Some(kind) = table_kind {
         let rest: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| t.to_string()).collect();
         return Ok(Statement::CreateTable { kind, sql: format!("CREATE TABLE {}", rest.join(" ")) });
+    }
+    if cursor.keywords(&["ALTER", "TABLE"]) {
+        let text: String = tokens.iter().map(ToString::to_string).collect();
+        return parse_alter_table(&text).map(Statement::AlterTable);
     }
     if cursor.keyword("COPY") {
         let text: String = tokens.iter().map(ToString::to_string).collect();

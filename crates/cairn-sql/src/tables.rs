@@ -268,6 +268,15 @@ impl Changes {
         tokio::task::spawn_blocking(move || {
             let constraint = self.constraint();
             self.catalog.store().write(|w| {
+                // Rows are positional: they must be written with the
+                // definition they were built for. (In a transaction, the
+                // ALTER's touch of the table fails the COMMIT instead.)
+                if w.get::<TableDef>(&self.def.id)?.as_ref() != Some(&*self.def) {
+                    return Err(CairnError::FeatureNotSupported(format!(
+                        "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
+                        self.def.name
+                    )));
+                }
                 let now = Timestamp::now();
                 let mut affected = Vec::with_capacity(self.changes.len());
                 let mut claimed: HashMap<Vec<u8>, StoredRow> = HashMap::new();

@@ -421,9 +421,33 @@ impl Writer<'_> {
         Ok(removed)
     }
 
+    /// Rewrites the rows of `table`, in every partition: `f` changes a row
+    /// in place and says whether it did. Returns how many changed. For
+    /// schema changes, in the same batch as the new definition.
+    pub fn rewrite_rows(&mut self, table: TableId, mut f: impl FnMut(&mut StoredRow) -> Result<bool>) -> Result<usize> {
+        self.touch_table(table);
+        let mut changed = 0;
+        for guard in self.inner.rows.prefix(table_prefix(table)) {
+            let (key, value) = guard.into_inner().map_err(storage_error)?;
+            let mut row = decode_value::<StoredRow>(&value)?;
+            if f(&mut row)? {
+                self.batch.insert(&self.inner.rows, key, encode_value(&row)?);
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Marks every row of `table` as written, so that open transactions
+    /// that read or wrote any of them fail at COMMIT (the table's
+    /// definition changed under them).
+    pub fn touch_table(&mut self, table: TableId) {
+        self.written.push(Written::Prefix(table_prefix(table)));
+    }
+
     /// Removes every row of `table`, in every partition. Returns how many.
     pub fn delete_all_rows(&mut self, table: TableId) -> Result<usize> {
-        self.written.push(Written::Prefix(table_prefix(table)));
+        self.touch_table(table);
         let mut removed = 0;
         for guard in self.inner.rows.prefix(table_prefix(table)) {
             let key = guard.key().map_err(storage_error)?;

@@ -40,6 +40,8 @@ impl SqlState {
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
     pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
+    pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
+    pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
@@ -108,6 +110,10 @@ pub enum CairnError {
     DuplicateTable(String),
     /// Unknown column.
     UndefinedColumn(String),
+    /// A column of that name already exists.
+    DuplicateColumn(String),
+    /// A table definition that cannot be (a key column made nullable, …).
+    InvalidTableDefinition(String),
     /// Unknown user, namespace or setting.
     UndefinedObject(String),
     /// An object that must be unique by name already exists.
@@ -163,6 +169,8 @@ impl CairnError {
             CairnError::InsufficientPrivilege(_) => SqlState::INSUFFICIENT_PRIVILEGE,
             CairnError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
             CairnError::UndefinedColumn(_) => SqlState::UNDEFINED_COLUMN,
+            CairnError::DuplicateColumn(_) => SqlState::DUPLICATE_COLUMN,
+            CairnError::InvalidTableDefinition(_) => SqlState::INVALID_TABLE_DEFINITION,
             CairnError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
             CairnError::InvalidColumnReference(_) => SqlState::INVALID_COLUMN_REFERENCE,
             CairnError::UndefinedObject(_) => SqlState::UNDEFINED_OBJECT,
@@ -230,6 +238,8 @@ impl fmt::Display for CairnError {
             | CairnError::InsufficientPrivilege(m)
             | CairnError::UndefinedTable(m)
             | CairnError::UndefinedColumn(m)
+            | CairnError::DuplicateColumn(m)
+            | CairnError::InvalidTableDefinition(m)
             | CairnError::DuplicateTable(m)
             | CairnError::InvalidColumnReference(m)
             | CairnError::UndefinedObject(m)
@@ -299,6 +309,8 @@ mod tests {
             (CairnError::InsufficientPrivilege(String::new()), "42501"),
             (CairnError::UndefinedTable(String::new()), "42P01"),
             (CairnError::UndefinedColumn(String::new()), "42703"),
+            (CairnError::DuplicateColumn(String::new()), "42701"),
+            (CairnError::InvalidTableDefinition(String::new()), "42P16"),
             (CairnError::DuplicateTable(String::new()), "42P07"),
             (CairnError::InvalidColumnReference(String::new()), "42P10"),
             (CairnError::UndefinedObject(String::new()), "42704"),
