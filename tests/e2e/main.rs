@@ -11,5 +11,6 @@ mod system_tables;
 mod tables;
 mod tls;
 mod transactions;
+mod types;
 mod users;
 mod wire;

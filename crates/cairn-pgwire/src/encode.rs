@@ -9,7 +9,10 @@ use arrow::array::{
     Int64Array, Int8Array, RecordBatch, StringViewArray, BinaryViewArray, UInt16Array,
     UInt32Array, UInt64Array, UInt8Array,
 };
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::array::{GenericListArray, IntervalMonthDayNanoArray};
+use arrow::datatypes::{DataType, IntervalUnit, SchemaRef, TimeUnit};
+use pgwire::api::Type;
+use postgres_types::Kind;
 use arrow::util::display::{ArrayFormatter, FormatOptions as ArrowFormatOptions};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use pgwire::api::portal::Format;
@@ -19,7 +22,8 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use rust_decimal::Decimal;
 
-use crate::types::pg_type;
+use crate::types::pg_type_of_field;
+use crate::wire_values::{list_values, PgJsonb, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -29,7 +33,7 @@ pub fn fields(schema: &SchemaRef, format: &Format, options: &Arc<FormatOptions>)
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            FieldInfo::new(field.name().clone(), None, None, pg_type(field.data_type()), format.format_for(i))
+            FieldInfo::new(field.name().clone(), None, None, pg_type_of_field(field), format.format_for(i))
                 .with_format_options(Arc::clone(options))
         })
         .collect()
@@ -61,12 +65,24 @@ enum Column<'a> {
     Timestamp { array: &'a ArrayRef, unit: TimeUnit, tz: bool },
     Time { array: &'a ArrayRef, unit: TimeUnit },
     Decimal { array: &'a Decimal128Array, scale: u32 },
+    /// Text that is a uuid or jsonb to the client (different binary forms).
+    Uuid(&'a ArrayRef),
+    Jsonb(&'a ArrayRef),
+    Interval(&'a IntervalMonthDayNanoArray),
+    List(&'a GenericListArray<i32>),
     Text(ArrayFormatter<'a>),
 }
 
 impl<'a> Column<'a> {
-    fn new(array: &'a ArrayRef, options: &'a ArrowFormatOptions<'a>) -> PgWireResult<Column<'a>> {
+    fn new(array: &'a ArrayRef, field: &FieldInfo, options: &'a ArrowFormatOptions<'a>) -> PgWireResult<Column<'a>> {
+        match *field.datatype() {
+            Type::UUID => return Ok(Column::Uuid(array)),
+            Type::JSONB => return Ok(Column::Jsonb(array)),
+            _ => {}
+        }
         Ok(match array.data_type() {
+            DataType::Interval(IntervalUnit::MonthDayNano) => Column::Interval(array.as_primitive()),
+            DataType::List(_) if matches!(field.datatype().kind(), Kind::Array(_)) => Column::List(array.as_list()),
             DataType::Null => Column::Null,
             DataType::Boolean => Column::Bool(array.as_boolean()),
             DataType::Int8 => Column::I8(array.as_primitive()),
@@ -185,11 +201,42 @@ impl<'a> Column<'a> {
             Column::Decimal { array, scale } => {
                 put!(array, |v: i128| Decimal::from_i128_with_scale(v, *scale))
             }
+            Column::Uuid(array) => match text_at(array, row)? {
+                None => encoder.encode_field(&None::<i8>),
+                Some(text) => encoder.encode_field(&PgUuid::parse(text)?),
+            },
+            Column::Jsonb(array) => match text_at(array, row)? {
+                None => encoder.encode_field(&None::<i8>),
+                Some(text) => encoder.encode_field(&PgJsonb(text)),
+            },
+            Column::Interval(a) => put!(a, |v: arrow::datatypes::IntervalMonthDayNano| {
+                pg_interval::Interval::new(v.months, v.days, v.nanoseconds / 1_000)
+            }),
+            Column::List(a) => {
+                if a.is_null(row) {
+                    encoder.encode_field(&None::<i8>)
+                } else {
+                    list_values(&a.value(row), encoder)
+                }
+            }
             // NULLs of text-rendered columns are handled by the caller,
             // which has the array.
             Column::Text(formatter) => encoder.encode_field(&formatter.value(row).to_string()),
         }
     }
+}
+
+/// Row `row` of a string column of any Arrow string type.
+fn text_at(array: &ArrayRef, row: usize) -> PgWireResult<Option<&str>> {
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    Ok(Some(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(row),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(row),
+        DataType::Utf8View => array.as_string_view().value(row),
+        other => return Err(PgWireError::ApiError(format!("a {other} column cannot be sent as text").into())),
+    }))
 }
 
 fn timestamp_raw(array: &ArrayRef, unit: TimeUnit, row: usize) -> i64 {
@@ -226,7 +273,8 @@ pub fn encode_batch(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWire
     let columns = batch
         .columns()
         .iter()
-        .map(|array| Column::new(array, &options))
+        .zip(fields.iter())
+        .map(|(array, field)| Column::new(array, field, &options))
         .collect::<PgWireResult<Vec<_>>>()?;
     let mut encoder = DataRowEncoder::new(Arc::clone(fields));
     let mut rows = Vec::with_capacity(batch.num_rows());

@@ -53,7 +53,7 @@ use pgwire::types::format::FormatOptions;
 use crate::copy::{park_copy_in, send_copy_out};
 use crate::encode::{encode_batch, fields};
 use crate::errors::{error_info, to_pg, SEVERITY_FATAL};
-use crate::types::{decode_parameter, pg_type};
+use crate::types::{decode_parameter, pg_type_of_field};
 
 /// How passwords may travel.
 #[derive(Debug, Clone, Copy)]
@@ -504,7 +504,7 @@ impl QueryParser for Parser {
         Ok(stmt
             .param_types
             .iter()
-            .map(|t| t.as_ref().map_or(Type::TEXT, pg_type))
+            .map(|t| t.as_deref().map_or(Type::TEXT, pg_type_of_field))
             .collect())
     }
 
@@ -524,17 +524,22 @@ fn parameters(portal: &Portal<Arc<Prepared>>) -> Result<Vec<ScalarValue>, CairnE
             let declared = portal.statement.parameter_types.get(index).cloned().flatten();
             let pg = declared
                 .filter(|t| *t != Type::UNKNOWN)
-                .or_else(|| inferred.as_ref().map(pg_type))
+                .or_else(|| inferred.as_deref().map(pg_type_of_field))
                 .unwrap_or(Type::TEXT);
             let value = decode_parameter(portal, index, &pg)?;
-            match inferred {
-                Some(target) if target != value.data_type() => value.cast_to(&target).map_err(|e| {
+            let target = inferred.map(|field| field.data_type().clone());
+            match (target, value) {
+                // Text for an array: PostgreSQL's array syntax, not a one-element list.
+                (Some(target @ arrow::datatypes::DataType::List(_)), ScalarValue::Utf8(text)) => {
+                    cairn_sql::postgres::array_literal(text.as_deref(), &target).map_err(cairn_sql::error::from_df)
+                }
+                (Some(target), value) if target != value.data_type() => value.cast_to(&target).map_err(|e| {
                     CairnError::InvalidTextRepresentation(format!(
                         "invalid value for parameter ${}: {e}",
                         index + 1
                     ))
                 }),
-                _ => Ok(value),
+                (_, value) => Ok(value),
             }
         })
         .collect()

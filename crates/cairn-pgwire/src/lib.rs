@@ -11,6 +11,7 @@ mod errors;
 mod handler;
 mod server;
 mod types;
+mod wire_values;
 
 pub use handler::AuthPolicy;
 pub use server::{serve, tls_acceptor, TlsFiles, WireConfig};

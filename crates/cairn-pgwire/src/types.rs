@@ -1,6 +1,7 @@
 //! Arrow types to PostgreSQL types, and parameter values from the wire.
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Field, IntervalUnit};
+use cairn_sql::values::PG_TYPE_METADATA;
 use cairn_types::{CairnError, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use datafusion::common::ScalarValue;
@@ -8,10 +9,45 @@ use pgwire::api::portal::Portal;
 use pgwire::api::Type;
 use rust_decimal::Decimal;
 
+/// The PostgreSQL type a result column is sent as: what its field metadata
+/// names (uuid, json, jsonb are text to Arrow), else what its Arrow type
+/// maps to.
+pub fn pg_type_of_field(field: &Field) -> Type {
+    match field.metadata().get(PG_TYPE_METADATA).map(String::as_str) {
+        Some("uuid") => Type::UUID,
+        Some("json") => Type::JSON,
+        Some("jsonb") => Type::JSONB,
+        _ => pg_type(field.data_type()),
+    }
+}
+
+/// The array type whose elements are `element`, where there is one.
+fn array_of(element: &Type) -> Option<Type> {
+    Some(match *element {
+        Type::BOOL => Type::BOOL_ARRAY,
+        Type::INT2 => Type::INT2_ARRAY,
+        Type::INT4 => Type::INT4_ARRAY,
+        Type::INT8 => Type::INT8_ARRAY,
+        Type::FLOAT4 => Type::FLOAT4_ARRAY,
+        Type::FLOAT8 => Type::FLOAT8_ARRAY,
+        Type::TEXT => Type::TEXT_ARRAY,
+        Type::NUMERIC => Type::NUMERIC_ARRAY,
+        Type::DATE => Type::DATE_ARRAY,
+        Type::TIMESTAMP => Type::TIMESTAMP_ARRAY,
+        Type::TIMESTAMPTZ => Type::TIMESTAMPTZ_ARRAY,
+        Type::BYTEA => Type::BYTEA_ARRAY,
+        _ => return None,
+    })
+}
+
 /// The PostgreSQL type a column of this Arrow type is sent as. Must agree
 /// with [`crate::encode`]: anything not listed here is sent as text.
 pub fn pg_type(data_type: &DataType) -> Type {
     match data_type {
+        DataType::Interval(IntervalUnit::MonthDayNano) => Type::INTERVAL,
+        DataType::List(element) | DataType::LargeList(element) => {
+            array_of(&pg_type(element.data_type())).unwrap_or(Type::TEXT)
+        }
         DataType::Boolean => Type::BOOL,
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
         DataType::Int32 | DataType::UInt16 => Type::INT4,
@@ -66,10 +102,50 @@ pub fn decode_parameter<S: Clone>(portal: &Portal<S>, index: usize, pg: &Type) -
             Some(d) => ScalarValue::Decimal128(Some(d.mantissa()), 38, d.scale() as i8),
             None => ScalarValue::Decimal128(None, 38, 0),
         },
-        // Text, varchar, unknown and every type without a binary reader
-        // here: read as text and let the statement cast it.
+        Type::UUID => ScalarValue::Utf8(raw(portal, index).map(|bytes| match portal.parameter_format.is_binary(index) {
+            true => uuid::Uuid::from_slice(bytes).map(|u| u.hyphenated().to_string()).map_err(|e| bad_parameter(index, e)),
+            false => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        }).transpose()?),
+        // jsonb's binary form is a version byte, then the text.
+        Type::JSONB if portal.parameter_format.is_binary(index) => {
+            ScalarValue::Utf8(raw(portal, index).map(|bytes| String::from_utf8_lossy(bytes.get(1..).unwrap_or_default()).into_owned()))
+        }
+        Type::INTERVAL => match read!(pg_interval::Interval) {
+            Some(i) => ScalarValue::IntervalMonthDayNano(Some(arrow::datatypes::IntervalMonthDayNano::new(
+                i.months,
+                i.days,
+                i.microseconds.saturating_mul(1_000),
+            ))),
+            None => ScalarValue::IntervalMonthDayNano(None),
+        },
+        Type::BOOL_ARRAY => list(read!(Vec<Option<bool>>), ScalarValue::Boolean, &DataType::Boolean),
+        Type::INT2_ARRAY => list(read!(Vec<Option<i16>>), ScalarValue::Int16, &DataType::Int16),
+        Type::INT4_ARRAY => list(read!(Vec<Option<i32>>), ScalarValue::Int32, &DataType::Int32),
+        Type::INT8_ARRAY => list(read!(Vec<Option<i64>>), ScalarValue::Int64, &DataType::Int64),
+        Type::FLOAT4_ARRAY => list(read!(Vec<Option<f32>>), ScalarValue::Float32, &DataType::Float32),
+        Type::FLOAT8_ARRAY => list(read!(Vec<Option<f64>>), ScalarValue::Float64, &DataType::Float64),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => list(read!(Vec<Option<String>>), ScalarValue::Utf8, &DataType::Utf8),
+        // Text, varchar, json, unknown and every type without a binary
+        // reader here: read as text and let the statement cast it.
         _ => ScalarValue::Utf8(read!(String)),
     })
+}
+
+/// A parameter's bytes as the client sent them.
+fn raw<S>(portal: &Portal<S>, index: usize) -> Option<&[u8]> {
+    portal.parameters.get(index).and_then(|p| p.as_deref())
+}
+
+/// An array parameter as a list scalar (NULL stays a typed NULL list).
+fn list<T>(values: Option<Vec<Option<T>>>, scalar: fn(Option<T>) -> ScalarValue, element: &DataType) -> ScalarValue {
+    match values {
+        Some(values) => {
+            let scalars: Vec<ScalarValue> = values.into_iter().map(scalar).collect();
+            ScalarValue::List(ScalarValue::new_list_nullable(&scalars, element))
+        }
+        None => ScalarValue::try_from(DataType::List(std::sync::Arc::new(Field::new_list_field(element.clone(), true))))
+            .unwrap_or(ScalarValue::Null),
+    }
 }
 
 #[cfg(test)]

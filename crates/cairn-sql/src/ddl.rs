@@ -109,6 +109,16 @@ pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
             other => return Err(unsupported(format!("constraint {other} is not supported yet"))),
         }
     }
+    for &key in &primary_key {
+        let column = &columns[usize::from(key)];
+        if matches!(column.data_type, DataType::Interval | DataType::Array(_) | DataType::Json | DataType::Jsonb) {
+            return Err(unsupported(format!(
+                "column \"{}\" of type {} cannot be part of a primary key",
+                column.name,
+                column.data_type.sql_name()
+            )));
+        }
+    }
     let (access_level, ttl_seconds) = options(&create.table_options)?;
     match kind {
         TableKind::User if access_level.is_some() => {
@@ -145,10 +155,13 @@ pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
 /// One column of CREATE TABLE or ALTER TABLE … ADD COLUMN, and whether it
 /// was declared PRIMARY KEY (which makes it NOT NULL).
 pub fn column_definition(column: &ast::ColumnDef) -> Result<(ColumnDef, bool)> {
-    let data_type = data_type(&column.data_type)?;
+    let (data_type, mut nullable, mut default) = match serial(&column.data_type) {
+        // SERIAL and friends: a generated id. CairnDB has no sequences; its
+        // ids are snowflake ids, which need 64 bits, so the column is BIGINT.
+        true => (DataType::BigInt, false, Some("snowflake_id()".to_owned())),
+        false => (data_type(&column.data_type)?, true, None),
+    };
     arrow_type(&data_type)?;
-    let mut nullable = true;
-    let mut default = None;
     let mut is_key = false;
     for option in &column.options {
         match &option.option {
@@ -163,6 +176,13 @@ pub fn column_definition(column: &ast::ColumnDef) -> Result<(ColumnDef, bool)> {
         }
     }
     Ok((ColumnDef { name: ident_name(&column.name), data_type, nullable, default }, is_key))
+}
+
+fn serial(sql: &ast::DataType) -> bool {
+    matches!(sql, ast::DataType::Custom(name, modifiers)
+        if modifiers.is_empty()
+            && ["serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"]
+                .contains(&name.to_string().to_ascii_lowercase().as_str()))
 }
 
 fn data_type(sql: &ast::DataType) -> Result<DataType> {
@@ -207,6 +227,13 @@ fn data_type(sql: &ast::DataType) -> Result<DataType> {
         T::Uuid => DataType::Uuid,
         T::JSON => DataType::Json,
         T::JSONB => DataType::Jsonb,
+        T::Interval { fields: None, precision: None } => DataType::Interval,
+        T::Array(ast::ArrayElemTypeDef::SquareBracket(element, _) | ast::ArrayElemTypeDef::AngleBracket(element)) => {
+            match data_type(element)? {
+                DataType::Array(_) => return Err(unsupported("arrays of arrays are not supported")),
+                element => DataType::Array(Box::new(element)),
+            }
+        }
         other => return Err(unsupported(format!("type {other} is not supported yet"))),
     })
 }
@@ -294,6 +321,12 @@ mod tests {
         let spec = parse_create_table(TableKind::Shared, "CREATE TABLE IF NOT EXISTS \"Plain\" (v TEXT)").expect("no key");
         assert!(spec.primary_key.is_empty() && spec.if_not_exists);
         assert_eq!(spec.name, "Plain");
+        let spec = parse_create_table(TableKind::Shared, "CREATE TABLE t (id SERIAL PRIMARY KEY, u UUID, tags TEXT[], d INTERVAL)")
+            .expect("types");
+        assert_eq!(spec.columns[0].data_type, DataType::BigInt);
+        assert_eq!(spec.columns[0].default.as_deref(), Some("snowflake_id()"));
+        assert_eq!(spec.columns[2].data_type, DataType::Array(Box::new(DataType::Text)));
+        assert_eq!(spec.columns[3].data_type, DataType::Interval);
     }
 
     #[test]
@@ -307,7 +340,8 @@ mod tests {
             ("CREATE TABLE t (a INT) WITH (TTL_SECONDS = 5)", TableKind::Shared, "22023"),
             ("CREATE TABLE t (a INT)", TableKind::Stream, "22023"),
             ("CREATE TABLE t (a INT) WITH (TTL_SECONDS = 0)", TableKind::Stream, "22023"),
-            ("CREATE TABLE t (a UUID)", TableKind::Shared, "0A000"),
+            ("CREATE TABLE t (a INT[][])", TableKind::Shared, "0A000"),
+            ("CREATE TABLE t (a JSONB PRIMARY KEY)", TableKind::Shared, "0A000"),
             ("CREATE TABLE t (a INT DEFAULT random())", TableKind::Shared, "0A000"),
             ("CREATE TABLE t (a INT REFERENCES u(a))", TableKind::Shared, "0A000"),
             ("CREATE TABLE t AS SELECT 1", TableKind::Shared, "0A000"),

@@ -15,6 +15,7 @@ enum DefaultFunction {
     Now,
     CurrentUser,
     SnowflakeId,
+    RandomUuid,
 }
 
 fn function(expr: &Expr) -> Option<DefaultFunction> {
@@ -29,13 +30,14 @@ fn function(expr: &Expr) -> Option<DefaultFunction> {
         ("now" | "current_timestamp", true) => Some(DefaultFunction::Now),
         ("current_user" | "session_user" | "user", true) => Some(DefaultFunction::CurrentUser),
         ("snowflake_id", true) => Some(DefaultFunction::SnowflakeId),
+        ("gen_random_uuid" | "uuid_generate_v4", true) => Some(DefaultFunction::RandomUuid),
         _ => None,
     }
 }
 
 fn unsupported(expr: &Expr) -> CairnError {
     CairnError::FeatureNotSupported(format!(
-        "DEFAULT {expr} is not supported: use a literal, now(), current_timestamp, current_user or snowflake_id()"
+        "DEFAULT {expr} is not supported: use a literal, now(), current_timestamp, current_user, snowflake_id() or gen_random_uuid()"
     ))
 }
 
@@ -51,10 +53,14 @@ pub fn check(expr: &Expr) -> Result<()> {
     }
 }
 
-/// Whether a stored default gives each row its own value (so that rows
-/// that exist when a column is added must each get a fresh one).
-pub fn is_per_row(sql: &str) -> Result<bool> {
-    Ok(function(&parse(sql)?) == Some(DefaultFunction::SnowflakeId))
+/// For a stored default that gives each row its own value, how to make
+/// one (rows that exist when a column is added each get a fresh one).
+pub fn per_row(sql: &str) -> Result<Option<fn() -> cairn_types::Value>> {
+    Ok(match function(&parse(sql)?) {
+        Some(DefaultFunction::SnowflakeId) => Some(|| cairn_types::Value::Int64(crate::snowflake::next_id())),
+        Some(DefaultFunction::RandomUuid) => Some(|| cairn_types::Value::Text(uuid::Uuid::new_v4().hyphenated().to_string())),
+        _ => None,
+    })
 }
 
 fn parse(sql: &str) -> Result<Expr> {
@@ -75,6 +81,7 @@ fn convert(expr: &Expr, user: &str, snowflake: &Arc<ScalarUDF>) -> Result<DfExpr
             DefaultFunction::Now => datafusion::functions::datetime::expr_fn::now(),
             DefaultFunction::CurrentUser => lit(user.to_owned()),
             DefaultFunction::SnowflakeId => snowflake.call(vec![]),
+            DefaultFunction::RandomUuid => crate::functions::gen_random_uuid_udf().call(vec![]),
         });
     }
     match expr {

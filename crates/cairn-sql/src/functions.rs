@@ -3,13 +3,17 @@
 //! Their values are fixed for a session, so each is a constant UDF built
 //! when the session starts (or when `search_path` changes).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::StringArray;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+use crate::values::PG_TYPE_METADATA;
 
 /// The version string clients see: PostgreSQL-shaped, so that drivers that
 /// parse it find a version they know.
@@ -64,6 +68,41 @@ pub fn constant_text(name: &'static str, value: &str) -> ScalarUDF {
         value: value.to_owned(),
         signature: Signature::nullary(Volatility::Stable),
     })
+}
+
+/// `gen_random_uuid()`: a random (version 4) UUID per row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct GenRandomUuid {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for GenRandomUuid {
+    fn name(&self) -> &str {
+        "gen_random_uuid"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    /// Text to Arrow, `uuid` to clients.
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<FieldRef> {
+        let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), "uuid".to_owned())]);
+        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, false).with_metadata(metadata)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let uuids = (0..args.number_rows).map(|_| Some(uuid::Uuid::new_v4().hyphenated().to_string()));
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from_iter(uuids))))
+    }
+}
+
+pub fn gen_random_uuid_udf() -> ScalarUDF {
+    ScalarUDF::from(GenRandomUuid { signature: Signature::nullary(Volatility::Volatile) })
 }
 
 /// The session functions for a user in a database with a current schema.

@@ -16,11 +16,13 @@ use cairn_types::{CairnError, Result, SessionId};
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::dataframe::DataFrame;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::config::Dialect;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::FunctionRegistry;
 use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -96,8 +98,9 @@ impl Output {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     kind: PreparedKind,
-    /// `$1`, `$2`, …: the type DataFusion inferred, if it could.
-    pub param_types: Vec<Option<DataType>>,
+    /// `$1`, `$2`, …: the type DataFusion inferred, if it could (a field,
+    /// whose metadata may name the PostgreSQL type: uuid, json).
+    pub param_types: Vec<Option<FieldRef>>,
     /// The columns it returns (empty for commands).
     pub schema: SchemaRef,
 }
@@ -164,10 +167,18 @@ fn build_context(
         .with_create_default_catalog_and_schema(false)
         .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_type_planner(Arc::new(crate::postgres::PgTypes))
+        .build();
+    let mut ctx = SessionContext::new_with_state(state);
+    ctx.register_expr_planner(Arc::new(crate::postgres::JsonOperators)).map_err(from_df)?;
+    ctx.add_analyzer_rule(Arc::new(crate::postgres::ArrayLiterals));
     let system = system_schema(catalog, actor).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
+    ctx.register_udf(crate::functions::gen_random_uuid_udf());
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
         actor: actor.clone(),
@@ -627,7 +638,7 @@ impl Session {
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
                 refuse_unsupported(&plan)?;
-                let types = plan.get_parameter_types().map_err(from_df)?;
+                let types = plan.get_parameter_fields().map_err(from_df)?;
                 let mut param_types = vec![None; types.len()];
                 for (name, data_type) in types {
                     let index = name
@@ -871,8 +882,8 @@ impl Session {
 
     /// The value(s) a column added with `default` gives the rows that exist.
     async fn fill_for(&self, column: &cairn_types::ColumnDef, default: &str) -> Result<Fill> {
-        if crate::defaults::is_per_row(default)? {
-            return Ok(Fill::PerRow(|| cairn_types::Value::Int64(crate::snowflake::next_id())));
+        if let Some(make) = crate::defaults::per_row(default)? {
+            return Ok(Fill::PerRow(make));
         }
         let snowflake = Arc::new(snowflake_udf());
         let expr = crate::defaults::to_expr(default, &self.actor.username, &snowflake)?;

@@ -10,7 +10,7 @@ use cairn_catalog::{access, Actor, Catalog, TableOp};
 use cairn_store::{encode_primary_key, row_key, Partition, StoredRow};
 use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result as DfResult;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
@@ -26,7 +26,7 @@ use crate::error::to_df;
 use crate::returning::ConflictAction;
 use crate::scan_exec::{ScanExec, ScanSource};
 use crate::txn::TxCell;
-use crate::values::{arrow_type, build_column, read_value};
+use crate::values::{arrow_type, build_column, column_field, read_value};
 
 /// The Arrow schema of a table definition. Every field is nullable as far
 /// as DataFusion knows: NOT NULL is enforced by [`RowSink`], which can name
@@ -35,7 +35,7 @@ pub fn table_schema(def: &TableDef) -> cairn_types::Result<SchemaRef> {
     let fields = def
         .columns
         .iter()
-        .map(|c| Ok(Field::new(&c.name, arrow_type(&c.data_type)?, true)))
+        .map(|c| column_field(&c.name, &c.data_type))
         .collect::<cairn_types::Result<Vec<_>>>()?;
     Ok(Arc::new(Schema::new(fields)))
 }

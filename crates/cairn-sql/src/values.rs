@@ -3,15 +3,38 @@
 use std::sync::Arc;
 
 use cairn_types::{CairnError, DataType, Result, Value};
+use std::collections::HashMap;
+
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
-    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
+    IntervalMonthDayNanoBuilder, ListArray, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{
-    DataType as ArrowType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
-    Int32Type, Int64Type, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
+    DataType as ArrowType, Date32Type, Decimal128Type, Field, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, Time64MicrosecondType,
+    TimeUnit, TimestampMicrosecondType,
 };
+
+/// Field metadata naming the PostgreSQL type of a column whose Arrow type
+/// does not say it (uuid, json and jsonb are text to Arrow). The wire layer
+/// reads it to send the right type OID.
+pub const PG_TYPE_METADATA: &str = "cairn.pg_type";
+
+/// The Arrow field of a column: its type, and metadata where Arrow's type
+/// alone would lose the SQL type.
+pub fn column_field(name: &str, data_type: &DataType) -> Result<Field> {
+    let field = Field::new(name, arrow_type(data_type)?, true);
+    Ok(match data_type {
+        DataType::Uuid | DataType::Json | DataType::Jsonb => field.with_metadata(HashMap::from([(
+            PG_TYPE_METADATA.to_owned(),
+            data_type.sql_name(),
+        )])),
+        _ => field,
+    })
+}
 
 /// The largest precision Arrow's 128-bit decimals hold.
 pub const MAX_NUMERIC_PRECISION: u8 = 38;
@@ -32,7 +55,12 @@ pub fn arrow_type(data_type: &DataType) -> Result<ArrowType> {
         DataType::Time => ArrowType::Time64(TimeUnit::Microsecond),
         DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
         DataType::TimestampTz => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        other => return Err(unsupported(other)),
+        DataType::Uuid | DataType::Json | DataType::Jsonb => ArrowType::Utf8,
+        DataType::Interval => ArrowType::Interval(IntervalUnit::MonthDayNano),
+        DataType::Array(element) => match **element {
+            DataType::Array(_) => return Err(unsupported(data_type)),
+            _ => ArrowType::List(Arc::new(Field::new_list_field(arrow_type(element)?, true))),
+        },
     })
 }
 
@@ -41,6 +69,28 @@ fn unsupported(data_type: &DataType) -> CairnError {
         "columns of type {} are not supported yet",
         data_type.sql_name()
     ))
+}
+
+fn invalid(data_type: &DataType, text: &str) -> CairnError {
+    CairnError::InvalidTextRepresentation(format!(
+        "invalid input syntax for type {}: \"{text}\"",
+        data_type.sql_name()
+    ))
+}
+
+/// Text as a value of a text-stored type: uuids in their canonical form,
+/// JSON checked.
+fn text_value(data_type: &DataType, text: &str) -> Result<Value> {
+    match data_type {
+        DataType::Uuid => uuid::Uuid::try_parse(text.trim())
+            .map(|uuid| Value::Text(uuid.hyphenated().to_string()))
+            .map_err(|_| invalid(data_type, text)),
+        DataType::Json | DataType::Jsonb => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(_) => Ok(Value::Text(text.to_owned())),
+            Err(_) => Err(invalid(data_type, text)),
+        },
+        _ => Ok(Value::Text(text.to_owned())),
+    }
 }
 
 fn corrupt(column: &str) -> CairnError {
@@ -75,7 +125,49 @@ pub fn build_column(
         DataType::BigInt => build!(Int64Builder::new(), Int64),
         DataType::Real => build!(Float32Builder::new(), Float32),
         DataType::Double => build!(Float64Builder::new(), Float64),
-        DataType::Text | DataType::Varchar { .. } => build!(StringBuilder::new(), Text),
+        DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb => {
+            build!(StringBuilder::new(), Text)
+        }
+        DataType::Interval => {
+            let mut builder = IntervalMonthDayNanoBuilder::new();
+            for row in rows {
+                match row.get(index).unwrap_or(&Value::Null) {
+                    Value::Null => builder.append_null(),
+                    Value::Interval { months, days, nanos } => {
+                        builder.append_value(IntervalMonthDayNano::new(*months, *days, *nanos))
+                    }
+                    _ => return Err(corrupt(name)),
+                }
+            }
+            Arc::new(builder.finish())
+        }
+        DataType::Array(element) => {
+            // The elements of every row, as one column, then cut into lists.
+            let mut elements = Vec::new();
+            let mut lengths = Vec::with_capacity(rows.len());
+            let mut valid = Vec::with_capacity(rows.len());
+            for row in rows {
+                match row.get(index).unwrap_or(&Value::Null) {
+                    Value::Null => {
+                        lengths.push(0);
+                        valid.push(false);
+                    }
+                    Value::Array(values) => {
+                        lengths.push(values.len());
+                        valid.push(true);
+                        elements.extend(values.iter().map(|v| vec![v.clone()]));
+                    }
+                    _ => return Err(corrupt(name)),
+                }
+            }
+            let child = build_column(name, element, &elements, 0)?;
+            let ArrowType::List(field) = arrow_type(data_type)? else {
+                return Err(CairnError::Internal("array column is not a list".into()));
+            };
+            let list = ListArray::try_new(field, OffsetBuffer::from_lengths(lengths), child, Some(NullBuffer::from(valid)))
+                .map_err(|e| CairnError::Internal(e.to_string()))?;
+            Arc::new(list)
+        }
         DataType::Bytea => build!(BinaryBuilder::new(), Bytes),
         DataType::Date => build!(Date32Builder::new(), Date),
         DataType::Time => build!(Time64MicrosecondBuilder::new(), Time),
@@ -96,7 +188,6 @@ pub fn build_column(
             }
             Arc::new(builder.finish())
         }
-        other => return Err(unsupported(other)),
     })
 }
 
@@ -119,14 +210,26 @@ pub fn read_value(array: &ArrayRef, data_type: &DataType, row: usize) -> Result<
         (DataType::BigInt, ArrowType::Int64) => Value::Int64(array.as_primitive::<Int64Type>().value(row)),
         (DataType::Real, ArrowType::Float32) => Value::Float32(array.as_primitive::<Float32Type>().value(row)),
         (DataType::Double, ArrowType::Float64) => Value::Float64(array.as_primitive::<Float64Type>().value(row)),
-        (DataType::Text | DataType::Varchar { .. }, ArrowType::Utf8) => {
-            Value::Text(array.as_string::<i32>().value(row).to_owned())
+        (DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb, ArrowType::Utf8) => {
+            text_value(data_type, array.as_string::<i32>().value(row))?
         }
-        (DataType::Text | DataType::Varchar { .. }, ArrowType::LargeUtf8) => {
-            Value::Text(array.as_string::<i64>().value(row).to_owned())
+        (DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb, ArrowType::LargeUtf8) => {
+            text_value(data_type, array.as_string::<i64>().value(row))?
         }
-        (DataType::Text | DataType::Varchar { .. }, ArrowType::Utf8View) => {
-            Value::Text(array.as_string_view().value(row).to_owned())
+        (DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb, ArrowType::Utf8View) => {
+            text_value(data_type, array.as_string_view().value(row))?
+        }
+        (DataType::Interval, ArrowType::Interval(IntervalUnit::MonthDayNano)) => {
+            let value = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            Value::Interval { months: value.months, days: value.days, nanos: value.nanoseconds }
+        }
+        (DataType::Array(element), ArrowType::List(_)) => {
+            let values = array.as_list::<i32>().value(row);
+            Value::Array((0..values.len()).map(|i| read_value(&values, element, i)).collect::<Result<_>>()?)
+        }
+        (DataType::Array(element), ArrowType::LargeList(_)) => {
+            let values = array.as_list::<i64>().value(row);
+            Value::Array((0..values.len()).map(|i| read_value(&values, element, i)).collect::<Result<_>>()?)
         }
         (DataType::Bytea, ArrowType::Binary) => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
         (DataType::Bytea, ArrowType::BinaryView) => Value::Bytes(array.as_binary_view().value(row).to_vec()),
@@ -168,6 +271,14 @@ mod tests {
             (DataType::Time, Value::Time(3_600_000_000)),
             (DataType::Timestamp, Value::Timestamp(1_700_000_000_000_000)),
             (DataType::TimestampTz, Value::TimestampTz(1_700_000_000_000_000)),
+            (DataType::Uuid, Value::Text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into())),
+            (DataType::Jsonb, Value::Text("{\"a\": [1, 2]}".into())),
+            (DataType::Interval, Value::Interval { months: 14, days: 3, nanos: 4_000_000_000 }),
+            (
+                DataType::Array(Box::new(DataType::Text)),
+                Value::Array(vec![Value::Text("x".into()), Value::Null, Value::Text("y,z".into())]),
+            ),
+            (DataType::Array(Box::new(DataType::Int)), Value::Array(vec![])),
         ];
         for (data_type, value) in cases {
             let rows = vec![vec![value.clone()], vec![Value::Null], vec![]];
@@ -181,7 +292,12 @@ mod tests {
 
     #[test]
     fn unsupported_types_and_mismatches_are_errors() {
-        assert_eq!(arrow_type(&DataType::Uuid).expect_err("uuid").code().as_str(), "0A000");
+        let nested = DataType::Array(Box::new(DataType::Array(Box::new(DataType::Int))));
+        assert_eq!(arrow_type(&nested).expect_err("nested").code().as_str(), "0A000");
+        let rows = vec![vec![Value::Text("not-a-uuid".into())]];
+        let array = build_column("c", &DataType::Text, &rows, 0).expect("build");
+        assert_eq!(read_value(&array, &DataType::Uuid, 0).expect_err("uuid").code().as_str(), "22P02");
+        assert_eq!(read_value(&array, &DataType::Json, 0).expect_err("json").code().as_str(), "22P02");
         let rows = vec![vec![Value::Text("x".into())]];
         assert!(build_column("c", &DataType::BigInt, &rows, 0).is_err());
         let array = build_column("c", &DataType::Text, &rows, 0).expect("build");

@@ -98,6 +98,9 @@ fn encode_key_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
         Value::Bytes(v) => v.encode_key(out),
         Value::Date(v) => v.encode_key(out),
         Value::Time(v) | Value::Timestamp(v) | Value::TimestampTz(v) => v.encode_key(out),
+        Value::Interval { .. } | Value::Array(_) => {
+            return Err(CairnError::FeatureNotSupported("interval and array columns cannot be part of a primary key".into()))
+        }
     }
     Ok(())
 }

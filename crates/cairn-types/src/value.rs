@@ -25,6 +25,10 @@ pub enum Value {
     Timestamp(i64),
     /// Microseconds since the epoch, UTC.
     TimestampTz(i64),
+    /// PostgreSQL's three independent parts: months, days, and time.
+    Interval { months: i32, days: i32, nanos: i64 },
+    /// A one-dimensional array; elements are values of the element type or NULL.
+    Array(Vec<Value>),
 }
 
 impl Value {

@@ -329,6 +329,29 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
             data_type.sql_name()
         )))
     };
+    if *data_type == DataType::Interval {
+        let mut intervals = Vec::with_capacity(text.len());
+        for row in 0..text.len() {
+            intervals.push(match text.is_null(row) {
+                true => None,
+                false => Some(crate::postgres::interval_literal(text.value(row)).ok_or_else(|| bad(row))?),
+            });
+        }
+        return Ok(Arc::new(datafusion::arrow::array::IntervalMonthDayNanoArray::from(intervals)));
+    }
+    if let DataType::Array(_) = data_type {
+        let mut lists = Vec::with_capacity(text.len());
+        for row in 0..text.len() {
+            let value = (!text.is_null(row)).then(|| text.value(row));
+            let list = crate::postgres::array_literal(value, &target).map_err(|_| bad(row))?;
+            lists.push(list.to_array().map_err(|e| (row, CairnError::Internal(e.to_string())))?);
+        }
+        if lists.is_empty() {
+            return Ok(datafusion::arrow::array::new_empty_array(&target));
+        }
+        let refs: Vec<&dyn Array> = lists.iter().map(|a| a.as_ref()).collect();
+        return datafusion::arrow::compute::concat(&refs).map_err(|e| (0, CairnError::Internal(e.to_string())));
+    }
     if *data_type == DataType::Bytea {
         let mut bytes = Vec::with_capacity(text.len());
         for row in 0..text.len() {

@@ -1,0 +1,91 @@
+//! The types beyond the basics, each through text (simple protocol) and
+//! binary (tokio-postgres decodes its typed values in binary) with its
+//! PostgreSQL type OID.
+
+use cairn_e2e::{error_code, text_rows, Server};
+use tokio_postgres::types::Type;
+
+async fn setup(server: &Server) -> tokio_postgres::Client {
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE TABLE docs (
+           id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+           doc JSONB,
+           raw JSON,
+           tags TEXT[],
+           nums INT[],
+           wait INTERVAL,
+           n SERIAL
+         );",
+    )
+    .await
+    .expect("setup");
+    root
+}
+
+#[tokio::test]
+async fn uuid_json_arrays_interval_and_serial_in_text() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute(
+        "INSERT INTO docs (id, doc, raw, tags, nums, wait) VALUES
+           ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{\"a\": {\"b\": 7}, \"list\": [1, \"two\"]}', '[10, 20]',
+            '{x,\"y z\",NULL}', '{1,2,3}', '1 day 02:00:00');
+         INSERT INTO docs (doc, tags, nums) VALUES ('{\"a\": null}', ARRAY['p'], ARRAY[4]);",
+    )
+    .await
+    .expect("insert");
+    let rows = text_rows(
+        &root,
+        "SELECT id, doc->'a'->>'b', doc->'list'->>1, raw->>0, tags, nums, wait FROM docs WHERE id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "7", "two", "10", "{x,\"y z\",NULL}", "{1,2,3}", "1 day 02:00:00"]]
+    );
+    // Generated values: a fresh uuid, and a SERIAL id, both present.
+    let generated = text_rows(&root, "SELECT length(id), n > 0, doc->>'a' IS NULL, tags[1] FROM docs WHERE nums = ARRAY[4]").await;
+    assert_eq!(generated, [["36", "t", "t", "p"]]);
+    assert_eq!(text_rows(&root, "SELECT count(DISTINCT n) FROM docs").await, [["2"]]);
+    // Bad input for each type: 22P02.
+    for sql in [
+        "INSERT INTO docs (id) VALUES ('not-a-uuid')",
+        "INSERT INTO docs (doc) VALUES ('{not json')",
+        "INSERT INTO docs (nums) VALUES ('{1,x}')",
+        "INSERT INTO docs (tags) VALUES ('no braces')",
+    ] {
+        assert_eq!(error_code(&root, sql).await, "22P02", "{sql}");
+    }
+    assert_eq!(error_code(&root, "CREATE TABLE bad (k INTERVAL PRIMARY KEY)").await, "0A000");
+}
+
+#[tokio::test]
+async fn the_same_types_in_binary_with_their_oids() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let id = uuid::Uuid::new_v4();
+    let doc = serde_json::json!({"k": [1, 2], "s": "x"});
+    let inserted = root
+        .execute(
+            "INSERT INTO docs (id, doc, tags, nums) VALUES ($1, $2, $3, $4)",
+            &[&id, &doc, &vec!["a".to_owned(), "b,c".to_owned()], &vec![5i32, 6]],
+        )
+        .await
+        .expect("binary parameters");
+    assert_eq!(inserted, 1);
+    let row = root.query_one("SELECT id, doc, tags, nums, doc->'k' AS k FROM docs WHERE id = $1", &[&id]).await.expect("select");
+    let types: Vec<Type> = row.columns().iter().map(|c| c.type_().clone()).collect();
+    assert_eq!(types, [Type::UUID, Type::JSONB, Type::TEXT_ARRAY, Type::INT4_ARRAY, Type::JSON]);
+    assert_eq!(row.get::<_, uuid::Uuid>(0), id);
+    assert_eq!(row.get::<_, serde_json::Value>(1), doc);
+    assert_eq!(row.get::<_, Vec<String>>(2), ["a", "b,c"]);
+    assert_eq!(row.get::<_, Vec<i32>>(3), [5, 6]);
+    assert_eq!(row.get::<_, serde_json::Value>(4), serde_json::json!([1, 2]));
+    // A uuid literal cast, and gen_random_uuid(), are uuids to the client.
+    let row = root.query_one("SELECT 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, gen_random_uuid()", &[]).await.expect("casts");
+    assert_eq!(row.columns()[0].type_(), &Type::UUID);
+    assert_eq!(row.columns()[1].type_(), &Type::UUID);
+    let interval = root.query_one("SELECT INTERVAL '1 day'", &[]).await.expect("interval");
+    assert_eq!(interval.columns()[0].type_(), &Type::INTERVAL);
+}
