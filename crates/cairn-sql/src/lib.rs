@@ -21,6 +21,7 @@ mod returning;
 mod scan_exec;
 mod session;
 mod snowflake;
+mod table_scan;
 mod tables;
 mod txn;
 pub mod values;

@@ -10,11 +10,13 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result as DfResult;
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
+    SortOrderPushdownResult,
 };
 
 use crate::error::to_df;
@@ -29,6 +31,28 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
 
     /// Reads the rows, projected, at execution time.
     fn read(&self) -> cairn_types::Result<RecordBatch>;
+
+    /// The positions, in the scan's output, of the columns its rows are
+    /// ordered by (the leading key columns it projects).
+    fn key_columns(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// The same scan, reading in key order, ascending or descending.
+    fn ordered(&self, _descending: bool) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// The same scan, stopping after `limit` rows.
+    fn with_limit(&self, _limit: usize) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 pub(crate) struct ScanExec<S> {
@@ -84,6 +108,30 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
 
     fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    /// `ORDER BY` the leading key columns, all ascending or all
+    /// descending: the scan reads in that order and the sort goes.
+    fn try_pushdown_sort(&self, order: &[PhysicalSortExpr]) -> DfResult<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        let keys = self.source.key_columns();
+        let Some(first) = order.first() else { return Ok(SortOrderPushdownResult::Unsupported) };
+        let descending = first.options.descending;
+        let follows_key = order.len() <= keys.len()
+            && order.iter().zip(&keys).all(|(sort, &key)| {
+                sort.options.descending == descending
+                    && sort.expr.downcast_ref::<Column>().is_some_and(|column| column.index() == key)
+            });
+        match self.source.ordered(descending) {
+            Some(source) if follows_key => Ok(SortOrderPushdownResult::Exact {
+                inner: Arc::new(ScanExec::new(source, Arc::clone(&self.schema))),
+            }),
+            _ => Ok(SortOrderPushdownResult::Unsupported),
+        }
+    }
+
+    fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
+        let source = self.source.with_limit(limit?)?;
+        Some(Arc::new(ScanExec::new(source, Arc::clone(&self.schema))))
     }
 
     fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {

@@ -7,26 +7,25 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_catalog::{access, Actor, Catalog, TableOp};
-use cairn_store::{encode_primary_key, row_key, Partition, StoredRow};
+use cairn_store::{encode_primary_key, row_key, KeyRange, Partition, StoredRow};
 use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result as DfResult;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ScalarUDF, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
-use crate::equality::{equality, Equality};
+use crate::table_scan::{key_condition, row_path, KeyCondition, TableScan};
 use crate::error::to_df;
 use crate::returning::ConflictAction;
-use crate::scan_exec::{ScanExec, ScanSource};
+use crate::scan_exec::ScanExec;
 use crate::txn::TxCell;
-use crate::values::{arrow_type, build_column, column_field, read_value};
+use crate::values::{column_field, read_value};
 
 /// The Arrow schema of a table definition. Every field is nullable as far
 /// as DataFusion knows: NOT NULL is enforced by [`RowSink`], which can name
@@ -111,13 +110,15 @@ impl DataTable {
             .as_mut()
             .ok_or_else(|| CairnError::Internal("UPDATE or DELETE outside a transaction".into()))?;
         let (table, partition) = (self.def.id, changes.partition);
+        let all = KeyRange::all();
         let stored = transaction
             .snapshot()
-            .scan_keyed_rows(table, partition, &[])
+            .scan_row_range(table, partition, &all, false)
             .collect::<cairn_types::Result<Vec<_>>>()?;
         let now = Timestamp::now();
+        let (start, end) = all.row_keys(table, partition);
         let mut by_values: Vec<(Vec<u8>, StoredRow)> = transaction
-            .scan_keyed(&row_key(table, partition, &[]), stored)
+            .scan_range(&start, &end, stored)
             .into_iter()
             .filter(|(_, row)| !row.is_expired(now))
             .collect();
@@ -413,7 +414,7 @@ impl TableProvider for DataTable {
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|filter| match self.key_condition(filter) {
+            .map(|filter| match key_condition(&self.def, filter) {
                 Some(_) => TableProviderFilterPushDown::Exact,
                 None => TableProviderFilterPushDown::Unsupported,
             })
@@ -428,7 +429,7 @@ impl TableProvider for DataTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let partition = access::table_partition(&self.actor, &self.def, TableOp::Read).map_err(to_df)?;
-        let conditions: Vec<KeyCondition> = filters.iter().filter_map(|f| self.key_condition(f)).collect();
+        let conditions: Vec<KeyCondition> = filters.iter().filter_map(|f| key_condition(&self.def, f)).collect();
         let path = row_path(&self.def, &conditions).map_err(to_df)?;
         let projection: Vec<usize> = match projection {
             Some(projection) => projection.clone(),
@@ -444,6 +445,7 @@ impl TableProvider for DataTable {
             conditions,
             projection,
             limit,
+            reverse: false,
             schema: Arc::clone(&schema),
         };
         Ok(Arc::new(ScanExec::new(scan, schema)))
@@ -475,241 +477,6 @@ impl TableProvider for DataTable {
             returned: Arc::clone(&self.returned),
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
-    }
-}
-
-/// Equality on one primary-key column: `k = v`, `k IN (…)`, or an OR of
-/// equalities (as DataFusion rewrites short IN lists).
-#[derive(Debug, Clone)]
-pub(crate) struct KeyCondition {
-    /// Position in the primary key.
-    key_position: usize,
-    values: Vec<Value>,
-}
-
-impl DataTable {
-    fn key_condition(&self, filter: &Expr) -> Option<KeyCondition> {
-        let Equality { column, values } = equality(filter)?;
-        // A key column is never NULL: IS NULL matches nothing.
-        let literals: Vec<ScalarValue> = values.into_iter().flatten().cloned().collect();
-        self.key_values(column, &literals)
-    }
-
-    /// The literals, as stored values of key column `name` (NULL matches nothing).
-    fn key_values(&self, name: &str, literals: &[ScalarValue]) -> Option<KeyCondition> {
-        let key_position = self
-            .def
-            .primary_key
-            .iter()
-            .position(|&i| self.def.columns[usize::from(i)].name == name)?;
-        let column = &self.def.columns[usize::from(self.def.primary_key[key_position])];
-        let target = arrow_type(&column.data_type).ok()?;
-        let mut values = Vec::with_capacity(literals.len());
-        for literal in literals {
-            if literal.is_null() {
-                continue;
-            }
-            let array = literal.cast_to(&target).ok()?.to_array().ok()?;
-            values.push(read_value(&array, &column.data_type, 0).ok()?);
-        }
-        Some(KeyCondition { key_position, values })
-    }
-}
-
-/// The most point-gets or prefix scans one scan will issue before it falls
-/// back to scanning the partition.
-const MAX_KEY_LOOKUPS: usize = 1024;
-
-/// How a scan finds its rows.
-#[derive(Debug, Clone)]
-enum RowPath {
-    /// Every row of the partition.
-    FullScan,
-    /// Gets by full primary key.
-    PointGet(Vec<Vec<u8>>),
-    /// Scans of the rows whose leading key columns have these values.
-    PrefixScan(Vec<Vec<u8>>),
-}
-
-/// Chooses a path from the key conditions: equality on every key column is
-/// a set of point gets; on the leading ones, a set of prefix scans.
-fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<RowPath> {
-    let mut combinations: Vec<Vec<&Value>> = vec![vec![]];
-    let mut leading = 0;
-    for position in 0..def.primary_key.len() {
-        let Some(condition) = conditions.iter().find(|c| c.key_position == position) else { break };
-        let next: Vec<Vec<&Value>> = combinations
-            .iter()
-            .flat_map(|prefix| {
-                condition.values.iter().map(move |value| {
-                    let mut combination = prefix.clone();
-                    combination.push(value);
-                    combination
-                })
-            })
-            .collect();
-        if next.len() > MAX_KEY_LOOKUPS {
-            break;
-        }
-        combinations = next;
-        leading += 1;
-    }
-    if leading == 0 {
-        return Ok(RowPath::FullScan);
-    }
-    let mut keys = combinations
-        .iter()
-        .map(|values| encode_primary_key(values))
-        .collect::<cairn_types::Result<Vec<_>>>()?;
-    // `k IN (1, 1)` must not read the row twice; sorted keys also read in key order.
-    keys.sort();
-    keys.dedup();
-    Ok(if leading == def.primary_key.len() { RowPath::PointGet(keys) } else { RowPath::PrefixScan(keys) })
-}
-
-/// Reads one partition of a table at execution time.
-struct TableScan {
-    catalog: Arc<Catalog>,
-    def: Arc<TableDef>,
-    partition: Partition,
-    /// An open transaction's snapshot and writes, read instead of the store.
-    transaction: TxCell,
-    path: RowPath,
-    /// Pushed-down key conditions, all re-checked on every row read.
-    conditions: Vec<KeyCondition>,
-    projection: Vec<usize>,
-    limit: Option<usize>,
-    schema: SchemaRef,
-}
-
-impl ScanSource for TableScan {
-    const NAME: &'static str = "TableScanExec";
-
-    fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let columns: Vec<&str> = self.projection.iter().map(|&i| self.def.columns[i].name.as_str()).collect();
-        let partition = match self.partition {
-            Partition::Shared => "shared".to_owned(),
-            Partition::User(user) => format!("user {user}"),
-        };
-        let keys: Vec<&str> =
-            self.def.primary_key.iter().map(|&i| self.def.columns[usize::from(i)].name.as_str()).collect();
-        let access = match &self.path {
-            RowPath::FullScan => "FullScan".to_owned(),
-            RowPath::PointGet(keys_) => format!("PointGet({}: {} keys)", keys.join(", "), keys_.len()),
-            RowPath::PrefixScan(prefixes) => format!("PrefixScan({}: {} prefixes)", keys.join(", "), prefixes.len()),
-        };
-        write!(
-            f,
-            "table={}, partition={partition}, access={access}, projection=[{}]",
-            self.def.name,
-            columns.join(", ")
-        )?;
-        if let Some(limit) = self.limit {
-            write!(f, ", limit={limit}")?;
-        }
-        Ok(())
-    }
-
-    fn read(&self) -> cairn_types::Result<RecordBatch> {
-        self.read_rows()
-    }
-}
-
-impl TableScan {
-    fn read_rows(&self) -> cairn_types::Result<RecordBatch> {
-        let mut transaction = self.transaction.lock();
-        match transaction.as_mut() {
-            Some(transaction) => {
-                let found = self.read_in(transaction)?.into_iter().map(Ok);
-                self.build(Box::new(found))
-            }
-            None => {
-                let snapshot = self.catalog.snapshot();
-                self.build(self.read_from(&snapshot))
-            }
-        }
-    }
-
-    /// The rows the path selects, as an open transaction sees them (which
-    /// records them as read).
-    fn read_in(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
-        let (table, partition) = (self.def.id, self.partition);
-        let mut scan = |prefix: &[u8]| -> cairn_types::Result<Vec<StoredRow>> {
-            let stored = transaction
-                .snapshot()
-                .scan_keyed_rows(table, partition, prefix)
-                .collect::<cairn_types::Result<Vec<_>>>()?;
-            Ok(transaction.scan(&row_key(table, partition, prefix), stored))
-        };
-        Ok(match &self.path {
-            RowPath::FullScan => scan(&[])?,
-            RowPath::PrefixScan(prefixes) => {
-                let mut rows = Vec::new();
-                for prefix in prefixes {
-                    rows.extend(scan(prefix)?);
-                }
-                rows
-            }
-            RowPath::PointGet(keys) => {
-                let mut rows = Vec::with_capacity(keys.len());
-                for key in keys {
-                    rows.extend(transaction.get(&row_key(table, partition, key))?);
-                }
-                rows
-            }
-        })
-    }
-
-    /// The rows the path selects from a snapshot, lazily.
-    fn read_from<'a>(&'a self, snapshot: &'a cairn_store::Snapshot) -> Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + 'a> {
-        let (table, partition) = (self.def.id, self.partition);
-        match &self.path {
-            RowPath::FullScan => Box::new(snapshot.scan_rows(table, partition)),
-            RowPath::PointGet(keys) => {
-                Box::new(keys.iter().filter_map(move |key| snapshot.get_row(table, partition, key).transpose()))
-            }
-            RowPath::PrefixScan(prefixes) => Box::new(
-                prefixes.iter().flat_map(move |prefix| snapshot.scan_rows_by_key_prefix(table, partition, prefix)),
-            ),
-        }
-    }
-
-    /// Filters (expiry, pushed key conditions, LIMIT) and builds the batch.
-    fn build(&self, found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_>) -> cairn_types::Result<RecordBatch> {
-        let now = Timestamp::now();
-        let mut rows: Vec<Vec<Value>> = Vec::new();
-        for row in found {
-            if self.limit.is_some_and(|limit| rows.len() >= limit) {
-                break;
-            }
-            let row = row?;
-            if !row.is_expired(now) && self.matches(&row.values) {
-                rows.push(row.values);
-            }
-        }
-        let arrays = self
-            .projection
-            .iter()
-            .map(|&i| {
-                let column = &self.def.columns[i];
-                build_column(&column.name, &column.data_type, &rows, i)
-            })
-            .collect::<cairn_types::Result<Vec<ArrayRef>>>()?;
-        RecordBatch::try_new_with_options(
-            Arc::clone(&self.schema),
-            arrays,
-            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
-        )
-        .map_err(|e| CairnError::Internal(e.to_string()))
-    }
-}
-
-impl TableScan {
-    fn matches(&self, row: &[Value]) -> bool {
-        self.conditions.iter().all(|condition| {
-            let column = usize::from(self.def.primary_key[condition.key_position]);
-            row.get(column).is_some_and(|value| condition.values.contains(value))
-        })
     }
 }
 

@@ -48,16 +48,12 @@ impl Transaction {
         Ok(self.get(key)?.is_some_and(|row| !row.is_expired(now)))
     }
 
-    /// The rows whose key starts with `prefix`, in key order, own writes included.
-    pub fn scan(&mut self, prefix: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<StoredRow> {
-        self.scan_keyed(prefix, snapshot_rows).into_iter().map(|(_, row)| row).collect()
-    }
-
-    /// As [`Transaction::scan`], with each row's full key.
-    pub fn scan_keyed(&mut self, prefix: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<(Vec<u8>, StoredRow)> {
-        self.reads.prefix(prefix);
+    /// The rows with full keys in `[start, end)`, in key order, own writes
+    /// included; `snapshot_rows` are that range's rows in the snapshot.
+    pub fn scan_range(&mut self, start: &[u8], end: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<(Vec<u8>, StoredRow)> {
+        self.reads.range(start, Some(end));
         let mut merged: BTreeMap<Vec<u8>, StoredRow> = snapshot_rows.into_iter().collect();
-        for (key, written) in self.writes.range(prefix.to_vec()..).take_while(|(key, _)| key.starts_with(prefix)) {
+        for (key, written) in self.writes.range(start.to_vec()..end.to_vec()) {
             match written {
                 Some(row) => merged.insert(key.clone(), row.clone()),
                 None => merged.remove(key),

@@ -11,6 +11,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::rows::successor;
+
 /// The position of a commit in the log: commits up to it are visible to a
 /// snapshot taken at it.
 pub type CommitSeq = u64;
@@ -23,11 +25,12 @@ pub(crate) enum Written {
     Prefix(Vec<u8>),
 }
 
-/// The rows a transaction read: exact keys and scanned key prefixes.
+/// The rows a transaction read: exact keys and scanned key ranges.
 #[derive(Debug, Default, Clone)]
 pub struct ReadSet {
     keys: HashSet<Vec<u8>>,
-    prefixes: Vec<Vec<u8>>,
+    /// `[start, end)`; `None`: no end.
+    ranges: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl ReadSet {
@@ -37,23 +40,39 @@ impl ReadSet {
         }
     }
 
+    /// Every key starting with `prefix` was read.
     pub fn prefix(&mut self, prefix: &[u8]) {
-        if !self.prefixes.iter().any(|p| prefix.starts_with(p)) {
-            self.prefixes.retain(|p| !p.starts_with(prefix));
-            self.prefixes.push(prefix.to_vec());
+        self.range(prefix, successor(prefix).as_deref());
+    }
+
+    /// Every key in `[start, end)` was read.
+    pub fn range(&mut self, start: &[u8], end: Option<&[u8]>) {
+        let covered = self.ranges.iter().any(|(s, e)| {
+            s.as_slice() <= start && (e.is_none() || end.is_some_and(|end| e.as_deref().is_some_and(|e| end <= e)))
+        });
+        if !covered {
+            self.ranges.push((start.to_vec(), end.map(<[u8]>::to_vec)));
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.prefixes.is_empty()
+        self.keys.is_empty() && self.ranges.is_empty()
+    }
+
+    fn in_ranges(&self, key: &[u8]) -> bool {
+        self.ranges.iter().any(|(start, end)| key >= start.as_slice() && end.as_deref().is_none_or(|end| key < end))
     }
 
     fn touched_by(&self, written: &Written) -> bool {
         match written {
-            Written::Key(key) => self.keys.contains(key) || self.prefixes.iter().any(|p| key.starts_with(p)),
-            Written::Prefix(range) => {
-                self.keys.iter().any(|k| k.starts_with(range))
-                    || self.prefixes.iter().any(|p| p.starts_with(range) || range.starts_with(p))
+            Written::Key(key) => self.keys.contains(key) || self.in_ranges(key),
+            Written::Prefix(prefix) => {
+                let prefix_end = successor(prefix);
+                self.keys.iter().any(|k| k.starts_with(prefix))
+                    || self.ranges.iter().any(|(start, end)| {
+                        prefix_end.as_deref().is_none_or(|pe| start.as_slice() < pe)
+                            && end.as_deref().is_none_or(|end| prefix.as_slice() < end)
+                    })
             }
         }
     }
@@ -195,11 +214,19 @@ mod tests {
     }
 
     #[test]
-    fn read_prefixes_absorb_narrower_ones() {
+    fn ranges_conflict_with_what_falls_inside_them() {
+        let log = CommitLog::default();
+        let pin = log.pin();
         let mut reads = ReadSet::default();
-        reads.prefix(b"t1ab");
-        reads.prefix(b"t1");
-        reads.prefix(b"t1c");
-        assert_eq!(reads.prefixes, vec![b"t1".to_vec()]);
+        reads.range(b"k3", Some(b"k6"));
+        log.append(vec![key(b"k6")]);
+        assert!(!log.conflicts(pin.seq(), &reads), "the end is exclusive");
+        log.append(vec![key(b"k3")]);
+        assert!(log.conflicts(pin.seq(), &reads), "the start is inclusive");
+        let mut reads = ReadSet::default();
+        reads.range(b"k7", None);
+        assert!(!log.conflicts(pin.seq(), &reads));
+        log.append(vec![Written::Prefix(b"k".to_vec())]);
+        assert!(log.conflicts(pin.seq(), &reads), "a dropped table overlaps any range in it");
     }
 }

@@ -63,6 +63,54 @@ pub fn row_key(table: TableId, partition: Partition, primary_key: &[u8]) -> Vec<
     key
 }
 
+/// The smallest byte string greater than every string starting with
+/// `bytes`; `None` if there is none (empty, or all 0xFF).
+pub fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut next = bytes.to_vec();
+    while let Some(last) = next.pop() {
+        if last < u8::MAX {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
+}
+
+/// Encoded primary keys from `start` (inclusive) to `end` (exclusive;
+/// `None`: to the end of the partition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub start: Vec<u8>,
+    pub end: Option<Vec<u8>>,
+}
+
+impl KeyRange {
+    pub fn all() -> KeyRange {
+        KeyRange { start: Vec::new(), end: None }
+    }
+
+    /// Every key that starts with `prefix` (the leading key columns).
+    pub fn prefix(prefix: &[u8]) -> KeyRange {
+        KeyRange { start: prefix.to_vec(), end: successor(prefix) }
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        key >= self.start.as_slice() && self.end.as_deref().is_none_or(|end| key < end)
+    }
+
+    /// The full row keys this range covers in a partition: from, and up to
+    /// (exclusive).
+    pub fn row_keys(&self, table: TableId, partition: Partition) -> (Vec<u8>, Vec<u8>) {
+        let start = row_key(table, partition, &self.start);
+        let end = match &self.end {
+            Some(end) => row_key(table, partition, end),
+            // The partition prefix starts with ROW_KIND, so it has a successor.
+            None => successor(&partition_prefix(table, partition)).unwrap_or_default(),
+        };
+        (start, end)
+    }
+}
+
 /// Encodes primary-key values, in key order, so that byte order is value
 /// order. NULL cannot be part of a primary key.
 pub fn encode_primary_key(values: &[&Value]) -> Result<Vec<u8>> {
@@ -128,6 +176,20 @@ mod tests {
             key(&[Value::Decimal { mantissa: 100, scale: 2 }])
         );
         assert!(encode_primary_key(&[&Value::Null]).is_err());
+    }
+
+    #[test]
+    fn key_ranges_cover_what_they_say() {
+        assert_eq!(successor(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(successor(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(successor(&[0xFF]), None);
+        let a = key(&[Value::Int64(5)]);
+        let range = KeyRange::prefix(&a);
+        assert!(range.contains(&key(&[Value::Int64(5), Value::Text("x".into())])));
+        assert!(!range.contains(&key(&[Value::Int64(6)])));
+        assert!(KeyRange::all().contains(&a));
+        let (start, end) = KeyRange::all().row_keys(TableId(7), Partition::Shared);
+        assert!(start < end && end.as_slice() <= table_prefix(TableId(8)).as_slice());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::commit::GroupCommit;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
-use crate::rows::{row_key, table_prefix, Partition, StoredRow};
+use crate::rows::{row_key, table_prefix, KeyRange, Partition, StoredRow};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -255,31 +255,28 @@ impl Snapshot {
     /// The rows of `table` in `partition`, in primary-key order, expired
     /// ones included (the caller decides). Lazy.
     pub fn scan_rows(&self, table: TableId, partition: Partition) -> impl Iterator<Item = Result<StoredRow>> + '_ {
-        self.scan_rows_by_key_prefix(table, partition, &[])
+        self.scan_row_range(table, partition, &KeyRange::all(), false).map(|row| row.map(|(_, row)| row))
     }
 
-    /// The rows whose encoded primary key starts with `key_prefix` (the
-    /// encoding of the leading key columns), in key order.
-    pub fn scan_rows_by_key_prefix(
+    /// The rows whose primary key is in `range`, in key order or (with
+    /// `reverse`) in reverse key order, expired ones included. Lazy.
+    pub fn scan_row_range(
         &self,
         table: TableId,
         partition: Partition,
-        key_prefix: &[u8],
-    ) -> impl Iterator<Item = Result<StoredRow>> + '_ {
-        self.scan_keyed_rows(table, partition, key_prefix).map(|row| row.map(|(_, row)| row))
-    }
-
-    /// As [`Self::scan_rows_by_key_prefix`], with each row's full key.
-    pub fn scan_keyed_rows(
-        &self,
-        table: TableId,
-        partition: Partition,
-        key_prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, StoredRow)>> + '_ {
-        self.inner.prefix(&self.rows, row_key(table, partition, key_prefix)).map(|guard| {
+        range: &KeyRange,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, StoredRow)>> + '_> {
+        let (start, end) = range.row_keys(table, partition);
+        let iter = self.inner.range(&self.rows, start..end);
+        let decode = |guard: fjall::Guard| -> Result<(Vec<u8>, StoredRow)> {
             let (key, value) = guard.into_inner().map_err(storage_error)?;
             Ok((key.to_vec(), decode_value(&value)?))
-        })
+        };
+        match reverse {
+            true => Box::new(iter.rev().map(decode)),
+            false => Box::new(iter.map(decode)),
+        }
     }
 
     /// The row stored under a full primary key.

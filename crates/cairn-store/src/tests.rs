@@ -7,7 +7,7 @@ use cairn_types::{CairnError, Role, Timestamp, User, UserId};
 use proptest::prelude::*;
 
 use crate::entity::{USERS_BY_DELETED_AT, USERS_BY_LIVE_USERNAME, USERS_BY_ROLE, USERS_BY_USERNAME};
-use crate::{Sequence, Store, StoreOptions};
+use crate::{KeyRange, Sequence, Store, StoreOptions};
 
 fn user(id: u64, name: &str, role: Role, deleted: bool) -> User {
     User {
@@ -249,8 +249,9 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     let one = snapshot.get_row(table, bob, &pk(1)).expect("get").expect("present");
     assert_eq!(one.values[1], Value::Text("b".into()));
     assert!(snapshot.get_row(table, bob, &pk(2)).expect("get").is_none());
-    assert_eq!(snapshot.scan_rows_by_key_prefix(table, alice, &pk(1)).count(), 1);
-    assert_eq!(snapshot.scan_rows_by_key_prefix(table, alice, &pk(3)).count(), 0);
+    assert_eq!(snapshot.scan_row_range(table, alice, &KeyRange::prefix(&pk(1)), false).count(), 1);
+    assert_eq!(snapshot.scan_row_range(table, alice, &KeyRange::prefix(&pk(3)), false).count(), 0);
+
     let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
     assert_eq!(removed, 2);
     let snapshot = store.snapshot();
@@ -279,4 +280,37 @@ fn expired_rows_free_their_key_and_are_evicted() {
     assert_eq!(store.write(|w| w.delete_expired_rows(table, Timestamp::now())).expect("evict"), 1);
     let left: Vec<StoredRow> = store.snapshot().scan_rows(table, Partition::Shared).collect::<Result<_, _>>().expect("scan");
     assert_eq!(left, [future]);
+}
+
+#[test]
+fn ranges_read_forwards_and_backwards() {
+    use crate::{encode_primary_key, Partition, StoredRow};
+    use cairn_types::{TableId, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let table = TableId(1000);
+    let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
+    store
+        .write(|w| {
+            for n in [3, -1, 7, 5] {
+                let row = StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+                w.set_row_at(&crate::row_key(table, Partition::Shared, &pk(n)), Some(&row))?;
+            }
+            // A neighbouring table, which no range of this one may reach.
+            w.set_row_at(&crate::row_key(TableId(1001), Partition::Shared, &pk(0)), Some(&StoredRow { expires_at: None, values: vec![] }))
+        })
+        .expect("write");
+    let snapshot = store.snapshot();
+    let read = |range: KeyRange, reverse: bool| -> Vec<Value> {
+        snapshot
+            .scan_row_range(table, Partition::Shared, &range, reverse)
+            .map(|row| row.map(|(_, row)| row.values[0].clone()))
+            .collect::<Result<_, _>>()
+            .expect("scan")
+    };
+    let values = |ns: &[i64]| ns.iter().map(|&n| Value::Int64(n)).collect::<Vec<_>>();
+    assert_eq!(read(KeyRange::all(), false), values(&[-1, 3, 5, 7]));
+    assert_eq!(read(KeyRange::all(), true), values(&[7, 5, 3, -1]));
+    assert_eq!(read(KeyRange { start: pk(3), end: Some(pk(7)) }, false), values(&[3, 5]));
+    assert_eq!(read(KeyRange { start: pk(0), end: None }, true), values(&[7, 5, 3]));
 }

@@ -1,0 +1,385 @@
+//! Reading a table: which filters become key lookups, which rows a scan
+//! reads (point gets, prefix and range scans, in either key order), and
+//! building the projected batch.
+//!
+//! ```text
+//! k = 1 AND j IN (2, 3)        PointGet: 2 keys          (k, j) is the key
+//! k = 1                        PrefixScan: keys starting with k=1
+//! k = 1 AND j > 5              RangeScan: (1, 5) exclusive .. end of k=1
+//! ORDER BY k DESC LIMIT 20     any of the above, read backwards, 20 rows
+//! ```
+//!
+//! Every pushed condition is also checked on each row read, so a path
+//! that reads more than it must is still exact.
+
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use cairn_catalog::Catalog;
+use cairn_store::{encode_primary_key, row_key, successor, KeyRange, Partition, StoredRow};
+use cairn_types::{CairnError, TableDef, Timestamp, Value};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Expr;
+
+use crate::equality::{equality, range, Equality};
+use crate::scan_exec::ScanSource;
+use crate::txn::TxCell;
+use crate::values::{arrow_type, build_column, read_value};
+
+/// A filter on one primary-key column that the scan answers itself.
+#[derive(Debug, Clone)]
+pub(crate) enum KeyCondition {
+    /// `k = v`, `k IN (…)` (or an OR of equalities, as DataFusion rewrites
+    /// short IN lists).
+    Equal { key_position: usize, values: Vec<Value> },
+    /// `k > v`, `k <= v`, `k BETWEEN a AND b`, …: bounds on the column's
+    /// encoded value, whose byte order is its value order.
+    Range { key_position: usize, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>> },
+}
+
+impl KeyCondition {
+    fn key_position(&self) -> usize {
+        match self {
+            KeyCondition::Equal { key_position, .. } | KeyCondition::Range { key_position, .. } => *key_position,
+        }
+    }
+
+    fn matches(&self, value: &Value) -> bool {
+        match self {
+            KeyCondition::Equal { values, .. } => values.contains(value),
+            KeyCondition::Range { lower, upper, .. } => {
+                let Ok(encoded) = encode_primary_key(&[value]) else { return false };
+                let above = match lower {
+                    Bound::Included(low) => encoded >= *low,
+                    Bound::Excluded(low) => encoded > *low,
+                    Bound::Unbounded => true,
+                };
+                let below = match upper {
+                    Bound::Included(high) => encoded <= *high,
+                    Bound::Excluded(high) => encoded < *high,
+                    Bound::Unbounded => true,
+                };
+                above && below
+            }
+        }
+    }
+}
+
+/// The condition `filter` puts on a key column of `def`, if it is one the
+/// scan can answer.
+pub(crate) fn key_condition(def: &TableDef, filter: &Expr) -> Option<KeyCondition> {
+    if let Some(Equality { column, values }) = equality(filter) {
+        let (key_position, column) = key_column(def, column)?;
+        // A key column is never NULL: IS NULL (and = NULL) match nothing.
+        let values = values.into_iter().flatten().map(|literal| key_value(column, literal)).collect::<Option<_>>()?;
+        return Some(KeyCondition::Equal { key_position, values });
+    }
+    let range = range(filter)?;
+    let (key_position, column) = key_column(def, range.column)?;
+    let bound = |bound: Option<(&ScalarValue, bool)>| -> Option<Bound<Vec<u8>>> {
+        Some(match bound {
+            None => Bound::Unbounded,
+            Some((literal, inclusive)) => {
+                let encoded = encode_primary_key(&[&key_value(column, literal)?]).ok()?;
+                if inclusive { Bound::Included(encoded) } else { Bound::Excluded(encoded) }
+            }
+        })
+    };
+    Some(KeyCondition::Range { key_position, lower: bound(range.lower)?, upper: bound(range.upper)? })
+}
+
+fn key_column<'d>(def: &'d TableDef, name: &str) -> Option<(usize, &'d cairn_types::ColumnDef)> {
+    let position = def.primary_key.iter().position(|&i| def.columns[usize::from(i)].name == name)?;
+    Some((position, &def.columns[usize::from(def.primary_key[position])]))
+}
+
+/// A literal as a stored value of a key column; `None` if it does not cast
+/// exactly (then the filter stays with DataFusion).
+fn key_value(column: &cairn_types::ColumnDef, literal: &ScalarValue) -> Option<Value> {
+    let target = arrow_type(&column.data_type).ok()?;
+    let array = literal.cast_to(&target).ok()?.to_array().ok()?;
+    let value = read_value(&array, &column.data_type, 0).ok()?;
+    // A cast that changes the value (2.5 to an integer key) would change the filter.
+    let back = ScalarValue::try_from_array(&array, 0).ok()?.cast_to(&literal.data_type()).ok()?;
+    (back == *literal).then_some(value)
+}
+
+/// The most point gets or prefix scans one scan issues before it falls
+/// back to scanning the partition.
+const MAX_KEY_LOOKUPS: usize = 1024;
+
+/// How a scan finds its rows.
+#[derive(Debug, Clone)]
+pub(crate) enum RowPath {
+    /// Every row of the partition.
+    FullScan,
+    /// Gets by full primary key, in key order.
+    PointGet(Vec<Vec<u8>>),
+    /// The rows whose leading key columns have these values.
+    PrefixScan(Vec<KeyRange>),
+    /// The rows whose key lies in these ranges.
+    RangeScan(Vec<KeyRange>),
+}
+
+/// Chooses a path: equality on every key column is a set of point gets; on
+/// the leading ones, prefix scans; bounds on the next column narrow those
+/// (or the whole partition) to ranges.
+pub(crate) fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<RowPath> {
+    let mut combinations: Vec<Vec<&Value>> = vec![vec![]];
+    let mut leading = 0;
+    for position in 0..def.primary_key.len() {
+        let Some(values) = conditions.iter().find_map(|c| match c {
+            KeyCondition::Equal { key_position, values } if *key_position == position => Some(values),
+            _ => None,
+        }) else {
+            break;
+        };
+        let next: Vec<Vec<&Value>> = combinations
+            .iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |value| {
+                    let mut combination = prefix.clone();
+                    combination.push(value);
+                    combination
+                })
+            })
+            .collect();
+        if next.len() > MAX_KEY_LOOKUPS {
+            break;
+        }
+        combinations = next;
+        leading += 1;
+    }
+    let mut prefixes = combinations.iter().map(|values| encode_primary_key(values)).collect::<cairn_types::Result<Vec<_>>>()?;
+    // `k IN (1, 1)` must not read the row twice; sorted, they read in key order.
+    prefixes.sort();
+    prefixes.dedup();
+    if leading == def.primary_key.len() && leading > 0 {
+        return Ok(RowPath::PointGet(prefixes));
+    }
+    let bounds: Vec<(&Bound<Vec<u8>>, &Bound<Vec<u8>>)> = conditions
+        .iter()
+        .filter_map(|c| match c {
+            KeyCondition::Range { key_position, lower, upper } if *key_position == leading => Some((lower, upper)),
+            _ => None,
+        })
+        .collect();
+    if bounds.is_empty() {
+        return Ok(match leading {
+            0 => RowPath::FullScan,
+            _ => RowPath::PrefixScan(prefixes.iter().map(|p| KeyRange::prefix(p)).collect()),
+        });
+    }
+    // The intersection of the bounds, as [start, end) on the column's encoding.
+    let mut start: Vec<u8> = Vec::new();
+    let mut end: Option<Vec<u8>> = None;
+    let mut empty = false;
+    for (lower, upper) in bounds {
+        let low = match lower {
+            Bound::Included(value) => Some(value.clone()),
+            Bound::Excluded(value) => successor(value).or_else(|| {
+                empty = true;
+                None
+            }),
+            Bound::Unbounded => None,
+        };
+        if let Some(low) = low {
+            start = start.max(low);
+        }
+        let high = match upper {
+            Bound::Included(value) => successor(value),
+            Bound::Excluded(value) => Some(value.clone()),
+            Bound::Unbounded => None,
+        };
+        if let Some(high) = high {
+            end = Some(end.map_or(high.clone(), |e| e.min(high)));
+        }
+    }
+    if empty || end.as_ref().is_some_and(|end| *end <= start) {
+        return Ok(RowPath::RangeScan(Vec::new()));
+    }
+    let ranges = prefixes
+        .iter()
+        .map(|prefix| KeyRange {
+            start: [prefix.as_slice(), &start].concat(),
+            end: match &end {
+                Some(end) => Some([prefix.as_slice(), end].concat()),
+                None => successor(prefix),
+            },
+        })
+        .collect();
+    Ok(RowPath::RangeScan(ranges))
+}
+
+/// Reads one partition of a table at execution time.
+#[derive(Clone)]
+pub(crate) struct TableScan {
+    pub catalog: Arc<Catalog>,
+    pub def: Arc<TableDef>,
+    pub partition: Partition,
+    /// An open transaction's snapshot and writes, read instead of the store.
+    pub transaction: TxCell,
+    pub path: RowPath,
+    /// Pushed-down key conditions, all re-checked on every row read.
+    pub conditions: Vec<KeyCondition>,
+    pub projection: Vec<usize>,
+    pub limit: Option<usize>,
+    /// Reads in descending key order (`ORDER BY key DESC`).
+    pub reverse: bool,
+    pub schema: SchemaRef,
+}
+
+impl ScanSource for TableScan {
+    const NAME: &'static str = "TableScanExec";
+
+    fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let columns: Vec<&str> = self.projection.iter().map(|&i| self.def.columns[i].name.as_str()).collect();
+        let partition = match self.partition {
+            Partition::Shared => "shared".to_owned(),
+            Partition::User(user) => format!("user {user}"),
+        };
+        let keys: Vec<&str> =
+            self.def.primary_key.iter().map(|&i| self.def.columns[usize::from(i)].name.as_str()).collect();
+        let keys = keys.join(", ");
+        let access = match &self.path {
+            RowPath::FullScan => "FullScan".to_owned(),
+            RowPath::PointGet(found) => format!("PointGet({keys}: {} keys)", found.len()),
+            RowPath::PrefixScan(ranges) => format!("PrefixScan({keys}: {} prefixes)", ranges.len()),
+            RowPath::RangeScan(ranges) => format!("RangeScan({keys}: {} ranges)", ranges.len()),
+        };
+        write!(f, "table={}, partition={partition}, access={access}", self.def.name)?;
+        if self.reverse {
+            write!(f, ", order=descending")?;
+        }
+        write!(f, ", projection=[{}]", columns.join(", "))?;
+        if let Some(limit) = self.limit {
+            write!(f, ", limit={limit}")?;
+        }
+        Ok(())
+    }
+
+    fn read(&self) -> cairn_types::Result<RecordBatch> {
+        let mut transaction = self.transaction.lock();
+        match transaction.as_mut() {
+            Some(transaction) => {
+                let found = self.read_in(transaction)?.into_iter().map(Ok);
+                self.build(Box::new(found))
+            }
+            None => {
+                let snapshot = self.catalog.snapshot();
+                self.build(self.read_from(&snapshot))
+            }
+        }
+    }
+
+    fn key_columns(&self) -> Vec<usize> {
+        self.def
+            .primary_key
+            .iter()
+            .map_while(|&key| self.projection.iter().position(|&p| p == usize::from(key)))
+            .collect()
+    }
+
+    fn ordered(&self, descending: bool) -> Option<Self> {
+        Some(TableScan { reverse: descending, ..self.clone() })
+    }
+
+    fn with_limit(&self, limit: usize) -> Option<Self> {
+        Some(TableScan { limit: Some(self.limit.map_or(limit, |l| l.min(limit))), ..self.clone() })
+    }
+}
+
+impl TableScan {
+    fn ranges(&self) -> Vec<KeyRange> {
+        match &self.path {
+            RowPath::FullScan => vec![KeyRange::all()],
+            RowPath::PrefixScan(ranges) | RowPath::RangeScan(ranges) => ranges.clone(),
+            RowPath::PointGet(_) => Vec::new(),
+        }
+    }
+
+    /// The rows the path selects, as an open transaction sees them (which
+    /// records them as read), in the scan's order.
+    fn read_in(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
+        let (table, partition) = (self.def.id, self.partition);
+        let mut rows = Vec::new();
+        if let RowPath::PointGet(keys) = &self.path {
+            for key in keys {
+                rows.extend(transaction.get(&row_key(table, partition, key))?);
+            }
+        }
+        for range in self.ranges() {
+            let stored = transaction
+                .snapshot()
+                .scan_row_range(table, partition, &range, false)
+                .collect::<cairn_types::Result<Vec<_>>>()?;
+            let (start, end) = range.row_keys(table, partition);
+            rows.extend(transaction.scan_range(&start, &end, stored).into_iter().map(|(_, row)| row));
+        }
+        if self.reverse {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    /// The rows the path selects from a snapshot, lazily, in the scan's order.
+    fn read_from<'a>(
+        &'a self,
+        snapshot: &'a cairn_store::Snapshot,
+    ) -> Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + 'a> {
+        let (table, partition, reverse) = (self.def.id, self.partition, self.reverse);
+        if let RowPath::PointGet(keys) = &self.path {
+            let get = move |key: &Vec<u8>| snapshot.get_row(table, partition, key).transpose();
+            return match reverse {
+                true => Box::new(keys.iter().rev().filter_map(get)),
+                false => Box::new(keys.iter().filter_map(get)),
+            };
+        }
+        let mut ranges = self.ranges();
+        if reverse {
+            ranges.reverse();
+        }
+        Box::new(ranges.into_iter().flat_map(move |range| {
+            snapshot.scan_row_range(table, partition, &range, reverse).map(|row| row.map(|(_, row)| row))
+        }))
+    }
+
+    /// Filters (expiry, pushed key conditions, LIMIT) and builds the batch.
+    fn build(&self, found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_>) -> cairn_types::Result<RecordBatch> {
+        let now = Timestamp::now();
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        for row in found {
+            if self.limit.is_some_and(|limit| rows.len() >= limit) {
+                break;
+            }
+            let row = row?;
+            if !row.is_expired(now) && self.matches(&row.values) {
+                rows.push(row.values);
+            }
+        }
+        let arrays = self
+            .projection
+            .iter()
+            .map(|&i| {
+                let column = &self.def.columns[i];
+                build_column(&column.name, &column.data_type, &rows, i)
+            })
+            .collect::<cairn_types::Result<Vec<ArrayRef>>>()?;
+        RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )
+        .map_err(|e| CairnError::Internal(e.to_string()))
+    }
+
+    fn matches(&self, row: &[Value]) -> bool {
+        self.conditions.iter().all(|condition| {
+            let column = usize::from(self.def.primary_key[condition.key_position()]);
+            row.get(column).is_some_and(|value| condition.matches(value))
+        })
+    }
+}
