@@ -75,3 +75,67 @@ async fn acknowledged_writes_survive_kill_9() {
     let lost: Vec<&String> = acknowledged.iter().filter(|name| !present.contains(*name)).collect();
     assert!(lost.is_empty(), "{} acknowledged users lost after kill -9: {lost:?}", lost.len());
 }
+
+/// Users insert into their partitions of a USER table, five rows per
+/// statement, until SIGKILL. After the restart every acknowledged
+/// statement is there, in its user's partition, and no statement is there
+/// in part.
+#[tokio::test]
+async fn acknowledged_user_table_rows_survive_kill_9_whole() {
+    const ROWS_PER_STATEMENT: i64 = 5;
+    let mut server = Server::start_with(&["--scrypt-log-n", "4"]);
+    let users = ["u0", "u1", "u2", "u3"];
+    {
+        let root = server.root().await;
+        let mut setup = String::from("CREATE USER TABLE notes (statement BIGINT, n BIGINT, PRIMARY KEY (statement, n));");
+        for user in users {
+            setup.push_str(&format!("CREATE USER {user} WITH PASSWORD 'pw' ROLE user;"));
+        }
+        root.batch_execute(&setup).await.expect("setup");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for user in users {
+        let client = server.connect(user, "pw").await.expect("user connects");
+        let stop = Arc::clone(&stop);
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for statement in 0i64.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let values: Vec<String> = (0..ROWS_PER_STATEMENT).map(|n| format!("({statement}, {n})")).collect();
+                match client.batch_execute(&format!("INSERT INTO notes VALUES {}", values.join(", "))).await {
+                    Ok(()) => acknowledged.push(statement),
+                    Err(_) => break,
+                }
+            }
+            (user, acknowledged)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.push(writer.await.expect("writer"));
+    }
+    assert!(acknowledged.iter().all(|(_, statements)| statements.len() > 2), "the writers got going");
+
+    server.restart();
+    for (user, statements) in acknowledged {
+        let client = server.connect(user, "pw").await.expect("user connects after restart");
+        let counts: std::collections::HashMap<i64, i64> =
+            text_rows(&client, "SELECT statement, count(*) FROM notes GROUP BY statement")
+                .await
+                .into_iter()
+                .map(|row| (row[0].parse().expect("statement"), row[1].parse().expect("count")))
+                .collect();
+        let lost: Vec<&i64> = statements.iter().filter(|s| !counts.contains_key(s)).collect();
+        assert!(lost.is_empty(), "{user}: acknowledged statements lost: {lost:?}");
+        let partial: Vec<(&i64, &i64)> = counts.iter().filter(|(_, &count)| count != ROWS_PER_STATEMENT).collect();
+        assert!(partial.is_empty(), "{user}: statements visible in part: {partial:?}");
+        // At most the one statement in flight at the kill went beyond what was acknowledged.
+        assert!(counts.len() <= statements.len() + 1, "{user}: rows from nowhere");
+    }
+}

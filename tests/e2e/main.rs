@@ -5,6 +5,7 @@ mod alter;
 mod auth;
 mod copy;
 mod durability;
+mod isolation;
 mod namespaces;
 mod raw;
 mod system_tables;
