@@ -27,6 +27,9 @@ async fn create_use_and_drop_namespaces() {
     assert_eq!(error_code(&other, "USE other").await, "3F000");
     let names = text_rows(&root, "SELECT name FROM system.namespaces ORDER BY name").await;
     assert_eq!(names, [["app"], ["default"]]);
+    // Namespaces are the schemas of information_schema too.
+    let schemata = text_rows(&root, "SELECT schema_name FROM information_schema.schemata ORDER BY schema_name").await;
+    assert_eq!(schemata, [["app"], ["default"], ["system"]]);
 }
 
 #[tokio::test]

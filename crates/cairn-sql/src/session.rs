@@ -165,7 +165,7 @@ fn build_context(
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "default")
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(false);
+        .with_information_schema(true);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     let state = SessionStateBuilder::new()
         .with_config(config)
