@@ -7,8 +7,15 @@
 use std::sync::Arc;
 
 use cairn_types::{CairnError, Result, TableDef, Value};
-use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::cast;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::col;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, ConflictTarget, Expr, OnConflict, OnConflictAction, OnInsert, SelectItem, Statement,
 };
@@ -16,7 +23,9 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::ddl::ident_name;
-use crate::values::{arrow_type, build_column};
+use crate::error::from_df;
+use crate::tables::table_schema;
+use crate::values::{arrow_type, build_column, read_value};
 
 /// The RETURNING list as written.
 #[derive(Debug, Clone)]
@@ -30,12 +39,57 @@ pub struct Extras {
 }
 
 /// What INSERT does with a row whose key is taken.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ConflictAction {
     DoNothing,
-    /// `(column, excluded column)`: each assigned column takes the value of
-    /// a column of the row that was to be inserted.
-    DoUpdate(Vec<(usize, usize)>),
+    DoUpdate(Arc<ConflictUpdate>),
+}
+
+/// `DO UPDATE SET col = expr, … [WHERE cond]`: expressions over the
+/// existing row (by the table's name) and `excluded` (the row that was to
+/// be inserted), planned once and evaluated per conflicting row.
+#[derive(Debug)]
+pub struct ConflictUpdate {
+    def: TableDef,
+    /// The existing row's columns, then the excluded row's.
+    schema: SchemaRef,
+    assignments: Vec<(usize, Arc<dyn PhysicalExpr>)>,
+    condition: Option<Arc<dyn PhysicalExpr>>,
+}
+
+impl ConflictUpdate {
+    /// The updated row, or `None` when the WHERE condition does not hold
+    /// (the row is then left alone, as with DO NOTHING).
+    pub fn apply(&self, existing: &[Value], excluded: &[Value]) -> Result<Option<Vec<Value>>> {
+        let width = self.def.columns.len();
+        let row: Vec<Value> = (0..width)
+            .map(|i| existing.get(i).cloned().unwrap_or(Value::Null))
+            .chain(excluded.iter().cloned())
+            .collect();
+        let arrays = self
+            .def
+            .columns
+            .iter()
+            .chain(self.def.columns.iter())
+            .enumerate()
+            .map(|(i, column)| build_column(&column.name, &column.data_type, std::slice::from_ref(&row), i))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| CairnError::Internal(e.to_string()))?;
+        let evaluate = |expr: &Arc<dyn PhysicalExpr>| -> Result<ArrayRef> {
+            expr.evaluate(&batch).and_then(|value| value.into_array(1)).map_err(from_df)
+        };
+        if let Some(condition) = &self.condition {
+            let holds = evaluate(condition)?;
+            if !holds.as_boolean_opt().is_some_and(|b| b.is_valid(0) && b.value(0)) {
+                return Ok(None);
+            }
+        }
+        let mut values = row[..width].to_vec();
+        for (target, expr) in &self.assignments {
+            values[*target] = read_value(&evaluate(expr)?, &self.def.columns[*target].data_type, 0)?;
+        }
+        Ok(Some(values))
+    }
 }
 
 /// Splits `RETURNING …` and `ON CONFLICT …` off a DML statement: the
@@ -76,8 +130,9 @@ pub fn split(sql: &str) -> Result<(String, Extras)> {
 }
 
 /// Resolves ON CONFLICT against the table: the target must be its primary
-/// key, and DO UPDATE may assign `excluded.column` to non-key columns.
-pub fn conflict_action(on_conflict: &OnConflict, def: &TableDef) -> Result<ConflictAction> {
+/// key; DO UPDATE may set non-key columns to any expression over the
+/// existing row and `excluded`, under an optional WHERE.
+pub fn conflict_action(ctx: &SessionContext, on_conflict: &OnConflict, def: &TableDef) -> Result<ConflictAction> {
     let unsupported = |what: &str| CairnError::FeatureNotSupported(format!("ON CONFLICT {what} is not supported yet"));
     let position = |name: &str| {
         def.columns.iter().position(|c| c.name == name).ok_or_else(|| {
@@ -100,102 +155,99 @@ pub fn conflict_action(on_conflict: &OnConflict, def: &TableDef) -> Result<Confl
         }
         Some(ConflictTarget::OnConstraint(_)) => return Err(unsupported("ON CONSTRAINT")),
     }
-    match &on_conflict.action {
-        OnConflictAction::DoNothing => Ok(ConflictAction::DoNothing),
-        OnConflictAction::DoUpdate(update) => {
-            if on_conflict.conflict_target.is_none() {
-                return Err(CairnError::Syntax("ON CONFLICT DO UPDATE requires inference specification or constraint name".into()));
-            }
-            if update.selection.is_some() {
-                return Err(unsupported("DO UPDATE … WHERE"));
-            }
-            let mut pairs = Vec::with_capacity(update.assignments.len());
-            for assignment in &update.assignments {
-                let AssignmentTarget::ColumnName(target) = &assignment.target else {
-                    return Err(unsupported("with tuple assignments"));
-                };
-                let target = position(&target.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default())?;
-                if key.contains(&target) {
-                    return Err(unsupported("DO UPDATE of a primary-key column"));
-                }
-                let source = match &assignment.value {
-                    Expr::CompoundIdentifier(parts)
-                        if parts.len() == 2 && parts[0].value.eq_ignore_ascii_case("excluded") =>
-                    {
-                        position(&ident_name(&parts[1]))?
-                    }
-                    other => return Err(unsupported(&format!("DO UPDATE SET … = {other}: use excluded.column"))),
-                };
-                pairs.push((target, source));
-            }
-            Ok(ConflictAction::DoUpdate(pairs))
-        }
+    let OnConflictAction::DoUpdate(update) = &on_conflict.action else {
+        return Ok(ConflictAction::DoNothing);
+    };
+    if on_conflict.conflict_target.is_none() {
+        return Err(CairnError::Syntax("ON CONFLICT DO UPDATE requires inference specification or constraint name".into()));
     }
+    let table = table_schema(def)?;
+    let both = DFSchema::try_from_qualified_schema(def.name.as_str(), &table)
+        .and_then(|existing| existing.join(&DFSchema::try_from_qualified_schema("excluded", &table)?))
+        .map_err(from_df)?;
+    let plan = |sql: String, target: Option<&cairn_types::DataType>| -> Result<Arc<dyn PhysicalExpr>> {
+        let mut expr = ctx.parse_sql_expr(&sql, &both).map_err(from_df)?;
+        if let Some(target) = target {
+            expr = cast(expr, arrow_type(target)?);
+        }
+        ctx.create_physical_expr(expr, &both).map_err(from_df)
+    };
+    let mut assignments = Vec::with_capacity(update.assignments.len());
+    for assignment in &update.assignments {
+        let AssignmentTarget::ColumnName(target) = &assignment.target else {
+            return Err(unsupported("with tuple assignments"));
+        };
+        let target = position(&target.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default())?;
+        if key.contains(&target) {
+            return Err(unsupported("DO UPDATE of a primary-key column"));
+        }
+        assignments.push((target, plan(assignment.value.to_string(), Some(&def.columns[target].data_type))?));
+    }
+    let condition = update.selection.as_ref().map(|condition| plan(condition.to_string(), None)).transpose()?;
+    let schema = Arc::new(Schema::new(
+        table.fields().iter().chain(table.fields().iter()).cloned().collect::<Vec<_>>(),
+    ));
+    Ok(ConflictAction::DoUpdate(Arc::new(ConflictUpdate { def: def.clone(), schema, assignments, condition })))
 }
 
 impl Returning {
-    /// The output columns: (position in the table, name shown).
-    fn columns(&self, def: &TableDef) -> Result<Vec<(usize, String)>> {
-        let position = |name: &str| {
-            def.columns.iter().position(|c| c.name == name).ok_or_else(|| {
-                CairnError::UndefinedColumn(format!("column \"{name}\" does not exist"))
-            })
-        };
-        let column = |expr: &Expr| -> Result<String> {
-            match expr {
-                Expr::Identifier(ident) => Ok(ident_name(ident)),
-                Expr::CompoundIdentifier(parts) => {
-                    parts.last().map(ident_name).ok_or_else(|| CairnError::Syntax("empty name".into()))
-                }
-                other => Err(CairnError::FeatureNotSupported(format!(
-                    "RETURNING {other}: only column names and * are supported yet"
-                ))),
-            }
-        };
-        let mut columns = Vec::new();
+    /// The returned rows, as a DataFrame over `rows` (the table's columns):
+    /// each item is any expression over the table's columns, planned by
+    /// DataFusion, named as PostgreSQL names it.
+    fn frame(&self, ctx: &SessionContext, def: &TableDef, rows: &[Vec<Value>]) -> Result<DataFrame> {
+        let schema = table_schema(def)?;
+        let arrays = def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| build_column(&column.name, &column.data_type, rows, i))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new_with_options(schema, arrays, &RecordBatchOptions::new().with_row_count(Some(rows.len())))
+            .map_err(|e| CairnError::Internal(e.to_string()))?;
+        let frame = ctx.read_batch(batch).and_then(|df| df.alias(&def.name)).map_err(from_df)?;
+        let mut exprs = Vec::new();
         for item in &self.0 {
             match item {
                 SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                    columns.extend(def.columns.iter().enumerate().map(|(i, c)| (i, c.name.clone())))
+                    exprs.extend(def.columns.iter().map(|c| col(Column::new(Some(def.name.as_str()), c.name.as_str()))))
                 }
                 SelectItem::UnnamedExpr(expr) => {
-                    let name = column(expr)?;
-                    columns.push((position(&name)?, name));
+                    exprs.push(frame.parse_sql_expr(&expr.to_string()).map_err(from_df)?.alias(output_name(expr)))
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    columns.push((position(&column(expr)?)?, ident_name(alias)));
+                    exprs.push(frame.parse_sql_expr(&expr.to_string()).map_err(from_df)?.alias(ident_name(alias)))
                 }
                 SelectItem::ExprWithAliases { .. } => {
                     return Err(CairnError::FeatureNotSupported("RETURNING with several aliases".into()))
                 }
             }
         }
-        Ok(columns)
+        frame.select(exprs).map_err(from_df)
     }
 
-    /// The schema of the returned rows.
-    pub fn schema(&self, def: &TableDef) -> Result<SchemaRef> {
-        let fields = self
-            .columns(def)?
-            .into_iter()
-            .map(|(i, name)| Ok(Field::new(name, arrow_type(&def.columns[i].data_type)?, true)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Arc::new(Schema::new(fields)))
+    /// The schema of the returned rows (for Describe).
+    pub fn schema(&self, ctx: &SessionContext, def: &TableDef) -> Result<SchemaRef> {
+        Ok(Arc::clone(self.frame(ctx, def, &[])?.schema().inner()))
     }
 
     /// The returned rows as one batch.
-    pub fn batch(&self, def: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
-        let columns = self.columns(def)?;
-        let arrays = columns
-            .iter()
-            .map(|(i, _)| build_column(&def.columns[*i].name, &def.columns[*i].data_type, rows, *i))
-            .collect::<Result<Vec<_>>>()?;
-        RecordBatch::try_new_with_options(
-            self.schema(def)?,
-            arrays,
-            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
-        )
-        .map_err(|e| CairnError::Internal(e.to_string()))
+    pub async fn batch(&self, ctx: &SessionContext, def: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
+        let frame = self.frame(ctx, def, rows)?;
+        let schema = Arc::clone(frame.schema().inner());
+        let batches = frame.collect().await.map_err(from_df)?;
+        concat_batches(&schema, &batches).map_err(|e| CairnError::Internal(e.to_string()))
+    }
+}
+
+/// The name PostgreSQL gives an unnamed RETURNING (or SELECT) item: a
+/// column's name, a function's name, else `?column?`.
+fn output_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(ident) => ident_name(ident),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
+        Expr::Function(function) => function.name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
+        _ => "?column?".to_owned(),
     }
 }
 

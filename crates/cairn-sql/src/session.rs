@@ -652,7 +652,7 @@ impl Session {
                     param_types[index - 1] = data_type;
                 }
                 let schema = match &extras.returning {
-                    Some(returning) => returning.schema(&target_def(&plan)?)?,
+                    Some(returning) => returning.schema(&self.ctx, &target_def(&plan)?)?,
                     None => Arc::clone(plan.schema().inner()),
                 };
                 Ok(Prepared { kind: PreparedKind::Plan(Box::new((plan, extras))), param_types, schema })
@@ -752,7 +752,7 @@ impl Session {
                 false => None,
             };
             let on_conflict = match (&extras.on_conflict, &def) {
-                (Some(on_conflict), Some(def)) => Some(conflict_action(on_conflict, def)?),
+                (Some(on_conflict), Some(def)) => Some(conflict_action(ctx, on_conflict, def)?),
                 _ => None,
             };
             *self.insert.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -761,7 +761,7 @@ impl Session {
             let options = std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
             let batches = outcome?;
             if let (Some(returning), Some(def)) = (&extras.returning, &def) {
-                return rows_output("INSERT 0", returning.batch(def, &options.returned.unwrap_or_default())?);
+                return rows_output("INSERT 0", returning.batch(ctx, def, &options.returned.unwrap_or_default()).await?);
             }
             return Ok(Output::Command { tag: "INSERT 0", rows: Some(inserted_count(&batches)), reported: Vec::new() });
         }
@@ -835,7 +835,7 @@ impl Session {
         };
         let tag = if is_update { "UPDATE" } else { "DELETE" };
         match returning {
-            Some(returning) => rows_output(tag, returning.batch(table.def(), &rows)?),
+            Some(returning) => rows_output(tag, returning.batch(ctx, table.def(), &rows).await?),
             None => Ok(Output::Command { tag, rows: Some(rows.len() as u64), reported: Vec::new() }),
         }
     }

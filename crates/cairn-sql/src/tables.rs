@@ -248,15 +248,14 @@ impl Changes {
             Some(ConflictAction::DoUpdate(_)) if !first => Err(CairnError::CardinalityViolation(
                 "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
             )),
-            Some(ConflictAction::DoUpdate(assignments)) => {
-                let mut values = existing.values.clone();
-                values.resize(self.def.columns.len(), Value::Null);
-                for &(target, source) in assignments {
-                    values[target] = row.values[source].clone();
+            Some(ConflictAction::DoUpdate(update)) => match update.apply(&existing.values, &row.values)? {
+                Some(values) => {
+                    check_row(&self.def, &values)?;
+                    Ok(Some(StoredRow { expires_at: existing.expires_at, values }))
                 }
-                check_row(&self.def, &values)?;
-                Ok(Some(StoredRow { expires_at: existing.expires_at, values }))
-            }
+                // The WHERE did not hold: the existing row stays, uncounted.
+                None => Ok(None),
+            },
         }
     }
 
