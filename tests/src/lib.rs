@@ -169,7 +169,7 @@ pub async fn error_code(client: &Client, sql: &str) -> String {
 
 /// The rows of a simple query, each column as text (NULL as "NULL").
 pub async fn text_rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
-    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     messages
         .into_iter()
         .filter_map(|message| match message {

@@ -11,7 +11,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result as DfResult;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::{
@@ -58,18 +58,30 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
 pub(crate) struct ScanExec<S> {
     source: S,
     schema: SchemaRef,
+    /// The order the rows come in, when the source was asked for one.
+    ordering: Option<LexOrdering>,
     properties: Arc<PlanProperties>,
 }
 
 impl<S: ScanSource> ScanExec<S> {
     pub fn new(source: S, schema: SchemaRef) -> Self {
+        Self::with_ordering(source, schema, None)
+    }
+
+    /// A scan that promises its rows in `ordering` (so DataFusion drops
+    /// the sort above it).
+    fn with_ordering(source: S, schema: SchemaRef, ordering: Option<LexOrdering>) -> Self {
+        let equivalence = match &ordering {
+            Some(ordering) => EquivalenceProperties::new_with_orderings(Arc::clone(&schema), [ordering.clone()]),
+            None => EquivalenceProperties::new(Arc::clone(&schema)),
+        };
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
+            equivalence,
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        ScanExec { source, schema, properties: Arc::new(properties) }
+        ScanExec { source, schema, ordering, properties: Arc::new(properties) }
     }
 }
 
@@ -123,7 +135,7 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
             });
         match self.source.ordered(descending) {
             Some(source) if follows_key => Ok(SortOrderPushdownResult::Exact {
-                inner: Arc::new(ScanExec::new(source, Arc::clone(&self.schema))),
+                inner: Arc::new(ScanExec::with_ordering(source, Arc::clone(&self.schema), LexOrdering::new(order.to_vec()))),
             }),
             _ => Ok(SortOrderPushdownResult::Unsupported),
         }
@@ -131,7 +143,7 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
 
     fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
         let source = self.source.with_limit(limit?)?;
-        Some(Arc::new(ScanExec::new(source, Arc::clone(&self.schema))))
+        Some(Arc::new(ScanExec::with_ordering(source, Arc::clone(&self.schema), self.ordering.clone())))
     }
 
     fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
