@@ -112,6 +112,12 @@ impl Raw {
         self.send(b'D', &body).await;
     }
 
+    async fn describe_statement(&mut self, statement: &str) {
+        let mut body = vec![b'S'];
+        cstr(&mut body, statement);
+        self.send(b'D', &body).await;
+    }
+
     async fn sync(&mut self) {
         self.send(b'S', &[]).await;
     }
@@ -215,4 +221,21 @@ async fn a_portal_returns_rows_in_pieces() {
     assert_eq!(tags(&messages), "12DDsDCZ", "two rows, PortalSuspended, the last row, CommandComplete");
     let rows: Vec<_> = messages.iter().filter(|m| m.0 == b'D').map(|m| data_row(&m.1)).collect();
     assert_eq!(rows, [[Some("a".to_owned())], [Some("b".to_owned())], [Some("c".to_owned())]]);
+}
+
+/// pgJDBC describes its named statements; a statement with parameters and
+/// no result columns must answer NoData, not an empty RowDescription.
+#[tokio::test]
+async fn describing_an_insert_with_parameters_answers_no_data() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.send(b'Q', b"CREATE TABLE t (k INT PRIMARY KEY)\0").await;
+    raw.until_ready().await;
+    raw.parse("s1", "INSERT INTO t VALUES ($1)", &[0]).await;
+    raw.describe_statement("s1").await;
+    raw.parse("s2", "SELECT k FROM t WHERE k = $1", &[0]).await;
+    raw.describe_statement("s2").await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "1tn1tTZ", "ParameterDescription then NoData for the INSERT, RowDescription for the SELECT");
 }

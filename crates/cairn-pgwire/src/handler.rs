@@ -43,7 +43,9 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::CopyInResponse;
-use pgwire::messages::extendedquery::Sync as PgSync;
+use pgwire::api::store::Entry;
+use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{Describe, Sync as PgSync, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
@@ -629,6 +631,33 @@ impl ExtendedQueryHandler for Handler {
                 Ok(Response::Query(response))
             }
         }
+    }
+
+    /// As pgwire's own, except that a statement with parameters but no
+    /// result columns (INSERT … VALUES ($1)) answers NoData: pgwire 0.42
+    /// sends an empty RowDescription there, which pgJDBC takes for a result.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let statement = match client.portal_store().get_statement(name) {
+            Some(Entry::Value(statement)) if message.target_type == TARGET_TYPE_BYTE_STATEMENT => statement,
+            _ => return self._on_describe(client, message).await,
+        };
+        let response = self.do_describe_statement(client, &statement).await?;
+        let oids = response.parameters.iter().map(|t| t.oid()).collect();
+        client.send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
+        if response.fields.is_empty() {
+            client.send(PgWireBackendMessage::NoData(NoData::new())).await?;
+        } else {
+            let description = RowDescription::new(response.fields.iter().map(Into::into).collect());
+            client.send(PgWireBackendMessage::RowDescription(description)).await?;
+        }
+        Ok(())
     }
 
     async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>

@@ -127,7 +127,12 @@ pub fn decode_parameter<S: Clone>(portal: &Portal<S>, index: usize, pg: &Type) -
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => list(read!(Vec<Option<String>>), ScalarValue::Utf8, &DataType::Utf8),
         // Text, varchar, json, unknown and every type without a binary
         // reader here: read as text and let the statement cast it.
-        _ => ScalarValue::Utf8(read!(String)),
+        ref other if <String as postgres_types::FromSql>::accepts(other) => ScalarValue::Utf8(read!(String)),
+        _ => ScalarValue::Utf8(
+            raw(portal, index)
+                .map(|bytes| String::from_utf8(bytes.to_vec()).map_err(|e| bad_parameter(index, e)))
+                .transpose()?,
+        ),
     })
 }
 

@@ -328,9 +328,18 @@ impl Session {
         if tx == TxState::Failed && !matches!(statement, Statement::Commit | Statement::Rollback | Statement::RollbackTo(_)) {
             return Err(CairnError::InFailedSqlTransaction);
         }
+        let catalog_change = statement.changes_catalog();
         let result = self.run(statement).await;
         if result.is_err() {
             self.statement_failed();
+        } else if catalog_change {
+            // Catalog statements take effect at once, even in a block. A
+            // block that has touched no rows yet moves its snapshot past
+            // them, so that `BEGIN; ALTER TABLE …; UPDATE …` sees the
+            // altered rows.
+            if let Some(transaction) = self.transaction.lock().as_mut() {
+                transaction.refresh_if_untouched(self.engine.catalog().store());
+            }
         }
         result
     }
@@ -348,7 +357,6 @@ impl Session {
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::CreateTable { kind, sql } => {
-                self.refuse_in_block("CREATE TABLE")?;
                 let spec = parse_create_table(kind, &sql)?;
                 let namespace = match spec.namespace {
                     Some(namespace) => namespace,
@@ -368,12 +376,10 @@ impl Session {
                 Ok(Output::command("CREATE TABLE"))
             }
             Statement::AlterTable(alter) => {
-                self.refuse_in_block("ALTER TABLE")?;
                 self.alter_table(alter).await?;
                 Ok(Output::command("ALTER TABLE"))
             }
             Statement::DropTable { names, if_exists } => {
-                self.refuse_in_block("DROP TABLE")?;
                 let search_path = self.state().settings.search_path();
                 let actor = self.actor.clone();
                 self.engine
@@ -403,20 +409,17 @@ impl Session {
                 Ok(Output::command("DROP TABLE"))
             }
             Statement::CreateUser { name, password, role, email } => {
-                self.refuse_in_block("CREATE USER")?;
                 let request = NewUser { username: name, password, role, email };
                 let actor = self.actor.clone();
                 self.engine.blocking(move |catalog| catalog.create_user(&actor, request)).await?;
                 Ok(Output::command("CREATE ROLE"))
             }
             Statement::AlterUser { name, change } => {
-                self.refuse_in_block("ALTER USER")?;
                 let actor = self.actor.clone();
                 self.engine.blocking(move |catalog| catalog.alter_user(&actor, &name, change)).await?;
                 Ok(Output::command("ALTER ROLE"))
             }
             Statement::DropUser { names, if_exists } => {
-                self.refuse_in_block("DROP USER")?;
                 let actor = self.actor.clone();
                 self.engine
                     .blocking(move |catalog| {
@@ -431,7 +434,6 @@ impl Session {
                 Ok(Output::command("DROP ROLE"))
             }
             Statement::CreateNamespace { name, if_not_exists } => {
-                self.refuse_in_block("CREATE NAMESPACE")?;
                 let actor = self.actor.clone();
                 self.engine
                     .blocking(move |catalog| catalog.create_namespace(&actor, &name, if_not_exists))
@@ -439,7 +441,6 @@ impl Session {
                 Ok(Output::command("CREATE SCHEMA"))
             }
             Statement::DropNamespace { name, if_exists, cascade } => {
-                self.refuse_in_block("DROP NAMESPACE")?;
                 let actor = self.actor.clone();
                 self.engine
                     .blocking(move |catalog| catalog.drop_namespace(&actor, &name, if_exists, cascade))
@@ -562,16 +563,6 @@ impl Session {
         }
     }
 
-    fn refuse_in_block(&self, what: &str) -> Result<()> {
-        if self.tx_state() == TxState::Idle {
-            Ok(())
-        } else {
-            Err(CairnError::ActiveSqlTransaction(format!(
-                "{what} cannot run inside a transaction block"
-            )))
-        }
-    }
-
     /// Leaves the transaction block; on rollback, settings changed inside
     /// it are restored (and the restored reported ones returned).
     fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
@@ -651,9 +642,12 @@ impl Session {
                     }
                     param_types[index - 1] = data_type;
                 }
-                let schema = match &extras.returning {
-                    Some(returning) => returning.schema(&self.ctx, &target_def(&plan)?)?,
-                    None => Arc::clone(plan.schema().inner()),
+                let schema = match (&extras.returning, &plan) {
+                    (Some(returning), _) => returning.schema(&self.ctx, &target_def(&plan)?)?,
+                    // INSERT, UPDATE and DELETE return no rows (DataFusion's
+                    // plan has a count column, which Describe must not show).
+                    (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
+                    (None, _) => Arc::clone(plan.schema().inner()),
                 };
                 Ok(Prepared { kind: PreparedKind::Plan(Box::new((plan, extras))), param_types, schema })
             }

@@ -51,6 +51,22 @@ pub enum Statement {
 }
 
 impl Statement {
+    /// Whether it changes the catalog (users, namespaces, tables): such
+    /// statements apply at once, inside a transaction block or not.
+    pub fn changes_catalog(&self) -> bool {
+        matches!(
+            self,
+            Statement::CreateUser { .. }
+                | Statement::AlterUser { .. }
+                | Statement::DropUser { .. }
+                | Statement::CreateNamespace { .. }
+                | Statement::DropNamespace { .. }
+                | Statement::CreateTable { .. }
+                | Statement::AlterTable(_)
+                | Statement::DropTable { .. }
+        )
+    }
+
     /// The command tag PostgreSQL sends for this statement.
     pub fn tag(&self) -> &'static str {
         match self {

@@ -34,6 +34,15 @@ impl Transaction {
         Transaction { pin, snapshot, reads: ReadSet::default(), writes: BTreeMap::new(), savepoints: Vec::new() }
     }
 
+    /// Starts over from a fresh snapshot if nothing was read or written
+    /// yet (after a catalog change inside the block).
+    pub fn refresh_if_untouched(&mut self, store: &Store) {
+        if self.reads.is_empty() && self.writes.is_empty() {
+            let savepoints = std::mem::take(&mut self.savepoints);
+            *self = Transaction { savepoints, ..Transaction::begin(store) };
+        }
+    }
+
     /// The row under `key` as this transaction sees it.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<StoredRow>> {
         self.reads.key(key);
