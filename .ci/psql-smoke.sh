@@ -79,6 +79,16 @@ grep -q 'extra data after last expected column (COPY products, line 2)' <<<"$out
 grep -qx '3' <<<"$out" || fail "session not usable after a failed COPY, or rows written: $out"
 passed=$((passed + 1))
 
+# psql's backslash commands read pg_catalog.
+out="$(psql -X -v ON_ERROR_STOP=1 -At "host=127.0.0.1 port=$PORT user=root dbname=cairn" \
+  -c "CREATE NAMESPACE app" -c "CREATE TABLE app.items (id INT PRIMARY KEY)" \
+  -c '\dn' -c '\dt app.*' -c '\l')"
+echo "$out"
+grep -qx 'app|root' <<<"$out" || fail "\\dn does not list app: $out"
+grep -qx 'app|items|table|root' <<<"$out" || fail "\\dt app.* does not list items: $out"
+grep -q '^cairn|root|UTF8' <<<"$out" || fail "\\l does not list cairn: $out"
+passed=$((passed + 1))
+
 start tls --tls-cert "$fixtures/server.crt" --tls-key "$fixtures/server.key"
 out="$(psql -X -v ON_ERROR_STOP=1 -At \
   "host=localhost port=$PORT user=root dbname=cairn sslmode=verify-full sslrootcert=$fixtures/ca.crt" \

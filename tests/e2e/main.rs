@@ -7,6 +7,7 @@ mod copy;
 mod durability;
 mod isolation;
 mod namespaces;
+mod pg_catalog;
 mod raw;
 mod system_tables;
 mod tables;

@@ -143,7 +143,7 @@ impl<'a> Column<'a> {
             Column::I64(a) => put!(a, |v: i64| v),
             Column::U8(a) => put!(a, |v: u8| i16::from(v)),
             Column::U16(a) => put!(a, |v: u16| i32::from(v)),
-            Column::U32(a) => put!(a, |v: u32| i64::from(v)),
+            Column::U32(a) => put!(a, |v: u32| v),
             Column::U64(a) => {
                 if a.is_null(row) {
                     encoder.encode_field(&None::<i8>)

@@ -17,6 +17,7 @@ pub mod error;
 mod functions;
 mod namespaces;
 pub mod postgres;
+mod pg_catalog;
 mod returning;
 mod scan_exec;
 mod session;

@@ -31,6 +31,7 @@ pub(crate) struct SchemaContext {
 pub(crate) struct NamespaceCatalog {
     context: SchemaContext,
     system: Arc<dyn SchemaProvider>,
+    pg_catalog: Arc<dyn SchemaProvider>,
 }
 
 impl std::fmt::Debug for NamespaceCatalog {
@@ -40,15 +41,15 @@ impl std::fmt::Debug for NamespaceCatalog {
 }
 
 impl NamespaceCatalog {
-    pub fn new(context: SchemaContext, system: Arc<dyn SchemaProvider>) -> Self {
-        NamespaceCatalog { context, system }
+    pub fn new(context: SchemaContext, system: Arc<dyn SchemaProvider>, pg_catalog: Arc<dyn SchemaProvider>) -> Self {
+        NamespaceCatalog { context, system, pg_catalog }
     }
 }
 
 impl CatalogProvider for NamespaceCatalog {
     fn schema_names(&self) -> Vec<String> {
         let snapshot = self.context.catalog.snapshot();
-        let mut names = vec![SYSTEM_SCHEMA.to_owned()];
+        let mut names = vec![SYSTEM_SCHEMA.to_owned(), crate::pg_catalog::PG_CATALOG.to_owned()];
         names.extend(snapshot.scan::<Namespace>().filter_map(|n| n.ok()).map(|n| n.name));
         names
     }
@@ -56,6 +57,9 @@ impl CatalogProvider for NamespaceCatalog {
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name == SYSTEM_SCHEMA {
             return Some(Arc::clone(&self.system));
+        }
+        if name == crate::pg_catalog::PG_CATALOG {
+            return Some(Arc::clone(&self.pg_catalog));
         }
         let catalog = &self.context.catalog;
         match catalog.namespace(&catalog.snapshot(), name) {

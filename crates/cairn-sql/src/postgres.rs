@@ -7,7 +7,10 @@
 //! - text written as an array (`'{a,b}'::text[]`, or a text literal
 //!   inserted into an array column), read in PostgreSQL's array syntax;
 //! - text written as an interval in PostgreSQL's output form
-//!   (`1 day 02:00:00`), which Arrow's interval parser does not read.
+//!   (`1 day 02:00:00`), which Arrow's interval parser does not read;
+//! - `OPERATOR(pg_catalog.~)` and friends (psql's catalog queries);
+//! - and, before planning, two rewrites of the statement's syntax tree
+//!   (see [`plan`]): `COLLATE …` is dropped, and `pg_catalog.f(…)` calls `f`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    binary_expr, ColumnarValue, Expr, ExprSchemable, Operator, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
@@ -49,15 +52,39 @@ impl TypePlanner for PgTypes {
     }
 }
 
-/// `->` and `->>`.
+/// `->`, `->>`, and operators spelled `OPERATOR(pg_catalog.op)`.
 #[derive(Debug)]
-pub struct JsonOperators;
+pub struct PgOperators;
 
-impl ExprPlanner for JsonOperators {
+impl ExprPlanner for PgOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, _schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
-        let as_text = match expr.op {
+        let as_text = match &expr.op {
             BinaryOperator::Arrow => false,
             BinaryOperator::LongArrow => true,
+            BinaryOperator::PGCustomBinaryOperator(name) => {
+                let op = match name.as_slice() {
+                    [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => op.as_str(),
+                    [op] => op.as_str(),
+                    _ => return Ok(PlannerResult::Original(expr)),
+                };
+                let op = match op {
+                    "~" => Operator::RegexMatch,
+                    "~*" => Operator::RegexIMatch,
+                    "!~" => Operator::RegexNotMatch,
+                    "!~*" => Operator::RegexNotIMatch,
+                    "~~" => Operator::LikeMatch,
+                    "!~~" => Operator::NotLikeMatch,
+                    "=" => Operator::Eq,
+                    "<>" | "!=" => Operator::NotEq,
+                    "<" => Operator::Lt,
+                    "<=" => Operator::LtEq,
+                    ">" => Operator::Gt,
+                    ">=" => Operator::GtEq,
+                    "||" => Operator::StringConcat,
+                    _ => return Ok(PlannerResult::Original(expr)),
+                };
+                return Ok(PlannerResult::Planned(binary_expr(expr.left, op, expr.right)));
+            }
             _ => return Ok(PlannerResult::Original(expr)),
         };
         let function = ScalarUDF::from(JsonGet { as_text, signature: Signature::any(2, Volatility::Immutable) });
@@ -223,6 +250,38 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
         return Some(IntervalMonthDayNano::new(interval.months, interval.days, interval.microseconds.checked_mul(1_000)?));
     }
     datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(text).ok()
+}
+
+/// Plans one SQL statement as DataFusion would, after two rewrites of its
+/// syntax tree, each for what PostgreSQL clients send:
+///
+/// - `expr COLLATE c` becomes `expr`: CairnDB compares text bytewise,
+///   which is what `COLLATE "C"` and psql's `COLLATE pg_catalog.default`
+///   ask for;
+/// - `pg_catalog.f(…)` becomes `f(…)`: `pg_catalog` is on every search
+///   path in PostgreSQL, and CairnDB's functions have no schema.
+pub async fn plan(state: &datafusion::execution::session_state::SessionState, sql: &str) -> Result<LogicalPlan> {
+    use datafusion::sql::parser::Statement as DfStatement;
+    use std::ops::ControlFlow;
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut statement = state.sql_to_statement(sql, &dialect)?;
+    if let DfStatement::Statement(inner) = &mut statement {
+        let _ = ast::visit_expressions_mut(inner.as_mut(), |expr| {
+            if let ast::Expr::Collate { expr: inner, .. } = expr {
+                *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
+            }
+            if let ast::Expr::Function(function) = expr {
+                let parts = &mut function.name.0;
+                let qualified = parts.len() == 2
+                    && parts[0].as_ident().is_some_and(|schema| schema.value.eq_ignore_ascii_case("pg_catalog"));
+                if qualified {
+                    parts.remove(0);
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    state.statement_to_plan(statement).await
 }
 
 /// `{a,b}` as a list of `target`'s element type (NULL text: a NULL list).

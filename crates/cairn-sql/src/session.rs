@@ -173,7 +173,7 @@ fn build_context(
         .with_type_planner(Arc::new(crate::postgres::PgTypes))
         .build();
     let mut ctx = SessionContext::new_with_state(state);
-    ctx.register_expr_planner(Arc::new(crate::postgres::JsonOperators)).map_err(from_df)?;
+    ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators)).map_err(from_df)?;
     ctx.add_analyzer_rule(Arc::new(crate::postgres::ArrayLiterals));
     let system = system_schema(catalog, actor).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
@@ -186,13 +186,15 @@ fn build_context(
         transaction: transaction.clone(),
         returned: Arc::clone(returned),
     };
-    ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system)));
+    let pg_catalog = crate::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
+    ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system, pg_catalog)));
     Ok(ctx)
 }
 
 /// Applies the settings DataFusion reads and the session functions.
-fn configure_context(ctx: &SessionContext, settings: &Settings, user: &str, database: &str) {
-    let schema = settings.search_path().into_iter().next().unwrap_or_else(|| "default".into());
+fn configure_context(ctx: &SessionContext, catalog: &Arc<cairn_catalog::Catalog>, settings: &Settings, user: &str, database: &str) {
+    let search_path = settings.search_path();
+    let schema = search_path.first().cloned().unwrap_or_else(|| "default".into());
     {
         let state_ref = ctx.state_ref();
         let mut df_state = state_ref.write();
@@ -203,6 +205,9 @@ fn configure_context(ctx: &SessionContext, settings: &Settings, user: &str, data
     for function in session_functions(user, database, &schema) {
         ctx.register_udf((*function).clone());
     }
+    for function in crate::pg_catalog::catalog_functions(catalog, &search_path) {
+        ctx.register_udf(function);
+    }
 }
 
 fn sql_options() -> SQLOptions {
@@ -210,6 +215,14 @@ fn sql_options() -> SQLOptions {
     // must never run its own (in-memory) versions of them.
     // INSERT is planned by DataFusion and written by our table provider.
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(true).with_allow_statements(false)
+}
+
+/// Plans `sql` (PostgreSQL syntax normalised, see [`crate::postgres::plan`]),
+/// refuses what CairnDB must not run, and makes it a DataFrame.
+async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    let plan = crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)?;
+    sql_options().verify_plan(&plan).map_err(from_df)?;
+    ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -314,7 +327,7 @@ impl Session {
         self.engine.catalog().sessions().update(self.id, |info| {
             info.application_name = Some(application_name).filter(|name| !name.is_empty());
         });
-        configure_context(&self.ctx, &settings, &self.actor.username, &self.database);
+        configure_context(&self.ctx, self.engine.catalog(), &settings, &self.actor.username, &self.database);
     }
 
     /// Parses a query string into statements (simple protocol).
@@ -350,7 +363,7 @@ impl Session {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let df = guard
-                    .run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) })
+                    .run(plan_sql(&self.ctx, &sql))
                     .await?;
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
@@ -625,7 +638,7 @@ impl Session {
         match statement {
             Statement::Query(text) => {
                 let (text, extras) = returning::split(&text)?;
-                let plan = self.ctx.state().create_logical_plan(&text).await.map_err(from_df)?;
+                let plan = crate::postgres::plan(&self.ctx.state(), &text).await.map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
                 refuse_unsupported(&plan)?;
@@ -720,10 +733,10 @@ impl Session {
         let target = Actor::of(&target);
         let ctx = build_context(catalog, &target, &self.transaction, &self.insert)?;
         let settings = self.state().settings.clone();
-        configure_context(&ctx, &settings, &target.username, &self.database);
+        configure_context(&ctx, catalog, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();
         let (text, extras) = returning::split(&text)?;
-        let df = guard.run(async { ctx.sql_with_options(&text, sql_options()).await.map_err(from_df) }).await?;
+        let df = guard.run(plan_sql(&ctx, &text)).await?;
         self.run_dataframe(&ctx, df, guard, &extras).await
     }
 

@@ -13,7 +13,7 @@ use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
 
-use super::{quote_identifier, sql_options, Output, Session};
+use super::{quote_identifier, Output, Session};
 use crate::cancel::GuardedStream;
 use crate::copy::reader::RecordReader;
 use crate::copy::{CopySource, CopySpec};
@@ -104,7 +104,7 @@ impl Session {
             }
         };
         let mut guard = self.start_statement();
-        let df = guard.run(async { self.ctx.sql_with_options(&sql, sql_options()).await.map_err(from_df) }).await?;
+        let df = guard.run(super::plan_sql(&self.ctx, &sql)).await?;
         super::refuse_unsupported(df.logical_plan())?;
         let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
         let schema = stream.schema();

@@ -40,6 +40,10 @@ use crate::scan_exec::{ScanExec, ScanSource};
 /// The schema (namespace) the system tables live in.
 pub const SYSTEM_SCHEMA: &str = "system";
 
+/// The system tables' names, in a fixed order (pg_catalog gives them OIDs by it).
+pub const SYSTEM_TABLE_NAMES: [&str; 8] =
+    ["users", "namespaces", "tables", "columns", "storages", "jobs", "live_queries", "sessions"];
+
 /// Registers every system table, as seen by `actor`, in a fresh schema.
 pub fn system_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();

@@ -1,0 +1,160 @@
+//! `pg_catalog`: the PostgreSQL catalog tables clients read to discover
+//! the server, built from the live CairnDB catalog at each scan, so a table
+//! created a moment ago is there. One module per catalog table; the OIDs
+//! of CairnDB objects are derived from their ids (see [`oid`]), so they are
+//! the same in every session and across restarts.
+//!
+//! So far: `pg_namespace`, `pg_class`, `pg_roles`/`pg_user`,
+//! `pg_database`, `pg_am`, and the functions psql's `\dn`, `\dt`, `\du`
+//! and `\l` call.
+
+mod functions;
+mod tables;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cairn_catalog::{Actor, Catalog};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::Result as DfResult;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::scan_exec::{ScanExec, ScanSource};
+
+pub use functions::catalog_functions;
+
+/// The schema name.
+pub const PG_CATALOG: &str = "pg_catalog";
+
+/// OIDs: PostgreSQL's own for built-in objects, and fixed offsets from
+/// CairnDB ids for CairnDB's, in ranges that do not overlap.
+pub mod oid {
+    use cairn_types::{NamespaceId, TableId, UserId};
+
+    pub const PG_CATALOG_NAMESPACE: u32 = 11;
+    pub const INFORMATION_SCHEMA_NAMESPACE: u32 = 13_000;
+    pub const SYSTEM_NAMESPACE: u32 = 16_383;
+    pub const DATABASE: u32 = 16_384;
+    /// System tables: this plus their position in `SYSTEM_TABLE_NAMES`.
+    pub const SYSTEM_TABLE_BASE: u32 = 17_000;
+    pub const HEAP_AM: u32 = 2;
+    pub const BTREE_AM: u32 = 403;
+    const NAMESPACE_BASE: u64 = 20_000;
+    const ROLE_BASE: u64 = 100_000;
+    const TABLE_BASE: u64 = 1_000_000;
+
+    pub fn namespace(id: NamespaceId) -> u32 {
+        u32::try_from(NAMESPACE_BASE + id.0).unwrap_or(u32::MAX)
+    }
+
+    pub fn role(id: UserId) -> u32 {
+        u32::try_from(ROLE_BASE + id.0).unwrap_or(u32::MAX)
+    }
+
+    pub fn user_of(oid: u32) -> Option<UserId> {
+        u64::from(oid).checked_sub(ROLE_BASE).filter(|id| *id < TABLE_BASE - ROLE_BASE).map(UserId)
+    }
+
+    pub fn table(id: TableId) -> u32 {
+        u32::try_from(TABLE_BASE + id.0).unwrap_or(u32::MAX)
+    }
+
+    pub fn table_of(oid: u32) -> Option<TableId> {
+        u64::from(oid).checked_sub(TABLE_BASE).map(TableId)
+    }
+}
+
+/// One catalog table: its columns and how its rows are built.
+pub(crate) trait PgTable: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn schema() -> SchemaRef;
+    fn batch(catalog: &Catalog, actor: &Actor) -> cairn_types::Result<RecordBatch>;
+}
+
+/// Every pg_catalog table, as `actor` sees it.
+pub fn pg_catalog_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
+    let schema = MemorySchemaProvider::new();
+    fn add<T: PgTable>(schema: &MemorySchemaProvider, catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<()> {
+        let provider = PgTableProvider::<T> { catalog: Arc::clone(catalog), actor: actor.clone(), _table: Default::default() };
+        schema.register_table(T::NAME.to_owned(), Arc::new(provider))?;
+        Ok(())
+    }
+    add::<tables::PgNamespace>(&schema, catalog, actor)?;
+    add::<tables::PgClass>(&schema, catalog, actor)?;
+    add::<tables::PgRoles>(&schema, catalog, actor)?;
+    add::<tables::PgUser>(&schema, catalog, actor)?;
+    add::<tables::PgDatabase>(&schema, catalog, actor)?;
+    add::<tables::PgAm>(&schema, catalog, actor)?;
+    Ok(Arc::new(schema))
+}
+
+struct PgTableProvider<T> {
+    catalog: Arc<Catalog>,
+    actor: Actor,
+    _table: std::marker::PhantomData<T>,
+}
+
+impl<T: PgTable> fmt::Debug for PgTableProvider<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pg_catalog.{}", T::NAME)
+    }
+}
+
+#[async_trait]
+impl<T: PgTable> TableProvider for PgTableProvider<T> {
+    fn schema(&self) -> SchemaRef {
+        T::schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(projection) => Arc::new(T::schema().project(projection)?),
+            None => T::schema(),
+        };
+        let source = PgScan::<T> {
+            catalog: Arc::clone(&self.catalog),
+            actor: self.actor.clone(),
+            projection: projection.cloned(),
+            _table: Default::default(),
+        };
+        Ok(Arc::new(ScanExec::new(source, schema)))
+    }
+}
+
+/// Builds the whole (small) table at execution time, then projects it.
+struct PgScan<T> {
+    catalog: Arc<Catalog>,
+    actor: Actor,
+    projection: Option<Vec<usize>>,
+    _table: std::marker::PhantomData<T>,
+}
+
+impl<T: PgTable> ScanSource for PgScan<T> {
+    const NAME: &'static str = "PgCatalogScanExec";
+
+    fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "table=pg_catalog.{}", T::NAME)
+    }
+
+    fn read(&self) -> cairn_types::Result<RecordBatch> {
+        let batch = T::batch(&self.catalog, &self.actor)?;
+        match &self.projection {
+            Some(projection) => batch.project(projection).map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
+            None => Ok(batch),
+        }
+    }
+}

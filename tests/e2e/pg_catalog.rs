@@ -1,0 +1,49 @@
+//! pg_catalog as clients read it: live rows, stable OIDs, the functions
+//! and syntax psql's backslash commands send.
+
+use cairn_e2e::{text_rows, Server};
+
+#[tokio::test]
+async fn catalog_tables_follow_the_live_catalog() {
+    let mut server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE NAMESPACE app;
+         CREATE TABLE app.items (id BIGINT PRIMARY KEY, name TEXT);
+         CREATE TABLE app.log (line TEXT);
+         CREATE USER alice WITH PASSWORD 'a' ROLE user;",
+    )
+    .await
+    .expect("setup");
+    let namespaces = text_rows(&root, "SELECT nspname FROM pg_catalog.pg_namespace ORDER BY nspname").await;
+    assert_eq!(namespaces.concat(), ["app", "default", "information_schema", "pg_catalog", "system"]);
+    let sql = "SELECT c.relname, c.relkind, c.relnatts, c.relhasindex FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' ORDER BY 1";
+    assert_eq!(text_rows(&root, sql).await, [["items", "r", "2", "t"], ["log", "r", "1", "f"]]);
+    // A table created a moment ago is there; OIDs survive a restart.
+    let oids = "SELECT c.oid, c.relname FROM pg_catalog.pg_class c WHERE c.relkind = 'r' ORDER BY 1";
+    let before = text_rows(&root, oids).await;
+    drop(root);
+    server.stop();
+    server.restart();
+    let root = server.root().await;
+    assert_eq!(text_rows(&root, oids).await, before);
+    // Owners, visibility along the search path, roles and the database.
+    let visible = "SELECT c.relname, pg_catalog.pg_get_userbyid(c.relowner), pg_catalog.pg_table_is_visible(c.oid) \
+                   FROM pg_catalog.pg_class c WHERE c.relname IN ('items', 'users') ORDER BY 1";
+    assert_eq!(text_rows(&root, visible).await, [["items", "root", "f"], ["users", "root", "f"]]);
+    root.batch_execute("SET search_path = app, system").await.expect("search path");
+    assert_eq!(text_rows(&root, visible).await, [["items", "root", "t"], ["users", "root", "t"]]);
+    let roles = text_rows(&root, "SELECT rolname, rolsuper FROM pg_catalog.pg_roles ORDER BY rolname").await;
+    assert_eq!(roles, [["alice", "f"], ["root", "t"]]);
+    let alice = server.connect("alice", "a").await.expect("alice");
+    assert_eq!(text_rows(&alice, "SELECT rolname FROM pg_catalog.pg_roles").await, [["alice"]], "a user sees only itself");
+    let database = "SELECT datname, pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database";
+    assert_eq!(text_rows(&root, database).await, [["cairn", "UTF8"]]);
+    // The syntax psql sends: OPERATOR(pg_catalog.~) and COLLATE.
+    let psql_style = "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(items)$' COLLATE pg_catalog.default";
+    assert_eq!(text_rows(&root, psql_style).await, [["items"]]);
+    let row = root.query_one("SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'app'", &[]).await.expect("oid");
+    assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::OID);
+    assert!(row.get::<_, u32>(0) > 16_384);
+}
