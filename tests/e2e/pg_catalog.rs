@@ -47,3 +47,40 @@ async fn catalog_tables_follow_the_live_catalog() {
     assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::OID);
     assert!(row.get::<_, u32>(0) > 16_384);
 }
+
+#[tokio::test]
+async fn columns_types_and_defaults_as_drivers_read_them() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE NAMESPACE app;
+         CREATE TABLE app.items (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', tags TEXT[], price NUMERIC(12,2));",
+    )
+    .await
+    .expect("setup");
+    let sql = "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, t.typname \
+               FROM pg_catalog.pg_attribute a \
+               JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+               WHERE c.relname = 'items' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+    assert_eq!(
+        text_rows(&root, sql).await,
+        [
+            ["id", "bigint", "t", "f", "int8"],
+            ["name", "character varying(20)", "t", "t", "varchar"],
+            ["tags", "text[]", "f", "f", "_text"],
+            ["price", "numeric(12,2)", "f", "f", "numeric"],
+        ]
+    );
+    // A plain (unaggregated) correlated scalar subquery, as psql writes them.
+    let defaults = "SELECT a.attname, (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) FROM pg_catalog.pg_attrdef d \
+                    WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) AS def \
+                    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                    WHERE c.relname = 'items' ORDER BY a.attnum";
+    assert_eq!(
+        text_rows(&root, defaults).await,
+        [["id", "NULL"], ["name", "'x'"], ["tags", "NULL"], ["price", "NULL"]]
+    );
+    let casts = "SELECT 1::pg_catalog.int4, 'x'::pg_catalog.text, 26::oid";
+    assert_eq!(text_rows(&root, casts).await, [["1", "x", "26"]]);
+}

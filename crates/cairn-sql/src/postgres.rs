@@ -47,6 +47,32 @@ impl TypePlanner for PgTypes {
             ast::DataType::Uuid => Some(text_field("", "uuid")),
             ast::DataType::JSON => Some(text_field("", "json")),
             ast::DataType::JSONB => Some(text_field("", "jsonb")),
+            // Names DataFusion's parser leaves custom: `pg_catalog.text`,
+            // `name`, `oid`, `regclass`, … as catalog queries write them.
+            ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+                let parts: Vec<String> = name.0.iter().map(|p| p.to_string().to_ascii_lowercase()).collect();
+                let type_name = match parts.as_slice() {
+                    [schema, type_name] if schema == "pg_catalog" => type_name.as_str(),
+                    [type_name] => type_name.as_str(),
+                    _ => return Ok(None),
+                };
+                let data_type = match type_name.trim_matches('"') {
+                    "text" | "name" | "varchar" | "bpchar" | "char" => DataType::Utf8,
+                    "bool" => DataType::Boolean,
+                    "int2" => DataType::Int16,
+                    "int4" => DataType::Int32,
+                    "int8" => DataType::Int64,
+                    "float4" => DataType::Float32,
+                    "float8" => DataType::Float64,
+                    // Object identifiers: numbers. (Reading a name as an
+                    // OID, as `'t'::regclass` does, is not supported yet.)
+                    "oid" | "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "xid" => {
+                        DataType::UInt32
+                    }
+                    _ => return Ok(None),
+                };
+                Some(Arc::new(Field::new("", data_type, true)))
+            }
             _ => None,
         })
     }
@@ -270,6 +296,9 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
             if let ast::Expr::Collate { expr: inner, .. } = expr {
                 *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
             }
+            if let ast::Expr::Subquery(query) = expr {
+                first_row_of(query);
+            }
             if let ast::Expr::Function(function) = expr {
                 let parts = &mut function.name.0;
                 let qualified = parts.len() == 2
@@ -282,6 +311,41 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
         });
     }
     state.statement_to_plan(statement).await
+}
+
+/// Aggregates DataFusion knows: a subquery selecting one of these already
+/// returns one row.
+const AGGREGATES: [&str; 14] = [
+    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "every",
+    "first_value", "last_value", "stddev", "variance",
+];
+
+/// `(SELECT x FROM t WHERE …)` used as a value becomes
+/// `(SELECT first_value(x) FROM t WHERE …)`. DataFusion plans a correlated
+/// scalar subquery only when it is an aggregate; psql's catalog queries
+/// (`\d`) use plain ones that find at most one row. (Where PostgreSQL would
+/// fail on a second row, this takes the first.)
+fn first_row_of(query: &mut ast::Query) {
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return };
+    let plain = select.selection.is_some()
+        && select.having.is_none()
+        && select.distinct.is_none()
+        && matches!(&select.group_by, ast::GroupByExpr::Expressions(keys, _) if keys.is_empty())
+        && query.limit_clause.is_none();
+    let [item] = select.projection.as_mut_slice() else { return };
+    let (ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }) = item else { return };
+    let aggregate = matches!(value, ast::Expr::Function(f)
+        if f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|name| AGGREGATES.contains(&name.value.to_ascii_lowercase().as_str())));
+    if !plain || aggregate {
+        return;
+    }
+    let wrapped = format!("first_value({value})");
+    if let Ok(first) = datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(&wrapped)
+        .and_then(|mut parser| parser.parse_expr())
+    {
+        *value = first;
+    }
 }
 
 /// `{a,b}` as a list of `target`'s element type (NULL text: a NULL list).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cairn_catalog::Catalog;
 use cairn_types::{TableDef, User};
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, PrimitiveArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue};
@@ -23,6 +23,10 @@ enum Kind {
     TableVisible,
     EncodingName,
     Description,
+    /// `format_type(type oid, typmod)`.
+    FormatType,
+    /// `pg_get_expr(text, relation [, pretty])`: defaults are kept as SQL text.
+    Expression,
 }
 
 struct CatalogFunction {
@@ -91,20 +95,37 @@ impl ScalarUDFImpl for CatalogFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let ids = match arrays.first() {
-            Some(first) => cast(first, &DataType::Int64)?,
-            None => return datafusion::common::exec_err!("{} takes an OID", self.name),
+        let Some(first) = arrays.first() else {
+            return datafusion::common::exec_err!("{} takes an argument", self.name);
         };
-        let ids = ids.as_any().downcast_ref::<datafusion::arrow::array::PrimitiveArray<Int64Type>>();
-        let id = |row: usize| ids.filter(|a| a.is_valid(row)).map(|a| u32::try_from(a.value(row)).unwrap_or(0));
-        let len = ids.map_or(rows, |a| a.len());
-        let result: ArrayRef = match self.kind {
-            Kind::UserName => Arc::new(StringArray::from_iter((0..len).map(|r| id(r).map(|o| self.user_name(o))))),
-            Kind::TableVisible => Arc::new(BooleanArray::from_iter((0..len).map(|r| id(r).map(|o| self.table_visible(o))))),
-            Kind::EncodingName => Arc::new(StringArray::from_iter((0..len).map(|r| id(r).map(|_| "UTF8".to_owned())))),
-            Kind::Description => Arc::new(StringArray::new_null(len)),
+        let len = first.len();
+        let integers = |array: &ArrayRef| -> Result<Vec<Option<i64>>> {
+            let array = cast(array, &DataType::Int64)?;
+            let array = array.as_any().downcast_ref::<PrimitiveArray<Int64Type>>();
+            Ok((0..len).map(|row| array.filter(|a| a.is_valid(row)).map(|a| a.value(row))).collect())
+        };
+        let result: ArrayRef = if self.kind == Kind::Expression {
+            cast(first, &DataType::Utf8)?
+        } else {
+            let oids: Vec<Option<u32>> =
+                integers(first)?.into_iter().map(|id| id.map(|id| u32::try_from(id).unwrap_or(0))).collect();
+            match self.kind {
+                Kind::UserName => Arc::new(StringArray::from_iter(oids.iter().map(|o| o.map(|o| self.user_name(o))))),
+                Kind::TableVisible => Arc::new(BooleanArray::from_iter(oids.iter().map(|o| o.map(|o| self.table_visible(o))))),
+                Kind::EncodingName => Arc::new(StringArray::from_iter(oids.iter().map(|o| o.map(|_| "UTF8".to_owned())))),
+                Kind::FormatType => {
+                    let typmods = match arrays.get(1) {
+                        Some(typmods) => integers(typmods)?,
+                        None => vec![None; len],
+                    };
+                    Arc::new(StringArray::from_iter(oids.iter().zip(typmods).map(|(oid, typmod)| {
+                        let typmod = typmod.map_or(-1, |m| i32::try_from(m).unwrap_or(-1));
+                        oid.map(|oid| super::types::format_type(oid, typmod).unwrap_or_else(|| "???".to_owned()))
+                    })))
+                }
+                Kind::Description | Kind::Expression => Arc::new(StringArray::new_null(len)),
+            }
         };
         Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
             true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
@@ -122,6 +143,8 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("obj_description", Kind::Description),
         ("col_description", Kind::Description),
         ("shobj_description", Kind::Description),
+        ("format_type", Kind::FormatType),
+        ("pg_get_expr", Kind::Expression),
     ]
     .into_iter()
     .map(|(name, kind)| {

@@ -10,6 +10,7 @@
 
 mod functions;
 mod tables;
+mod types;
 
 use std::fmt;
 use std::sync::Arc;
@@ -89,6 +90,10 @@ pub fn pg_catalog_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<
     add::<tables::PgUser>(&schema, catalog, actor)?;
     add::<tables::PgDatabase>(&schema, catalog, actor)?;
     add::<tables::PgAm>(&schema, catalog, actor)?;
+    add::<tables::PgType>(&schema, catalog, actor)?;
+    add::<tables::PgAttribute>(&schema, catalog, actor)?;
+    add::<tables::PgAttrdef>(&schema, catalog, actor)?;
+    add::<tables::PgCollation>(&schema, catalog, actor)?;
     Ok(Arc::new(schema))
 }
 

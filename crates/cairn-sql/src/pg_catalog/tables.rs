@@ -11,6 +11,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use super::types::{builtin, type_of, BuiltinType, BUILTIN_TYPES};
 use super::{oid, PgTable};
 use crate::system::SYSTEM_SCHEMA;
 
@@ -380,6 +381,246 @@ impl PgTable for PgAm {
                 texts(&rows, |r| Some(r.1.into())),
                 oids(&rows, |_| 0),
                 texts(&rows, |r| Some(r.2.into())),
+            ],
+        )
+    }
+}
+
+/// `pg_type`: the built-in types CairnDB's columns use.
+pub struct PgType;
+
+impl PgTable for PgType {
+    const NAME: &'static str = "pg_type";
+
+    fn schema() -> SchemaRef {
+        schema(&[
+            ("oid", DataType::UInt32),
+            ("typname", DataType::Utf8),
+            ("typnamespace", DataType::UInt32),
+            ("typowner", DataType::UInt32),
+            ("typlen", DataType::Int16),
+            ("typbyval", DataType::Boolean),
+            ("typtype", DataType::Utf8),
+            ("typcategory", DataType::Utf8),
+            ("typispreferred", DataType::Boolean),
+            ("typisdefined", DataType::Boolean),
+            ("typdelim", DataType::Utf8),
+            ("typrelid", DataType::UInt32),
+            ("typsubscript", DataType::UInt32),
+            ("typelem", DataType::UInt32),
+            ("typarray", DataType::UInt32),
+            ("typinput", DataType::Utf8),
+            ("typoutput", DataType::Utf8),
+            ("typreceive", DataType::Utf8),
+            ("typsend", DataType::Utf8),
+            ("typalign", DataType::Utf8),
+            ("typstorage", DataType::Utf8),
+            ("typnotnull", DataType::Boolean),
+            ("typbasetype", DataType::UInt32),
+            ("typtypmod", DataType::Int32),
+            ("typndims", DataType::Int32),
+            ("typcollation", DataType::UInt32),
+            ("typdefault", DataType::Utf8),
+            ("typacl", acl_type()),
+        ])
+    }
+
+    fn batch(catalog: &Catalog, _actor: &Actor) -> cairn_types::Result<RecordBatch> {
+        let rows = BUILTIN_TYPES;
+        let owner = owner(catalog);
+        let textual = |t: &BuiltinType| matches!(t.oid, 18 | 19 | 25 | 1043);
+        batch(
+            Self::schema(),
+            vec![
+                oids(rows, |t| t.oid),
+                texts(rows, |t| Some(t.name.into())),
+                oids(rows, |_| oid::PG_CATALOG_NAMESPACE),
+                oids(rows, |_| owner),
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|t| t.len))),
+                bools(rows, |t| (1..=8).contains(&t.len)),
+                texts(rows, |_| Some("b".into())),
+                texts(rows, |t| Some(t.category.into())),
+                bools(rows, |t| matches!(t.oid, 16 | 25 | 701 | 1184)),
+                bools(rows, |_| true),
+                texts(rows, |_| Some(",".into())),
+                oids(rows, |_| 0),
+                oids(rows, |t| if t.element != 0 { 1 } else { 0 }),
+                oids(rows, |t| t.element),
+                oids(rows, |t| t.array),
+                texts(rows, |t| Some(if t.element != 0 { "array_in".into() } else { format!("{}in", t.name) })),
+                texts(rows, |t| Some(if t.element != 0 { "array_out".into() } else { format!("{}out", t.name) })),
+                texts(rows, |t| Some(if t.element != 0 { "array_recv".into() } else { format!("{}recv", t.name) })),
+                texts(rows, |t| Some(if t.element != 0 { "array_send".into() } else { format!("{}send", t.name) })),
+                texts(rows, |t| Some(match t.len { 1 => "c", 2 => "s", 8 => "d", _ => "i" }.into())),
+                texts(rows, |t| Some(if t.len == -1 { "x" } else { "p" }.into())),
+                bools(rows, |_| false),
+                oids(rows, |_| 0),
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| -1))),
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 0))),
+                oids(rows, |t| if textual(t) { DEFAULT_COLLATION } else { 0 }),
+                texts(rows, |_| None),
+                no_acls(rows),
+            ],
+        )
+    }
+}
+
+const DEFAULT_COLLATION: u32 = 100;
+
+/// One column of a table, as pg_attribute and pg_attrdef show it.
+struct Attribute {
+    table: u32,
+    number: i16,
+    column: cairn_types::ColumnDef,
+}
+
+fn attributes(catalog: &Catalog) -> cairn_types::Result<Vec<Attribute>> {
+    let snapshot = catalog.snapshot();
+    let mut rows = Vec::new();
+    for namespace in namespaces(catalog)? {
+        for table in catalog.tables(&snapshot, namespace.id)? {
+            for (i, column) in table.columns.iter().enumerate() {
+                rows.push(Attribute {
+                    table: oid::table(table.id),
+                    number: i16::try_from(i + 1).unwrap_or(i16::MAX),
+                    column: column.clone(),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// `pg_attribute`: the columns of every table, numbered from 1.
+pub struct PgAttribute;
+
+impl PgTable for PgAttribute {
+    const NAME: &'static str = "pg_attribute";
+
+    fn schema() -> SchemaRef {
+        schema(&[
+            ("attrelid", DataType::UInt32),
+            ("attname", DataType::Utf8),
+            ("atttypid", DataType::UInt32),
+            ("attlen", DataType::Int16),
+            ("attnum", DataType::Int16),
+            ("attndims", DataType::Int16),
+            ("atttypmod", DataType::Int32),
+            ("attbyval", DataType::Boolean),
+            ("attalign", DataType::Utf8),
+            ("attstorage", DataType::Utf8),
+            ("attnotnull", DataType::Boolean),
+            ("atthasdef", DataType::Boolean),
+            ("atthasmissing", DataType::Boolean),
+            ("attidentity", DataType::Utf8),
+            ("attgenerated", DataType::Utf8),
+            ("attisdropped", DataType::Boolean),
+            ("attislocal", DataType::Boolean),
+            ("attinhcount", DataType::Int16),
+            ("attcollation", DataType::UInt32),
+            ("attstattarget", DataType::Int16),
+            ("attacl", acl_type()),
+            ("attoptions", acl_type()),
+        ])
+    }
+
+    fn batch(catalog: &Catalog, _actor: &Actor) -> cairn_types::Result<RecordBatch> {
+        let rows = attributes(catalog)?;
+        let typed: Vec<(u32, i32)> = rows.iter().map(|a| type_of(&a.column.data_type)).collect();
+        let length = |type_oid: u32| builtin(type_oid).map_or(-1, |t| t.len);
+        let textual = |a: &Attribute| {
+            matches!(a.column.data_type, cairn_types::DataType::Text | cairn_types::DataType::Varchar { .. })
+        };
+        batch(
+            Self::schema(),
+            vec![
+                oids(&rows, |a| a.table),
+                texts(&rows, |a| Some(a.column.name.clone())),
+                Arc::new(UInt32Array::from_iter_values(typed.iter().map(|t| t.0))),
+                Arc::new(Int16Array::from_iter_values(typed.iter().map(|t| length(t.0)))),
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|a| a.number))),
+                Arc::new(Int16Array::from_iter_values(
+                    rows.iter().map(|a| i16::from(matches!(a.column.data_type, cairn_types::DataType::Array(_)))),
+                )),
+                Arc::new(Int32Array::from_iter_values(typed.iter().map(|t| t.1))),
+                Arc::new(BooleanArray::from_iter(typed.iter().map(|t| Some((1..=8).contains(&length(t.0)))))),
+                texts(&rows, |_| Some("i".into())),
+                texts(&rows, |_| Some("x".into())),
+                bools(&rows, |a| !a.column.nullable),
+                bools(&rows, |a| a.column.default.is_some()),
+                bools(&rows, |_| false),
+                texts(&rows, |_| Some(String::new())),
+                texts(&rows, |_| Some(String::new())),
+                bools(&rows, |_| false),
+                bools(&rows, |_| true),
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|_| 0))),
+                oids(&rows, |a| if textual(a) { DEFAULT_COLLATION } else { 0 }),
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|_| -1))),
+                no_acls(&rows),
+                no_acls(&rows),
+            ],
+        )
+    }
+}
+
+/// `pg_attrdef`: column defaults; `adbin` holds the default's SQL text,
+/// which `pg_get_expr` returns as it is.
+pub struct PgAttrdef;
+
+impl PgTable for PgAttrdef {
+    const NAME: &'static str = "pg_attrdef";
+
+    fn schema() -> SchemaRef {
+        schema(&[("oid", DataType::UInt32), ("adrelid", DataType::UInt32), ("adnum", DataType::Int16), ("adbin", DataType::Utf8)])
+    }
+
+    fn batch(catalog: &Catalog, _actor: &Actor) -> cairn_types::Result<RecordBatch> {
+        let rows: Vec<Attribute> = attributes(catalog)?.into_iter().filter(|a| a.column.default.is_some()).collect();
+        batch(
+            Self::schema(),
+            vec![
+                // Unique per (table, column); no CairnDB object has these OIDs.
+                oids(&rows, |a| a.table.wrapping_mul(64).wrapping_add(a.number as u32)),
+                oids(&rows, |a| a.table),
+                Arc::new(Int16Array::from_iter_values(rows.iter().map(|a| a.number))),
+                texts(&rows, |a| a.column.default.clone()),
+            ],
+        )
+    }
+}
+
+/// `pg_collation`: `default` and `C`, both bytewise in CairnDB.
+pub struct PgCollation;
+
+impl PgTable for PgCollation {
+    const NAME: &'static str = "pg_collation";
+
+    fn schema() -> SchemaRef {
+        schema(&[
+            ("oid", DataType::UInt32),
+            ("collname", DataType::Utf8),
+            ("collnamespace", DataType::UInt32),
+            ("collprovider", DataType::Utf8),
+            ("collisdeterministic", DataType::Boolean),
+            ("collencoding", DataType::Int32),
+            ("collcollate", DataType::Utf8),
+            ("collctype", DataType::Utf8),
+        ])
+    }
+
+    fn batch(_catalog: &Catalog, _actor: &Actor) -> cairn_types::Result<RecordBatch> {
+        let rows = [(DEFAULT_COLLATION, "default", "d"), (950, "C", "c")];
+        batch(
+            Self::schema(),
+            vec![
+                oids(&rows, |r| r.0),
+                texts(&rows, |r| Some(r.1.into())),
+                oids(&rows, |_| oid::PG_CATALOG_NAMESPACE),
+                texts(&rows, |r| Some(r.2.into())),
+                bools(&rows, |_| true),
+                Arc::new(Int32Array::from(vec![-1, -1])),
+                texts(&rows, |_| Some("C".into())),
+                texts(&rows, |_| Some("C".into())),
             ],
         )
     }
