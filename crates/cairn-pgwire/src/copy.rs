@@ -98,7 +98,7 @@ where
 /// Parks a `COPY … FROM STDIN` on the connection until its data has
 /// arrived; returns how many columns each line has. The caller sends the
 /// CopyInResponse and sets the connection state.
-pub(crate) fn park_copy_in<C: ClientInfo>(client: &C, copy: CopyIn) -> PgWireResult<usize> {
+pub(crate) fn park_copy_in<C: ClientInfo>(client: &C, copy: Box<CopyIn>) -> PgWireResult<usize> {
     let columns = copy.width();
     *connection(client)?.copy_in() = Some(copy);
     Ok(columns)

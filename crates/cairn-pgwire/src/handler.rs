@@ -69,12 +69,12 @@ pub struct AuthPolicy {
 pub(crate) struct Connection {
     pub session: Arc<Session>,
     /// A `COPY … FROM STDIN` receiving its data.
-    copy_in: Mutex<Option<CopyIn>>,
+    copy_in: Mutex<Option<Box<CopyIn>>>,
     _cancel: CancelRegistration,
 }
 
 impl Connection {
-    pub fn copy_in(&self) -> std::sync::MutexGuard<'_, Option<CopyIn>> {
+    pub fn copy_in(&self) -> std::sync::MutexGuard<'_, Option<Box<CopyIn>>> {
         self.copy_in.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -226,15 +226,15 @@ mod tests {
              ALTER COLUMN name SET NOT NULL, ALTER COLUMN name DROP NOT NULL, ALTER COLUMN price SET DEFAULT 1, \
              ALTER price DROP DEFAULT",
         )
-        .unwrap();
+        .expect("succeeds");
         assert_eq!((alter.namespace.as_deref(), alter.name.as_str(), alter.if_exists), (Some("app"), "products", true));
         assert!(matches!(&alter.changes[0], TableChange::AddColumn { column, .. } if column.default.as_deref() == Some("0")));
         assert_eq!(alter.changes[1], TableChange::DropColumn { name: "old".into(), if_exists: true });
         assert_eq!(alter.changes[2], TableChange::SetNotNull { column: "name".into(), not_null: true });
         assert_eq!(alter.changes[5], TableChange::SetDefault { column: "price".into(), default: None });
-        let rename = parse_alter_table("ALTER TABLE t RENAME COLUMN \"A\" TO b").unwrap();
+        let rename = parse_alter_table("ALTER TABLE t RENAME COLUMN \"A\" TO b").expect("succeeds");
         assert_eq!(rename.changes, [TableChange::RenameColumn { from: "A".into(), to: "b".into() }]);
-        let rename = parse_alter_table("ALTER TABLE t RENAME TO u").unwrap();
+        let rename = parse_alter_table("ALTER TABLE t RENAME TO u").expect("succeeds");
         assert_eq!(rename.changes, [TableChange::RenameTable { to: "u".into() }]);
     }
 
@@ -245,8 +245,8 @@ mod tests {
             "ALTER TABLE t ADD COLUMN k INT PRIMARY KEY",
             "ALTER TABLE t ADD CONSTRAINT c UNIQUE (a)",
         ] {
-            assert_eq!(parse_alter_table(sql).unwrap_err().code().as_str(), "0A000", "{sql}");
+            assert_eq!(parse_alter_table(sql).expect_err("fails").code().as_str(), "0A000", "{sql}");
         }
-        assert_eq!(parse_alter_table("ALTER TABLE t RENAME TO x.u").unwrap_err().code().as_str(), "42601");
+        assert_eq!(parse_alter_table("ALTER TABLE t RENAME TO x.u").expect_err("fails").code().as_str(), "42601");
     }
 }

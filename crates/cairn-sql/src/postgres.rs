@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn array_literals_take_the_element_type() {
         let target = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
-        let ScalarValue::List(list) = array_literal(Some("{1,NULL,3}"), &target).unwrap() else { panic!("list") };
+        let ScalarValue::List(list) = array_literal(Some("{1,NULL,3}"), &target).expect("succeeds") else { panic!("list") };
         assert_eq!(list.value(0).len(), 3);
         assert!(list.value(0).is_null(1));
         assert!(array_literal(Some("{x}"), &target).is_err(), "not an integer");
@@ -464,9 +464,9 @@ mod tests {
 
     #[test]
     fn json_keys_find_fields_and_elements() {
-        let document: serde_json::Value = serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).unwrap();
-        let a = Key::Name(Some("a".into())).find(&document).unwrap();
-        let b = Key::Name(Some("b".into())).find(a).unwrap();
+        let document: serde_json::Value = serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).expect("succeeds");
+        let a = Key::Name(Some("a".into())).find(&document).expect("succeeds");
+        let b = Key::Name(Some("b".into())).find(a).expect("succeeds");
         assert_eq!(Key::Index(Some(1)).find(b), Some(&serde_json::json!(20)));
         assert_eq!(Key::Index(Some(-1)).find(b), Some(&serde_json::json!(30)));
         assert_eq!(Key::Index(Some(5)).find(b), None);

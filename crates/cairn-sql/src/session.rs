@@ -80,7 +80,7 @@ pub enum Output {
     CopyOut { options: CopyOptions, schema: SchemaRef, stream: SendableRecordBatchStream },
     /// `COPY … FROM STDIN`: the client sends the data next; feed it to
     /// this, then hand it to [`Session::finish_copy`].
-    CopyIn(CopyIn),
+    CopyIn(Box<CopyIn>),
 }
 
 impl Output {

@@ -29,6 +29,9 @@ use crate::scan_exec::ScanSource;
 use crate::txn::TxCell;
 use crate::values::{arrow_type, build_column, read_value};
 
+/// Bounds on a key column's encoded value.
+type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// A filter on one primary-key column that the scan answers itself.
 #[derive(Debug, Clone)]
 pub(crate) enum KeyCondition {
@@ -160,10 +163,12 @@ pub(crate) fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_typ
     if leading == def.primary_key.len() && leading > 0 {
         return Ok(RowPath::PointGet(prefixes));
     }
-    let bounds: Vec<(&Bound<Vec<u8>>, &Bound<Vec<u8>>)> = conditions
+    let bounds: Vec<KeyBounds> = conditions
         .iter()
         .filter_map(|c| match c {
-            KeyCondition::Range { key_position, lower, upper } if *key_position == leading => Some((lower, upper)),
+            KeyCondition::Range { key_position, lower, upper } if *key_position == leading => {
+                Some((lower.clone(), upper.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -177,7 +182,7 @@ pub(crate) fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_typ
     let mut start: Vec<u8> = Vec::new();
     let mut end: Option<Vec<u8>> = None;
     let mut empty = false;
-    for (lower, upper) in bounds {
+    for (lower, upper) in &bounds {
         let low = match lower {
             Bound::Included(value) => Some(value.clone()),
             Bound::Excluded(value) => successor(value).or_else(|| {

@@ -257,12 +257,12 @@ mod tests {
 
     #[test]
     fn statements() {
-        let spec = parse_copy("COPY t FROM STDIN").unwrap();
+        let spec = parse_copy("COPY t FROM STDIN").expect("succeeds");
         assert!(spec.from_client);
         assert_eq!(spec.source, table("t", &[]));
         assert_eq!(spec.options, CopyOptions::new(CopyFormat::Text));
 
-        let spec = parse_copy("COPY app.\"Prod\" (a, \"B\") FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';', NULL 'n')").unwrap();
+        let spec = parse_copy("COPY app.\"Prod\" (a, \"B\") FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';', NULL 'n')").expect("succeeds");
         assert_eq!(
             spec.source,
             CopySource::Table { namespace: Some("app".into()), name: "Prod".into(), columns: vec!["a".into(), "B".into()] }
@@ -272,27 +272,27 @@ mod tests {
         assert_eq!(spec.options.delimiter, b';');
         assert_eq!(spec.options.null, "n");
 
-        let spec = parse_copy("COPY t TO STDOUT WITH CSV HEADER").unwrap();
+        let spec = parse_copy("COPY t TO STDOUT WITH CSV HEADER").expect("succeeds");
         assert!(!spec.from_client);
         assert_eq!(spec.options.format, CopyFormat::Csv);
         assert!(spec.options.header);
 
-        let spec = parse_copy("COPY (SELECT 1 AS x) TO STDOUT").unwrap();
+        let spec = parse_copy("COPY (SELECT 1 AS x) TO STDOUT").expect("succeeds");
         assert!(matches!(spec.source, CopySource::Query(q) if q.contains("SELECT 1")));
     }
 
     #[test]
     fn server_files_and_binary_are_refused() {
-        assert_eq!(parse_copy("COPY t FROM '/etc/passwd'").unwrap_err().code().as_str(), "42501");
-        assert_eq!(parse_copy("COPY t TO '/tmp/x'").unwrap_err().code().as_str(), "42501");
-        assert_eq!(parse_copy("COPY t FROM STDIN (FORMAT binary)").unwrap_err().code().as_str(), "0A000");
-        assert_eq!(parse_copy("COPY t TO STDIN").unwrap_err().code().as_str(), "42601");
+        assert_eq!(parse_copy("COPY t FROM '/etc/passwd'").expect_err("fails").code().as_str(), "42501");
+        assert_eq!(parse_copy("COPY t TO '/tmp/x'").expect_err("fails").code().as_str(), "42501");
+        assert_eq!(parse_copy("COPY t FROM STDIN (FORMAT binary)").expect_err("fails").code().as_str(), "0A000");
+        assert_eq!(parse_copy("COPY t TO STDIN").expect_err("fails").code().as_str(), "42601");
     }
 
     fn line(options: &CopyOptions, fields: &[Option<&str>]) -> String {
         let mut out = Vec::new();
         write_row(options, fields.iter().map(|f| f.map(str::as_bytes)), &mut out);
-        String::from_utf8(out).unwrap()
+        String::from_utf8(out).expect("succeeds")
     }
 
     #[test]

@@ -378,7 +378,7 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
 pub(crate) fn parse_bytea(text: &str) -> Option<Vec<u8>> {
     if let Some(hex) = text.strip_prefix("\\x") {
         let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return None;
         }
         return digits
@@ -435,7 +435,7 @@ mod tests {
             let mut reader = reader(CopyFormat::Text, false, &["k", "v"]);
             reader.feed(&data[..split]);
             reader.feed(&data[split..]);
-            let batch = reader.finish(&[DataType::Int, DataType::Text]).unwrap();
+            let batch = reader.finish(&[DataType::Int, DataType::Text]).expect("succeeds");
             assert_eq!(batch.column(0).as_primitive::<Int32Type>().values().to_vec(), vec![1, 2, 3]);
             assert_eq!(
                 texts(&batch, 1),
@@ -452,7 +452,7 @@ mod tests {
             let mut reader = reader(CopyFormat::Csv, true, &["k", "v"]);
             reader.feed(&data[..split]);
             reader.feed(&data[split..]);
-            let batch = reader.finish(&[DataType::Int, DataType::Text]).unwrap();
+            let batch = reader.finish(&[DataType::Int, DataType::Text]).expect("succeeds");
             assert_eq!(
                 texts(&batch, 1),
                 vec![
@@ -471,29 +471,29 @@ mod tests {
     fn errors_name_the_line_and_column() {
         let mut r = reader(CopyFormat::Csv, true, &["k", "v"]);
         r.feed(b"k,v\n1,a\n2,b\nx,c\n");
-        let error = r.finish(&[DataType::Int, DataType::Text]).unwrap_err();
+        let error = r.finish(&[DataType::Int, DataType::Text]).expect_err("fails");
         assert_eq!(error.code().as_str(), "22P02");
         assert!(error.to_string().contains("line 4, column k"), "{error}");
         assert!(error.to_string().contains("\"x\""), "{error}");
 
         let mut r = reader(CopyFormat::Text, false, &["k", "v"]);
         r.feed(b"1\ta\n2\n");
-        let error = r.finish(&[DataType::Int, DataType::Text]).unwrap_err();
+        let error = r.finish(&[DataType::Int, DataType::Text]).expect_err("fails");
         assert_eq!(error.code().as_str(), "22P04");
         assert!(error.to_string().contains("missing data for column \"v\""), "{error}");
         assert!(error.to_string().contains("line 2"), "{error}");
 
         let mut r = reader(CopyFormat::Text, false, &["k"]);
         r.feed(b"1\t2\n");
-        assert!(r.finish(&[DataType::Int]).unwrap_err().to_string().contains("extra data"));
+        assert!(r.finish(&[DataType::Int]).expect_err("fails").to_string().contains("extra data"));
 
         let mut r = reader(CopyFormat::Csv, false, &["k"]);
         r.feed(b"\"open\n");
-        assert!(r.finish(&[DataType::Text]).unwrap_err().to_string().contains("unterminated"));
+        assert!(r.finish(&[DataType::Text]).expect_err("fails").to_string().contains("unterminated"));
 
         let mut r = reader(CopyFormat::Text, false, &["k"]);
         r.feed(b"\xff\n");
-        assert_eq!(r.finish(&[DataType::Text]).unwrap_err().code().as_str(), "22021");
+        assert_eq!(r.finish(&[DataType::Text]).expect_err("fails").code().as_str(), "22021");
     }
 
     #[test]

@@ -130,7 +130,7 @@ mod tests {
     fn columns_format_as_postgres_prints_them() {
         let format = |t: DataType| {
             let (oid, typmod) = type_of(&t);
-            format_type(oid, typmod).unwrap()
+            format_type(oid, typmod).expect("succeeds")
         };
         assert_eq!(format(DataType::BigInt), "bigint");
         assert_eq!(format(DataType::Varchar { max_len: Some(20) }), "character varying(20)");

@@ -89,7 +89,7 @@ impl Session {
             qualified(&namespace, &name),
             typed.iter().map(|(name, _)| name.clone()).collect(),
         );
-        Ok(Output::CopyIn(CopyIn { reader, table, reference, columns: typed }))
+        Ok(Output::CopyIn(Box::new(CopyIn { reader, table, reference, columns: typed })))
     }
 
     async fn copy_out(&self, spec: CopySpec) -> Result<Output> {
@@ -113,7 +113,7 @@ impl Session {
 
     /// Ends a `COPY FROM STDIN` (CopyDone): parses what is left, then
     /// inserts every row in one statement, or none.
-    pub async fn finish_copy(&self, copy: CopyIn) -> Result<Output> {
+    pub async fn finish_copy(&self, copy: Box<CopyIn>) -> Result<Output> {
         let result = self.write_copy(copy).await;
         if result.is_err() {
             self.statement_failed();
@@ -122,13 +122,14 @@ impl Session {
     }
 
     /// The client gave up on a `COPY FROM STDIN` (CopyFail): nothing is written.
-    pub fn abort_copy(&self, copy: CopyIn, message: &str) -> CairnError {
+    pub fn abort_copy(&self, copy: Box<CopyIn>, message: &str) -> CairnError {
         drop(copy);
         self.statement_failed();
         CairnError::QueryCanceled(format!("COPY from stdin failed: {message}"))
     }
 
-    async fn write_copy(&self, copy: CopyIn) -> Result<Output> {
+    async fn write_copy(&self, copy: Box<CopyIn>) -> Result<Output> {
+        let copy = *copy;
         let types: Vec<DataType> = copy.columns.iter().map(|(_, t)| t.clone()).collect();
         let batch = copy.reader.finish(&types)?;
         let Some(table) = copy.table.downcast_ref::<DataTable>() else {
