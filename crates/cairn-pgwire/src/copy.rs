@@ -16,7 +16,7 @@ use cairn_sql::{CopyIn, Output, Session};
 use cairn_types::CairnError;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::SendableRecordBatchStream;
-use futures::{FutureExt, Sink, SinkExt, StreamExt};
+use futures::{FutureExt, Sink, SinkExt};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::Format;
 use pgwire::api::results::Tag;
@@ -26,7 +26,7 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::PgWireBackendMessage;
 
-use crate::encode::{encode_batch, fields};
+use crate::encode::{fields, next_rows};
 use crate::errors::to_pg;
 use crate::handler::{connection, format_options, panicked, transaction_status, Handler};
 
@@ -72,16 +72,11 @@ where
     }
     let fields = Arc::new(fields(&schema, &Format::UnifiedText, &format_options(session)));
     let mut rows = 0;
-    let mut stream = AssertUnwindSafe(stream).catch_unwind();
-    while let Some(next) = stream.next().await {
-        let batch = match next {
-            Ok(Ok(batch)) => batch,
-            Ok(Err(error)) => return Ok(Err(cairn_sql::error::from_df(error))),
-            Err(_) => return Ok(Err(panicked())),
-        };
-        let encoded = match encode_batch(&batch, &fields) {
+    let mut stream = stream;
+    while let Some(encoded) = next_rows(&mut stream, &fields).await {
+        let encoded = match encoded {
             Ok(encoded) => encoded,
-            Err(error) => return Ok(Err(CairnError::Internal(error.to_string()))),
+            Err(error) => return Ok(Err(error)),
         };
         for row in &encoded {
             let mut line = Vec::with_capacity(row.data.len());

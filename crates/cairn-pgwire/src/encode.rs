@@ -22,6 +22,13 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use rust_decimal::Decimal;
 
+use std::panic::AssertUnwindSafe;
+
+use cairn_types::CairnError;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::{FutureExt, StreamExt};
+
+use crate::handler::panicked;
 use crate::types::pg_type_of_field;
 use crate::wire_values::{list_values, PgJsonb, PgUuid};
 
@@ -289,4 +296,20 @@ pub fn encode_batch(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWire
         rows.push(encoder.take_row());
     }
     Ok(rows)
+}
+
+/// The next batch of a statement's results, encoded as rows for `fields`;
+/// `None` at the end. An error in the plan, or a panic in it, is the
+/// statement's error.
+pub async fn next_rows(
+    stream: &mut SendableRecordBatchStream,
+    fields: &Arc<Vec<FieldInfo>>,
+) -> Option<Result<Vec<DataRow>, CairnError>> {
+    let batch = match AssertUnwindSafe(stream.next()).catch_unwind().await {
+        Ok(None) => return None,
+        Ok(Some(Ok(batch))) => batch,
+        Ok(Some(Err(error))) => return Some(Err(cairn_sql::error::from_df(error))),
+        Err(_) => return Some(Err(panicked())),
+    };
+    Some(encode_batch(&batch, fields).map_err(|e| CairnError::Internal(e.to_string())))
 }

@@ -53,7 +53,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 
 use crate::copy::{park_copy_in, send_copy_out};
-use crate::encode::{encode_batch, fields};
+use crate::encode::{encode_batch, fields, next_rows};
 use crate::errors::{error_info, to_pg, SEVERITY_FATAL};
 use crate::types::{decode_parameter, pg_type_of_field};
 
@@ -348,16 +348,11 @@ impl Handler {
                 );
                 client.feed(PgWireBackendMessage::RowDescription(description)).await?;
                 let mut rows = 0usize;
-                let mut stream = AssertUnwindSafe(stream).catch_unwind();
-                while let Some(next) = stream.next().await {
-                    let batch = match next {
-                        Ok(Ok(batch)) => batch,
-                        Ok(Err(error)) => return Ok(Err(cairn_sql::error::from_df(error))),
-                        Err(_) => return Ok(Err(panicked())),
-                    };
-                    let encoded = match encode_batch(&batch, &fields) {
+                let mut stream = stream;
+                while let Some(encoded) = next_rows(&mut stream, &fields).await {
+                    let encoded = match encoded {
                         Ok(encoded) => encoded,
-                        Err(error) => return Ok(Err(CairnError::Internal(error.to_string()))),
+                        Err(error) => return Ok(Err(error)),
                     };
                     rows += encoded.len();
                     for row in encoded {
