@@ -82,11 +82,12 @@ passed=$((passed + 1))
 # psql's backslash commands read pg_catalog.
 out="$(psql -X -v ON_ERROR_STOP=1 -At "host=127.0.0.1 port=$PORT user=root dbname=cairn" \
   -c "CREATE NAMESPACE app" -c "CREATE TABLE app.items (id INT PRIMARY KEY)" \
-  -c '\dn' -c '\dt app.*' -c '\l')"
+  -c '\dn' -c '\dt app.*' -c '\l' -c '\du')"
 echo "$out"
 grep -qx 'app|root' <<<"$out" || fail "\\dn does not list app: $out"
 grep -qx 'app|items|table|root' <<<"$out" || fail "\\dt app.* does not list items: $out"
 grep -q '^cairn|root|UTF8' <<<"$out" || fail "\\l does not list cairn: $out"
+grep -q '^root|Superuser' <<<"$out" || fail "\\du does not list root as superuser: $out"
 passed=$((passed + 1))
 
 start tls --tls-cert "$fixtures/server.crt" --tls-key "$fixtures/server.key"

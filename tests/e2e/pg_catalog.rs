@@ -81,6 +81,14 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
         text_rows(&root, defaults).await,
         [["id", "NULL"], ["name", "'x'"], ["tags", "NULL"], ["price", "NULL"]]
     );
+    // ARRAY(subquery), as psql's \du writes it.
+    let member_of = "SELECT r.rolname, ARRAY(SELECT b.rolname FROM pg_catalog.pg_auth_members m \
+                     JOIN pg_catalog.pg_roles b ON (m.roleid = b.oid) WHERE m.member = r.oid) AS memberof \
+                     FROM pg_catalog.pg_roles r ORDER BY 1";
+    assert_eq!(text_rows(&root, member_of).await, [["root", "NULL"]]);
+    let names = "SELECT ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                 WHERE c.relname = 'items' ORDER BY a.attnum)";
+    assert_eq!(text_rows(&root, names).await, [["{id,name,tags,price}"]], "ORDER BY orders the array");
     let casts = "SELECT 1::pg_catalog.int4, 'x'::pg_catalog.text, 26::oid";
     assert_eq!(text_rows(&root, casts).await, [["1", "x", "26"]]);
 }

@@ -10,7 +10,8 @@
 //!   (`1 day 02:00:00`), which Arrow's interval parser does not read;
 //! - `OPERATOR(pg_catalog.~)` and friends (psql's catalog queries);
 //! - and, before planning, two rewrites of the statement's syntax tree
-//!   (see [`plan`]): `COLLATE …` is dropped, and `pg_catalog.f(…)` calls `f`.
+//!   (see [`plan`]): `COLLATE …` is dropped, `pg_catalog.f(…)` calls `f`,
+//!   and two subquery forms DataFusion does not plan are restated.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -285,7 +286,9 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   which is what `COLLATE "C"` and psql's `COLLATE pg_catalog.default`
 ///   ask for;
 /// - `pg_catalog.f(…)` becomes `f(…)`: `pg_catalog` is on every search
-///   path in PostgreSQL, and CairnDB's functions have no schema.
+///   path in PostgreSQL, and CairnDB's functions have no schema;
+/// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
+///   as aggregates (see [`array_of_subquery`] and [`first_row_of`]).
 pub async fn plan(state: &datafusion::execution::session_state::SessionState, sql: &str) -> Result<LogicalPlan> {
     use datafusion::sql::parser::Statement as DfStatement;
     use std::ops::ControlFlow;
@@ -295,6 +298,9 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
         let _ = ast::visit_expressions_mut(inner.as_mut(), |expr| {
             if let ast::Expr::Collate { expr: inner, .. } = expr {
                 *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
+            }
+            if let Some(aggregated) = array_of_subquery(expr) {
+                *expr = aggregated;
             }
             if let ast::Expr::Subquery(query) = expr {
                 first_row_of(query);
@@ -311,6 +317,35 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
         });
     }
     state.statement_to_plan(statement).await
+}
+
+/// `ARRAY(SELECT x FROM …)` as `(SELECT array_agg(x) FROM …)`, which
+/// DataFusion plans. (Over no rows it is NULL, where PostgreSQL gives `{}`.)
+fn array_of_subquery(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let ast::FunctionArguments::Subquery(query) = &function.args else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    if !name.as_ident().is_some_and(|ident| ident.value.eq_ignore_ascii_case("array")) {
+        return None;
+    }
+    let mut query = query.clone();
+    let order = query.order_by.take();
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return None };
+    let [item] = select.projection.as_mut_slice() else { return None };
+    let (ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }) = item else {
+        return None;
+    };
+    // The subquery's ORDER BY orders the array.
+    let order = order.map(|order| format!(" {order}")).unwrap_or_default();
+    *value = parse_expr(&format!("array_agg({value}{order})"))?;
+    Some(ast::Expr::Subquery(query))
+}
+
+fn parse_expr(sql: &str) -> Option<ast::Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_expr())
+        .ok()
 }
 
 /// Aggregates DataFusion knows: a subquery selecting one of these already
@@ -339,11 +374,7 @@ fn first_row_of(query: &mut ast::Query) {
     if !plain || aggregate {
         return;
     }
-    let wrapped = format!("first_value({value})");
-    if let Ok(first) = datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
-        .try_with_sql(&wrapped)
-        .and_then(|mut parser| parser.parse_expr())
-    {
+    if let Some(first) = parse_expr(&format!("first_value({value})")) {
         *value = first;
     }
 }

@@ -94,6 +94,7 @@ pub fn pg_catalog_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<
     add::<tables::PgAttribute>(&schema, catalog, actor)?;
     add::<tables::PgAttrdef>(&schema, catalog, actor)?;
     add::<tables::PgCollation>(&schema, catalog, actor)?;
+    add::<tables::PgAuthMembers>(&schema, catalog, actor)?;
     Ok(Arc::new(schema))
 }
 

@@ -625,3 +625,26 @@ impl PgTable for PgCollation {
         )
     }
 }
+
+/// `pg_auth_members`: empty. CairnDB roles are levels, not memberships.
+pub struct PgAuthMembers;
+
+impl PgTable for PgAuthMembers {
+    const NAME: &'static str = "pg_auth_members";
+
+    fn schema() -> SchemaRef {
+        schema(&[
+            ("oid", DataType::UInt32),
+            ("roleid", DataType::UInt32),
+            ("member", DataType::UInt32),
+            ("grantor", DataType::UInt32),
+            ("admin_option", DataType::Boolean),
+            ("inherit_option", DataType::Boolean),
+            ("set_option", DataType::Boolean),
+        ])
+    }
+
+    fn batch(_catalog: &Catalog, _actor: &Actor) -> cairn_types::Result<RecordBatch> {
+        Ok(RecordBatch::new_empty(Self::schema()))
+    }
+}
