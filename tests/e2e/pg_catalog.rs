@@ -92,3 +92,18 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
     let casts = "SELECT 1::pg_catalog.int4, 'x'::pg_catalog.text, 26::oid";
     assert_eq!(text_rows(&root, casts).await, [["1", "x", "26"]]);
 }
+
+#[tokio::test]
+async fn functions_and_statements_drivers_send() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute("CREATE NAMESPACE app; SET search_path = app, default").await.expect("setup");
+    assert_eq!(text_rows(&root, "SELECT current_schemas(false), current_schemas(true)").await, [["{app,default}", "{pg_catalog,app,default}"]]);
+    let sql = "SELECT 'app' = ANY(current_schemas(true)), has_table_privilege('app.x', 'SELECT'), \
+               has_schema_privilege('app', 'USAGE'), to_regtype('integer'), to_regtype('pg_catalog.text'), \
+               to_regtype('nope'), pg_get_serial_sequence('t', 'id')";
+    assert_eq!(text_rows(&root, sql).await, [["t", "t", "t", "23", "25", "NULL", "NULL"]]);
+    // What drivers and poolers send to clean a connection.
+    let messages = root.simple_query("CLOSE ALL; UNLISTEN *").await.expect("accepted");
+    assert_eq!(messages.len(), 2);
+}

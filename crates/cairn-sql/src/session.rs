@@ -369,6 +369,7 @@ impl Session {
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::Copy(spec) => self.copy(spec).await,
+            Statement::NothingToDo { tag } => Ok(Output::command(tag)),
             Statement::CreateTable { kind, sql } => {
                 let spec = parse_create_table(kind, &sql)?;
                 let namespace = match spec.namespace {

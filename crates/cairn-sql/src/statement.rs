@@ -46,6 +46,9 @@ pub enum Statement {
     AlterTable(AlterTable),
     /// `COPY … FROM STDIN` / `COPY … TO STDOUT`.
     Copy(CopySpec),
+    /// `CLOSE ALL`, `UNLISTEN *`: drivers send them to clean a connection;
+    /// CairnDB has no SQL cursors and no LISTEN, so there is nothing to do.
+    NothingToDo { tag: &'static str },
     /// Anything else: planned and run by DataFusion.
     Query(String),
 }
@@ -89,6 +92,7 @@ impl Statement {
             Statement::ReleaseSavepoint(_) => "RELEASE",
             Statement::Copy(_) => "COPY",
             Statement::AlterTable(_) => "ALTER TABLE",
+            Statement::NothingToDo { tag } => tag,
             Statement::Query(_) => "SELECT",
         }
     }
@@ -203,6 +207,11 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
             cursor.keyword("CHAIN");
             Statement::Rollback
         }
+    } else if cursor.keywords(&["CLOSE", "ALL"]) {
+        Statement::NothingToDo { tag: "CLOSE CURSOR ALL" }
+    } else if cursor.keyword("UNLISTEN") && cursor.peek() == Some(&Token::Mul) {
+        cursor.pos += 1;
+        Statement::NothingToDo { tag: "UNLISTEN" }
     } else if cursor.keyword("SAVEPOINT") {
         Statement::Savepoint(cursor.identifier()?)
     } else if cursor.keyword("RELEASE") {

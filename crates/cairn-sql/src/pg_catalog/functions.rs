@@ -1,7 +1,9 @@
-//! The catalog functions psql and drivers call with pg_catalog OIDs:
-//! `pg_get_userbyid`, `pg_table_is_visible`, `pg_encoding_to_char`, and
-//! `obj_description` / `col_description` / `shobj_description` (CairnDB
-//! keeps no comments: always NULL).
+//! The catalog functions psql and drivers call: `pg_get_userbyid`,
+//! `pg_table_is_visible`, `pg_encoding_to_char`, `format_type`,
+//! `pg_get_expr`, `current_schemas`, `to_regtype`, the `has_*_privilege`
+//! checks (true: access is checked when a statement runs),
+//! `pg_get_serial_sequence` (NULL: no sequences), and `obj_description` /
+//! `col_description` / `shobj_description` (NULL: CairnDB keeps no comments).
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use cairn_catalog::Catalog;
 use cairn_types::{TableDef, User};
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, PrimitiveArray, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
@@ -27,6 +29,15 @@ enum Kind {
     FormatType,
     /// `pg_get_expr(text, relation [, pretty])`: defaults are kept as SQL text.
     Expression,
+    /// `current_schemas(include_implicit)`: the search path, as `name[]`.
+    CurrentSchemas,
+    /// `has_table_privilege(…)` and friends: true. CairnDB checks access
+    /// when a statement reads or writes, by role and access level.
+    Privilege,
+    /// `to_regtype(name)`: a built-in type's OID, or NULL.
+    ToRegtype,
+    /// `pg_get_serial_sequence(table, column)`: NULL, there are no sequences.
+    NoSequence,
 }
 
 struct CatalogFunction {
@@ -89,7 +100,9 @@ impl ScalarUDFImpl for CatalogFunction {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
-            Kind::TableVisible => DataType::Boolean,
+            Kind::TableVisible | Kind::Privilege => DataType::Boolean,
+            Kind::CurrentSchemas => DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            Kind::ToRegtype => DataType::UInt32,
             _ => DataType::Utf8,
         })
     }
@@ -100,6 +113,35 @@ impl ScalarUDFImpl for CatalogFunction {
             return datafusion::common::exec_err!("{} takes an argument", self.name);
         };
         let len = first.len();
+        let constant = |value: ScalarValue| Ok(ColumnarValue::Scalar(value));
+        match self.kind {
+            Kind::Privilege => return constant(ScalarValue::Boolean(Some(true))),
+            Kind::NoSequence => return constant(ScalarValue::Utf8(None)),
+            Kind::CurrentSchemas => {
+                let implicit = first.as_any().downcast_ref::<BooleanArray>().is_some_and(|b| b.is_valid(0) && b.value(0));
+                let mut names: Vec<ScalarValue> = Vec::new();
+                if implicit {
+                    names.push(ScalarValue::Utf8(Some(super::PG_CATALOG.to_owned())));
+                }
+                names.extend(self.search_path.iter().map(|name| ScalarValue::Utf8(Some(name.clone()))));
+                return constant(ScalarValue::List(ScalarValue::new_list_nullable(&names, &DataType::Utf8)));
+            }
+            Kind::ToRegtype => {
+                let names = cast(first, &DataType::Utf8)?;
+                let names = names.as_any().downcast_ref::<StringArray>();
+                let oids = (0..len).map(|row| {
+                    let name = names.filter(|n| n.is_valid(row)).map(|n| n.value(row).trim().to_ascii_lowercase())?;
+                    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).to_owned();
+                    super::types::BUILTIN_TYPES.iter().find(|t| t.name == name || t.display == name).map(|t| t.oid)
+                });
+                let result: ArrayRef = Arc::new(datafusion::arrow::array::UInt32Array::from_iter(oids));
+                return Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                    true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+                    false => ColumnarValue::Array(result),
+                });
+            }
+            _ => {}
+        }
         let integers = |array: &ArrayRef| -> Result<Vec<Option<i64>>> {
             let array = cast(array, &DataType::Int64)?;
             let array = array.as_any().downcast_ref::<PrimitiveArray<Int64Type>>();
@@ -124,7 +166,12 @@ impl ScalarUDFImpl for CatalogFunction {
                         oid.map(|oid| super::types::format_type(oid, typmod).unwrap_or_else(|| "???".to_owned()))
                     })))
                 }
-                Kind::Description | Kind::Expression => Arc::new(StringArray::new_null(len)),
+                Kind::Description
+                | Kind::Expression
+                | Kind::CurrentSchemas
+                | Kind::Privilege
+                | Kind::ToRegtype
+                | Kind::NoSequence => Arc::new(StringArray::new_null(len)),
             }
         };
         Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
@@ -145,6 +192,13 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("shobj_description", Kind::Description),
         ("format_type", Kind::FormatType),
         ("pg_get_expr", Kind::Expression),
+        ("current_schemas", Kind::CurrentSchemas),
+        ("has_table_privilege", Kind::Privilege),
+        ("has_schema_privilege", Kind::Privilege),
+        ("has_database_privilege", Kind::Privilege),
+        ("has_column_privilege", Kind::Privilege),
+        ("to_regtype", Kind::ToRegtype),
+        ("pg_get_serial_sequence", Kind::NoSequence),
     ]
     .into_iter()
     .map(|(name, kind)| {
