@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The client-compatibility suite: starts the given cairn binary and runs
-# real drivers against it: psycopg 3 and psycopg2 (Python), node-postgres,
-# and pgJDBC. The drivers must be installed (see .ci/run); a missing one
+# real drivers against it: psycopg 3 and psycopg2 (Python) with and
+# without SQLAlchemy, node-postgres, and pgJDBC. The drivers must be installed (see .ci/run); a missing one
 # fails the run rather than being skipped.
 set -euo pipefail
 binary="$1"
@@ -35,6 +35,7 @@ run() {
 }
 
 run psycopg python3 "$here/psycopg_test.py"
+run sqlalchemy python3 "$here/sqlalchemy_test.py"
 run node-postgres env NODE_PATH="${CAIRN_NODE_MODULES:?set CAIRN_NODE_MODULES to a node_modules holding pg}" \
   node "$here/node_pg_test.js"
 jdbc_jar="${CAIRN_JDBC_JAR:-/usr/share/java/postgresql.jar}"

@@ -45,7 +45,8 @@ use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::CopyInResponse;
 use pgwire::api::store::Entry;
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
-use pgwire::messages::extendedquery::{Describe, Sync as PgSync, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::api::stmt::StoredStatement;
+use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
@@ -70,6 +71,9 @@ pub(crate) struct Connection {
     pub session: Arc<Session>,
     /// A `COPY … FROM STDIN` receiving its data.
     copy_in: Mutex<Option<Box<CopyIn>>>,
+    /// Names of the statements the client prepared (Parse), for
+    /// `DEALLOCATE ALL`: pgwire's store cannot list them.
+    prepared: Mutex<std::collections::BTreeSet<String>>,
     _cancel: CancelRegistration,
 }
 
@@ -298,7 +302,12 @@ impl Handler {
         })?);
         let registration = self.cancels.register(pid, &secret, &session);
         let parameters = startup_parameters(&session);
-        client.session_extensions().insert(Connection { session, copy_in: Mutex::new(None), _cancel: registration });
+        client.session_extensions().insert(Connection {
+            session,
+            copy_in: Mutex::new(None),
+            prepared: Mutex::default(),
+            _cancel: registration,
+        });
         tracing::info!(user = %username, pid, peer = %client.socket_addr(), "session started");
         finish_authentication(client, &parameters).await
     }
@@ -312,7 +321,8 @@ impl Handler {
         statement: Statement,
     ) -> PgWireResult<Result<Flow, CairnError>>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -333,6 +343,11 @@ impl Handler {
                     Err(error) => return Ok(Err(error)),
                 };
                 client.feed(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;
+                Ok(Ok(Flow::Next))
+            }
+            Output::Deallocate { name } => {
+                deallocate(client, name)?;
+                client.feed(PgWireBackendMessage::CommandComplete(Tag::new("DEALLOCATE").into())).await?;
                 Ok(Ok(Flow::Next))
             }
             Output::CopyIn(copy) => {
@@ -469,6 +484,27 @@ impl SimpleQueryHandler for Handler {
     {
         Err(PgWireError::ApiError("simple queries are executed by on_query".into()))
     }
+}
+
+/// `DEALLOCATE name` (`None`: all) of statements prepared with Parse.
+fn deallocate<C>(client: &C, name: Option<String>) -> PgWireResult<()>
+where
+    C: ClientInfo + ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    let connection = connection(client)?;
+    let mut prepared = connection.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+    let names: Vec<String> = match name {
+        Some(name) => {
+            prepared.remove(&name);
+            vec![name]
+        }
+        None => std::mem::take(&mut *prepared).into_iter().collect(),
+    };
+    for name in names {
+        client.portal_store().rm_statement(&name);
+    }
+    Ok(())
 }
 
 fn is_copy_in(statement: &Statement) -> bool {
@@ -613,6 +649,10 @@ impl ExtendedQueryHandler for Handler {
                     }
                 }
             }
+            Output::Deallocate { name } => {
+                deallocate(client, name)?;
+                Ok(Response::Execution(Tag::new("DEALLOCATE")))
+            }
             Output::CopyIn(copy) => {
                 let columns = park_copy_in(client, copy)?;
                 let empty = futures::stream::empty();
@@ -626,6 +666,27 @@ impl ExtendedQueryHandler for Handler {
                 Ok(Response::Query(response))
             }
         }
+    }
+
+    /// As pgwire's own, and the statement's name is remembered for
+    /// `DEALLOCATE ALL`.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(statement) => client.portal_store().put_statement(Arc::new(statement)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if name != DEFAULT_NAME {
+            connection(client)?.prepared.lock().unwrap_or_else(PoisonError::into_inner).insert(name);
+        }
+        client.send(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
+        Ok(())
     }
 
     /// As pgwire's own, except that a statement with parameters but no

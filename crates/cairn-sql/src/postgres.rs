@@ -287,6 +287,8 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   ask for;
 /// - `pg_catalog.f(…)` becomes `f(…)`: `pg_catalog` is on every search
 ///   path in PostgreSQL, and CairnDB's functions have no schema;
+/// - for the same reason a bare `pg_type` (any pg_catalog table) is
+///   `pg_catalog.pg_type`, which PostgreSQL searches first;
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
 ///   as aggregates (see [`array_of_subquery`] and [`first_row_of`]).
 pub async fn plan(state: &datafusion::execution::session_state::SessionState, sql: &str) -> Result<LogicalPlan> {
@@ -295,9 +297,20 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
     let dialect = state.config().options().sql_parser.dialect;
     let mut statement = state.sql_to_statement(sql, &dialect)?;
     if let DfStatement::Statement(inner) = &mut statement {
+        let _ = ast::visit_relations_mut(inner.as_mut(), |name| {
+            let catalog_table = matches!(name.0.as_slice(), [part]
+                if part.as_ident().is_some_and(|ident| crate::pg_catalog::is_catalog_table(&ident.value)));
+            if catalog_table {
+                name.0.insert(0, ast::ObjectNamePart::Identifier(ast::Ident::new(crate::pg_catalog::PG_CATALOG)));
+            }
+            ControlFlow::<()>::Continue(())
+        });
         let _ = ast::visit_expressions_mut(inner.as_mut(), |expr| {
             if let ast::Expr::Collate { expr: inner, .. } = expr {
                 *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
+            }
+            if let ast::Expr::Like { pattern, escape_char, .. } | ast::Expr::ILike { pattern, escape_char, .. } = expr {
+                backslash_escape(pattern, escape_char);
             }
             if let Some(aggregated) = array_of_subquery(expr) {
                 *expr = aggregated;
@@ -317,6 +330,21 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
         });
     }
     state.statement_to_plan(statement).await
+}
+
+/// `LIKE p ESCAPE 'c'` as `LIKE p'` with backslash as the escape, which is
+/// all DataFusion takes: in `p'` backslashes are doubled and `c` becomes
+/// a backslash. (SQLAlchemy writes `ESCAPE '/'`.)
+fn backslash_escape(pattern: &mut Box<ast::Expr>, escape_char: &mut Option<ast::ValueWithSpan>) {
+    let Some(ast::Value::SingleQuotedString(escape)) = escape_char.as_ref().map(|e| e.value.clone()) else { return };
+    if escape == "\\" || escape.chars().count() != 1 || escape == "'" {
+        return;
+    }
+    let rewritten = format!("replace(replace(({pattern}), '\\', '\\\\'), '{escape}', '\\')");
+    if let Some(expr) = parse_expr(&rewritten) {
+        **pattern = expr;
+        *escape_char = None;
+    }
 }
 
 /// `ARRAY(SELECT x FROM …)` as `(SELECT array_agg(x) FROM …)`, which

@@ -81,6 +81,9 @@ pub enum Output {
     /// `COPY … FROM STDIN`: the client sends the data next; feed it to
     /// this, then hand it to [`Session::finish_copy`].
     CopyIn(Box<CopyIn>),
+    /// `DEALLOCATE name | ALL` (`None`): the wire layer, which keeps
+    /// prepared statements, drops them and answers `DEALLOCATE`.
+    Deallocate { name: Option<String> },
 }
 
 impl Output {
@@ -370,6 +373,7 @@ impl Session {
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
+            Statement::Deallocate { name } => Ok(Output::Deallocate { name }),
             Statement::CreateTable { kind, sql } => {
                 let spec = parse_create_table(kind, &sql)?;
                 let namespace = match spec.namespace {

@@ -46,6 +46,9 @@ pub enum Statement {
     AlterTable(AlterTable),
     /// `COPY … FROM STDIN` / `COPY … TO STDOUT`.
     Copy(CopySpec),
+    /// `DEALLOCATE [PREPARE] name | ALL`: drops prepared statements (kept
+    /// by the wire layer, which carries it out). `None`: all.
+    Deallocate { name: Option<String> },
     /// `CLOSE ALL`, `UNLISTEN *`: drivers send them to clean a connection;
     /// CairnDB has no SQL cursors and no LISTEN, so there is nothing to do.
     NothingToDo { tag: &'static str },
@@ -93,6 +96,7 @@ impl Statement {
             Statement::Copy(_) => "COPY",
             Statement::AlterTable(_) => "ALTER TABLE",
             Statement::NothingToDo { tag } => tag,
+            Statement::Deallocate { .. } => "DEALLOCATE",
             Statement::Query(_) => "SELECT",
         }
     }
@@ -181,7 +185,13 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     } else if cursor.keyword("SET") {
         parse_set(&mut cursor)?
     } else if cursor.keyword("SHOW") {
-        let name = if cursor.keyword("ALL") { None } else { Some(cursor.parameter_name()?) };
+        let name = if cursor.keyword("ALL") {
+            None
+        } else if cursor.keywords(&["TRANSACTION", "ISOLATION", "LEVEL"]) {
+            Some("transaction_isolation".to_owned())
+        } else {
+            Some(cursor.parameter_name()?)
+        };
         Statement::Show { name }
     } else if cursor.keyword("RESET") {
         let name = if cursor.keyword("ALL") { None } else { Some(cursor.parameter_name()?) };
@@ -207,6 +217,10 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
             cursor.keyword("CHAIN");
             Statement::Rollback
         }
+    } else if cursor.keyword("DEALLOCATE") {
+        cursor.keyword("PREPARE");
+        let name = if cursor.keyword("ALL") { None } else { Some(cursor.identifier()?) };
+        Statement::Deallocate { name }
     } else if cursor.keywords(&["CLOSE", "ALL"]) {
         Statement::NothingToDo { tag: "CLOSE CURSOR ALL" }
     } else if cursor.keyword("UNLISTEN") && cursor.peek() == Some(&Token::Mul) {

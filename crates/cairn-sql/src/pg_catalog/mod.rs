@@ -76,6 +76,18 @@ pub(crate) trait PgTable: Send + Sync + 'static {
     fn batch(catalog: &Catalog, actor: &Actor) -> cairn_types::Result<RecordBatch>;
 }
 
+/// The pg_catalog tables, by name.
+const TABLE_NAMES: [&str; 11] = [
+    "pg_namespace", "pg_class", "pg_roles", "pg_user", "pg_database", "pg_am", "pg_type", "pg_attribute",
+    "pg_attrdef", "pg_collation", "pg_auth_members",
+];
+
+/// Whether `name` is a pg_catalog table (found without the schema, as in
+/// PostgreSQL, which searches pg_catalog first).
+pub fn is_catalog_table(name: &str) -> bool {
+    TABLE_NAMES.contains(&name)
+}
+
 /// Every pg_catalog table, as `actor` sees it.
 pub fn pg_catalog_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
