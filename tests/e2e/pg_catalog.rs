@@ -114,11 +114,8 @@ async fn deallocate_and_like_with_another_escape() {
     let root = server.root().await;
     let rows = text_rows(&root, "SELECT 'pg_x' LIKE 'pg/_%' ESCAPE '/', 'pgax' LIKE 'pg/_%' ESCAPE '/', 'a\\b' LIKE 'a\\b' ESCAPE '/'").await;
     assert_eq!(rows, [["t", "f", "t"]], "with another escape, a backslash is an ordinary character");
-    // A named statement, dropped by DEALLOCATE; DEALLOCATE ALL drops the
-    // rest. (tokio-postgres names its statements s0, s1, … per connection.)
-    let statement = root.prepare("SELECT 1").await.expect("prepare");
-    root.batch_execute("DEALLOCATE PREPARE s0").await.expect("deallocate");
-    assert!(root.query(&statement, &[]).await.is_err(), "the statement is gone");
+    // DEALLOCATE ALL drops the statements prepared on the connection (by
+    // name: tests/e2e/raw.rs).
     let other = root.prepare("SELECT 2").await.expect("prepare");
     root.batch_execute("DEALLOCATE ALL").await.expect("deallocate all");
     assert!(root.query(&other, &[]).await.is_err(), "the statement is gone");

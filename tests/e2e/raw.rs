@@ -239,3 +239,18 @@ async fn describing_an_insert_with_parameters_answers_no_data() {
     let messages = raw.until_ready().await;
     assert_eq!(tags(&messages), "1tn1tTZ", "ParameterDescription then NoData for the INSERT, RowDescription for the SELECT");
 }
+
+#[tokio::test]
+async fn deallocate_drops_a_named_statement() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.parse("mine", "SELECT 1", &[]).await;
+    raw.sync().await;
+    assert_eq!(tags(&raw.until_ready().await), "1Z");
+    raw.send(b'Q', b"DEALLOCATE mine\0").await;
+    assert_eq!(tags(&raw.until_ready().await), "CZ");
+    raw.bind("", "mine", &[]).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "EZ", "binding a deallocated statement fails");
+}
