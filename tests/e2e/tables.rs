@@ -209,6 +209,9 @@ async fn updates_move_rows_to_new_keys_and_tables_without_a_key_work_too() {
     assert_eq!(root.execute("DELETE FROM app.log WHERE n = 2", &[]).await.expect("delete"), 1);
     root.batch_execute("BEGIN; UPDATE app.log SET line = 'z'; DELETE FROM app.log WHERE line = 'nope'; COMMIT").await.expect("tx");
     assert_eq!(text_rows(&root, "SELECT line, n FROM app.log").await, [["z", "11"], ["z", "11"]]);
+    // Rows written before a column was added are found too.
+    root.batch_execute("ALTER TABLE app.log ADD COLUMN extra INT").await.expect("add column");
+    assert_eq!(root.execute("UPDATE app.log SET extra = 1", &[]).await.expect("update short rows"), 2);
     assert_eq!(root.execute("DELETE FROM app.log", &[]).await.expect("delete all"), 2);
     assert_eq!(text_rows(&root, "SELECT count(*) FROM app.log").await, [["0"]]);
 }

@@ -117,18 +117,25 @@ impl DataTable {
             .collect::<cairn_types::Result<Vec<_>>>()?;
         let now = Timestamp::now();
         let (start, end) = all.row_keys(table, partition);
-        let mut by_values: Vec<(Vec<u8>, StoredRow)> = transaction
-            .scan_range(&start, &end, stored)
-            .into_iter()
-            .filter(|(_, row)| !row.is_expired(now))
-            .collect();
+        // Keys by the row's encoded values, padded to the table's width
+        // (rows written before a column was added are shorter), so each
+        // selected row finds its key in one lookup.
+        let width = self.def.columns.len();
+        let by_values_key = |values: &[Value]| -> cairn_types::Result<Vec<u8>> {
+            let mut padded = values.to_vec();
+            padded.resize(width, Value::Null);
+            cairn_store::value::encode_value(&padded)
+        };
+        let mut by_values: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+        for (key, row) in transaction.scan_range(&start, &end, stored) {
+            if !row.is_expired(now) {
+                by_values.entry(by_values_key(&row.values)?).or_default().push(key);
+            }
+        }
         rows.iter()
             .map(|row| {
-                let position = by_values.iter().position(|(_, stored)| stored.values.as_slice() == row.as_slice());
-                match position {
-                    Some(position) => Ok(by_values.swap_remove(position).0),
-                    None => Err(CairnError::SerializationFailure),
-                }
+                let keys = by_values.get_mut(&by_values_key(row)?);
+                keys.and_then(Vec::pop).ok_or(CairnError::SerializationFailure)
             })
             .collect()
     }
