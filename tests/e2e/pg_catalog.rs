@@ -15,13 +15,35 @@ async fn catalog_tables_follow_the_live_catalog() {
     )
     .await
     .expect("setup");
-    let namespaces = text_rows(&root, "SELECT nspname FROM pg_catalog.pg_namespace ORDER BY nspname").await;
-    assert_eq!(namespaces.concat(), ["app", "default", "information_schema", "pg_catalog", "system"]);
+    let namespaces = text_rows(
+        &root,
+        "SELECT nspname FROM pg_catalog.pg_namespace ORDER BY nspname",
+    )
+    .await;
+    assert_eq!(
+        namespaces.concat(),
+        [
+            "app",
+            "default",
+            "information_schema",
+            "pg_catalog",
+            "system"
+        ]
+    );
     let sql = "SELECT c.relname, c.relkind, c.relnatts, c.relhasindex FROM pg_catalog.pg_class c \
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' ORDER BY 1";
-    assert_eq!(text_rows(&root, sql).await, [["items", "r", "2", "t"], ["log", "r", "1", "f"]]);
+    // The primary key is an index, as in PostgreSQL.
+    assert_eq!(
+        text_rows(&root, sql).await,
+        [
+            ["items", "r", "2", "t"],
+            ["items_pkey", "i", "1", "f"],
+            ["log", "r", "1", "f"]
+        ]
+    );
     // A table created a moment ago is there; OIDs survive a restart.
-    let oids = "SELECT c.oid, c.relname FROM pg_catalog.pg_class c WHERE c.relkind = 'r' ORDER BY 1";
+    let oids =
+        "SELECT c.oid, c.relname FROM pg_catalog.pg_class c WHERE c.relkind = 'r' ORDER BY 1";
     let before = text_rows(&root, oids).await;
     drop(root);
     server.stop();
@@ -31,19 +53,42 @@ async fn catalog_tables_follow_the_live_catalog() {
     // Owners, visibility along the search path, roles and the database.
     let visible = "SELECT c.relname, pg_catalog.pg_get_userbyid(c.relowner), pg_catalog.pg_table_is_visible(c.oid) \
                    FROM pg_catalog.pg_class c WHERE c.relname IN ('items', 'users') ORDER BY 1";
-    assert_eq!(text_rows(&root, visible).await, [["items", "root", "f"], ["users", "root", "f"]]);
-    root.batch_execute("SET search_path = app, system").await.expect("search path");
-    assert_eq!(text_rows(&root, visible).await, [["items", "root", "t"], ["users", "root", "t"]]);
-    let roles = text_rows(&root, "SELECT rolname, rolsuper FROM pg_catalog.pg_roles ORDER BY rolname").await;
+    assert_eq!(
+        text_rows(&root, visible).await,
+        [["items", "root", "f"], ["users", "root", "f"]]
+    );
+    root.batch_execute("SET search_path = app, system")
+        .await
+        .expect("search path");
+    assert_eq!(
+        text_rows(&root, visible).await,
+        [["items", "root", "t"], ["users", "root", "t"]]
+    );
+    let roles = text_rows(
+        &root,
+        "SELECT rolname, rolsuper FROM pg_catalog.pg_roles ORDER BY rolname",
+    )
+    .await;
     assert_eq!(roles, [["alice", "f"], ["root", "t"]]);
     let alice = server.connect("alice", "a").await.expect("alice");
-    assert_eq!(text_rows(&alice, "SELECT rolname FROM pg_catalog.pg_roles").await, [["alice"]], "a user sees only itself");
-    let database = "SELECT datname, pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database";
+    assert_eq!(
+        text_rows(&alice, "SELECT rolname FROM pg_catalog.pg_roles").await,
+        [["alice"]],
+        "a user sees only itself"
+    );
+    let database =
+        "SELECT datname, pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database";
     assert_eq!(text_rows(&root, database).await, [["cairn", "UTF8"]]);
     // The syntax psql sends: OPERATOR(pg_catalog.~) and COLLATE.
     let psql_style = "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(items)$' COLLATE pg_catalog.default";
     assert_eq!(text_rows(&root, psql_style).await, [["items"]]);
-    let row = root.query_one("SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'app'", &[]).await.expect("oid");
+    let row = root
+        .query_one(
+            "SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'app'",
+            &[],
+        )
+        .await
+        .expect("oid");
     assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::OID);
     assert!(row.get::<_, u32>(0) > 16_384);
 }
@@ -79,7 +124,12 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
                     WHERE c.relname = 'items' ORDER BY a.attnum";
     assert_eq!(
         text_rows(&root, defaults).await,
-        [["id", "NULL"], ["name", "'x'"], ["tags", "NULL"], ["price", "NULL"]]
+        [
+            ["id", "NULL"],
+            ["name", "'x'::character varying"],
+            ["tags", "NULL"],
+            ["price", "NULL"]
+        ]
     );
     // ARRAY(subquery), as psql's \du writes it.
     let member_of = "SELECT r.rolname, ARRAY(SELECT b.rolname FROM pg_catalog.pg_auth_members m \
@@ -88,7 +138,11 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
     assert_eq!(text_rows(&root, member_of).await, [["root", "NULL"]]);
     let names = "SELECT ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
                  WHERE c.relname = 'items' ORDER BY a.attnum)";
-    assert_eq!(text_rows(&root, names).await, [["{id,name,tags,price}"]], "ORDER BY orders the array");
+    assert_eq!(
+        text_rows(&root, names).await,
+        [["{id,name,tags,price}"]],
+        "ORDER BY orders the array"
+    );
     let casts = "SELECT 1::pg_catalog.int4, 'x'::pg_catalog.text, 26::oid";
     assert_eq!(text_rows(&root, casts).await, [["1", "x", "26"]]);
 }
@@ -97,14 +151,29 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
 async fn functions_and_statements_drivers_send() {
     let server = Server::start();
     let root = server.root().await;
-    root.batch_execute("CREATE NAMESPACE app; SET search_path = app, default").await.expect("setup");
-    assert_eq!(text_rows(&root, "SELECT current_schemas(false), current_schemas(true)").await, [["{app,default}", "{pg_catalog,app,default}"]]);
+    root.batch_execute("CREATE NAMESPACE app; SET search_path = app, default")
+        .await
+        .expect("setup");
+    assert_eq!(
+        text_rows(
+            &root,
+            "SELECT current_schemas(false), current_schemas(true)"
+        )
+        .await,
+        [["{app,default}", "{pg_catalog,app,default}"]]
+    );
     let sql = "SELECT 'app' = ANY(current_schemas(true)), has_table_privilege('app.x', 'SELECT'), \
                has_schema_privilege('app', 'USAGE'), to_regtype('integer'), to_regtype('pg_catalog.text'), \
                to_regtype('nope'), pg_get_serial_sequence('t', 'id')";
-    assert_eq!(text_rows(&root, sql).await, [["t", "t", "t", "23", "25", "NULL", "NULL"]]);
+    assert_eq!(
+        text_rows(&root, sql).await,
+        [["t", "t", "t", "23", "25", "NULL", "NULL"]]
+    );
     // What drivers and poolers send to clean a connection.
-    let messages = root.simple_query("CLOSE ALL; UNLISTEN *").await.expect("accepted");
+    let messages = root
+        .simple_query("CLOSE ALL; UNLISTEN *")
+        .await
+        .expect("accepted");
     assert_eq!(messages.len(), 2);
 }
 
@@ -113,10 +182,83 @@ async fn deallocate_and_like_with_another_escape() {
     let server = Server::start();
     let root = server.root().await;
     let rows = text_rows(&root, "SELECT 'pg_x' LIKE 'pg/_%' ESCAPE '/', 'pgax' LIKE 'pg/_%' ESCAPE '/', 'a\\b' LIKE 'a\\b' ESCAPE '/'").await;
-    assert_eq!(rows, [["t", "f", "t"]], "with another escape, a backslash is an ordinary character");
+    assert_eq!(
+        rows,
+        [["t", "f", "t"]],
+        "with another escape, a backslash is an ordinary character"
+    );
     // DEALLOCATE ALL drops the statements prepared on the connection (by
     // name: tests/e2e/raw.rs).
     let other = root.prepare("SELECT 2").await.expect("prepare");
-    root.batch_execute("DEALLOCATE ALL").await.expect("deallocate all");
-    assert!(root.query(&other, &[]).await.is_err(), "the statement is gone");
+    root.batch_execute("DEALLOCATE ALL")
+        .await
+        .expect("deallocate all");
+    assert!(
+        root.query(&other, &[]).await.is_err(),
+        "the statement is gone"
+    );
+}
+
+#[tokio::test]
+async fn result_columns_are_named_as_postgres_names_them() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)")
+        .await
+        .expect("setup");
+    let statement = root
+        .prepare("SELECT count(*), NULL, NULL, 1::int, name, upper(name), CASE WHEN true THEN 1 END FROM items GROUP BY name")
+        .await
+        .expect("prepare");
+    let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        ["count", "?column?", "?column?", "int4", "name", "upper", "case"]
+    );
+}
+
+#[tokio::test]
+async fn indexes_constraints_and_correlated_subqueries_psql_sends() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE TABLE lines (order_id BIGINT, line INT, qty INT DEFAULT -1, PRIMARY KEY (order_id, line));
+         CREATE TABLE notes (body TEXT DEFAULT 'it''s')",
+    )
+    .await
+    .expect("setup");
+    let sql = "SELECT c2.relname, i.indisprimary, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), \
+               pg_catalog.pg_get_constraintdef(con.oid, true), contype \
+               FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i \
+               LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x')) \
+               WHERE c.relname = 'lines' AND c.oid = i.indrelid AND i.indexrelid = c2.oid";
+    assert_eq!(
+        text_rows(&root, sql).await,
+        [[
+            "lines_pkey",
+            "t",
+            "CREATE UNIQUE INDEX lines_pkey ON lines USING btree (order_id, line)",
+            "PRIMARY KEY (order_id, line)",
+            "p"
+        ]]
+    );
+    // Defaults as PostgreSQL prints them; an outer-only condition in the subquery.
+    let defaults = "SELECT a.attname, (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) FROM pg_catalog.pg_attrdef d \
+                    WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef) \
+                    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                    WHERE c.relname IN ('lines', 'notes') AND a.atthasdef ORDER BY 1";
+    assert_eq!(
+        text_rows(&root, defaults).await,
+        [["body", "'it''s'::text"], ["qty", "'-1'::integer"]]
+    );
+    // Correlations DataFusion cannot decorrelate run once per outer row:
+    // a non-equality in EXISTS, an outer array in FROM.
+    let per_row = "SELECT c.relname, EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indnatts < c.relnatts), \
+                   (SELECT count(*) FROM pg_catalog.unnest(i2.indkey) k) \
+                   FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_index i2 ON i2.indrelid = c.oid \
+                   WHERE c.relname IN ('lines', 'notes') ORDER BY 1";
+    assert_eq!(
+        text_rows(&root, per_row).await,
+        [["lines", "t", "2"], ["notes", "f", "0"]]
+    );
 }

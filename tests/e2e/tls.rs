@@ -5,8 +5,12 @@ use cairn_e2e::{text_rows, Server, ROOT_PASSWORD};
 use tokio_postgres::config::SslMode;
 use tokio_rustls::rustls;
 
+/// Read at run time: cargo sets it for the test process, and a binary
+/// reused from a shared target directory may have been built elsewhere.
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(manifest_dir).join("fixtures").join(name)
 }
 
 /// A rustls client that trusts the test certificate.
@@ -37,7 +41,10 @@ async fn tls_when_a_certificate_is_configured() {
     ]);
     let mut config = server.config("root", ROOT_PASSWORD);
     config.ssl_mode(SslMode::Require);
-    let (client, connection) = config.connect(connector()).await.expect("TLS handshake and login");
+    let (client, connection) = config
+        .connect(connector())
+        .await
+        .expect("TLS handshake and login");
     tokio::spawn(connection);
     assert_eq!(text_rows(&client, "SELECT current_user").await, [["root"]]);
     // Plain connections from loopback still work.

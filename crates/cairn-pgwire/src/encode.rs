@@ -4,22 +4,22 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float16Array,
-    Float32Array, Float64Array, GenericBinaryArray, GenericStringArray, Int16Array, Int32Array,
-    Int64Array, Int8Array, RecordBatch, StringViewArray, BinaryViewArray, UInt16Array,
-    UInt32Array, UInt64Array, UInt8Array,
+    Array, ArrayRef, AsArray, BinaryViewArray, BooleanArray, Date32Array, Decimal128Array,
+    Float16Array, Float32Array, Float64Array, GenericBinaryArray, GenericStringArray, Int16Array,
+    Int32Array, Int64Array, Int8Array, RecordBatch, StringViewArray, UInt16Array, UInt32Array,
+    UInt64Array, UInt8Array,
 };
 use arrow::array::{GenericListArray, IntervalMonthDayNanoArray};
 use arrow::datatypes::{DataType, IntervalUnit, SchemaRef, TimeUnit};
-use pgwire::api::Type;
-use postgres_types::Kind;
 use arrow::util::display::{ArrayFormatter, FormatOptions as ArrowFormatOptions};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::api::Type;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
+use postgres_types::Kind;
 use rust_decimal::Decimal;
 
 use std::panic::AssertUnwindSafe;
@@ -40,8 +40,15 @@ pub fn fields(schema: &SchemaRef, format: &Format, options: &Arc<FormatOptions>)
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            FieldInfo::new(field.name().clone(), None, None, pg_type_of_field(field), format.format_for(i))
-                .with_format_options(Arc::clone(options))
+            let name = cairn_sql::postgres::client_column_name(field.name()).to_owned();
+            FieldInfo::new(
+                name,
+                None,
+                None,
+                pg_type_of_field(field),
+                format.format_for(i),
+            )
+            .with_format_options(Arc::clone(options))
         })
         .collect()
 }
@@ -69,9 +76,19 @@ enum Column<'a> {
     BinView(&'a BinaryViewArray),
     Date(&'a Date32Array),
     /// Microseconds since the epoch after unit conversion; `tz` says timestamptz.
-    Timestamp { array: &'a ArrayRef, unit: TimeUnit, tz: bool },
-    Time { array: &'a ArrayRef, unit: TimeUnit },
-    Decimal { array: &'a Decimal128Array, scale: u32 },
+    Timestamp {
+        array: &'a ArrayRef,
+        unit: TimeUnit,
+        tz: bool,
+    },
+    Time {
+        array: &'a ArrayRef,
+        unit: TimeUnit,
+    },
+    Decimal {
+        array: &'a Decimal128Array,
+        scale: u32,
+    },
     /// Text that is a uuid or jsonb to the client (different binary forms).
     Uuid(&'a ArrayRef),
     Jsonb(&'a ArrayRef),
@@ -81,15 +98,23 @@ enum Column<'a> {
 }
 
 impl<'a> Column<'a> {
-    fn new(array: &'a ArrayRef, field: &FieldInfo, options: &'a ArrowFormatOptions<'a>) -> PgWireResult<Column<'a>> {
+    fn new(
+        array: &'a ArrayRef,
+        field: &FieldInfo,
+        options: &'a ArrowFormatOptions<'a>,
+    ) -> PgWireResult<Column<'a>> {
         match *field.datatype() {
             Type::UUID => return Ok(Column::Uuid(array)),
             Type::JSONB => return Ok(Column::Jsonb(array)),
             _ => {}
         }
         Ok(match array.data_type() {
-            DataType::Interval(IntervalUnit::MonthDayNano) => Column::Interval(array.as_primitive()),
-            DataType::List(_) if matches!(field.datatype().kind(), Kind::Array(_)) => Column::List(array.as_list()),
+            DataType::Interval(IntervalUnit::MonthDayNano) => {
+                Column::Interval(array.as_primitive())
+            }
+            DataType::List(_) if matches!(field.datatype().kind(), Kind::Array(_)) => {
+                Column::List(array.as_list())
+            }
             DataType::Null => Column::Null,
             DataType::Boolean => Column::Bool(array.as_boolean()),
             DataType::Int8 => Column::I8(array.as_primitive()),
@@ -110,11 +135,16 @@ impl<'a> Column<'a> {
             DataType::LargeBinary => Column::LargeBin(array.as_binary()),
             DataType::BinaryView => Column::BinView(array.as_binary_view()),
             DataType::Date32 => Column::Date(array.as_primitive()),
-            DataType::Timestamp(unit, tz) => Column::Timestamp { array, unit: *unit, tz: tz.is_some() },
+            DataType::Timestamp(unit, tz) => Column::Timestamp {
+                array,
+                unit: *unit,
+                tz: tz.is_some(),
+            },
             DataType::Time64(unit) => Column::Time { array, unit: *unit },
-            DataType::Decimal128(_, scale) if (0..=28).contains(scale) => {
-                Column::Decimal { array: array.as_primitive(), scale: *scale as u32 }
-            }
+            DataType::Decimal128(_, scale) if (0..=28).contains(scale) => Column::Decimal {
+                array: array.as_primitive(),
+                scale: *scale as u32,
+            },
             _ => Column::Text(
                 ArrayFormatter::try_new(array.as_ref(), options)
                     .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
@@ -172,7 +202,9 @@ impl<'a> Column<'a> {
             Column::BinView(a) => put!(a),
             Column::Date(a) => put!(a, |v: i32| {
                 NaiveDate::from_ymd_opt(1970, 1, 1)
-                    .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(i64::from(v))))
+                    .and_then(|epoch| {
+                        epoch.checked_add_signed(chrono::Duration::days(i64::from(v)))
+                    })
                     .unwrap_or_default()
             }),
             Column::Timestamp { array, unit, tz } => {
@@ -180,9 +212,8 @@ impl<'a> Column<'a> {
                     return encoder.encode_field(&None::<i8>);
                 }
                 let raw = timestamp_raw(array, *unit, row);
-                let naive = to_naive(raw, *unit).ok_or_else(|| {
-                    PgWireError::ApiError("timestamp out of range".into())
-                })?;
+                let naive = to_naive(raw, *unit)
+                    .ok_or_else(|| PgWireError::ApiError("timestamp out of range".into()))?;
                 if *tz {
                     encoder.encode_field(&DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc))
                 } else {
@@ -242,7 +273,11 @@ fn text_at(array: &ArrayRef, row: usize) -> PgWireResult<Option<&str>> {
         DataType::Utf8 => array.as_string::<i32>().value(row),
         DataType::LargeUtf8 => array.as_string::<i64>().value(row),
         DataType::Utf8View => array.as_string_view().value(row),
-        other => return Err(PgWireError::ApiError(format!("a {other} column cannot be sent as text").into())),
+        other => {
+            return Err(PgWireError::ApiError(
+                format!("a {other} column cannot be sent as text").into(),
+            ))
+        }
     }))
 }
 
@@ -275,7 +310,10 @@ fn to_naive(raw: i64, unit: TimeUnit) -> Option<NaiveDateTime> {
 }
 
 /// Encodes every row of `batch`.
-pub fn encode_batch(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
+pub fn encode_batch(
+    batch: &RecordBatch,
+    fields: &Arc<Vec<FieldInfo>>,
+) -> PgWireResult<Vec<DataRow>> {
     let options = ArrowFormatOptions::default().with_null("");
     let columns = batch
         .columns()

@@ -10,25 +10,27 @@
 pub mod alter;
 mod cancel;
 pub mod copy;
+mod correlated;
 pub mod ddl;
 mod defaults;
 mod equality;
 pub mod error;
 mod functions;
 mod namespaces;
-pub mod postgres;
 mod pg_catalog;
+pub mod postgres;
 mod returning;
 mod scan_exec;
+mod series;
 mod session;
+pub mod settings;
 mod snowflake;
+pub mod statement;
+pub mod system;
 mod table_scan;
 mod tables;
 mod txn;
 pub mod values;
-pub mod settings;
-pub mod statement;
-pub mod system;
 
 use std::sync::Arc;
 
@@ -80,7 +82,8 @@ impl Engine {
     /// Verifies a login (28P01 on any failure).
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<User> {
         let (username, password) = (username.to_owned(), password.to_owned());
-        self.blocking(move |catalog| catalog.authenticate(&username, &password)).await
+        self.blocking(move |catalog| catalog.authenticate(&username, &password))
+            .await
     }
 
     /// Opens a session for an authenticated user and lists it in
@@ -101,9 +104,20 @@ impl Engine {
             user_id: user.id,
             username: user.username.clone(),
             client_addr: params.client_addr,
-            application_name: settings.get("application_name").ok().filter(|s| !s.is_empty()).map(str::to_owned),
+            application_name: settings
+                .get("application_name")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             connected_at: Timestamp::now(),
         });
-        Session::new(Arc::clone(self), Actor::of(user), params.session_id, params.database, settings, registration)
+        Session::new(
+            Arc::clone(self),
+            Actor::of(user),
+            params.session_id,
+            params.database,
+            settings,
+            registration,
+        )
     }
 }

@@ -25,13 +25,18 @@ use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
 use datafusion::logical_expr::{
-    binary_expr, ColumnarValue, Expr, ExprSchemable, Operator, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    binary_expr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
 
 use crate::values::PG_TYPE_METADATA;
+
+mod column_names;
+mod subqueries;
+
+pub use column_names::client_column_name;
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {
     let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), pg_type.to_owned())]);
@@ -51,7 +56,11 @@ impl TypePlanner for PgTypes {
             // Names DataFusion's parser leaves custom: `pg_catalog.text`,
             // `name`, `oid`, `regclass`, … as catalog queries write them.
             ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
-                let parts: Vec<String> = name.0.iter().map(|p| p.to_string().to_ascii_lowercase()).collect();
+                let parts: Vec<String> = name
+                    .0
+                    .iter()
+                    .map(|p| p.to_string().to_ascii_lowercase())
+                    .collect();
                 let type_name = match parts.as_slice() {
                     [schema, type_name] if schema == "pg_catalog" => type_name.as_str(),
                     [type_name] => type_name.as_str(),
@@ -67,9 +76,8 @@ impl TypePlanner for PgTypes {
                     "float8" => DataType::Float64,
                     // Object identifiers: numbers. (Reading a name as an
                     // OID, as `'t'::regclass` does, is not supported yet.)
-                    "oid" | "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "xid" => {
-                        DataType::UInt32
-                    }
+                    "oid" | "regclass" | "regtype" | "regproc" | "regprocedure"
+                    | "regnamespace" | "regrole" | "xid" => DataType::UInt32,
                     _ => return Ok(None),
                 };
                 Some(Arc::new(Field::new("", data_type, true)))
@@ -84,7 +92,11 @@ impl TypePlanner for PgTypes {
 pub struct PgOperators;
 
 impl ExprPlanner for PgOperators {
-    fn plan_binary_op(&self, expr: RawBinaryExpr, _schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        _schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
         let as_text = match &expr.op {
             BinaryOperator::Arrow => false,
             BinaryOperator::LongArrow => true,
@@ -110,12 +122,19 @@ impl ExprPlanner for PgOperators {
                     "||" => Operator::StringConcat,
                     _ => return Ok(PlannerResult::Original(expr)),
                 };
-                return Ok(PlannerResult::Planned(binary_expr(expr.left, op, expr.right)));
+                return Ok(PlannerResult::Planned(binary_expr(
+                    expr.left, op, expr.right,
+                )));
             }
             _ => return Ok(PlannerResult::Original(expr)),
         };
-        let function = ScalarUDF::from(JsonGet { as_text, signature: Signature::any(2, Volatility::Immutable) });
-        Ok(PlannerResult::Planned(function.call(vec![expr.left, expr.right])))
+        let function = ScalarUDF::from(JsonGet {
+            as_text,
+            signature: Signature::any(2, Volatility::Immutable),
+        });
+        Ok(PlannerResult::Planned(
+            function.call(vec![expr.left, expr.right]),
+        ))
     }
 }
 
@@ -128,7 +147,11 @@ struct JsonGet {
 
 impl ScalarUDFImpl for JsonGet {
     fn name(&self) -> &str {
-        if self.as_text { "json_get_text" } else { "json_get" }
+        if self.as_text {
+            "json_get_text"
+        } else {
+            "json_get"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -160,24 +183,33 @@ impl ScalarUDFImpl for JsonGet {
                 (false, Some(key)) => {
                     let text = documents.value(row);
                     let document: serde_json::Value = serde_json::from_str(text).map_err(|_| {
-                        datafusion::error::DataFusionError::External(Box::new(cairn_types::CairnError::InvalidTextRepresentation(
-                            format!("invalid input syntax for type json: \"{text}\""),
-                        )))
+                        datafusion::error::DataFusionError::External(Box::new(
+                            cairn_types::CairnError::InvalidTextRepresentation(format!(
+                                "invalid input syntax for type json: \"{text}\""
+                            )),
+                        ))
                     })?;
-                    key.find(&document).and_then(|found| match (found, self.as_text) {
-                        (serde_json::Value::Null, true) => None,
-                        (serde_json::Value::String(s), true) => Some(s.clone()),
-                        (other, _) => Some(other.to_string()),
-                    })
+                    key.find(&document)
+                        .and_then(|found| match (found, self.as_text) {
+                            (serde_json::Value::Null, true) => None,
+                            (serde_json::Value::String(s), true) => Some(s.clone()),
+                            (other, _) => Some(other.to_string()),
+                        })
                 }
                 _ => None,
             });
         }
         let result: ArrayRef = Arc::new(StringArray::from(out));
-        Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-            false => ColumnarValue::Array(result),
-        })
+        Ok(
+            match args
+                .args
+                .iter()
+                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+            {
+                true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+                false => ColumnarValue::Array(result),
+            },
+        )
     }
 }
 
@@ -192,11 +224,15 @@ impl Key {
         if keys.data_type().is_integer() {
             let keys = cast(keys, &DataType::Int64)?;
             let keys = keys.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            return Ok((0..keys.len()).map(|i| Key::Index((!keys.is_null(i)).then(|| keys.value(i)))).collect());
+            return Ok((0..keys.len())
+                .map(|i| Key::Index((!keys.is_null(i)).then(|| keys.value(i))))
+                .collect());
         }
         let keys = cast(keys, &DataType::Utf8)?;
         let keys = keys.as_string::<i32>();
-        Ok((0..keys.len()).map(|i| Key::Name((!keys.is_null(i)).then(|| keys.value(i).to_owned()))).collect())
+        Ok((0..keys.len())
+            .map(|i| Key::Name((!keys.is_null(i)).then(|| keys.value(i).to_owned())))
+            .collect())
     }
 
     fn find<'a>(&self, document: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
@@ -204,7 +240,11 @@ impl Key {
             (Key::Name(Some(name)), serde_json::Value::Object(object)) => object.get(name),
             (Key::Index(Some(index)), serde_json::Value::Array(array)) => {
                 // As in PostgreSQL, a negative index counts from the end.
-                let position = if *index < 0 { array.len() as i64 + index } else { *index };
+                let position = if *index < 0 {
+                    array.len() as i64 + index
+                } else {
+                    *index
+                };
                 usize::try_from(position).ok().and_then(|p| array.get(p))
             }
             _ => None,
@@ -212,9 +252,18 @@ impl Key {
     }
 }
 
-/// Text cast to an array type is read as an array literal (`{a,"b c",NULL}`).
-/// Arrow would instead make a one-element list of the whole text. Only
-/// literals are rewritten; other text-to-array casts are refused.
+/// DataFusion's analyzer rules, after [`ArrayLiterals`]: it reads text
+/// literals before type coercion would refuse or misread them.
+pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let mut rules = datafusion::optimizer::Analyzer::new().rules;
+    rules.insert(0, Arc::new(ArrayLiterals));
+    rules
+}
+
+/// Text cast to an array type, or compared with an array, is read as an
+/// array literal (`{a,"b c",NULL}`). Arrow would instead make a
+/// one-element list of the whole text. Only literals are rewritten; other
+/// text-to-array casts are refused.
 #[derive(Debug)]
 pub struct ArrayLiterals;
 
@@ -232,35 +281,101 @@ impl AnalyzerRule for ArrayLiterals {
             node.map_expressions(|expr| {
                 expr.transform_up(|expr| match expr {
                     Expr::Cast(Cast { expr: inner, field })
-                        if matches!(field.data_type(), DataType::Interval(IntervalUnit::MonthDayNano)) =>
+                        if matches!(
+                            field.data_type(),
+                            DataType::Interval(IntervalUnit::MonthDayNano)
+                        ) =>
                     {
                         match *inner {
-                            Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)), _) => {
+                            Expr::Literal(
+                                ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)),
+                                _,
+                            ) => {
                                 let interval = interval_literal(&text).ok_or_else(|| {
                                     datafusion::error::DataFusionError::External(Box::new(
-                                        cairn_types::CairnError::InvalidTextRepresentation(format!(
+                                        cairn_types::CairnError::InvalidTextRepresentation(
+                                            format!(
                                             "invalid input syntax for type interval: \"{text}\""
-                                        )),
+                                        ),
+                                        ),
                                     ))
                                 })?;
-                                Ok(Transformed::yes(Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(interval)), None)))
+                                Ok(Transformed::yes(Expr::Literal(
+                                    ScalarValue::IntervalMonthDayNano(Some(interval)),
+                                    None,
+                                )))
                             }
-                            other => Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field }))),
+                            other => Ok(Transformed::no(Expr::Cast(Cast {
+                                expr: Box::new(other),
+                                field,
+                            }))),
                         }
                     }
-                    Expr::Cast(Cast { expr: inner, field }) if matches!(field.data_type(), DataType::List(_)) => {
+                    Expr::Cast(Cast { expr: inner, field })
+                        if matches!(field.data_type(), DataType::List(_)) =>
+                    {
                         match *inner {
-                            Expr::Literal(ScalarValue::Utf8(text) | ScalarValue::Utf8View(text) | ScalarValue::LargeUtf8(text), _) => {
-                                Ok(Transformed::yes(Expr::Literal(array_literal(text.as_deref(), field.data_type())?, None)))
+                            Expr::Literal(
+                                ScalarValue::Utf8(text)
+                                | ScalarValue::Utf8View(text)
+                                | ScalarValue::LargeUtf8(text),
+                                _,
+                            ) => Ok(Transformed::yes(Expr::Literal(
+                                array_literal(text.as_deref(), field.data_type())?,
+                                None,
+                            ))),
+                            Expr::Literal(..) => {
+                                Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field })))
                             }
-                            Expr::Literal(..) => Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field }))),
-                            other => match schema.as_ref().and_then(|schema| other.get_type(schema.as_ref()).ok()) {
+                            other => match schema
+                                .as_ref()
+                                .and_then(|schema| other.get_type(schema.as_ref()).ok())
+                            {
                                 Some(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => {
-                                    plan_err!("casting text to an array is supported for literals only")
+                                    plan_err!(
+                                        "casting text to an array is supported for literals only"
+                                    )
                                 }
-                                _ => Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field }))),
+                                _ => Ok(Transformed::no(Expr::Cast(Cast {
+                                    expr: Box::new(other),
+                                    field,
+                                }))),
                             },
                         }
+                    }
+                    Expr::BinaryExpr(mut binary)
+                        if binary.op.supports_propagation() || binary.op == Operator::NotEq =>
+                    {
+                        let Some(schema) = schema.as_ref() else {
+                            return Ok(Transformed::no(Expr::BinaryExpr(binary)));
+                        };
+                        let list_type = |e: &Expr| {
+                            e.get_type(schema.as_ref())
+                                .ok()
+                                .filter(|t| matches!(t, DataType::List(_)))
+                        };
+                        let text = |e: &Expr| match e {
+                            Expr::Literal(
+                                ScalarValue::Utf8(text) | ScalarValue::Utf8View(text),
+                                _,
+                            ) => Some(text.clone()),
+                            _ => None,
+                        };
+                        if let (Some(list), Some(text)) =
+                            (list_type(&binary.left), text(&binary.right))
+                        {
+                            *binary.right =
+                                Expr::Literal(array_literal(text.as_deref(), &list)?, None);
+                            return Ok(Transformed::yes(Expr::BinaryExpr(binary)));
+                        }
+                        if let (Some(text), Some(list)) =
+                            (text(&binary.left), list_type(&binary.right))
+                        {
+                            *binary.left =
+                                Expr::Literal(array_literal(text.as_deref(), &list)?, None);
+                            return Ok(Transformed::yes(Expr::BinaryExpr(binary)));
+                        }
+                        Ok(Transformed::no(Expr::BinaryExpr(binary)))
                     }
                     other => Ok(Transformed::no(other)),
                 })
@@ -274,7 +389,11 @@ impl AnalyzerRule for ArrayLiterals {
 /// 04:05:06`) or in any form Arrow reads (`1 day 2 hours`).
 pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
     if let Ok(interval) = pg_interval::Interval::from_postgres(text.trim()) {
-        return Some(IntervalMonthDayNano::new(interval.months, interval.days, interval.microseconds.checked_mul(1_000)?));
+        return Some(IntervalMonthDayNano::new(
+            interval.months,
+            interval.days,
+            interval.microseconds.checked_mul(1_000)?,
+        ));
     }
     datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(text).ok()
 }
@@ -289,19 +408,37 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   path in PostgreSQL, and CairnDB's functions have no schema;
 /// - for the same reason a bare `pg_type` (any pg_catalog table) is
 ///   `pg_catalog.pg_type`, which PostgreSQL searches first;
+/// - unaliased select items are named as PostgreSQL names them
+///   (`count`, not `count(*)`; see [`column_names`]);
+/// - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
-///   as aggregates (see [`array_of_subquery`] and [`first_row_of`]).
-pub async fn plan(state: &datafusion::execution::session_state::SessionState, sql: &str) -> Result<LogicalPlan> {
+///   as aggregates, and correlated ones in forms DataFusion decorrelates
+///   (see [`array_of_subquery`] and [`subqueries`]).
+pub async fn plan(
+    state: &datafusion::execution::session_state::SessionState,
+    sql: &str,
+) -> Result<LogicalPlan> {
     use datafusion::sql::parser::Statement as DfStatement;
     use std::ops::ControlFlow;
     let dialect = state.config().options().sql_parser.dialect;
     let mut statement = state.sql_to_statement(sql, &dialect)?;
     if let DfStatement::Statement(inner) = &mut statement {
+        column_names::name_columns(inner);
         let _ = ast::visit_relations_mut(inner.as_mut(), |name| {
             let catalog_table = matches!(name.0.as_slice(), [part]
                 if part.as_ident().is_some_and(|ident| crate::pg_catalog::is_catalog_table(&ident.value)));
             if catalog_table {
-                name.0.insert(0, ast::ObjectNamePart::Identifier(ast::Ident::new(crate::pg_catalog::PG_CATALOG)));
+                name.0.insert(
+                    0,
+                    ast::ObjectNamePart::Identifier(ast::Ident::new(crate::pg_catalog::PG_CATALOG)),
+                );
+            }
+            // `pg_catalog.generate_series(…)` in FROM: a function, not a table.
+            let catalog_function = matches!(name.0.as_slice(), [schema, function]
+                if schema.as_ident().is_some_and(|s| s.value.eq_ignore_ascii_case(crate::pg_catalog::PG_CATALOG))
+                    && function.as_ident().is_some_and(|f| !crate::pg_catalog::is_catalog_table(&f.value)));
+            if catalog_function {
+                name.0.remove(0);
             }
             ControlFlow::<()>::Continue(())
         });
@@ -309,21 +446,40 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
             if let ast::Expr::Collate { expr: inner, .. } = expr {
                 *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
             }
-            if let ast::Expr::Like { pattern, escape_char, .. } | ast::Expr::ILike { pattern, escape_char, .. } = expr {
+            if let ast::Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | ast::Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } = expr
+            {
                 backslash_escape(pattern, escape_char);
             }
             if let Some(aggregated) = array_of_subquery(expr) {
                 *expr = aggregated;
             }
-            if let ast::Expr::Subquery(query) = expr {
-                first_row_of(query);
-            }
+            subqueries::restate(expr);
             if let ast::Expr::Function(function) = expr {
                 let parts = &mut function.name.0;
                 let qualified = parts.len() == 2
-                    && parts[0].as_ident().is_some_and(|schema| schema.value.eq_ignore_ascii_case("pg_catalog"));
+                    && parts[0]
+                        .as_ident()
+                        .is_some_and(|schema| schema.value.eq_ignore_ascii_case("pg_catalog"));
                 if qualified {
                     parts.remove(0);
+                }
+                // CairnDB's arrays start at 1: the upper bound is the length.
+                if let [part] = parts.as_mut_slice() {
+                    if part
+                        .as_ident()
+                        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("array_upper"))
+                    {
+                        *part = ast::ObjectNamePart::Identifier(ast::Ident::new("array_length"));
+                    }
                 }
             }
             ControlFlow::<()>::Continue(())
@@ -336,7 +492,11 @@ pub async fn plan(state: &datafusion::execution::session_state::SessionState, sq
 /// all DataFusion takes: in `p'` backslashes are doubled and `c` becomes
 /// a backslash. (SQLAlchemy writes `ESCAPE '/'`.)
 fn backslash_escape(pattern: &mut Box<ast::Expr>, escape_char: &mut Option<ast::ValueWithSpan>) {
-    let Some(ast::Value::SingleQuotedString(escape)) = escape_char.as_ref().map(|e| e.value.clone()) else { return };
+    let Some(ast::Value::SingleQuotedString(escape)) =
+        escape_char.as_ref().map(|e| e.value.clone())
+    else {
+        return;
+    };
     if escape == "\\" || escape.chars().count() != 1 || escape == "'" {
         return;
     }
@@ -350,17 +510,32 @@ fn backslash_escape(pattern: &mut Box<ast::Expr>, escape_char: &mut Option<ast::
 /// `ARRAY(SELECT x FROM …)` as `(SELECT array_agg(x) FROM …)`, which
 /// DataFusion plans. (Over no rows it is NULL, where PostgreSQL gives `{}`.)
 fn array_of_subquery(expr: &ast::Expr) -> Option<ast::Expr> {
-    let ast::Expr::Function(function) = expr else { return None };
-    let ast::FunctionArguments::Subquery(query) = &function.args else { return None };
-    let [name] = function.name.0.as_slice() else { return None };
-    if !name.as_ident().is_some_and(|ident| ident.value.eq_ignore_ascii_case("array")) {
+    let ast::Expr::Function(function) = expr else {
+        return None;
+    };
+    let ast::FunctionArguments::Subquery(query) = &function.args else {
+        return None;
+    };
+    let [name] = function.name.0.as_slice() else {
+        return None;
+    };
+    if !name
+        .as_ident()
+        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("array"))
+    {
         return None;
     }
     let mut query = query.clone();
     let order = query.order_by.take();
-    let ast::SetExpr::Select(select) = query.body.as_mut() else { return None };
-    let [item] = select.projection.as_mut_slice() else { return None };
-    let (ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }) = item else {
+    let ast::SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let [item] = select.projection.as_mut_slice() else {
+        return None;
+    };
+    let (ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }) =
+        item
+    else {
         return None;
     };
     // The subquery's ORDER BY orders the array.
@@ -369,42 +544,13 @@ fn array_of_subquery(expr: &ast::Expr) -> Option<ast::Expr> {
     Some(ast::Expr::Subquery(query))
 }
 
-fn parse_expr(sql: &str) -> Option<ast::Expr> {
-    datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_expr())
-        .ok()
-}
-
-/// Aggregates DataFusion knows: a subquery selecting one of these already
-/// returns one row.
-const AGGREGATES: [&str; 14] = [
-    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "every",
-    "first_value", "last_value", "stddev", "variance",
-];
-
-/// `(SELECT x FROM t WHERE …)` used as a value becomes
-/// `(SELECT first_value(x) FROM t WHERE …)`. DataFusion plans a correlated
-/// scalar subquery only when it is an aggregate; psql's catalog queries
-/// (`\d`) use plain ones that find at most one row. (Where PostgreSQL would
-/// fail on a second row, this takes the first.)
-fn first_row_of(query: &mut ast::Query) {
-    let ast::SetExpr::Select(select) = query.body.as_mut() else { return };
-    let plain = select.selection.is_some()
-        && select.having.is_none()
-        && select.distinct.is_none()
-        && matches!(&select.group_by, ast::GroupByExpr::Expressions(keys, _) if keys.is_empty())
-        && query.limit_clause.is_none();
-    let [item] = select.projection.as_mut_slice() else { return };
-    let (ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }) = item else { return };
-    let aggregate = matches!(value, ast::Expr::Function(f)
-        if f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|name| AGGREGATES.contains(&name.value.to_ascii_lowercase().as_str())));
-    if !plain || aggregate {
-        return;
-    }
-    if let Some(first) = parse_expr(&format!("first_value({value})")) {
-        *value = first;
-    }
+pub(crate) fn parse_expr(sql: &str) -> Option<ast::Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .and_then(|mut parser| parser.parse_expr())
+    .ok()
 }
 
 /// `{a,b}` as a list of `target`'s element type (NULL text: a NULL list).
@@ -416,13 +562,19 @@ pub fn array_literal(text: Option<&str>, target: &DataType) -> Result<ScalarValu
         return ScalarValue::try_from(target);
     };
     let items = parse_array(text).ok_or_else(|| {
-        datafusion::error::DataFusionError::External(Box::new(cairn_types::CairnError::InvalidTextRepresentation(
-            format!("malformed array literal: \"{text}\""),
-        )))
+        datafusion::error::DataFusionError::External(Box::new(
+            cairn_types::CairnError::InvalidTextRepresentation(format!(
+                "malformed array literal: \"{text}\""
+            )),
+        ))
     })?;
     let strings: ArrayRef = Arc::new(StringArray::from(items));
-    let strict = datafusion::arrow::compute::CastOptions { safe: false, ..Default::default() };
-    let values = datafusion::arrow::compute::cast_with_options(&strings, element.data_type(), &strict)?;
+    let strict = datafusion::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let values =
+        datafusion::arrow::compute::cast_with_options(&strings, element.data_type(), &strict)?;
     let list = datafusion::arrow::array::ListArray::try_new(
         Arc::clone(element),
         datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
@@ -495,7 +647,13 @@ mod tests {
         assert_eq!(parse_array("{}"), Some(vec![]));
         assert_eq!(
             parse_array("{a, \"b c\",NULL,\"NULL\",\"q\\\"x\"}"),
-            Some(vec![Some("a".into()), Some("b c".into()), None, Some("NULL".into()), Some("q\"x".into())])
+            Some(vec![
+                Some("a".into()),
+                Some("b c".into()),
+                None,
+                Some("NULL".into()),
+                Some("q\"x".into())
+            ])
         );
         assert_eq!(parse_array("{1,2,3}").map(|v| v.len()), Some(3));
         for bad in ["a,b", "{a,,b}", "{a", "{\"open}", "{{1}}"] {
@@ -506,10 +664,16 @@ mod tests {
     #[test]
     fn array_literals_take_the_element_type() {
         let target = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
-        let ScalarValue::List(list) = array_literal(Some("{1,NULL,3}"), &target).expect("succeeds") else { panic!("list") };
+        let ScalarValue::List(list) = array_literal(Some("{1,NULL,3}"), &target).expect("succeeds")
+        else {
+            panic!("list")
+        };
         assert_eq!(list.value(0).len(), 3);
         assert!(list.value(0).is_null(1));
-        assert!(array_literal(Some("{x}"), &target).is_err(), "not an integer");
+        assert!(
+            array_literal(Some("{x}"), &target).is_err(),
+            "not an integer"
+        );
     }
 
     #[test]
@@ -517,14 +681,20 @@ mod tests {
         let day_and_two_hours = IntervalMonthDayNano::new(0, 1, 7_200_000_000_000);
         assert_eq!(interval_literal("1 day 02:00:00"), Some(day_and_two_hours));
         assert_eq!(interval_literal("1 day 2 hours"), Some(day_and_two_hours));
-        assert_eq!(interval_literal("1 year 2 mons"), Some(IntervalMonthDayNano::new(14, 0, 0)));
+        assert_eq!(
+            interval_literal("1 year 2 mons"),
+            Some(IntervalMonthDayNano::new(14, 0, 0))
+        );
         assert_eq!(interval_literal("soon"), None);
     }
 
     #[test]
     fn json_keys_find_fields_and_elements() {
-        let document: serde_json::Value = serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).expect("succeeds");
-        let a = Key::Name(Some("a".into())).find(&document).expect("succeeds");
+        let document: serde_json::Value =
+            serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).expect("succeeds");
+        let a = Key::Name(Some("a".into()))
+            .find(&document)
+            .expect("succeeds");
         let b = Key::Name(Some("b".into())).find(a).expect("succeeds");
         assert_eq!(Key::Index(Some(1)).find(b), Some(&serde_json::json!(20)));
         assert_eq!(Key::Index(Some(-1)).find(b), Some(&serde_json::json!(30)));

@@ -15,15 +15,15 @@ use cairn_catalog::{Actor, NewTable, NewUser, SessionGuard};
 use cairn_types::{CairnError, Result, SessionId};
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::UInt64Type;
-use datafusion::dataframe::DataFrame;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::config::Dialect;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
-use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -32,17 +32,17 @@ use tokio_util::sync::CancellationToken;
 use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard};
 use crate::copy::CopyOptions;
+use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
-use crate::settings::{ReportedChange, Settings};
-use crate::statement::{parse_statements, Statement};
-use crate::ddl::parse_create_table;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
-use crate::snowflake::snowflake_udf;
 use crate::returning::{self, conflict_action, Extras, Returning};
+use crate::settings::{ReportedChange, Settings};
+use crate::snowflake::snowflake_udf;
+use crate::statement::{parse_statements, Statement};
+use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::tables::{DataTable, InsertOptions, InsertSlot};
 use crate::txn::{commit, TxCell};
-use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::Engine;
 
 mod copy;
@@ -72,12 +72,24 @@ pub enum TxState {
 /// What a statement produced.
 pub enum Output {
     /// Rows to stream; the tag is `SELECT n` (or `SHOW`).
-    Rows { tag: &'static str, schema: SchemaRef, stream: SendableRecordBatchStream },
+    Rows {
+        tag: &'static str,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    },
     /// A command tag (with a row count for INSERT), plus parameter changes
     /// the client must be told about.
-    Command { tag: &'static str, rows: Option<u64>, reported: Vec<ReportedChange> },
+    Command {
+        tag: &'static str,
+        rows: Option<u64>,
+        reported: Vec<ReportedChange>,
+    },
     /// `COPY … TO STDOUT`: rows to send as lines of `options`' format.
-    CopyOut { options: CopyOptions, schema: SchemaRef, stream: SendableRecordBatchStream },
+    CopyOut {
+        options: CopyOptions,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    },
     /// `COPY … FROM STDIN`: the client sends the data next; feed it to
     /// this, then hand it to [`Session::finish_copy`].
     CopyIn(Box<CopyIn>),
@@ -88,11 +100,19 @@ pub enum Output {
 
 impl Output {
     fn command(tag: &'static str) -> Output {
-        Output::Command { tag, rows: None, reported: Vec::new() }
+        Output::Command {
+            tag,
+            rows: None,
+            reported: Vec::new(),
+        }
     }
 
     fn reported(tag: &'static str, reported: Vec<ReportedChange>) -> Output {
-        Output::Command { tag, rows: None, reported }
+        Output::Command {
+            tag,
+            rows: None,
+            reported,
+        }
     }
 }
 
@@ -151,8 +171,16 @@ fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
         LogicalPlan::Copy(_) => Err(CairnError::FeatureNotSupported(
             "COPY is not supported yet (and never to or from server files)".into(),
         )),
-        LogicalPlan::Dml(dml) if !matches!(dml.op, WriteOp::Insert(_) | WriteOp::Update | WriteOp::Delete) => {
-            Err(CairnError::FeatureNotSupported(format!("{} is not supported yet", dml.op)))
+        LogicalPlan::Dml(dml)
+            if !matches!(
+                dml.op,
+                WriteOp::Insert(_) | WriteOp::Update | WriteOp::Delete
+            ) =>
+        {
+            Err(CairnError::FeatureNotSupported(format!(
+                "{} is not supported yet",
+                dml.op
+            )))
         }
         _ => Ok(()),
     }
@@ -170,18 +198,26 @@ fn build_context(
         .with_create_default_catalog_and_schema(false)
         .with_information_schema(true);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    let (per_row_first, per_row_last) = crate::correlated::RunPerRow::rules();
+    let mut optimizer_rules = datafusion::optimizer::Optimizer::new().rules;
+    optimizer_rules.insert(0, Arc::clone(&per_row_first) as _);
+    optimizer_rules.push(per_row_last);
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_type_planner(Arc::new(crate::postgres::PgTypes))
+        .with_analyzer_rules(crate::postgres::analyzer_rules())
+        .with_optimizer_rules(optimizer_rules)
         .build();
     let mut ctx = SessionContext::new_with_state(state);
-    ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators)).map_err(from_df)?;
-    ctx.add_analyzer_rule(Arc::new(crate::postgres::ArrayLiterals));
+    per_row_first.attach(ctx.state_weak_ref());
+    ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators))
+        .map_err(from_df)?;
     let system = system_schema(catalog, actor).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
     ctx.register_udf(crate::functions::gen_random_uuid_udf());
+    ctx.register_udtf("generate_series", Arc::new(crate::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
         actor: actor.clone(),
@@ -190,14 +226,26 @@ fn build_context(
         returned: Arc::clone(returned),
     };
     let pg_catalog = crate::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
-    ctx.register_catalog(CATALOG_NAME, Arc::new(NamespaceCatalog::new(context, system, pg_catalog)));
+    ctx.register_catalog(
+        CATALOG_NAME,
+        Arc::new(NamespaceCatalog::new(context, system, pg_catalog)),
+    );
     Ok(ctx)
 }
 
 /// Applies the settings DataFusion reads and the session functions.
-fn configure_context(ctx: &SessionContext, catalog: &Arc<cairn_catalog::Catalog>, settings: &Settings, user: &str, database: &str) {
+fn configure_context(
+    ctx: &SessionContext,
+    catalog: &Arc<cairn_catalog::Catalog>,
+    settings: &Settings,
+    user: &str,
+    database: &str,
+) {
     let search_path = settings.search_path();
-    let schema = search_path.first().cloned().unwrap_or_else(|| "default".into());
+    let schema = search_path
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".into());
     {
         let state_ref = ctx.state_ref();
         let mut df_state = state_ref.write();
@@ -217,20 +265,27 @@ fn sql_options() -> SQLOptions {
     // CairnDB executes DDL, DML and session statements itself; DataFusion
     // must never run its own (in-memory) versions of them.
     // INSERT is planned by DataFusion and written by our table provider.
-    SQLOptions::new().with_allow_ddl(false).with_allow_dml(true).with_allow_statements(false)
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(true)
+        .with_allow_statements(false)
 }
 
 /// Plans `sql` (PostgreSQL syntax normalised, see [`crate::postgres::plan`]),
 /// refuses what CairnDB must not run, and makes it a DataFrame.
 async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-    let plan = crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)?;
+    let plan = crate::postgres::plan(&ctx.state(), sql)
+        .await
+        .map_err(from_df)?;
     sql_options().verify_plan(&plan).map_err(from_df)?;
     ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
 fn quote_identifier(name: &str) -> String {
-    let plain = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if plain {
         name.to_owned()
@@ -247,7 +302,11 @@ fn rows(tag: &'static str, batch: RecordBatch) -> Result<Output> {
     let schema = batch.schema();
     let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
         .map_err(|e| CairnError::Internal(e.to_string()))?;
-    Ok(Output::Rows { tag, schema, stream: Box::pin(stream) })
+    Ok(Output::Rows {
+        tag,
+        schema,
+        stream: Box::pin(stream),
+    })
 }
 
 impl Session {
@@ -270,7 +329,11 @@ impl Session {
             id,
             database,
             ctx,
-            state: Mutex::new(State { settings, tx: TxState::Idle, settings_at_begin: None }),
+            state: Mutex::new(State {
+                settings,
+                tx: TxState::Idle,
+                settings_at_begin: None,
+            }),
             current: Mutex::new(CancellationToken::new()),
             _registration: registration,
         };
@@ -310,7 +373,10 @@ impl Session {
 
     /// Cancels the running statement, if any (a CancelRequest).
     pub fn cancel(&self) {
-        self.current.lock().unwrap_or_else(PoisonError::into_inner).cancel();
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cancel();
     }
 
     /// A guard for a new statement: a fresh cancel token and the session's
@@ -330,7 +396,13 @@ impl Session {
         self.engine.catalog().sessions().update(self.id, |info| {
             info.application_name = Some(application_name).filter(|name| !name.is_empty());
         });
-        configure_context(&self.ctx, self.engine.catalog(), &settings, &self.actor.username, &self.database);
+        configure_context(
+            &self.ctx,
+            self.engine.catalog(),
+            &settings,
+            &self.actor.username,
+            &self.database,
+        );
     }
 
     /// Parses a query string into statements (simple protocol).
@@ -341,7 +413,12 @@ impl Session {
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
         let tx = self.tx_state();
-        if tx == TxState::Failed && !matches!(statement, Statement::Commit | Statement::Rollback | Statement::RollbackTo(_)) {
+        if tx == TxState::Failed
+            && !matches!(
+                statement,
+                Statement::Commit | Statement::Rollback | Statement::RollbackTo(_)
+            )
+        {
             return Err(CairnError::InFailedSqlTransaction);
         }
         let catalog_change = statement.changes_catalog();
@@ -365,9 +442,7 @@ impl Session {
             Statement::Query(sql) => {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
-                let df = guard
-                    .run(plan_sql(&self.ctx, &sql))
-                    .await?;
+                let df = guard.run(plan_sql(&self.ctx, &sql)).await?;
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
@@ -390,7 +465,9 @@ impl Session {
                     primary_key: spec.primary_key,
                 };
                 let (actor, if_not_exists) = (self.actor.clone(), spec.if_not_exists);
-                self.engine.blocking(move |catalog| catalog.create_table(&actor, new, if_not_exists)).await?;
+                self.engine
+                    .blocking(move |catalog| catalog.create_table(&actor, new, if_not_exists))
+                    .await?;
                 Ok(Output::command("CREATE TABLE"))
             }
             Statement::AlterTable(alter) => {
@@ -405,9 +482,15 @@ impl Session {
                         for (namespace, name) in &names {
                             let namespace = match namespace {
                                 Some(namespace) => Some(namespace.clone()),
-                                None => search_path.iter().find(|ns| {
-                                    matches!(catalog.table(&catalog.snapshot(), ns, name), Ok(Some(_)))
-                                }).cloned(),
+                                None => search_path
+                                    .iter()
+                                    .find(|ns| {
+                                        matches!(
+                                            catalog.table(&catalog.snapshot(), ns, name),
+                                            Ok(Some(_))
+                                        )
+                                    })
+                                    .cloned(),
                             };
                             match namespace {
                                 Some(namespace) => {
@@ -426,15 +509,29 @@ impl Session {
                     .await?;
                 Ok(Output::command("DROP TABLE"))
             }
-            Statement::CreateUser { name, password, role, email } => {
-                let request = NewUser { username: name, password, role, email };
+            Statement::CreateUser {
+                name,
+                password,
+                role,
+                email,
+            } => {
+                let request = NewUser {
+                    username: name,
+                    password,
+                    role,
+                    email,
+                };
                 let actor = self.actor.clone();
-                self.engine.blocking(move |catalog| catalog.create_user(&actor, request)).await?;
+                self.engine
+                    .blocking(move |catalog| catalog.create_user(&actor, request))
+                    .await?;
                 Ok(Output::command("CREATE ROLE"))
             }
             Statement::AlterUser { name, change } => {
                 let actor = self.actor.clone();
-                self.engine.blocking(move |catalog| catalog.alter_user(&actor, &name, change)).await?;
+                self.engine
+                    .blocking(move |catalog| catalog.alter_user(&actor, &name, change))
+                    .await?;
                 Ok(Output::command("ALTER ROLE"))
             }
             Statement::DropUser { names, if_exists } => {
@@ -451,24 +548,36 @@ impl Session {
                     .await?;
                 Ok(Output::command("DROP ROLE"))
             }
-            Statement::CreateNamespace { name, if_not_exists } => {
+            Statement::CreateNamespace {
+                name,
+                if_not_exists,
+            } => {
                 let actor = self.actor.clone();
                 self.engine
                     .blocking(move |catalog| catalog.create_namespace(&actor, &name, if_not_exists))
                     .await?;
                 Ok(Output::command("CREATE SCHEMA"))
             }
-            Statement::DropNamespace { name, if_exists, cascade } => {
+            Statement::DropNamespace {
+                name,
+                if_exists,
+                cascade,
+            } => {
                 let actor = self.actor.clone();
                 self.engine
-                    .blocking(move |catalog| catalog.drop_namespace(&actor, &name, if_exists, cascade))
+                    .blocking(move |catalog| {
+                        catalog.drop_namespace(&actor, &name, if_exists, cascade)
+                    })
                     .await?;
                 Ok(Output::command("DROP SCHEMA"))
             }
             Statement::Use { name } => {
                 let catalog = self.engine.catalog();
-                if name != SYSTEM_SCHEMA && catalog.namespace(&catalog.snapshot(), &name)?.is_none() {
-                    return Err(CairnError::InvalidSchemaName(format!("namespace \"{name}\" does not exist")));
+                if name != SYSTEM_SCHEMA && catalog.namespace(&catalog.snapshot(), &name)?.is_none()
+                {
+                    return Err(CairnError::InvalidSchemaName(format!(
+                        "namespace \"{name}\" does not exist"
+                    )));
                 }
                 self.set("search_path", Some(quote_identifier(&name)), false)
             }
@@ -539,14 +648,19 @@ impl Session {
                 let outcome = match self.transaction.take() {
                     Some(transaction) if !failed => {
                         let catalog = Arc::clone(self.engine.catalog());
-                        self.engine.blocking(move |_| commit(catalog.store(), transaction)).await
+                        self.engine
+                            .blocking(move |_| commit(catalog.store(), transaction))
+                            .await
                     }
                     _ => Ok(()),
                 };
                 // A failed COMMIT ends the transaction too: it rolled back.
                 let reported = self.end_transaction(failed || outcome.is_err());
                 outcome?;
-                Ok(Output::reported(if failed { "ROLLBACK" } else { "COMMIT" }, reported))
+                Ok(Output::reported(
+                    if failed { "ROLLBACK" } else { "COMMIT" },
+                    reported,
+                ))
             }
             Statement::Rollback => {
                 let reported = self.end_transaction(true);
@@ -560,11 +674,15 @@ impl Session {
                 Ok(Output::command("SAVEPOINT"))
             }
             Statement::ReleaseSavepoint(name) => {
-                self.in_transaction("RELEASE SAVEPOINT", |transaction| transaction.release(&name))?;
+                self.in_transaction("RELEASE SAVEPOINT", |transaction| {
+                    transaction.release(&name)
+                })?;
                 Ok(Output::command("RELEASE"))
             }
             Statement::RollbackTo(name) => {
-                self.in_transaction("ROLLBACK TO SAVEPOINT", |transaction| transaction.rollback_to(&name))?;
+                self.in_transaction("ROLLBACK TO SAVEPOINT", |transaction| {
+                    transaction.rollback_to(&name)
+                })?;
                 // Rolling back to a savepoint is how a failed block recovers.
                 self.state().tx = TxState::InBlock;
                 Ok(Output::command("ROLLBACK"))
@@ -574,10 +692,16 @@ impl Session {
 
     /// Runs `f` on the open transaction; savepoint statements outside a
     /// block fail with 25P01, as in PostgreSQL.
-    fn in_transaction(&self, what: &str, f: impl FnOnce(&mut crate::txn::Transaction) -> Result<()>) -> Result<()> {
+    fn in_transaction(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut crate::txn::Transaction) -> Result<()>,
+    ) -> Result<()> {
         match self.transaction.lock().as_mut() {
             Some(transaction) => f(transaction),
-            None => Err(CairnError::NoActiveSqlTransaction(format!("{what} can only be used in transaction blocks"))),
+            None => Err(CairnError::NoActiveSqlTransaction(format!(
+                "{what} can only be used in transaction blocks"
+            ))),
         }
     }
 
@@ -643,7 +767,9 @@ impl Session {
         match statement {
             Statement::Query(text) => {
                 let (text, extras) = returning::split(&text)?;
-                let plan = crate::postgres::plan(&self.ctx.state(), &text).await.map_err(from_df)?;
+                let plan = crate::postgres::plan(&self.ctx.state(), &text)
+                    .await
+                    .map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
                 refuse_unsupported(&plan)?;
@@ -654,7 +780,9 @@ impl Session {
                         .strip_prefix('$')
                         .and_then(|n| n.parse::<usize>().ok())
                         .filter(|n| *n >= 1)
-                        .ok_or_else(|| CairnError::Syntax(format!("invalid parameter name {name}")))?;
+                        .ok_or_else(|| {
+                            CairnError::Syntax(format!("invalid parameter name {name}"))
+                        })?;
                     if index > param_types.len() {
                         param_types.resize(index, None);
                     }
@@ -667,7 +795,11 @@ impl Session {
                     (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
                     (None, _) => Arc::clone(plan.schema().inner()),
                 };
-                Ok(Prepared { kind: PreparedKind::Plan(Box::new((plan, extras))), param_types, schema })
+                Ok(Prepared {
+                    kind: PreparedKind::Plan(Box::new((plan, extras))),
+                    param_types,
+                    schema,
+                })
             }
             Statement::Show { name } => {
                 let schema = match &name {
@@ -678,7 +810,11 @@ impl Session {
                         Field::new("description", DataType::Utf8, false),
                     ])),
                 };
-                Ok(Prepared { kind: PreparedKind::Statement(Statement::Show { name }), param_types: vec![], schema })
+                Ok(Prepared {
+                    kind: PreparedKind::Statement(Statement::Show { name }),
+                    param_types: vec![],
+                    schema,
+                })
             }
             other => Ok(Prepared {
                 kind: PreparedKind::Statement(other),
@@ -689,7 +825,11 @@ impl Session {
     }
 
     /// Executes a prepared statement with its parameters bound.
-    pub async fn execute_prepared(&self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+    pub async fn execute_prepared(
+        &self,
+        prepared: &Prepared,
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             PreparedKind::Statement(statement) => self.execute(statement.clone()).await,
@@ -707,11 +847,18 @@ impl Session {
         }
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, params: Vec<ScalarValue>, extras: &Extras) -> Result<Output> {
+    async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        params: Vec<ScalarValue>,
+        extras: &Extras,
+    ) -> Result<Output> {
         let mut guard = self.start_statement();
         let df = guard
             .run(async {
-                let plan = plan.with_param_values(ParamValues::from(params)).map_err(from_df)?;
+                let plan = plan
+                    .with_param_values(ParamValues::from(params))
+                    .map_err(from_df)?;
                 self.ctx.execute_logical_plan(plan).await.map_err(from_df)
             })
             .await?;
@@ -725,7 +872,9 @@ impl Session {
         let catalog = self.engine.catalog();
         let target = catalog
             .live_user(&catalog.snapshot(), username)?
-            .ok_or_else(|| CairnError::UndefinedObject(format!("user \"{username}\" does not exist")))?;
+            .ok_or_else(|| {
+                CairnError::UndefinedObject(format!("user \"{username}\" does not exist"))
+            })?;
         cairn_catalog::access::check_execute_as(&self.actor, &target)?;
         let text = match parse_statements(sql)?.as_slice() {
             [Statement::Query(text)] => text.clone(),
@@ -757,7 +906,9 @@ impl Session {
         refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
-                return self.update_or_delete(ctx, dml.clone(), guard, extras.returning.as_ref()).await;
+                return self
+                    .update_or_delete(ctx, dml.clone(), guard, extras.returning.as_ref())
+                    .await;
             }
             let def = match extras.returning.is_some() || extras.on_conflict.is_some() {
                 true => Some(target_def(df.logical_plan())?),
@@ -767,19 +918,39 @@ impl Session {
                 (Some(on_conflict), Some(def)) => Some(conflict_action(ctx, on_conflict, def)?),
                 _ => None,
             };
-            *self.insert.lock().unwrap_or_else(PoisonError::into_inner) =
-                InsertOptions { on_conflict, returned: extras.returning.as_ref().map(|_| Vec::new()) };
-            let outcome = guard.run(async { df.collect().await.map_err(from_df) }).await;
-            let options = std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
+            *self.insert.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions {
+                on_conflict,
+                returned: extras.returning.as_ref().map(|_| Vec::new()),
+            };
+            let outcome = guard
+                .run(async { df.collect().await.map_err(from_df) })
+                .await;
+            let options =
+                std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
             let batches = outcome?;
             if let (Some(returning), Some(def)) = (&extras.returning, &def) {
-                return rows_output("INSERT 0", returning.batch(ctx, def, &options.returned.unwrap_or_default()).await?);
+                return rows_output(
+                    "INSERT 0",
+                    returning
+                        .batch(ctx, def, &options.returned.unwrap_or_default())
+                        .await?,
+                );
             }
-            return Ok(Output::Command { tag: "INSERT 0", rows: Some(inserted_count(&batches)), reported: Vec::new() });
+            return Ok(Output::Command {
+                tag: "INSERT 0",
+                rows: Some(inserted_count(&batches)),
+                reported: Vec::new(),
+            });
         }
-        let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
+        let stream = guard
+            .run(async { df.execute_stream().await.map_err(from_df) })
+            .await?;
         let schema = stream.schema();
-        Ok(Output::Rows { tag: "SELECT", schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
+        Ok(Output::Rows {
+            tag: "SELECT",
+            schema,
+            stream: Box::pin(GuardedStream::new(stream, guard)),
+        })
     }
 
     /// UPDATE and DELETE run the statement's own input plan (the table scan
@@ -800,7 +971,10 @@ impl Session {
     ) -> Result<Output> {
         let provider = source_as_provider(&dml.target).map_err(from_df)?;
         let Some(table) = provider.downcast_ref::<DataTable>() else {
-            return Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name)));
+            return Err(CairnError::FeatureNotSupported(format!(
+                "{} on {} is not supported",
+                dml.op, dml.table_name
+            )));
         };
         let is_update = dml.op == WriteOp::Update;
         let input = match is_update {
@@ -817,7 +991,14 @@ impl Session {
             let input = input.clone();
             let outcome = async {
                 let batches = guard
-                    .run(async { ctx.execute_logical_plan(input).await.map_err(from_df)?.collect().await.map_err(from_df) })
+                    .run(async {
+                        ctx.execute_logical_plan(input)
+                            .await
+                            .map_err(from_df)?
+                            .collect()
+                            .await
+                            .map_err(from_df)
+                    })
                     .await?;
                 match is_update {
                     true => table.update_rows(batches).await,
@@ -829,17 +1010,29 @@ impl Session {
                 true => match (outcome, self.transaction.take()) {
                     (Ok(rows), Some(transaction)) => {
                         let catalog = Arc::clone(self.engine.catalog());
-                        self.engine.blocking(move |_| commit(catalog.store(), transaction)).await.map(|()| rows)
+                        self.engine
+                            .blocking(move |_| commit(catalog.store(), transaction))
+                            .await
+                            .map(|()| rows)
                     }
                     (outcome, _) => outcome,
                 },
                 false => outcome,
             };
             match outcome {
-                Err(CairnError::SerializationFailure) if implicit && attempts < IMPLICIT_ATTEMPTS => {
+                Err(CairnError::SerializationFailure)
+                    if implicit && attempts < IMPLICIT_ATTEMPTS =>
+                {
                     // A short, growing, jittered pause keeps retrying writers from colliding again.
-                    let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 1000);
-                    tokio::time::sleep(std::time::Duration::from_micros(jitter * attempts as u64)).await;
+                    let jitter = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .subsec_nanos()
+                            % 1000,
+                    );
+                    tokio::time::sleep(std::time::Duration::from_micros(jitter * attempts as u64))
+                        .await;
                     continue;
                 }
                 other => break other?,
@@ -848,7 +1041,11 @@ impl Session {
         let tag = if is_update { "UPDATE" } else { "DELETE" };
         match returning {
             Some(returning) => rows_output(tag, returning.batch(ctx, table.def(), &rows).await?),
-            None => Ok(Output::Command { tag, rows: Some(rows.len() as u64), reported: Vec::new() }),
+            None => Ok(Output::Command {
+                tag,
+                rows: Some(rows.len() as u64),
+                reported: Vec::new(),
+            }),
         }
     }
 
@@ -859,12 +1056,17 @@ impl Session {
             None => {
                 let snapshot = catalog.snapshot();
                 let search_path = self.state().settings.search_path();
-                let found = search_path.iter().find(|ns| matches!(catalog.table(&snapshot, ns, &alter.name), Ok(Some(_))));
+                let found = search_path
+                    .iter()
+                    .find(|ns| matches!(catalog.table(&snapshot, ns, &alter.name), Ok(Some(_))));
                 match found {
                     Some(namespace) => namespace.clone(),
                     None if alter.if_exists => return Ok(()),
                     None => {
-                        return Err(CairnError::UndefinedTable(format!("relation \"{}\" does not exist", alter.name)))
+                        return Err(CairnError::UndefinedTable(format!(
+                            "relation \"{}\" does not exist",
+                            alter.name
+                        )))
                     }
                 }
             }
@@ -884,9 +1086,13 @@ impl Session {
         let actor = self.actor.clone();
         self.engine
             .blocking(move |catalog| {
-                catalog.alter_table(&actor, &namespace, &alter.name, alter.if_exists, |def, w| {
-                    crate::alter::apply(def, w, &alter.changes, &fills)
-                })
+                catalog.alter_table(
+                    &actor,
+                    &namespace,
+                    &alter.name,
+                    alter.if_exists,
+                    |def, w| crate::alter::apply(def, w, &alter.changes, &fills),
+                )
             })
             .await?;
         Ok(())
@@ -903,18 +1109,33 @@ impl Session {
         let batches = self
             .ctx
             .read_empty()
-            .and_then(|df| df.select(vec![datafusion::logical_expr::cast(expr, target).alias("fill")]))
+            .and_then(|df| {
+                df.select(vec![
+                    datafusion::logical_expr::cast(expr, target).alias("fill")
+                ])
+            })
             .map_err(from_df)?
             .collect()
             .await
             .map_err(from_df)?;
-        let batch = batches.first().ok_or_else(|| CairnError::Internal("default evaluated to no row".into()))?;
-        Ok(Fill::Same(crate::values::read_value(batch.column(0), &column.data_type, 0)?))
+        let batch = batches
+            .first()
+            .ok_or_else(|| CairnError::Internal("default evaluated to no row".into()))?;
+        Ok(Fill::Same(crate::values::read_value(
+            batch.column(0),
+            &column.data_type,
+            0,
+        )?))
     }
 
     /// The namespace new tables go to: the first in `search_path`.
     fn current_namespace(&self) -> String {
-        self.state().settings.search_path().into_iter().next().unwrap_or_else(|| "default".into())
+        self.state()
+            .settings
+            .search_path()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "default".into())
     }
 }
 
@@ -922,19 +1143,29 @@ impl Session {
 fn inserted_count(batches: &[RecordBatch]) -> u64 {
     batches
         .iter()
-        .filter_map(|batch| batch.column(0).as_primitive_opt::<UInt64Type>().map(|c| c.iter().flatten().sum::<u64>()))
+        .filter_map(|batch| {
+            batch
+                .column(0)
+                .as_primitive_opt::<UInt64Type>()
+                .map(|c| c.iter().flatten().sum::<u64>())
+        })
         .sum()
 }
 
 /// The definition of the CairnDB table a DML plan writes to.
 fn target_def(plan: &LogicalPlan) -> Result<cairn_types::TableDef> {
     let LogicalPlan::Dml(dml) = plan else {
-        return Err(CairnError::Syntax("RETURNING needs INSERT, UPDATE or DELETE".into()));
+        return Err(CairnError::Syntax(
+            "RETURNING needs INSERT, UPDATE or DELETE".into(),
+        ));
     };
     let provider = source_as_provider(&dml.target).map_err(from_df)?;
     match provider.downcast_ref::<DataTable>() {
         Some(table) => Ok(table.def().clone()),
-        None => Err(CairnError::FeatureNotSupported(format!("{} on {} is not supported", dml.op, dml.table_name))),
+        None => Err(CairnError::FeatureNotSupported(format!(
+            "{} on {} is not supported",
+            dml.op, dml.table_name
+        ))),
     }
 }
 
@@ -943,7 +1174,11 @@ fn rows_output(tag: &'static str, batch: RecordBatch) -> Result<Output> {
     let schema = batch.schema();
     let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
         .map_err(|e| CairnError::Internal(e.to_string()))?;
-    Ok(Output::Rows { tag, schema, stream: Box::pin(stream) })
+    Ok(Output::Rows {
+        tag,
+        schema,
+        stream: Box::pin(stream),
+    })
 }
 
 /// An UPDATE's input projects every column's new value; this adds every
@@ -957,12 +1192,14 @@ fn with_old_values(def: &cairn_types::TableDef, input: &LogicalPlan) -> Result<L
     let source = projection.input.schema();
     let mut expr = projection.expr.clone();
     for (i, column) in def.columns.iter().enumerate() {
-        let (qualifier, field) = source.qualified_field_with_unqualified_name(&column.name).map_err(|_| {
-            CairnError::FeatureNotSupported(format!(
-                "UPDATE where column \"{}\" is ambiguous is not supported",
-                column.name
-            ))
-        })?;
+        let (qualifier, field) = source
+            .qualified_field_with_unqualified_name(&column.name)
+            .map_err(|_| {
+                CairnError::FeatureNotSupported(format!(
+                    "UPDATE where column \"{}\" is ambiguous is not supported",
+                    column.name
+                ))
+            })?;
         let old = datafusion::common::Column::new(qualifier.cloned(), field.name());
         expr.push(Expr::Column(old).alias(format!("__cairn_old_{i}")));
     }
@@ -985,9 +1222,15 @@ fn type_placeholders_from_casts(plan: LogicalPlan) -> datafusion::error::Result<
                 Expr::Cast(Cast { expr: inner, field }) => match *inner {
                     Expr::Placeholder(Placeholder { id, field: None }) => {
                         let typed = Placeholder::new_with_field(id, Some(Arc::clone(&field)));
-                        Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(Expr::Placeholder(typed)), field })))
+                        Ok(Transformed::yes(Expr::Cast(Cast {
+                            expr: Box::new(Expr::Placeholder(typed)),
+                            field,
+                        })))
                     }
-                    other => Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field }))),
+                    other => Ok(Transformed::no(Expr::Cast(Cast {
+                        expr: Box::new(other),
+                        field,
+                    }))),
                 },
                 other => Ok(Transformed::no(other)),
             })

@@ -24,24 +24,132 @@ struct Builtin {
 }
 
 const BUILTINS: &[Builtin] = &[
-    Builtin { name: "application_name", default: "", reported: true, mutability: Mutability::Settable, description: "Sets the application name to be reported in statistics and logs." },
-    Builtin { name: "bytea_output", default: "hex", reported: false, mutability: Mutability::Settable, description: "Sets the output format for bytea." },
-    Builtin { name: "client_encoding", default: "UTF8", reported: true, mutability: Mutability::Settable, description: "Sets the client's character set encoding (UTF8 only)." },
-    Builtin { name: "DateStyle", default: "ISO, MDY", reported: true, mutability: Mutability::Settable, description: "Sets the display format for date and time values." },
-    Builtin { name: "default_transaction_isolation", default: "serializable", reported: false, mutability: Mutability::Settable, description: "Sets the transaction isolation level of each new transaction." },
-    Builtin { name: "extra_float_digits", default: "1", reported: false, mutability: Mutability::Settable, description: "Sets the number of digits displayed for floating-point values." },
-    Builtin { name: "idle_in_transaction_session_timeout", default: "0", reported: false, mutability: Mutability::Settable, description: "Accepted for compatibility." },
-    Builtin { name: "integer_datetimes", default: "on", reported: true, mutability: Mutability::ReadOnly, description: "Shows whether datetimes are integer based." },
-    Builtin { name: "IntervalStyle", default: "postgres", reported: true, mutability: Mutability::Settable, description: "Sets the display format for interval values." },
-    Builtin { name: "lock_timeout", default: "0", reported: false, mutability: Mutability::Settable, description: "Accepted for compatibility." },
-    Builtin { name: "max_identifier_length", default: "63", reported: false, mutability: Mutability::ReadOnly, description: "Shows the maximum identifier length." },
-    Builtin { name: "search_path", default: "default", reported: false, mutability: Mutability::Settable, description: "Sets the namespace search order for names that are not qualified." },
-    Builtin { name: "server_encoding", default: "UTF8", reported: true, mutability: Mutability::ReadOnly, description: "Shows the server (database) character set encoding." },
-    Builtin { name: "server_version", default: crate::PG_SERVER_VERSION, reported: true, mutability: Mutability::ReadOnly, description: "Shows the PostgreSQL version CairnDB is compatible with." },
-    Builtin { name: "standard_conforming_strings", default: "on", reported: true, mutability: Mutability::Settable, description: "Causes '...' strings to treat backslashes literally." },
-    Builtin { name: "statement_timeout", default: "0", reported: false, mutability: Mutability::Settable, description: "Sets the maximum allowed duration of any statement (0 disables)." },
-    Builtin { name: "TimeZone", default: "UTC", reported: true, mutability: Mutability::Settable, description: "Sets the time zone for displaying and interpreting time stamps." },
-    Builtin { name: "transaction_isolation", default: "serializable", reported: false, mutability: Mutability::Settable, description: "Sets the current transaction's isolation level." },
+    Builtin {
+        name: "application_name",
+        default: "",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Sets the application name to be reported in statistics and logs.",
+    },
+    Builtin {
+        name: "bytea_output",
+        default: "hex",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the output format for bytea.",
+    },
+    Builtin {
+        name: "client_encoding",
+        default: "UTF8",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Sets the client's character set encoding (UTF8 only).",
+    },
+    Builtin {
+        name: "DateStyle",
+        default: "ISO, MDY",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Sets the display format for date and time values.",
+    },
+    Builtin {
+        name: "default_transaction_isolation",
+        default: "serializable",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the transaction isolation level of each new transaction.",
+    },
+    Builtin {
+        name: "extra_float_digits",
+        default: "1",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the number of digits displayed for floating-point values.",
+    },
+    Builtin {
+        name: "idle_in_transaction_session_timeout",
+        default: "0",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Accepted for compatibility.",
+    },
+    Builtin {
+        name: "integer_datetimes",
+        default: "on",
+        reported: true,
+        mutability: Mutability::ReadOnly,
+        description: "Shows whether datetimes are integer based.",
+    },
+    Builtin {
+        name: "IntervalStyle",
+        default: "postgres",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Sets the display format for interval values.",
+    },
+    Builtin {
+        name: "lock_timeout",
+        default: "0",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Accepted for compatibility.",
+    },
+    Builtin {
+        name: "max_identifier_length",
+        default: "63",
+        reported: false,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the maximum identifier length.",
+    },
+    Builtin {
+        name: "search_path",
+        default: "default",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the namespace search order for names that are not qualified.",
+    },
+    Builtin {
+        name: "server_encoding",
+        default: "UTF8",
+        reported: true,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the server (database) character set encoding.",
+    },
+    Builtin {
+        name: "server_version",
+        default: crate::PG_SERVER_VERSION,
+        reported: true,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the PostgreSQL version CairnDB is compatible with.",
+    },
+    Builtin {
+        name: "standard_conforming_strings",
+        default: "on",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Causes '...' strings to treat backslashes literally.",
+    },
+    Builtin {
+        name: "statement_timeout",
+        default: "0",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the maximum allowed duration of any statement (0 disables).",
+    },
+    Builtin {
+        name: "TimeZone",
+        default: "UTC",
+        reported: true,
+        mutability: Mutability::Settable,
+        description: "Sets the time zone for displaying and interpreting time stamps.",
+    },
+    Builtin {
+        name: "transaction_isolation",
+        default: "serializable",
+        reported: false,
+        mutability: Mutability::Settable,
+        description: "Sets the current transaction's isolation level.",
+    },
 ];
 
 fn builtin(name: &str) -> Option<&'static Builtin> {
@@ -107,7 +215,10 @@ impl Settings {
             None => builtin.default.to_owned(),
         };
         self.values.insert(key, value.clone());
-        Ok(builtin.reported.then_some(ReportedChange { name: builtin.name, value }))
+        Ok(builtin.reported.then_some(ReportedChange {
+            name: builtin.name,
+            value,
+        }))
     }
 
     /// Every parameter with its value and description, for `SHOW ALL`.
@@ -145,7 +256,10 @@ impl Settings {
     /// `statement_timeout`, or `None` when it is 0 (disabled).
     pub fn statement_timeout(&self) -> Option<Duration> {
         let value = self.values.get("statement_timeout")?;
-        parse_duration_ms(value).ok().filter(|ms| *ms > 0).map(Duration::from_millis)
+        parse_duration_ms(value)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
     }
 }
 
@@ -163,7 +277,13 @@ fn invalid(name: &str, value: &str, hint: &str) -> CairnError {
 fn validate(name: &'static str, value: String) -> Result<String> {
     match name {
         "client_encoding" => {
-            let normalized = value.replace(['-', '_'], "").to_ascii_uppercase();
+            // As PostgreSQL's clean_encoding_name: only letters and digits
+            // count (asyncpg sends `'utf-8'`, quotes included).
+            let normalized: String = value
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_uppercase();
             if normalized == "UTF8" || normalized == "UNICODE" {
                 Ok("UTF8".into())
             } else {
@@ -190,8 +310,16 @@ fn validate(name: &'static str, value: String) -> Result<String> {
         // Every transaction is serializable; SQL lets a database run a
         // transaction at a stricter level than asked, never a weaker one.
         "transaction_isolation" | "default_transaction_isolation" => {
-            match value.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
-                "serializable" | "repeatable read" | "read committed" | "read uncommitted" => Ok("serializable".into()),
+            match value
+                .to_ascii_lowercase()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str()
+            {
+                "serializable" | "repeatable read" | "read committed" | "read uncommitted" => {
+                    Ok("serializable".into())
+                }
                 _ => Err(invalid(name, &value, "")),
             }
         }
@@ -207,7 +335,9 @@ fn validate(name: &'static str, value: String) -> Result<String> {
 /// is milliseconds; units ms, s, min, h, d may follow.
 fn parse_duration_ms(value: &str) -> std::result::Result<u64, ()> {
     let value = value.trim();
-    let split = value.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(value.len());
+    let split = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
     let number: f64 = number.parse().map_err(|_| ())?;
     let factor = match unit.trim() {
@@ -236,36 +366,83 @@ mod tests {
         assert_eq!(settings.get("timezone").ok(), Some("UTC"));
         assert_eq!(settings.get("DATESTYLE").ok(), Some("ISO, MDY"));
         assert_eq!(Settings::canonical_name("timezone"), "TimeZone");
-        assert_eq!(settings.get("nope").expect_err("unknown").code().as_str(), "42704");
+        assert_eq!(
+            settings.get("nope").expect_err("unknown").code().as_str(),
+            "42704"
+        );
     }
 
     #[test]
     fn set_validates_reports_and_resets() {
         let mut settings = Settings::default();
-        let change = settings.set("application_name", Some("psql".into())).expect("set");
-        assert_eq!(change, Some(ReportedChange { name: "application_name", value: "psql".into() }));
-        assert_eq!(settings.set("extra_float_digits", Some("3".into())).expect("set"), None);
-        assert!(settings.set("client_encoding", Some("LATIN1".into())).is_err());
-        assert_eq!(settings.set("client_encoding", Some("utf-8".into())).ok().flatten().map(|c| c.value), Some("UTF8".into()));
+        let change = settings
+            .set("application_name", Some("psql".into()))
+            .expect("set");
+        assert_eq!(
+            change,
+            Some(ReportedChange {
+                name: "application_name",
+                value: "psql".into()
+            })
+        );
+        assert_eq!(
+            settings
+                .set("extra_float_digits", Some("3".into()))
+                .expect("set"),
+            None
+        );
+        assert!(settings
+            .set("client_encoding", Some("LATIN1".into()))
+            .is_err());
+        assert_eq!(
+            settings
+                .set("client_encoding", Some("utf-8".into()))
+                .ok()
+                .flatten()
+                .map(|c| c.value),
+            Some("UTF8".into())
+        );
+        assert_eq!(
+            settings
+                .set("client_encoding", Some("'utf-8'".into()))
+                .ok()
+                .flatten()
+                .map(|c| c.value),
+            Some("UTF8".into())
+        );
         assert!(settings.set("server_version", Some("1".into())).is_err());
-        settings.set("statement_timeout", Some("2s".into())).expect("timeout");
+        settings
+            .set("statement_timeout", Some("2s".into()))
+            .expect("timeout");
         assert_eq!(settings.statement_timeout(), Some(Duration::from_secs(2)));
         settings.set("statement_timeout", None).expect("reset");
         assert_eq!(settings.statement_timeout(), None);
-        assert!(settings.set("statement_timeout", Some("soon".into())).is_err());
-        settings.set("myapp.tenant", Some("42".into())).expect("custom");
-        settings.set("TimeZone", Some("Europe/Paris".into())).expect("zone name");
-        settings.set("TimeZone", Some("+02:00".into())).expect("offset");
+        assert!(settings
+            .set("statement_timeout", Some("soon".into()))
+            .is_err());
+        settings
+            .set("myapp.tenant", Some("42".into()))
+            .expect("custom");
+        settings
+            .set("TimeZone", Some("Europe/Paris".into()))
+            .expect("zone name");
+        settings
+            .set("TimeZone", Some("+02:00".into()))
+            .expect("offset");
         settings.set("timezone", Some("utc".into())).expect("utc");
         assert_eq!(settings.get("TimeZone").ok(), Some("UTC"));
-        assert!(settings.set("TimeZone", Some("Mars/Olympus".into())).is_err());
+        assert!(settings
+            .set("TimeZone", Some("Mars/Olympus".into()))
+            .is_err());
         assert_eq!(settings.get("myapp.tenant").ok(), Some("42"));
     }
 
     #[test]
     fn search_path_splits_and_unquotes() {
         let mut settings = Settings::default();
-        settings.set("search_path", Some("app, \"Other\"".into())).expect("set");
+        settings
+            .set("search_path", Some("app, \"Other\"".into()))
+            .expect("set");
         assert_eq!(settings.search_path(), ["app", "Other"]);
     }
 }

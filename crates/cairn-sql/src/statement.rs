@@ -16,25 +16,62 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
 /// A statement as CairnDB routes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
-    CreateUser { name: String, password: String, role: Role, email: Option<String> },
-    AlterUser { name: String, change: UserChange },
-    DropUser { names: Vec<String>, if_exists: bool },
+    CreateUser {
+        name: String,
+        password: String,
+        role: Role,
+        email: Option<String>,
+    },
+    AlterUser {
+        name: String,
+        change: UserChange,
+    },
+    DropUser {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     /// `CREATE NAMESPACE` (or `CREATE SCHEMA`: namespaces are schemas).
-    CreateNamespace { name: String, if_not_exists: bool },
-    DropNamespace { name: String, if_exists: bool, cascade: bool },
+    CreateNamespace {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropNamespace {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
     /// `USE name`: makes `name` the current namespace.
-    Use { name: String },
+    Use {
+        name: String,
+    },
     /// `CREATE [USER | SHARED | STREAM] TABLE …`; `sql` is the statement as
     /// a plain `CREATE TABLE`, for sqlparser.
-    CreateTable { kind: TableKind, sql: String },
+    CreateTable {
+        kind: TableKind,
+        sql: String,
+    },
     /// `EXECUTE AS USER 'name' (statement)`.
-    ExecuteAs { user: String, sql: String },
+    ExecuteAs {
+        user: String,
+        sql: String,
+    },
     /// `DROP TABLE [IF EXISTS] [ns.]name, …`.
-    DropTable { names: Vec<(Option<String>, String)>, if_exists: bool },
+    DropTable {
+        names: Vec<(Option<String>, String)>,
+        if_exists: bool,
+    },
     /// `SET name = value`; `None` means DEFAULT.
-    Set { name: String, value: Option<String>, local: bool },
-    Show { name: Option<String> },
-    Reset { name: Option<String> },
+    Set {
+        name: String,
+        value: Option<String>,
+        local: bool,
+    },
+    Show {
+        name: Option<String>,
+    },
+    Reset {
+        name: Option<String>,
+    },
     Begin,
     Commit,
     Rollback,
@@ -48,10 +85,14 @@ pub enum Statement {
     Copy(CopySpec),
     /// `DEALLOCATE [PREPARE] name | ALL`: drops prepared statements (kept
     /// by the wire layer, which carries it out). `None`: all.
-    Deallocate { name: Option<String> },
+    Deallocate {
+        name: Option<String>,
+    },
     /// `CLOSE ALL`, `UNLISTEN *`: drivers send them to clean a connection;
     /// CairnDB has no SQL cursors and no LISTEN, so there is nothing to do.
-    NothingToDo { tag: &'static str },
+    NothingToDo {
+        tag: &'static str,
+    },
     /// Anything else: planned and run by DataFusion.
     Query(String),
 }
@@ -110,15 +151,41 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| CairnError::Syntax(e.to_string()))?;
     tokens
         .split(|token| *token == Token::SemiColon)
-        .filter(|tokens| tokens.iter().any(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)))
+        .filter(|tokens| {
+            tokens
+                .iter()
+                .any(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))
+        })
         .map(parse_one)
         .collect()
 }
 
+/// A token as SQL text again. The tokenizer's `Display` drops the
+/// escaping of quotes inside literals and quoted identifiers (`'it''s'`
+/// would come back as `'it's'`), so those are written here.
+fn token_sql(token: &Token) -> String {
+    match token {
+        Token::SingleQuotedString(text) => format!("'{}'", text.replace('\'', "''")),
+        Token::NationalStringLiteral(text) => format!("N'{}'", text.replace('\'', "''")),
+        Token::EscapedStringLiteral(text) => {
+            format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+        Token::Word(word) if word.quote_style == Some('"') => {
+            format!("\"{}\"", word.value.replace('"', "\"\""))
+        }
+        other => other.to_string(),
+    }
+}
+
 fn parse_one(tokens: &[Token]) -> Result<Statement> {
-    let words: Vec<&Token> =
-        tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)).collect();
-    let mut cursor = Cursor { tokens: words, pos: 0 };
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    let mut cursor = Cursor {
+        tokens: words,
+        pos: 0,
+    };
     let table_kind = [
         (["CREATE", "USER", "TABLE"], TableKind::User),
         (["CREATE", "SHARED", "TABLE"], TableKind::Shared),
@@ -126,17 +193,27 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     ]
     .into_iter()
     .find_map(|(words, kind)| cursor.keywords(&words).then_some(kind))
-    .or_else(|| cursor.keywords(&["CREATE", "TABLE"]).then_some(TableKind::Shared));
+    .or_else(|| {
+        cursor
+            .keywords(&["CREATE", "TABLE"])
+            .then_some(TableKind::Shared)
+    });
     if let Some(kind) = table_kind {
-        let rest: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| t.to_string()).collect();
-        return Ok(Statement::CreateTable { kind, sql: format!("CREATE TABLE {}", rest.join(" ")) });
+        let rest: Vec<String> = cursor.tokens[cursor.pos..]
+            .iter()
+            .map(|t| token_sql(t))
+            .collect();
+        return Ok(Statement::CreateTable {
+            kind,
+            sql: format!("CREATE TABLE {}", rest.join(" ")),
+        });
     }
     if cursor.keywords(&["ALTER", "TABLE"]) {
-        let text: String = tokens.iter().map(ToString::to_string).collect();
+        let text: String = tokens.iter().map(token_sql).collect();
         return parse_alter_table(&text).map(Statement::AlterTable);
     }
     if cursor.keyword("COPY") {
-        let text: String = tokens.iter().map(ToString::to_string).collect();
+        let text: String = tokens.iter().map(token_sql).collect();
         return parse_copy(&text).map(Statement::Copy);
     }
     if cursor.keywords(&["EXECUTE", "AS", "USER"]) {
@@ -145,11 +222,21 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
             _ => cursor.string()?,
         };
         let inner = &cursor.tokens[cursor.pos..];
-        let (Some(Token::LParen), Some(Token::RParen)) = (inner.first().copied(), inner.last().copied()) else {
-            return Err(cursor.error("a parenthesized statement: EXECUTE AS USER 'name' (SELECT …)"));
+        let (Some(Token::LParen), Some(Token::RParen)) =
+            (inner.first().copied(), inner.last().copied())
+        else {
+            return Err(
+                cursor.error("a parenthesized statement: EXECUTE AS USER 'name' (SELECT …)")
+            );
         };
-        let body: Vec<String> = inner[1..inner.len() - 1].iter().map(|t| t.to_string()).collect();
-        return Ok(Statement::ExecuteAs { user, sql: body.join(" ") });
+        let body: Vec<String> = inner[1..inner.len() - 1]
+            .iter()
+            .map(|t| token_sql(t))
+            .collect();
+        return Ok(Statement::ExecuteAs {
+            user,
+            sql: body.join(" "),
+        });
     }
     let statement = if cursor.keywords(&["DROP", "TABLE"]) {
         let if_exists = cursor.keywords(&["IF", "EXISTS"]);
@@ -171,7 +258,10 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         parse_drop_user(&mut cursor)?
     } else if cursor.keywords(&["CREATE", "NAMESPACE"]) || cursor.keywords(&["CREATE", "SCHEMA"]) {
         let if_not_exists = cursor.keywords(&["IF", "NOT", "EXISTS"]);
-        Statement::CreateNamespace { name: cursor.identifier()?, if_not_exists }
+        Statement::CreateNamespace {
+            name: cursor.identifier()?,
+            if_not_exists,
+        }
     } else if cursor.keywords(&["DROP", "NAMESPACE"]) || cursor.keywords(&["DROP", "SCHEMA"]) {
         let if_exists = cursor.keywords(&["IF", "EXISTS"]);
         let name = cursor.identifier()?;
@@ -179,9 +269,15 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         if !cascade {
             cursor.keyword("RESTRICT");
         }
-        Statement::DropNamespace { name, if_exists, cascade }
+        Statement::DropNamespace {
+            name,
+            if_exists,
+            cascade,
+        }
     } else if cursor.keyword("USE") {
-        Statement::Use { name: cursor.identifier()? }
+        Statement::Use {
+            name: cursor.identifier()?,
+        }
     } else if cursor.keyword("SET") {
         parse_set(&mut cursor)?
     } else if cursor.keyword("SHOW") {
@@ -194,7 +290,11 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         };
         Statement::Show { name }
     } else if cursor.keyword("RESET") {
-        let name = if cursor.keyword("ALL") { None } else { Some(cursor.parameter_name()?) };
+        let name = if cursor.keyword("ALL") {
+            None
+        } else {
+            Some(cursor.parameter_name()?)
+        };
         Statement::Reset { name }
     } else if cursor.keyword("BEGIN") || cursor.keywords(&["START", "TRANSACTION"]) {
         cursor.keyword("WORK");
@@ -219,10 +319,16 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         }
     } else if cursor.keyword("DEALLOCATE") {
         cursor.keyword("PREPARE");
-        let name = if cursor.keyword("ALL") { None } else { Some(cursor.identifier()?) };
+        let name = if cursor.keyword("ALL") {
+            None
+        } else {
+            Some(cursor.identifier()?)
+        };
         Statement::Deallocate { name }
     } else if cursor.keywords(&["CLOSE", "ALL"]) {
-        Statement::NothingToDo { tag: "CLOSE CURSOR ALL" }
+        Statement::NothingToDo {
+            tag: "CLOSE CURSOR ALL",
+        }
     } else if cursor.keyword("UNLISTEN") && cursor.peek() == Some(&Token::Mul) {
         cursor.pos += 1;
         Statement::NothingToDo { tag: "UNLISTEN" }
@@ -232,7 +338,7 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         cursor.keyword("SAVEPOINT");
         Statement::ReleaseSavepoint(cursor.identifier()?)
     } else {
-        return Ok(Statement::Query(tokens.iter().map(ToString::to_string).collect()));
+        return Ok(Statement::Query(tokens.iter().map(token_sql).collect()));
     };
     cursor.expect_end()?;
     Ok(statement)
@@ -279,15 +385,23 @@ impl Cursor<'_> {
 
     fn error(&self, expected: &str) -> CairnError {
         match self.peek() {
-            Some(token) => CairnError::Syntax(format!("syntax error at or near \"{token}\": expected {expected}")),
-            None => CairnError::Syntax(format!("syntax error at end of input: expected {expected}")),
+            Some(token) => CairnError::Syntax(format!(
+                "syntax error at or near \"{token}\": expected {expected}"
+            )),
+            None => {
+                CairnError::Syntax(format!("syntax error at end of input: expected {expected}"))
+            }
         }
     }
 
     /// An identifier: unquoted ones fold to lower case, as in PostgreSQL.
     fn identifier(&mut self) -> Result<String> {
         let word = self.word().ok_or_else(|| self.error("a name"))?;
-        let name = if word.quote_style.is_some() { word.value.clone() } else { word.value.to_lowercase() };
+        let name = if word.quote_style.is_some() {
+            word.value.clone()
+        } else {
+            word.value.to_lowercase()
+        };
         self.pos += 1;
         Ok(name)
     }
@@ -443,7 +557,9 @@ fn parse_create_user(cursor: &mut Cursor) -> Result<Statement> {
         }
     }
     let password = password_value.ok_or_else(|| {
-        CairnError::Syntax("CREATE USER needs a PASSWORD: CREATE USER name WITH PASSWORD '…' ROLE user".into())
+        CairnError::Syntax(
+            "CREATE USER needs a PASSWORD: CREATE USER name WITH PASSWORD '…' ROLE user".into(),
+        )
     })?;
     Ok(Statement::CreateUser {
         name,
@@ -494,9 +610,15 @@ fn parse_drop_user(cursor: &mut Cursor) -> Result<Statement> {
 fn parse_set(cursor: &mut Cursor) -> Result<Statement> {
     // SET TRANSACTION … and SET SESSION CHARACTERISTICS AS TRANSACTION …:
     // the modes are checked; every transaction runs serializable anyway.
-    if cursor.keyword("TRANSACTION") || cursor.keywords(&["SESSION", "CHARACTERISTICS", "AS", "TRANSACTION"]) {
+    if cursor.keyword("TRANSACTION")
+        || cursor.keywords(&["SESSION", "CHARACTERISTICS", "AS", "TRANSACTION"])
+    {
         cursor.skip_transaction_modes()?;
-        return Ok(Statement::Set { name: "transaction_isolation".into(), value: Some("serializable".into()), local: false });
+        return Ok(Statement::Set {
+            name: "transaction_isolation".into(),
+            value: Some("serializable".into()),
+            local: false,
+        });
     }
     let local = cursor.keyword("LOCAL");
     if !local {
@@ -508,11 +630,23 @@ fn parse_set(cursor: &mut Cursor) -> Result<Statement> {
         } else {
             Some(cursor.value()?)
         };
-        return Ok(Statement::Set { name: "timezone".into(), value, local });
+        return Ok(Statement::Set {
+            name: "timezone".into(),
+            value,
+            local,
+        });
     }
     if cursor.keyword("NAMES") {
-        let value = if cursor.keyword("DEFAULT") { None } else { Some(cursor.value()?) };
-        return Ok(Statement::Set { name: "client_encoding".into(), value, local });
+        let value = if cursor.keyword("DEFAULT") {
+            None
+        } else {
+            Some(cursor.value()?)
+        };
+        return Ok(Statement::Set {
+            name: "client_encoding".into(),
+            value,
+            local,
+        });
     }
     let name = cursor.parameter_name()?;
     if !(cursor.keyword("TO") || cursor.peek() == Some(&Token::Eq)) {
@@ -522,14 +656,22 @@ fn parse_set(cursor: &mut Cursor) -> Result<Statement> {
         cursor.pos += 1;
     }
     if cursor.keyword("DEFAULT") {
-        return Ok(Statement::Set { name, value: None, local });
+        return Ok(Statement::Set {
+            name,
+            value: None,
+            local,
+        });
     }
     let mut values = vec![cursor.value()?];
     while cursor.peek() == Some(&Token::Comma) {
         cursor.pos += 1;
         values.push(cursor.value()?);
     }
-    Ok(Statement::Set { name, value: Some(values.join(", ")), local })
+    Ok(Statement::Set {
+        name,
+        value: Some(values.join(", ")),
+        local,
+    })
 }
 
 #[cfg(test)]
@@ -543,10 +685,28 @@ mod tests {
     }
 
     #[test]
+    fn quotes_inside_literals_and_identifiers_survive() {
+        let Statement::Query(text) = one(r#"SELECT 'it''s', E'a\'b', "we""ird" FROM t"#) else {
+            panic!("a query")
+        };
+        assert_eq!(text, r#"SELECT 'it''s', E'a\'b', "we""ird" FROM t"#);
+        let Statement::CreateTable { sql, .. } = one("CREATE TABLE t (a TEXT DEFAULT 'it''s')")
+        else {
+            panic!("a table")
+        };
+        assert!(sql.contains("'it''s'"), "{sql}");
+    }
+
+    #[test]
     fn user_statements() {
         assert_eq!(
             one("CREATE USER alice WITH PASSWORD 'alice-pw' ROLE user"),
-            Statement::CreateUser { name: "alice".into(), password: "alice-pw".into(), role: Role::User, email: None }
+            Statement::CreateUser {
+                name: "alice".into(),
+                password: "alice-pw".into(),
+                role: Role::User,
+                email: None
+            }
         );
         assert_eq!(
             one("create user Svc with password 'it''s' role SERVICE email 'ops@example.com';"),
@@ -559,19 +719,31 @@ mod tests {
         );
         assert_eq!(
             one("ALTER USER alice SET PASSWORD 'new-pw'"),
-            Statement::AlterUser { name: "alice".into(), change: UserChange::Password("new-pw".into()) }
+            Statement::AlterUser {
+                name: "alice".into(),
+                change: UserChange::Password("new-pw".into())
+            }
         );
         assert_eq!(
             one("ALTER USER \"Svc\" SET ROLE dba"),
-            Statement::AlterUser { name: "Svc".into(), change: UserChange::Role(Role::Dba) }
+            Statement::AlterUser {
+                name: "Svc".into(),
+                change: UserChange::Role(Role::Dba)
+            }
         );
         assert_eq!(
             one("ALTER USER svc SET EMAIL NULL"),
-            Statement::AlterUser { name: "svc".into(), change: UserChange::Email(None) }
+            Statement::AlterUser {
+                name: "svc".into(),
+                change: UserChange::Email(None)
+            }
         );
         assert_eq!(
             one("DROP USER IF EXISTS a, b"),
-            Statement::DropUser { names: vec!["a".into(), "b".into()], if_exists: true }
+            Statement::DropUser {
+                names: vec!["a".into(), "b".into()],
+                if_exists: true
+            }
         );
     }
 
@@ -586,9 +758,13 @@ mod tests {
             "CREATE USER alice WITH PASSWORD 'x' trailing",
         ] {
             let error = parse_statements(sql).expect_err(sql);
-            assert!(matches!(error.code().as_str(), "42601" | "22023"), "{sql}: {error:?}");
+            assert!(
+                matches!(error.code().as_str(), "42601" | "22023"),
+                "{sql}: {error:?}"
+            );
         }
-        let error = parse_statements("ALTER USER alice PASSWORD 'SCRAM-SHA-256$4096:abc'").expect_err("scram");
+        let error = parse_statements("ALTER USER alice PASSWORD 'SCRAM-SHA-256$4096:abc'")
+            .expect_err("scram");
         assert_eq!(error.code().as_str(), "0A000");
     }
 
@@ -596,38 +772,85 @@ mod tests {
     fn table_statements() {
         assert_eq!(
             one("CREATE USER TABLE app.m (id BIGINT PRIMARY KEY)"),
-            Statement::CreateTable { kind: TableKind::User, sql: "CREATE TABLE app . m ( id BIGINT PRIMARY KEY )".into() }
+            Statement::CreateTable {
+                kind: TableKind::User,
+                sql: "CREATE TABLE app . m ( id BIGINT PRIMARY KEY )".into()
+            }
         );
-        assert!(matches!(one("create shared table t (a int)"), Statement::CreateTable { kind: TableKind::Shared, .. }));
-        assert!(matches!(one("CREATE STREAM TABLE e (a int)"), Statement::CreateTable { kind: TableKind::Stream, .. }));
-        assert!(matches!(one("CREATE TABLE t (a int)"), Statement::CreateTable { kind: TableKind::Shared, .. }));
+        assert!(matches!(
+            one("create shared table t (a int)"),
+            Statement::CreateTable {
+                kind: TableKind::Shared,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("CREATE STREAM TABLE e (a int)"),
+            Statement::CreateTable {
+                kind: TableKind::Stream,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("CREATE TABLE t (a int)"),
+            Statement::CreateTable {
+                kind: TableKind::Shared,
+                ..
+            }
+        ));
         assert_eq!(
             one("DROP TABLE IF EXISTS app.t, u CASCADE"),
-            Statement::DropTable { names: vec![(Some("app".into()), "t".into()), (None, "u".into())], if_exists: true }
+            Statement::DropTable {
+                names: vec![(Some("app".into()), "t".into()), (None, "u".into())],
+                if_exists: true
+            }
         );
         assert_eq!(
             one("EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)"),
-            Statement::ExecuteAs { user: "alice".into(), sql: "SELECT count ( * ) FROM app . messages".into() }
+            Statement::ExecuteAs {
+                user: "alice".into(),
+                sql: "SELECT count ( * ) FROM app . messages".into()
+            }
         );
         assert!(parse_statements("EXECUTE AS USER alice SELECT 1").is_err());
         // CREATE USER is still a user.
-        assert!(matches!(one("CREATE USER table_owner WITH PASSWORD 'x'"), Statement::CreateUser { .. }));
+        assert!(matches!(
+            one("CREATE USER table_owner WITH PASSWORD 'x'"),
+            Statement::CreateUser { .. }
+        ));
     }
 
     #[test]
     fn namespace_statements() {
-        assert_eq!(one("CREATE NAMESPACE app"), Statement::CreateNamespace { name: "app".into(), if_not_exists: false });
+        assert_eq!(
+            one("CREATE NAMESPACE app"),
+            Statement::CreateNamespace {
+                name: "app".into(),
+                if_not_exists: false
+            }
+        );
         assert_eq!(
             one("create schema if not exists App"),
-            Statement::CreateNamespace { name: "app".into(), if_not_exists: true }
+            Statement::CreateNamespace {
+                name: "app".into(),
+                if_not_exists: true
+            }
         );
         assert_eq!(
             one("DROP NAMESPACE IF EXISTS app CASCADE"),
-            Statement::DropNamespace { name: "app".into(), if_exists: true, cascade: true }
+            Statement::DropNamespace {
+                name: "app".into(),
+                if_exists: true,
+                cascade: true
+            }
         );
         assert_eq!(
             one("DROP SCHEMA app RESTRICT"),
-            Statement::DropNamespace { name: "app".into(), if_exists: false, cascade: false }
+            Statement::DropNamespace {
+                name: "app".into(),
+                if_exists: false,
+                cascade: false
+            }
         );
         assert_eq!(one("USE app"), Statement::Use { name: "app".into() });
         assert!(parse_statements("CREATE NAMESPACE").is_err());
@@ -637,28 +860,56 @@ mod tests {
     fn set_show_reset_and_transactions() {
         assert_eq!(
             one("SET extra_float_digits = 3"),
-            Statement::Set { name: "extra_float_digits".into(), value: Some("3".into()), local: false }
+            Statement::Set {
+                name: "extra_float_digits".into(),
+                value: Some("3".into()),
+                local: false
+            }
         );
         assert_eq!(
             one("set application_name to 'psql'"),
-            Statement::Set { name: "application_name".into(), value: Some("psql".into()), local: false }
+            Statement::Set {
+                name: "application_name".into(),
+                value: Some("psql".into()),
+                local: false
+            }
         );
         assert_eq!(
             one("SET search_path TO app, public"),
-            Statement::Set { name: "search_path".into(), value: Some("app, public".into()), local: false }
+            Statement::Set {
+                name: "search_path".into(),
+                value: Some("app, public".into()),
+                local: false
+            }
         );
         assert_eq!(
             one("SET TIME ZONE 'Europe/Paris'"),
-            Statement::Set { name: "timezone".into(), value: Some("Europe/Paris".into()), local: false }
+            Statement::Set {
+                name: "timezone".into(),
+                value: Some("Europe/Paris".into()),
+                local: false
+            }
         );
         assert_eq!(
             one("SET SESSION statement_timeout = DEFAULT"),
-            Statement::Set { name: "statement_timeout".into(), value: None, local: false }
+            Statement::Set {
+                name: "statement_timeout".into(),
+                value: None,
+                local: false
+            }
         );
-        assert_eq!(one("SHOW TimeZone"), Statement::Show { name: Some("timezone".into()) });
+        assert_eq!(
+            one("SHOW TimeZone"),
+            Statement::Show {
+                name: Some("timezone".into())
+            }
+        );
         assert_eq!(one("SHOW ALL"), Statement::Show { name: None });
         assert_eq!(one("RESET ALL"), Statement::Reset { name: None });
-        assert_eq!(one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE"), Statement::Begin);
+        assert_eq!(
+            one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE"),
+            Statement::Begin
+        );
         assert_eq!(one("start transaction"), Statement::Begin);
         assert_eq!(one("END"), Statement::Commit);
         assert_eq!(one("rollback work"), Statement::Rollback);
@@ -669,8 +920,13 @@ mod tests {
         let statements = parse_statements("SELECT 'a;b' AS x; -- c\n ;; SELECT 2").expect("parses");
         assert_eq!(
             statements,
-            [Statement::Query("SELECT 'a;b' AS x".into()), Statement::Query(" SELECT 2".into())]
+            [
+                Statement::Query("SELECT 'a;b' AS x".into()),
+                Statement::Query(" SELECT 2".into())
+            ]
         );
-        assert!(parse_statements(" ; -- only a comment").expect("parses").is_empty());
+        assert!(parse_statements(" ; -- only a comment")
+            .expect("parses")
+            .is_empty());
     }
 }

@@ -2,7 +2,8 @@
 //! `pg_table_is_visible`, `pg_encoding_to_char`, `format_type`,
 //! `pg_get_expr`, `current_schemas`, `to_regtype`, the `has_*_privilege`
 //! checks (true: access is checked when a statement runs),
-//! `pg_get_serial_sequence` (NULL: no sequences), and `obj_description` /
+//! `pg_get_serial_sequence` (NULL: no sequences), `pg_get_indexdef` and
+//! `pg_get_constraintdef` (primary keys), and `obj_description` /
 //! `col_description` / `shobj_description` (NULL: CairnDB keeps no comments).
 
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, PrimitiveArray, St
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::oid;
 use crate::system::{SYSTEM_SCHEMA, SYSTEM_TABLE_NAMES};
@@ -38,6 +41,17 @@ enum Kind {
     ToRegtype,
     /// `pg_get_serial_sequence(table, column)`: NULL, there are no sequences.
     NoSequence,
+    /// `pg_get_indexdef(index [, column, pretty])`.
+    IndexDefinition,
+    /// `pg_get_constraintdef(constraint [, pretty])`.
+    ConstraintDefinition,
+    /// `pg_relation_is_publishable`: false, CairnDB has no publications.
+    Never,
+    /// `pg_table_size` and friends: NULL. Rows live in one LSM tree with
+    /// no per-table size kept, and a guess would mislead.
+    UnknownSize,
+    /// `pg_size_pretty(bigint)`.
+    SizePretty,
 }
 
 struct CatalogFunction {
@@ -72,20 +86,55 @@ impl std::hash::Hash for CatalogFunction {
 
 impl CatalogFunction {
     fn user_name(&self, oid: u32) -> String {
-        let user = oid::user_of(oid).and_then(|id| self.catalog.snapshot().get::<User>(&id).ok().flatten());
+        let user = oid::user_of(oid)
+            .and_then(|id| self.catalog.snapshot().get::<User>(&id).ok().flatten());
         user.map_or_else(|| format!("unknown (OID={oid})"), |user| user.username)
     }
 
     fn table_visible(&self, table_oid: u32) -> bool {
-        if (oid::SYSTEM_TABLE_BASE..oid::SYSTEM_TABLE_BASE + SYSTEM_TABLE_NAMES.len() as u32).contains(&table_oid) {
+        if (oid::SYSTEM_TABLE_BASE..oid::SYSTEM_TABLE_BASE + SYSTEM_TABLE_NAMES.len() as u32)
+            .contains(&table_oid)
+        {
             return self.search_path.iter().any(|s| s == SYSTEM_SCHEMA);
         }
         let snapshot = self.catalog.snapshot();
-        let Some(table) = oid::table_of(table_oid).and_then(|id| snapshot.get::<TableDef>(&id).ok().flatten()) else {
+        let Some(table) = oid::table_of(table_oid)
+            .or_else(|| oid::table_of_primary_key_index(table_oid))
+            .and_then(|id| snapshot.get::<TableDef>(&id).ok().flatten())
+        else {
             return false;
         };
-        let namespace = snapshot.get::<cairn_types::Namespace>(&table.namespace_id).ok().flatten();
+        let namespace = snapshot
+            .get::<cairn_types::Namespace>(&table.namespace_id)
+            .ok()
+            .flatten();
         namespace.is_some_and(|n| self.search_path.contains(&n.name))
+    }
+}
+
+impl CatalogFunction {
+    fn table(&self, id: cairn_types::TableId) -> Option<TableDef> {
+        self.catalog.snapshot().get::<TableDef>(&id).ok().flatten()
+    }
+
+    /// The whole definition for column 0, else that key column's name.
+    fn index_definition(&self, index: u32, column: usize, pretty: bool) -> Option<String> {
+        let table = self.table(oid::table_of_primary_key_index(index)?)?;
+        if column > 0 {
+            return super::deparse::primary_key_column(&table, column);
+        }
+        let namespace = self
+            .catalog
+            .snapshot()
+            .get::<cairn_types::Namespace>(&table.namespace_id)
+            .ok()
+            .flatten()?;
+        let qualify = !pretty || !self.search_path.contains(&namespace.name);
+        Some(super::deparse::primary_key_index(
+            &table,
+            &namespace.name,
+            qualify,
+        ))
     }
 }
 
@@ -100,9 +149,12 @@ impl ScalarUDFImpl for CatalogFunction {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
-            Kind::TableVisible | Kind::Privilege => DataType::Boolean,
-            Kind::CurrentSchemas => DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            Kind::TableVisible | Kind::Privilege | Kind::Never => DataType::Boolean,
+            Kind::CurrentSchemas => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+            }
             Kind::ToRegtype => DataType::UInt32,
+            Kind::UnknownSize => DataType::Int64,
             _ => DataType::Utf8,
         })
     }
@@ -116,57 +168,130 @@ impl ScalarUDFImpl for CatalogFunction {
         let constant = |value: ScalarValue| Ok(ColumnarValue::Scalar(value));
         match self.kind {
             Kind::Privilege => return constant(ScalarValue::Boolean(Some(true))),
+            Kind::Never => return constant(ScalarValue::Boolean(Some(false))),
+            Kind::UnknownSize => return constant(ScalarValue::Int64(None)),
             Kind::NoSequence => return constant(ScalarValue::Utf8(None)),
             Kind::CurrentSchemas => {
-                let implicit = first.as_any().downcast_ref::<BooleanArray>().is_some_and(|b| b.is_valid(0) && b.value(0));
+                let implicit = first
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .is_some_and(|b| b.is_valid(0) && b.value(0));
                 let mut names: Vec<ScalarValue> = Vec::new();
                 if implicit {
                     names.push(ScalarValue::Utf8(Some(super::PG_CATALOG.to_owned())));
                 }
-                names.extend(self.search_path.iter().map(|name| ScalarValue::Utf8(Some(name.clone()))));
-                return constant(ScalarValue::List(ScalarValue::new_list_nullable(&names, &DataType::Utf8)));
+                names.extend(
+                    self.search_path
+                        .iter()
+                        .map(|name| ScalarValue::Utf8(Some(name.clone()))),
+                );
+                return constant(ScalarValue::List(ScalarValue::new_list_nullable(
+                    &names,
+                    &DataType::Utf8,
+                )));
             }
             Kind::ToRegtype => {
                 let names = cast(first, &DataType::Utf8)?;
                 let names = names.as_any().downcast_ref::<StringArray>();
                 let oids = (0..len).map(|row| {
-                    let name = names.filter(|n| n.is_valid(row)).map(|n| n.value(row).trim().to_ascii_lowercase())?;
+                    let name = names
+                        .filter(|n| n.is_valid(row))
+                        .map(|n| n.value(row).trim().to_ascii_lowercase())?;
                     let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).to_owned();
-                    super::types::BUILTIN_TYPES.iter().find(|t| t.name == name || t.display == name).map(|t| t.oid)
+                    super::types::BUILTIN_TYPES
+                        .iter()
+                        .find(|t| t.name == name || t.display == name)
+                        .map(|t| t.oid)
                 });
-                let result: ArrayRef = Arc::new(datafusion::arrow::array::UInt32Array::from_iter(oids));
-                return Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-                    true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-                    false => ColumnarValue::Array(result),
-                });
+                let result: ArrayRef =
+                    Arc::new(datafusion::arrow::array::UInt32Array::from_iter(oids));
+                return Ok(
+                    match args
+                        .args
+                        .iter()
+                        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+                    {
+                        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+                        false => ColumnarValue::Array(result),
+                    },
+                );
             }
             _ => {}
         }
         let integers = |array: &ArrayRef| -> Result<Vec<Option<i64>>> {
             let array = cast(array, &DataType::Int64)?;
             let array = array.as_any().downcast_ref::<PrimitiveArray<Int64Type>>();
-            Ok((0..len).map(|row| array.filter(|a| a.is_valid(row)).map(|a| a.value(row))).collect())
+            Ok((0..len)
+                .map(|row| array.filter(|a| a.is_valid(row)).map(|a| a.value(row)))
+                .collect())
         };
         let result: ArrayRef = if self.kind == Kind::Expression {
             cast(first, &DataType::Utf8)?
         } else {
-            let oids: Vec<Option<u32>> =
-                integers(first)?.into_iter().map(|id| id.map(|id| u32::try_from(id).unwrap_or(0))).collect();
+            let oids: Vec<Option<u32>> = integers(first)?
+                .into_iter()
+                .map(|id| id.map(|id| u32::try_from(id).unwrap_or(0)))
+                .collect();
             match self.kind {
-                Kind::UserName => Arc::new(StringArray::from_iter(oids.iter().map(|o| o.map(|o| self.user_name(o))))),
-                Kind::TableVisible => Arc::new(BooleanArray::from_iter(oids.iter().map(|o| o.map(|o| self.table_visible(o))))),
-                Kind::EncodingName => Arc::new(StringArray::from_iter(oids.iter().map(|o| o.map(|_| "UTF8".to_owned())))),
+                Kind::UserName => Arc::new(StringArray::from_iter(
+                    oids.iter().map(|o| o.map(|o| self.user_name(o))),
+                )),
+                Kind::TableVisible => Arc::new(BooleanArray::from_iter(
+                    oids.iter().map(|o| o.map(|o| self.table_visible(o))),
+                )),
+                Kind::EncodingName => Arc::new(StringArray::from_iter(
+                    oids.iter().map(|o| o.map(|_| "UTF8".to_owned())),
+                )),
                 Kind::FormatType => {
                     let typmods = match arrays.get(1) {
                         Some(typmods) => integers(typmods)?,
                         None => vec![None; len],
                     };
-                    Arc::new(StringArray::from_iter(oids.iter().zip(typmods).map(|(oid, typmod)| {
-                        let typmod = typmod.map_or(-1, |m| i32::try_from(m).unwrap_or(-1));
-                        oid.map(|oid| super::types::format_type(oid, typmod).unwrap_or_else(|| "???".to_owned()))
+                    Arc::new(StringArray::from_iter(oids.iter().zip(typmods).map(
+                        |(oid, typmod)| {
+                            let typmod = typmod.map_or(-1, |m| i32::try_from(m).unwrap_or(-1));
+                            oid.map(|oid| {
+                                super::types::format_type(oid, typmod)
+                                    .unwrap_or_else(|| "???".to_owned())
+                            })
+                        },
+                    )))
+                }
+                Kind::IndexDefinition => {
+                    let columns = match arrays.get(1) {
+                        Some(columns) => integers(columns)?,
+                        None => vec![Some(0); len],
+                    };
+                    let pretty = arrays.get(2).map(|p| {
+                        p.as_any()
+                            .downcast_ref::<BooleanArray>()
+                            .is_some_and(|b| b.is_valid(0) && b.value(0))
+                    });
+                    Arc::new(StringArray::from_iter(oids.iter().zip(columns).map(
+                        |(oid, column)| {
+                            self.index_definition(
+                                (*oid)?,
+                                usize::try_from(column?).ok()?,
+                                pretty.unwrap_or(false),
+                            )
+                        },
+                    )))
+                }
+                Kind::ConstraintDefinition => {
+                    Arc::new(StringArray::from_iter(oids.iter().map(|oid| {
+                        let table = self.table(oid::table_of_primary_key_constraint((*oid)?)?)?;
+                        Some(super::deparse::primary_key_constraint(&table))
                     })))
                 }
+                Kind::SizePretty => {
+                    let sizes = integers(first)?;
+                    Arc::new(StringArray::from_iter(
+                        sizes.into_iter().map(|size| size.map(size_pretty)),
+                    ))
+                }
                 Kind::Description
+                | Kind::Never
+                | Kind::UnknownSize
                 | Kind::Expression
                 | Kind::CurrentSchemas
                 | Kind::Privilege
@@ -174,11 +299,37 @@ impl ScalarUDFImpl for CatalogFunction {
                 | Kind::NoSequence => Arc::new(StringArray::new_null(len)),
             }
         };
-        Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-            false => ColumnarValue::Array(result),
-        })
+        Ok(
+            match args
+                .args
+                .iter()
+                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+            {
+                true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+                false => ColumnarValue::Array(result),
+            },
+        )
     }
+}
+
+/// `pg_size_pretty`: bytes below 10 kB, then kB, MB, … each rounded half
+/// away from zero, as PostgreSQL prints them.
+fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT_HALVES: i64 = LIMIT * 2 - 1;
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // One bit more than the unit, for rounding.
+    let mut halves = size >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if halves.abs() < LIMIT_HALVES {
+            return format!("{} {unit}", half_rounded(halves));
+        }
+        halves >>= 10;
+    }
+    format!("{} PB", half_rounded(halves))
 }
 
 /// The catalog functions for a session with this search path.
@@ -199,6 +350,16 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("has_column_privilege", Kind::Privilege),
         ("to_regtype", Kind::ToRegtype),
         ("pg_get_serial_sequence", Kind::NoSequence),
+        ("pg_get_indexdef", Kind::IndexDefinition),
+        ("pg_get_constraintdef", Kind::ConstraintDefinition),
+        ("pg_relation_is_publishable", Kind::Never),
+        ("pg_get_statisticsobjdef_columns", Kind::Description),
+        ("pg_table_size", Kind::UnknownSize),
+        ("pg_relation_size", Kind::UnknownSize),
+        ("pg_total_relation_size", Kind::UnknownSize),
+        ("pg_indexes_size", Kind::UnknownSize),
+        ("pg_database_size", Kind::UnknownSize),
+        ("pg_size_pretty", Kind::SizePretty),
     ]
     .into_iter()
     .map(|(name, kind)| {
@@ -211,4 +372,18 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         })
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_pretty;
+
+    #[test]
+    fn sizes_print_as_postgres_prints_them() {
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(10 * 1024), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(123_456_789), "118 MB");
+        assert_eq!(size_pretty(-20_000), "-20 kB");
+    }
 }

@@ -4,10 +4,10 @@
 //! of CairnDB objects are derived from their ids (see [`oid`]), so they are
 //! the same in every session and across restarts.
 //!
-//! So far: `pg_namespace`, `pg_class`, `pg_roles`/`pg_user`,
-//! `pg_database`, `pg_am`, and the functions psql's `\dn`, `\dt`, `\du`
-//! and `\l` call.
+//! The tables of features CairnDB lacks (triggers, publications, …)
+//! exist with no rows, so client queries that join them plan and run.
 
+mod deparse;
 mod functions;
 mod tables;
 mod types;
@@ -47,6 +47,10 @@ pub mod oid {
     const NAMESPACE_BASE: u64 = 20_000;
     const ROLE_BASE: u64 = 100_000;
     const TABLE_BASE: u64 = 1_000_000;
+    /// A table's primary key index (`<table>_pkey` in pg_class, pg_index).
+    const PRIMARY_KEY_INDEX_BASE: u64 = 1_500_000_000;
+    /// A table's primary key constraint (pg_constraint).
+    const PRIMARY_KEY_CONSTRAINT_BASE: u64 = 2_500_000_000;
 
     pub fn namespace(id: NamespaceId) -> u32 {
         u32::try_from(NAMESPACE_BASE + id.0).unwrap_or(u32::MAX)
@@ -57,7 +61,10 @@ pub mod oid {
     }
 
     pub fn user_of(oid: u32) -> Option<UserId> {
-        u64::from(oid).checked_sub(ROLE_BASE).filter(|id| *id < TABLE_BASE - ROLE_BASE).map(UserId)
+        u64::from(oid)
+            .checked_sub(ROLE_BASE)
+            .filter(|id| *id < TABLE_BASE - ROLE_BASE)
+            .map(UserId)
     }
 
     pub fn table(id: TableId) -> u32 {
@@ -65,7 +72,30 @@ pub mod oid {
     }
 
     pub fn table_of(oid: u32) -> Option<TableId> {
-        u64::from(oid).checked_sub(TABLE_BASE).map(TableId)
+        in_range(oid, TABLE_BASE, PRIMARY_KEY_INDEX_BASE)
+    }
+
+    pub fn primary_key_index(id: TableId) -> u32 {
+        u32::try_from(PRIMARY_KEY_INDEX_BASE + id.0).unwrap_or(u32::MAX)
+    }
+
+    /// The table whose primary key index has this OID.
+    pub fn table_of_primary_key_index(oid: u32) -> Option<TableId> {
+        in_range(oid, PRIMARY_KEY_INDEX_BASE, PRIMARY_KEY_CONSTRAINT_BASE)
+    }
+
+    pub fn primary_key_constraint(id: TableId) -> u32 {
+        u32::try_from(PRIMARY_KEY_CONSTRAINT_BASE + id.0).unwrap_or(u32::MAX)
+    }
+
+    /// The table whose primary key constraint has this OID.
+    pub fn table_of_primary_key_constraint(oid: u32) -> Option<TableId> {
+        in_range(oid, PRIMARY_KEY_CONSTRAINT_BASE, u64::from(u32::MAX))
+    }
+
+    fn in_range(oid: u32, base: u64, end: u64) -> Option<TableId> {
+        let oid = u64::from(oid);
+        (base..end).contains(&oid).then(|| TableId(oid - base))
     }
 }
 
@@ -76,11 +106,70 @@ pub(crate) trait PgTable: Send + Sync + 'static {
     fn batch(catalog: &Catalog, actor: &Actor) -> cairn_types::Result<RecordBatch>;
 }
 
-/// The pg_catalog tables, by name.
-const TABLE_NAMES: [&str; 11] = [
-    "pg_namespace", "pg_class", "pg_roles", "pg_user", "pg_database", "pg_am", "pg_type", "pg_attribute",
-    "pg_attrdef", "pg_collation", "pg_auth_members",
-];
+/// Declares the pg_catalog tables once: their names (for
+/// [`is_catalog_table`]) and their registration in the schema.
+macro_rules! catalog_tables {
+    ($($table:ty),* $(,)?) => {
+        const TABLE_NAMES: &[&str] = &[$(<$table as PgTable>::NAME),*];
+
+        fn register_tables(schema: &MemorySchemaProvider, catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<()> {
+            $(register::<$table>(schema, catalog, actor)?;)*
+            Ok(())
+        }
+    };
+}
+
+catalog_tables!(
+    tables::PgNamespace,
+    tables::PgClass,
+    tables::PgRoles,
+    tables::PgUser,
+    tables::PgAuthMembers,
+    tables::PgDatabase,
+    tables::PgAm,
+    tables::PgType,
+    tables::PgAttribute,
+    tables::PgAttrdef,
+    tables::PgCollation,
+    tables::PgIndex,
+    tables::PgConstraint,
+    tables::PgTablespace,
+    tables::PgSettings,
+    tables::PgStatActivity,
+    tables::PgPolicy,
+    tables::PgStatisticExt,
+    tables::PgPublication,
+    tables::PgPublicationNamespace,
+    tables::PgPublicationRel,
+    tables::PgInherits,
+    tables::PgDescription,
+    tables::PgShdescription,
+    tables::PgEnum,
+    tables::PgRange,
+    tables::PgTrigger,
+    tables::PgRewrite,
+    tables::PgProc,
+    tables::PgSequence,
+    tables::PgDepend,
+    tables::PgForeignTable,
+    tables::PgPartitionedTable,
+    tables::PgExtension,
+    tables::PgEventTrigger,
+);
+
+fn register<T: PgTable>(
+    schema: &MemorySchemaProvider,
+    catalog: &Arc<Catalog>,
+    actor: &Actor,
+) -> DfResult<()> {
+    let provider = PgTableProvider::<T> {
+        catalog: Arc::clone(catalog),
+        actor: actor.clone(),
+        _table: Default::default(),
+    };
+    schema.register_table(T::NAME.to_owned(), Arc::new(provider))?;
+    Ok(())
+}
 
 /// Whether `name` is a pg_catalog table (found without the schema, as in
 /// PostgreSQL, which searches pg_catalog first).
@@ -89,24 +178,12 @@ pub fn is_catalog_table(name: &str) -> bool {
 }
 
 /// Every pg_catalog table, as `actor` sees it.
-pub fn pg_catalog_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
+pub fn pg_catalog_schema(
+    catalog: &Arc<Catalog>,
+    actor: &Actor,
+) -> DfResult<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
-    fn add<T: PgTable>(schema: &MemorySchemaProvider, catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<()> {
-        let provider = PgTableProvider::<T> { catalog: Arc::clone(catalog), actor: actor.clone(), _table: Default::default() };
-        schema.register_table(T::NAME.to_owned(), Arc::new(provider))?;
-        Ok(())
-    }
-    add::<tables::PgNamespace>(&schema, catalog, actor)?;
-    add::<tables::PgClass>(&schema, catalog, actor)?;
-    add::<tables::PgRoles>(&schema, catalog, actor)?;
-    add::<tables::PgUser>(&schema, catalog, actor)?;
-    add::<tables::PgDatabase>(&schema, catalog, actor)?;
-    add::<tables::PgAm>(&schema, catalog, actor)?;
-    add::<tables::PgType>(&schema, catalog, actor)?;
-    add::<tables::PgAttribute>(&schema, catalog, actor)?;
-    add::<tables::PgAttrdef>(&schema, catalog, actor)?;
-    add::<tables::PgCollation>(&schema, catalog, actor)?;
-    add::<tables::PgAuthMembers>(&schema, catalog, actor)?;
+    register_tables(&schema, catalog, actor)?;
     Ok(Arc::new(schema))
 }
 
@@ -171,7 +248,9 @@ impl<T: PgTable> ScanSource for PgScan<T> {
     fn read(&self) -> cairn_types::Result<RecordBatch> {
         let batch = T::batch(&self.catalog, &self.actor)?;
         match &self.projection {
-            Some(projection) => batch.project(projection).map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
+            Some(projection) => batch
+                .project(projection)
+                .map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
             None => Ok(batch),
         }
     }
