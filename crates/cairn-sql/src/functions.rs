@@ -121,3 +121,80 @@ pub fn session_functions(user: &str, database: &str, schema: &str) -> Vec<Arc<Sc
     .map(Arc::new)
     .collect()
 }
+
+/// `json_build_object(key, value, …)`: an object of the pairs, as json.
+/// Written here: DataFusion has no JSON constructors. (SQLAlchemy's
+/// column reflection calls it.)
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<FieldRef> {
+        let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), "json".to_owned())]);
+        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, true).with_metadata(metadata)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() % 2 != 0 {
+            return datafusion::common::exec_err!("argument list must have even number of elements");
+        }
+        let columns = ColumnarValue::values_to_arrays(&args.args)?;
+        let objects = (0..args.number_rows)
+            .map(|row| {
+                let mut object = serde_json::Map::new();
+                for pair in columns.chunks(2) {
+                    let key = ScalarValue::try_from_array(&pair[0], row)?;
+                    let value = ScalarValue::try_from_array(&pair[1], row)?;
+                    if key.is_null() {
+                        return datafusion::common::exec_err!("argument 1 cannot be null");
+                    }
+                    let key = match key {
+                        ScalarValue::Utf8(Some(k)) | ScalarValue::Utf8View(Some(k)) | ScalarValue::LargeUtf8(Some(k)) => k,
+                        other => other.to_string(),
+                    };
+                    object.insert(key, json_value(&value));
+                }
+                Ok(serde_json::Value::Object(object).to_string())
+            })
+            .collect::<Result<Vec<String>>>()?;
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(objects))))
+    }
+}
+
+fn json_value(value: &ScalarValue) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        v if v.is_null() => Json::Null,
+        ScalarValue::Boolean(Some(b)) => Json::Bool(*b),
+        ScalarValue::Int8(Some(n)) => Json::from(*n),
+        ScalarValue::Int16(Some(n)) => Json::from(*n),
+        ScalarValue::Int32(Some(n)) => Json::from(*n),
+        ScalarValue::Int64(Some(n)) => Json::from(*n),
+        ScalarValue::UInt8(Some(n)) => Json::from(*n),
+        ScalarValue::UInt16(Some(n)) => Json::from(*n),
+        ScalarValue::UInt32(Some(n)) => Json::from(*n),
+        ScalarValue::UInt64(Some(n)) => Json::from(*n),
+        ScalarValue::Float32(Some(n)) => Json::from(f64::from(*n)),
+        ScalarValue::Float64(Some(n)) => Json::from(*n),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => Json::String(s.clone()),
+        other => Json::String(other.to_string()),
+    }
+}
+
+pub fn json_build_object_udf() -> ScalarUDF {
+    ScalarUDF::from(JsonBuildObject { signature: Signature::variadic_any(Volatility::Immutable) })
+}

@@ -53,6 +53,7 @@ impl TypePlanner for PgTypes {
             ast::DataType::Uuid => Some(text_field("", "uuid")),
             ast::DataType::JSON => Some(text_field("", "json")),
             ast::DataType::JSONB => Some(text_field("", "jsonb")),
+            ast::DataType::Regclass => Some(Arc::new(Field::new("", DataType::UInt32, true))),
             // Names DataFusion's parser leaves custom: `pg_catalog.text`,
             // `name`, `oid`, `regclass`, … as catalog queries write them.
             ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
@@ -74,8 +75,8 @@ impl TypePlanner for PgTypes {
                     "int8" => DataType::Int64,
                     "float4" => DataType::Float32,
                     "float8" => DataType::Float64,
-                    // Object identifiers: numbers. (Reading a name as an
-                    // OID, as `'t'::regclass` does, is not supported yet.)
+                    // Object identifiers: numbers. (`'t'::regclass`, a
+                    // name, is looked up before planning: see `plan`.)
                     "oid" | "regclass" | "regtype" | "regproc" | "regprocedure"
                     | "regnamespace" | "regrole" | "xid" => DataType::UInt32,
                     _ => return Ok(None),
@@ -410,6 +411,8 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   `pg_catalog.pg_type`, which PostgreSQL searches first;
 /// - unaliased select items are named as PostgreSQL names them
 ///   (`count`, not `count(*)`; see [`column_names`]);
+/// - `'name'::regclass` looks the table's OID up by name;
+/// - `generate_subscripts(a, d)` unnests the positions 1‥n;
 /// - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
 ///   as aggregates, and correlated ones in forms DataFusion decorrelates
@@ -459,6 +462,9 @@ pub async fn plan(
             {
                 backslash_escape(pattern, escape_char);
             }
+            if let Some(lookup) = regclass_of_name(expr) {
+                *expr = lookup;
+            }
             if let Some(aggregated) = array_of_subquery(expr) {
                 *expr = aggregated;
             }
@@ -482,10 +488,51 @@ pub async fn plan(
                     }
                 }
             }
+            if let Some(subscripts) = generate_subscripts(expr) {
+                *expr = subscripts;
+            }
             ControlFlow::<()>::Continue(())
         });
     }
     state.statement_to_plan(statement).await
+}
+
+/// `'name'::regclass` as a lookup of the table's OID by name. (Other
+/// casts to regclass are of OIDs, which it is as a number.)
+fn regclass_of_name(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Cast { expr: inner, data_type, .. } = expr else { return None };
+    let regclass = match data_type {
+        ast::DataType::Regclass => true,
+        ast::DataType::Custom(name, _) => {
+            name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("regclass"))
+        }
+        _ => false,
+    };
+    let ast::Expr::Value(value) = inner.as_ref() else { return None };
+    let argument = match &value.value {
+        ast::Value::SingleQuotedString(name) => format!("'{}'", name.replace('\'', "''")),
+        // A parameter is bound as a name (SQLAlchemy sends `$2::regclass`).
+        ast::Value::Placeholder(placeholder) => format!("CAST({placeholder} AS TEXT)"),
+        _ => return None,
+    };
+    if !regclass {
+        return None;
+    }
+    parse_expr(&format!("{}({argument})", crate::pg_catalog::REGCLASS_FUNCTION))
+}
+
+/// `generate_subscripts(a, d)` as `unnest(range(1, array_length(a, d) + 1))`:
+/// the positions of a's elements (they start at 1), one per row, beside
+/// `unnest(a)` in the same select list as PostgreSQL pairs them.
+fn generate_subscripts(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    if !name.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts")) {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &function.args else { return None };
+    let [array, dimension] = list.args.as_slice() else { return None };
+    parse_expr(&format!("unnest(range(1, CAST(array_length({array}, {dimension}) AS BIGINT) + 1))"))
 }
 
 /// `LIKE p ESCAPE 'c'` as `LIKE p'` with backslash as the escape, which is

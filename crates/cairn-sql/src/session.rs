@@ -217,6 +217,7 @@ fn build_context(
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
     ctx.register_udf(crate::functions::gen_random_uuid_udf());
+    ctx.register_udf(crate::functions::json_build_object_udf());
     ctx.register_udtf("generate_series", Arc::new(crate::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),

@@ -47,11 +47,17 @@ enum Kind {
     ConstraintDefinition,
     /// `pg_relation_is_publishable`: false, CairnDB has no publications.
     Never,
+    /// `pg_type_is_visible`, `pg_collation_is_visible`: true, every type and
+    /// collation is in pg_catalog, which is always searched.
+    Always,
     /// `pg_table_size` and friends: NULL. Rows live in one LSM tree with
     /// no per-table size kept, and a guess would mislead.
     UnknownSize,
     /// `pg_size_pretty(bigint)`.
     SizePretty,
+    /// `'name'::regclass`: a table's OID from its (possibly qualified)
+    /// name, looked up on the search path; 42P01 if there is none.
+    RegclassOid,
 }
 
 struct CatalogFunction {
@@ -113,6 +119,37 @@ impl CatalogFunction {
 }
 
 impl CatalogFunction {
+    /// `'ns.t'::regclass`, `'t'::regclass` (first on the search path),
+    /// or an OID written as text.
+    fn regclass(&self, name: &str) -> Result<u32> {
+        if let Ok(oid) = name.trim().parse::<u32>() {
+            return Ok(oid);
+        }
+        let part = |p: &str| match p.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => p.to_lowercase(),
+        };
+        let parts: Vec<String> = name.trim().splitn(2, '.').map(part).collect();
+        let (namespaces, table) = match parts.as_slice() {
+            [namespace, table] => (vec![namespace.clone()], table),
+            [table] => (self.search_path.clone(), table),
+            _ => return Err(undefined_relation(name)),
+        };
+        if let Some(oid) = catalog_relation_oid(table).filter(|_| namespaces.iter().any(|n| n == super::PG_CATALOG) || parts.len() == 1) {
+            return Ok(oid);
+        }
+        let snapshot = self.catalog.snapshot();
+        for namespace in &namespaces {
+            let found = self.catalog.table(&snapshot, namespace, table).map_err(|e| {
+                datafusion::error::DataFusionError::External(Box::new(e))
+            })?;
+            if let Some(found) = found {
+                return Ok(oid::table(found.id));
+            }
+        }
+        Err(undefined_relation(name))
+    }
+
     fn table(&self, id: cairn_types::TableId) -> Option<TableDef> {
         self.catalog.snapshot().get::<TableDef>(&id).ok().flatten()
     }
@@ -149,11 +186,11 @@ impl ScalarUDFImpl for CatalogFunction {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
-            Kind::TableVisible | Kind::Privilege | Kind::Never => DataType::Boolean,
+            Kind::TableVisible | Kind::Privilege | Kind::Never | Kind::Always => DataType::Boolean,
             Kind::CurrentSchemas => {
                 DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
             }
-            Kind::ToRegtype => DataType::UInt32,
+            Kind::ToRegtype | Kind::RegclassOid => DataType::UInt32,
             Kind::UnknownSize => DataType::Int64,
             _ => DataType::Utf8,
         })
@@ -169,7 +206,23 @@ impl ScalarUDFImpl for CatalogFunction {
         match self.kind {
             Kind::Privilege => return constant(ScalarValue::Boolean(Some(true))),
             Kind::Never => return constant(ScalarValue::Boolean(Some(false))),
+            Kind::Always => return constant(ScalarValue::Boolean(Some(true))),
             Kind::UnknownSize => return constant(ScalarValue::Int64(None)),
+            Kind::RegclassOid => {
+                let names = cast(first, &DataType::Utf8)?;
+                let names = names.as_any().downcast_ref::<StringArray>();
+                let oids = (0..len)
+                    .map(|row| match names.filter(|n| n.is_valid(row)) {
+                        Some(names) => self.regclass(names.value(row)).map(Some),
+                        None => Ok(None),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let result: ArrayRef = Arc::new(datafusion::arrow::array::UInt32Array::from(oids));
+                return Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                    true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+                    false => ColumnarValue::Array(result),
+                });
+            }
             Kind::NoSequence => return constant(ScalarValue::Utf8(None)),
             Kind::CurrentSchemas => {
                 let implicit = first
@@ -291,7 +344,9 @@ impl ScalarUDFImpl for CatalogFunction {
                 }
                 Kind::Description
                 | Kind::Never
+                | Kind::Always
                 | Kind::UnknownSize
+                | Kind::RegclassOid
                 | Kind::Expression
                 | Kind::CurrentSchemas
                 | Kind::Privilege
@@ -310,6 +365,30 @@ impl ScalarUDFImpl for CatalogFunction {
             },
         )
     }
+}
+
+/// PostgreSQL's OIDs for the catalog tables clients name in
+/// `obj_description(oid, 'pg_catalog.pg_class'::regclass)` and the like.
+fn catalog_relation_oid(name: &str) -> Option<u32> {
+    Some(match name {
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_class" => 1259,
+        "pg_database" => 1262,
+        "pg_namespace" => 2615,
+        "pg_constraint" => 2606,
+        "pg_index" => 2610,
+        "pg_description" => 2609,
+        "pg_attrdef" => 2604,
+        _ => return None,
+    })
+}
+
+fn undefined_relation(name: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(cairn_types::CairnError::UndefinedTable(format!(
+        "relation \"{name}\" does not exist"
+    ))))
 }
 
 /// `pg_size_pretty`: bytes below 10 kB, then kB, MB, … each rounded half
@@ -331,6 +410,9 @@ fn size_pretty(size: i64) -> String {
     }
     format!("{} PB", half_rounded(halves))
 }
+
+/// What `'name'::regclass` is planned as (see `crate::postgres::plan`).
+pub const REGCLASS_FUNCTION: &str = "cairn_regclass";
 
 /// The catalog functions for a session with this search path.
 pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<ScalarUDF> {
@@ -360,6 +442,9 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("pg_indexes_size", Kind::UnknownSize),
         ("pg_database_size", Kind::UnknownSize),
         ("pg_size_pretty", Kind::SizePretty),
+        ("pg_type_is_visible", Kind::Always),
+        ("pg_collation_is_visible", Kind::Always),
+        (REGCLASS_FUNCTION, Kind::RegclassOid),
     ]
     .into_iter()
     .map(|(name, kind)| {

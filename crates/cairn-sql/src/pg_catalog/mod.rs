@@ -26,7 +26,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::scan_exec::{ScanExec, ScanSource};
 
-pub use functions::catalog_functions;
+pub use functions::{catalog_functions, REGCLASS_FUNCTION};
 
 /// The schema name.
 pub const PG_CATALOG: &str = "pg_catalog";
@@ -155,6 +155,7 @@ catalog_tables!(
     tables::PgPartitionedTable,
     tables::PgExtension,
     tables::PgEventTrigger,
+    tables::PgOpclass,
 );
 
 fn register<T: PgTable>(

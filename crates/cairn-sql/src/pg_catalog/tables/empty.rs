@@ -234,4 +234,16 @@ empty_tables! {
         "evtenabled": DataType::Utf8,
         "evttags": acl_type(),
     ];
+    /// `pg_opclass`: operator classes (CairnDB's one index kind has none to choose).
+    PgOpclass = "pg_opclass" [
+        "oid": DataType::UInt32,
+        "opcmethod": DataType::UInt32,
+        "opcname": DataType::Utf8,
+        "opcnamespace": DataType::UInt32,
+        "opcowner": DataType::UInt32,
+        "opcfamily": DataType::UInt32,
+        "opcintype": DataType::UInt32,
+        "opcdefault": DataType::Boolean,
+        "opckeytype": DataType::UInt32,
+    ];
 }

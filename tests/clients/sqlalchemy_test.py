@@ -34,10 +34,14 @@ for driver in ("psycopg", "psycopg2"):
             rows = [(item.id, item.name) for item in session.scalars(select(Item))]
             assert rows == [(2, "deux")], rows
         inspector = inspect(engine)
-        assert "default" in inspector.get_schema_names(), inspector.get_schema_names()
+        assert inspector.default_schema_name in inspector.get_schema_names(), inspector.get_schema_names()
         assert "sa_items" in inspector.get_table_names(), inspector.get_table_names()
+        columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns("sa_items")]
+        # SERIAL (Integer primary key) is BIGINT in CairnDB (docs/tables.md).
+        assert columns[1:] == [("name", "VARCHAR(30)", False)], columns
+        assert inspector.get_pk_constraint("sa_items")["constrained_columns"] == ["id"]
         engine.dispose()
-        print(f"ok   sqlalchemy+{driver}")
+        print(f"PASS sqlalchemy+{driver}")
     except Exception as error:  # report each dialect, then fail the run
         failed += 1
         print(f"FAIL sqlalchemy+{driver}: {type(error).__name__}: {error}")

@@ -95,7 +95,7 @@ public class JdbcTest {
             for (Map.Entry<String, Check> check : checks.entrySet()) {
                 try {
                     check.getValue().run(c);
-                    System.out.println("ok   " + check.getKey());
+                    System.out.println("PASS " + check.getKey());
                 } catch (Throwable e) {
                     failed++;
                     System.out.println("FAIL " + check.getKey() + ": " + e);

@@ -64,7 +64,7 @@ const checks = {
   for (const [name, check] of Object.entries(checks)) {
     try {
       await check(client);
-      console.log(`ok   ${name}`);
+      console.log(`PASS ${name}`);
     } catch (error) {
       failed += 1;
       console.log(`FAIL ${name}: ${error.message}`);

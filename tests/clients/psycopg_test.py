@@ -133,7 +133,7 @@ failed = 0
 for check in CHECKS:
     try:
         check()
-        print(f"ok   {check.__name__}")
+        print(f"PASS {check.__name__}")
     except Exception as error:  # report every failure, then fail the run
         failed += 1
         print(f"FAIL {check.__name__}: {type(error).__name__}: {error}")
