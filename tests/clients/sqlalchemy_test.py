@@ -3,7 +3,7 @@ create_all, ORM insert/select/update/delete, and the inspector."""
 import os
 import sys
 
-from sqlalchemy import Integer, String, create_engine, inspect, select
+from sqlalchemy import Integer, MetaData, String, Table, create_engine, inspect, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -40,6 +40,8 @@ for driver in ("psycopg", "psycopg2"):
         # SERIAL (Integer primary key) is BIGINT in CairnDB (docs/tables.md).
         assert columns[1:] == [("name", "VARCHAR(30)", False)], columns
         assert inspector.get_pk_constraint("sa_items")["constrained_columns"] == ["id"]
+        reflected = Table("sa_items", MetaData(), autoload_with=engine)
+        assert [c.name for c in reflected.primary_key] == ["id"], reflected.primary_key
         engine.dispose()
         print(f"PASS sqlalchemy+{driver}")
     except Exception as error:  # report each dialect, then fail the run

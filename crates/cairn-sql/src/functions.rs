@@ -198,3 +198,127 @@ fn json_value(value: &ScalarValue) -> serde_json::Value {
 pub fn json_build_object_udf() -> ScalarUDF {
     ScalarUDF::from(JsonBuildObject { signature: Signature::variadic_any(Volatility::Immutable) })
 }
+
+/// `current_setting(name [, missing_ok])`: the session's value of a
+/// parameter, as `SHOW` gives it. Rebuilt whenever the settings change.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    /// Lower-case name and value.
+    values: Vec<(String, String)>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let columns = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(names) = columns.first() else {
+            return datafusion::common::exec_err!("current_setting takes a parameter name");
+        };
+        let values = (0..args.number_rows)
+            .map(|row| {
+                let name = ScalarValue::try_from_array(names, row)?;
+                let missing_ok = match columns.get(1) {
+                    Some(flags) => matches!(ScalarValue::try_from_array(flags, row)?, ScalarValue::Boolean(Some(true))),
+                    None => false,
+                };
+                let name = match name {
+                    ScalarValue::Utf8(Some(n)) | ScalarValue::Utf8View(Some(n)) | ScalarValue::LargeUtf8(Some(n)) => n,
+                    _ => return Ok(None),
+                };
+                let found = self.values.iter().find(|(key, _)| key.eq_ignore_ascii_case(&name));
+                match (found, missing_ok) {
+                    (Some((_, value)), _) => Ok(Some(value.clone())),
+                    (None, true) => Ok(None),
+                    (None, false) => Err(datafusion::error::DataFusionError::External(Box::new(
+                        cairn_types::CairnError::UndefinedObject(format!("unrecognized configuration parameter \"{name}\"")),
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<Option<String>>>>()?;
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(values))))
+    }
+}
+
+/// `current_setting` over these (name, value) pairs.
+pub fn current_setting_udf(values: Vec<(String, String)>) -> ScalarUDF {
+    ScalarUDF::from(CurrentSetting { values, signature: Signature::variadic_any(Volatility::Stable) })
+}
+
+/// What `information_schema._pg_expandarray(a)` is planned as, inside
+/// `unnest(…)`: each element with its position, `{x, n}`, as PostgreSQL's
+/// function returns them (pgJDBC's `getPrimaryKeys` reads both).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExpandArray {
+    signature: Signature,
+}
+
+pub const EXPAND_ARRAY_FUNCTION: &str = "cairn_expandarray";
+
+fn expanded_type(element: &FieldRef) -> DataType {
+    let fields = vec![
+        Field::new("x", element.data_type().clone(), true),
+        Field::new("n", DataType::Int32, false),
+    ];
+    DataType::List(Arc::new(Field::new_list_field(DataType::Struct(fields.into()), true)))
+}
+
+impl ScalarUDFImpl for ExpandArray {
+    fn name(&self) -> &str {
+        EXPAND_ARRAY_FUNCTION
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [DataType::List(element)] => Ok(expanded_type(element)),
+            _ => datafusion::common::plan_err!("_pg_expandarray takes an array"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, Int32Array, ListArray, StructArray};
+        let columns = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(list) = columns.first().and_then(|c| c.as_list_opt::<i32>()) else {
+            return datafusion::common::exec_err!("_pg_expandarray takes an array");
+        };
+        let DataType::List(element) = list.data_type() else {
+            return datafusion::common::exec_err!("_pg_expandarray takes an array");
+        };
+        let offsets = list.offsets();
+        let positions: Vec<i32> = offsets
+            .windows(2)
+            .flat_map(|pair| 1..=(pair[1] - pair[0]))
+            .collect();
+        let start = usize::try_from(offsets[0]).unwrap_or(0);
+        let values = list.values().slice(start, positions.len());
+        let DataType::List(item) = expanded_type(element) else {
+            return datafusion::common::exec_err!("_pg_expandarray: unexpected type");
+        };
+        let DataType::Struct(fields) = item.data_type() else {
+            return datafusion::common::exec_err!("_pg_expandarray: unexpected type");
+        };
+        let items = StructArray::try_new(fields.clone(), vec![values, Arc::new(Int32Array::from(positions))], None)?;
+        let rebased = datafusion::arrow::buffer::OffsetBuffer::new(offsets.iter().map(|o| o - offsets[0]).collect());
+        let expanded = ListArray::try_new(item, rebased, Arc::new(items), list.nulls().cloned())?;
+        Ok(ColumnarValue::Array(Arc::new(expanded)))
+    }
+}
+
+pub fn expand_array_udf() -> ScalarUDF {
+    ScalarUDF::from(ExpandArray { signature: Signature::any(1, Volatility::Immutable) })
+}

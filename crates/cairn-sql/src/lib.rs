@@ -43,6 +43,8 @@ pub use settings::Settings;
 
 /// The PostgreSQL version CairnDB reports (`server_version`, `version()`).
 pub const PG_SERVER_VERSION: &str = "16.6";
+/// The same, as `server_version_num` gives it.
+pub const PG_SERVER_VERSION_NUM: &str = "160006";
 
 /// What a new session starts with, from the client's startup message.
 #[derive(Debug, Clone)]

@@ -411,7 +411,10 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   `pg_catalog.pg_type`, which PostgreSQL searches first;
 /// - unaliased select items are named as PostgreSQL names them
 ///   (`count`, not `count(*)`; see [`column_names`]);
-/// - `'name'::regclass` looks the table's OID up by name;
+/// - `'name'::regclass` looks the table's OID up by name, and
+///   `'name'::regproc` is the function's name;
+/// - `information_schema._pg_expandarray(a)` unnests `(x, n)` pairs;
+/// - `(expr).field` reads a field of a composite value;
 /// - `generate_subscripts(a, d)` unnests the positions 1‥n;
 /// - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
@@ -465,6 +468,9 @@ pub async fn plan(
             if let Some(lookup) = regclass_of_name(expr) {
                 *expr = lookup;
             }
+            if let Some(name) = regproc_name(expr) {
+                *expr = name;
+            }
             if let Some(aggregated) = array_of_subquery(expr) {
                 *expr = aggregated;
             }
@@ -478,18 +484,18 @@ pub async fn plan(
                 if qualified {
                     parts.remove(0);
                 }
-                // CairnDB's arrays start at 1: the upper bound is the length.
-                if let [part] = parts.as_mut_slice() {
-                    if part
-                        .as_ident()
-                        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("array_upper"))
-                    {
-                        *part = ast::ObjectNamePart::Identifier(ast::Ident::new("array_length"));
-                    }
-                }
+            }
+            if let Some(upper) = array_upper(expr) {
+                *expr = upper;
             }
             if let Some(subscripts) = generate_subscripts(expr) {
                 *expr = subscripts;
+            }
+            if let Some(expanded) = expand_array(expr) {
+                *expr = expanded;
+            }
+            if let Some(field) = field_of_composite(expr) {
+                *expr = field;
             }
             ControlFlow::<()>::Continue(())
         });
@@ -521,6 +527,20 @@ fn regclass_of_name(expr: &ast::Expr) -> Option<ast::Expr> {
     parse_expr(&format!("{}({argument})", crate::pg_catalog::REGCLASS_FUNCTION))
 }
 
+/// `array_upper(a, d)` as `CAST(array_length(a, d) AS BIGINT)`: CairnDB's
+/// arrays start at 1, so the upper bound is the length (a bigint, which
+/// DataFusion's `generate_series(1, array_upper(…))` needs).
+fn array_upper(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    if !name.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("array_upper")) {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &function.args else { return None };
+    let [array, dimension] = list.args.as_slice() else { return None };
+    parse_expr(&format!("CAST(array_length({array}, CAST({dimension} AS BIGINT)) AS BIGINT)"))
+}
+
 /// `generate_subscripts(a, d)` as `unnest(range(1, array_length(a, d) + 1))`:
 /// the positions of a's elements (they start at 1), one per row, beside
 /// `unnest(a)` in the same select list as PostgreSQL pairs them.
@@ -532,7 +552,44 @@ fn generate_subscripts(expr: &ast::Expr) -> Option<ast::Expr> {
     }
     let ast::FunctionArguments::List(list) = &function.args else { return None };
     let [array, dimension] = list.args.as_slice() else { return None };
-    parse_expr(&format!("unnest(range(1, CAST(array_length({array}, {dimension}) AS BIGINT) + 1))"))
+    parse_expr(&format!("unnest(range(1, CAST(array_length({array}, CAST({dimension} AS BIGINT)) AS BIGINT) + 1))"))
+}
+
+/// `information_schema._pg_expandarray(a)`, a set-returning function of
+/// `(x, n)` rows, as `unnest` of a list of those (see
+/// [`crate::functions::EXPAND_ARRAY_FUNCTION`]).
+fn expand_array(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let name = function.name.0.last()?.as_ident()?;
+    if !name.value.eq_ignore_ascii_case("_pg_expandarray") {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &function.args else { return None };
+    let [array] = list.args.as_slice() else { return None };
+    parse_expr(&format!("unnest({}({array}))", crate::functions::EXPAND_ARRAY_FUNCTION))
+}
+
+/// `(expr).field`, a field of a composite value, as `get_field(expr,
+/// 'field')`: DataFusion reads `.field` after a column only.
+fn field_of_composite(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::CompoundFieldAccess { root, access_chain } = expr else { return None };
+    let ast::Expr::Nested(inner) = root.as_ref() else { return None };
+    let [ast::AccessExpr::Dot(ast::Expr::Identifier(field))] = access_chain.as_slice() else { return None };
+    parse_expr(&format!("get_field({inner}, '{}')", field.value.to_lowercase().replace('\'', "''")))
+}
+
+/// `'pg_catalog.array_in'::regproc` as the function's name, `'array_in'`:
+/// CairnDB's pg_type names its input and output functions as text.
+fn regproc_name(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Cast { expr: inner, data_type: ast::DataType::Custom(type_name, _), .. } = expr else { return None };
+    let regproc = type_name.0.last()?.as_ident()?.value.eq_ignore_ascii_case("regproc");
+    let ast::Expr::Value(value) = inner.as_ref() else { return None };
+    let ast::Value::SingleQuotedString(name) = &value.value else { return None };
+    if !regproc {
+        return None;
+    }
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    Some(ast::Expr::value(ast::Value::SingleQuotedString(name.to_owned())))
 }
 
 /// `LIKE p ESCAPE 'c'` as `LIKE p'` with backslash as the escape, which is

@@ -218,6 +218,7 @@ fn build_context(
     ctx.register_udf((*snowflake).clone());
     ctx.register_udf(crate::functions::gen_random_uuid_udf());
     ctx.register_udf(crate::functions::json_build_object_udf());
+    ctx.register_udf(crate::functions::expand_array_udf());
     ctx.register_udtf("generate_series", Arc::new(crate::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
@@ -257,6 +258,8 @@ fn configure_context(
     for function in session_functions(user, database, &schema) {
         ctx.register_udf((*function).clone());
     }
+    let values = settings.all().into_iter().map(|(name, value, _)| (name, value)).collect();
+    ctx.register_udf(crate::functions::current_setting_udf(values));
     for function in crate::pg_catalog::catalog_functions(catalog, &search_path) {
         ctx.register_udf(function);
     }

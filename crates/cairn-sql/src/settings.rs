@@ -46,6 +46,13 @@ const BUILTINS: &[Builtin] = &[
         description: "Sets the client's character set encoding (UTF8 only).",
     },
     Builtin {
+        name: "default_table_access_method",
+        default: "heap",
+        reported: false,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the access method tables are created with (CairnDB has one).",
+    },
+    Builtin {
         name: "DateStyle",
         default: "ISO, MDY",
         reported: true,
@@ -121,6 +128,13 @@ const BUILTINS: &[Builtin] = &[
         reported: true,
         mutability: Mutability::ReadOnly,
         description: "Shows the PostgreSQL version CairnDB is compatible with.",
+    },
+    Builtin {
+        name: "server_version_num",
+        default: crate::PG_SERVER_VERSION_NUM,
+        reported: false,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the PostgreSQL version CairnDB is compatible with, as a number.",
     },
     Builtin {
         name: "standard_conforming_strings",

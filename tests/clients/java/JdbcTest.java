@@ -90,6 +90,70 @@ public class JdbcTest {
             }
         });
 
+        checks.put("fetchSizeCursor", c -> {
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.setFetchSize(2);
+                try (ResultSet rs = s.executeQuery("SELECT id FROM jdbc_items ORDER BY id")) {
+                    long rows = 0;
+                    while (rs.next()) rows++;
+                    expect(rows > 2, true, "all rows arrive in fetches of 2");
+                }
+            }
+            c.commit();
+            c.setAutoCommit(true);
+        });
+
+        checks.put("copyManager", c -> {
+            org.postgresql.copy.CopyManager copy = c.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+            long in = copy.copyIn("COPY jdbc_items (id, name) FROM STDIN WITH (FORMAT csv)",
+                new java.io.StringReader("500,copied\n501,\"a, b\"\n"));
+            expect(in, 2L, "rows copied in");
+            java.io.StringWriter out = new java.io.StringWriter();
+            copy.copyOut("COPY (SELECT id, name FROM jdbc_items WHERE id >= 500 ORDER BY id) TO STDOUT WITH (FORMAT csv)", out);
+            expect(out.toString(), "500,copied\n501,\"a, b\"\n", "rows copied out");
+        });
+
+        checks.put("databaseMetaData", c -> {
+            DatabaseMetaData md = c.getMetaData();
+            expect(md.getDatabaseProductName(), "PostgreSQL", "product");
+            try (ResultSet rs = md.getTables(null, null, "jdbc_items", new String[] {"TABLE"})) {
+                expect(rs.next(), true, "getTables finds the table");
+                expect(rs.getString("TABLE_NAME"), "jdbc_items", "table name");
+            }
+            List<String> columns = new ArrayList<>();
+            try (ResultSet rs = md.getColumns(null, null, "jdbc_items", null)) {
+                while (rs.next()) columns.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));
+            }
+            expect(columns, List.of("id:int8", "name:text", "price:numeric", "ok:bool", "at:timestamptz"), "getColumns");
+            try (ResultSet rs = md.getPrimaryKeys(null, null, "jdbc_items")) {
+                expect(rs.next(), true, "getPrimaryKeys finds the key");
+                expect(rs.getString("COLUMN_NAME"), "id", "key column");
+            }
+            try (ResultSet rs = md.getIndexInfo(null, null, "jdbc_items", false, false)) {
+                expect(rs.next(), true, "getIndexInfo finds the key's index");
+                expect(rs.getString("INDEX_NAME"), "jdbc_items_pkey", "index name");
+            }
+            try (ResultSet rs = md.getSchemas()) {
+                expect(rs.next(), true, "getSchemas");
+            }
+            try (ResultSet rs = md.getCatalogs()) {
+                expect(rs.next(), true, "getCatalogs");
+            }
+            try (ResultSet rs = md.getTableTypes()) {
+                expect(rs.next(), true, "getTableTypes");
+            }
+            try (ResultSet rs = md.getTypeInfo()) {
+                expect(rs.next(), true, "getTypeInfo");
+            }
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT id, name, price FROM jdbc_items LIMIT 1")) {
+                ResultSetMetaData rmd = rs.getMetaData();
+                expect(rmd.getColumnType(1), Types.BIGINT, "id type");
+                expect(rmd.getColumnType(2), Types.VARCHAR, "name type");
+                expect(rmd.getColumnType(3), Types.NUMERIC, "price type");
+            }
+        });
+
         try (Connection c = DriverManager.getConnection(url, props)) {
             int failed = 0;
             for (Map.Entry<String, Check> check : checks.entrySet()) {
