@@ -262,3 +262,17 @@ async fn indexes_constraints_and_correlated_subqueries_psql_sends() {
         [["lines", "t", "2"], ["notes", "f", "0"]]
     );
 }
+
+#[tokio::test]
+async fn discard_all_resets_a_connection_for_the_next_user() {
+    let server = Server::start();
+    let root = server.root().await;
+    let statement = root.prepare("SELECT 1").await.expect("prepare");
+    root.batch_execute("SET application_name = 'pooled'; DISCARD ALL").await.expect("discard");
+    assert_eq!(text_rows(&root, "SHOW application_name").await, [[""]]);
+    assert!(root.query(&statement, &[]).await.is_err(), "prepared statements are dropped");
+    let error = root.batch_execute("BEGIN; DISCARD ALL").await.expect_err("not in a block");
+    assert_eq!(error.code().map(|c| c.code()), Some("25001"));
+    root.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(text_rows(&root, "SELECT current_setting('TimeZone'), current_setting('nope', true)").await, [["UTC", "NULL"]]);
+}

@@ -345,9 +345,10 @@ impl Handler {
                 client.feed(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;
                 Ok(Ok(Flow::Next))
             }
-            Output::Deallocate { name } => {
+            Output::Deallocate { name, tag, reported } => {
                 deallocate(client, name)?;
-                client.feed(PgWireBackendMessage::CommandComplete(Tag::new("DEALLOCATE").into())).await?;
+                report_parameters(client, reported).await?;
+                client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
                 Ok(Ok(Flow::Next))
             }
             Output::CopyIn(copy) => {
@@ -649,9 +650,10 @@ impl ExtendedQueryHandler for Handler {
                     }
                 }
             }
-            Output::Deallocate { name } => {
+            Output::Deallocate { name, tag, reported } => {
                 deallocate(client, name)?;
-                Ok(Response::Execution(Tag::new("DEALLOCATE")))
+                report_parameters(client, reported).await?;
+                Ok(Response::Execution(Tag::new(tag)))
             }
             Output::CopyIn(copy) => {
                 let columns = park_copy_in(client, copy)?;

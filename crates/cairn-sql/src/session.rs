@@ -95,7 +95,7 @@ pub enum Output {
     CopyIn(Box<CopyIn>),
     /// `DEALLOCATE name | ALL` (`None`): the wire layer, which keeps
     /// prepared statements, drops them and answers `DEALLOCATE`.
-    Deallocate { name: Option<String> },
+    Deallocate { name: Option<String>, tag: &'static str, reported: Vec<ReportedChange> },
 }
 
 impl Output {
@@ -392,6 +392,27 @@ impl Session {
         StatementGuard::new(token, timeout)
     }
 
+    /// `RESET ALL`: every setting back to its default; returns the changes
+    /// the client must be told about.
+    fn reset_all_settings(&self) -> Vec<ReportedChange> {
+        let reported = {
+            let mut state = self.state();
+            let fresh = Settings::default();
+            let mut reported = Vec::new();
+            for (name, value, _) in state.settings.all() {
+                let default = fresh.get(&name).ok().map(str::to_owned);
+                if default.as_deref() != Some(value.as_str()) {
+                    if let Ok(Some(change)) = state.settings.set(&name, None) {
+                        reported.push(change);
+                    }
+                }
+            }
+            reported
+        };
+        self.apply_settings();
+        reported
+    }
+
     /// Pushes the settings DataFusion reads (schema, time zone) and the
     /// session functions that depend on them into the context.
     fn apply_settings(&self) {
@@ -452,7 +473,16 @@ impl Session {
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
-            Statement::Deallocate { name } => Ok(Output::Deallocate { name }),
+            Statement::Deallocate { name } => Ok(Output::Deallocate { name, tag: "DEALLOCATE", reported: Vec::new() }),
+            Statement::DiscardAll => {
+                if self.state().tx != TxState::Idle {
+                    return Err(CairnError::ActiveSqlTransaction(
+                        "DISCARD ALL cannot run inside a transaction block".into(),
+                    ));
+                }
+                let reported = self.reset_all_settings();
+                Ok(Output::Deallocate { name: None, tag: "DISCARD ALL", reported })
+            }
             Statement::CreateTable { kind, sql } => {
                 let spec = parse_create_table(kind, &sql)?;
                 let namespace = match spec.namespace {
@@ -594,21 +624,7 @@ impl Session {
                 })
             }
             Statement::Reset { name: None } => {
-                let reported = {
-                    let mut state = self.state();
-                    let fresh = Settings::default();
-                    let mut reported = Vec::new();
-                    for (name, value, _) in state.settings.all() {
-                        let default = fresh.get(&name).ok().map(str::to_owned);
-                        if default.as_deref() != Some(value.as_str()) {
-                            if let Ok(Some(change)) = state.settings.set(&name, None) {
-                                reported.push(change);
-                            }
-                        }
-                    }
-                    reported
-                };
-                self.apply_settings();
+                let reported = self.reset_all_settings();
                 Ok(Output::reported("RESET", reported))
             }
             Statement::Show { name: Some(name) } => {

@@ -88,6 +88,9 @@ pub enum Statement {
     Deallocate {
         name: Option<String>,
     },
+    /// `DISCARD ALL`: settings back to their defaults and prepared
+    /// statements dropped, as poolers reset a connection.
+    DiscardAll,
     /// `CLOSE ALL`, `UNLISTEN *`: drivers send them to clean a connection;
     /// CairnDB has no SQL cursors and no LISTEN, so there is nothing to do.
     NothingToDo {
@@ -138,6 +141,7 @@ impl Statement {
             Statement::AlterTable(_) => "ALTER TABLE",
             Statement::NothingToDo { tag } => tag,
             Statement::Deallocate { .. } => "DEALLOCATE",
+            Statement::DiscardAll => "DISCARD ALL",
             Statement::Query(_) => "SELECT",
         }
     }
@@ -325,6 +329,8 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
             Some(cursor.identifier()?)
         };
         Statement::Deallocate { name }
+    } else if cursor.keywords(&["DISCARD", "ALL"]) {
+        Statement::DiscardAll
     } else if cursor.keywords(&["CLOSE", "ALL"]) {
         Statement::NothingToDo {
             tag: "CLOSE CURSOR ALL",
@@ -906,6 +912,7 @@ mod tests {
         );
         assert_eq!(one("SHOW ALL"), Statement::Show { name: None });
         assert_eq!(one("RESET ALL"), Statement::Reset { name: None });
+        assert_eq!(one("DISCARD ALL"), Statement::DiscardAll);
         assert_eq!(
             one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE"),
             Statement::Begin
