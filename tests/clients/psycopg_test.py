@@ -121,12 +121,24 @@ def psycopg2_basics():
     conn.close()
 
 
+def psycopg2_named_cursor():
+    conn = psycopg2.connect(DSN)
+    cur = conn.cursor("pg2_named")
+    cur.itersize = 4
+    cur.execute("SELECT generate_series(1, 10) AS n")
+    assert [row[0] for row in cur] == list(range(1, 11))
+    cur.close()
+    conn.commit()
+    conn.close()
+
+
 CHECKS = [
     psycopg_types_in_text_and_binary,
     psycopg_prepared_executemany_and_pipeline,
     psycopg_transactions_and_errors,
     psycopg_copy_in_and_out,
     psycopg2_basics,
+    psycopg2_named_cursor,
 ]
 
 failed = 0

@@ -175,3 +175,32 @@ async fn concurrent_autocommit_updates_lose_nothing() {
     }
     assert_eq!(text_rows(&_a, "SELECT balance FROM accounts WHERE id = 1").await, [["200"]]);
 }
+
+#[tokio::test]
+async fn cursors_fetch_in_steps_and_end_with_the_block() {
+    let server = cairn_e2e::Server::start();
+    let root = server.root().await;
+    let error = root.batch_execute("DECLARE c CURSOR FOR SELECT 1").await.expect_err("outside a block");
+    assert_eq!(error.code().map(|c| c.code()), Some("25P01"));
+    root.batch_execute("BEGIN; DECLARE c CURSOR FOR SELECT generate_series(1, 5) AS n").await.expect("declare");
+    let fetched = |messages: Vec<tokio_postgres::SimpleQueryMessage>| -> Vec<String> {
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(fetched(root.simple_query("FETCH FORWARD 2 FROM c").await.expect("fetch")), ["1", "2"]);
+    assert_eq!(fetched(root.simple_query("FETCH ALL FROM c").await.expect("fetch")), ["3", "4", "5"]);
+    assert!(fetched(root.simple_query("FETCH 1 FROM c").await.expect("fetch")).is_empty());
+    let listed = cairn_e2e::text_rows(&root, "SELECT name FROM pg_catalog.pg_cursors").await;
+    assert_eq!(listed, [["c"]]);
+    root.batch_execute("CLOSE c").await.expect("close");
+    let error = root.batch_execute("FETCH 1 FROM c").await.expect_err("closed");
+    assert_eq!(error.code().map(|c| c.code()), Some("34000"));
+    root.batch_execute("ROLLBACK; BEGIN; DECLARE d CURSOR FOR SELECT 1; COMMIT").await.expect("block");
+    let error = root.batch_execute("FETCH 1 FROM d").await.expect_err("gone with its block");
+    assert_eq!(error.code().map(|c| c.code()), Some("34000"));
+}

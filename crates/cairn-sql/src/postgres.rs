@@ -415,6 +415,7 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 ///   `'name'::regproc` is the function's name;
 /// - `information_schema._pg_expandarray(a)` unnests `(x, n)` pairs;
 /// - `(expr).field` reads a field of a composite value;
+/// - `generate_series(…)` in a select list returns rows, not a list;
 /// - `generate_subscripts(a, d)` unnests the positions 1‥n;
 /// - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
@@ -485,6 +486,9 @@ pub async fn plan(
                     parts.remove(0);
                 }
             }
+            if let Some(rows) = series_as_rows(expr) {
+                *expr = rows;
+            }
             if let Some(upper) = array_upper(expr) {
                 *expr = upper;
             }
@@ -525,6 +529,17 @@ fn regclass_of_name(expr: &ast::Expr) -> Option<ast::Expr> {
         return None;
     }
     parse_expr(&format!("{}({argument})", crate::pg_catalog::REGCLASS_FUNCTION))
+}
+
+/// `generate_series(…)` as a value is set-returning in PostgreSQL, a row
+/// per element; DataFusion's scalar one returns a list: `unnest` it.
+fn series_as_rows(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    if !name.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")) {
+        return None;
+    }
+    parse_expr(&format!("unnest({expr})"))
 }
 
 /// `array_upper(a, d)` as `CAST(array_length(a, d) AS BIGINT)`: CairnDB's

@@ -161,7 +161,17 @@ pub struct Session {
     state: Mutex<State>,
     /// The running statement's token; cancel requests fire it.
     current: Mutex<CancellationToken>,
+    /// Open cursors (`DECLARE`), by name.
+    cursors: Mutex<std::collections::HashMap<String, OpenCursor>>,
     _registration: SessionGuard,
+}
+
+/// A cursor's query, running, and the rows of a batch not yet fetched.
+struct OpenCursor {
+    stream: SendableRecordBatchStream,
+    pending: Option<RecordBatch>,
+    /// `WITH HOLD`: it outlives the transaction block.
+    hold: bool,
 }
 
 /// DataFusion plans CairnDB does not run: `COPY … TO 'file'` would write
@@ -298,6 +308,10 @@ fn quote_identifier(name: &str) -> String {
     }
 }
 
+fn no_cursor(name: &str) -> CairnError {
+    CairnError::InvalidCursorName(format!("cursor \"{name}\" does not exist"))
+}
+
 fn show_schema(column: &str) -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]))
 }
@@ -339,9 +353,11 @@ impl Session {
                 settings_at_begin: None,
             }),
             current: Mutex::new(CancellationToken::new()),
+            cursors: Mutex::new(std::collections::HashMap::new()),
             _registration: registration,
         };
         session.apply_settings();
+        session.publish_cursors();
         Ok(session)
     }
 
@@ -390,6 +406,111 @@ impl Session {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = token.clone();
         let timeout = self.state().settings.statement_timeout();
         StatementGuard::new(token, timeout)
+    }
+
+    /// `DECLARE … CURSOR FOR query`: starts the query; `FETCH` reads it.
+    async fn declare_cursor(&self, name: String, query: &str, hold: bool) -> Result<Output> {
+        if !hold && self.tx_state() == TxState::Idle {
+            return Err(CairnError::NoActiveSqlTransaction(
+                "DECLARE CURSOR can only be used in transaction blocks".into(),
+            ));
+        }
+        if self.cursors.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&name) {
+            return Err(CairnError::DuplicateCursor(format!("cursor \"{name}\" already exists")));
+        }
+        let mut guard = self.start_statement();
+        let df = guard.run(plan_sql(&self.ctx, query)).await?;
+        if matches!(df.logical_plan(), LogicalPlan::Dml(_)) {
+            return Err(CairnError::Syntax("a cursor's query must be a SELECT".into()));
+        }
+        let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
+        let cursor = OpenCursor { stream, pending: None, hold };
+        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name, cursor);
+        self.publish_cursors();
+        Ok(Output::command("DECLARE CURSOR"))
+    }
+
+    /// `pg_catalog.pg_cursors`: this session's open cursors (psycopg checks
+    /// there before closing a named cursor). Rebuilt when they change.
+    fn publish_cursors(&self) {
+        let mut cursors: Vec<(String, bool)> = self
+            .cursors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, cursor)| (name.clone(), cursor.hold))
+            .collect();
+        cursors.sort();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("is_holdable", DataType::Boolean, false),
+            Field::new("is_binary", DataType::Boolean, false),
+            Field::new("is_scrollable", DataType::Boolean, false),
+        ]));
+        let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(cursors.iter().map(|c| c.0.as_str()))),
+            Arc::new(datafusion::arrow::array::BooleanArray::from_iter(cursors.iter().map(|c| Some(c.1)))),
+            Arc::new(datafusion::arrow::array::BooleanArray::from(vec![false; cursors.len()])),
+            Arc::new(datafusion::arrow::array::BooleanArray::from(vec![false; cursors.len()])),
+        ];
+        let table = RecordBatch::try_new(Arc::clone(&schema), columns)
+            .and_then(|batch| datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(Into::into));
+        let pg_catalog = self.ctx.catalog(CATALOG_NAME).and_then(|c| c.schema(crate::pg_catalog::PG_CATALOG));
+        match (table, pg_catalog) {
+            (Ok(table), Some(pg_catalog)) => {
+                let replaced = pg_catalog
+                    .deregister_table(crate::pg_catalog::CURSORS_TABLE)
+                    .and_then(|_| pg_catalog.register_table(crate::pg_catalog::CURSORS_TABLE.into(), Arc::new(table)));
+                if let Err(error) = replaced {
+                    tracing::warn!(%error, "pg_cursors not updated");
+                }
+            }
+            (Err(error), _) => tracing::warn!(%error, "pg_cursors not updated"),
+            (_, None) => tracing::warn!("pg_catalog missing"),
+        }
+    }
+
+    /// `FETCH n FROM name`: the cursor's next `n` rows (all with `None`).
+    async fn fetch(&self, name: &str, count: Option<u64>) -> Result<Output> {
+        use futures::StreamExt;
+        let mut cursor = self
+            .cursors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .ok_or_else(|| no_cursor(name))?;
+        let schema = cursor.stream.schema();
+        let mut wanted = count.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let mut batches = Vec::new();
+        let mut failure = None;
+        while wanted > 0 {
+            let batch = match cursor.pending.take() {
+                Some(batch) => batch,
+                None => match cursor.stream.next().await {
+                    Some(Ok(batch)) => batch,
+                    Some(Err(error)) => {
+                        failure = Some(from_df(error));
+                        break;
+                    }
+                    None => break,
+                },
+            };
+            if batch.num_rows() > wanted {
+                cursor.pending = Some(batch.slice(wanted, batch.num_rows() - wanted));
+                batches.push(batch.slice(0, wanted));
+                wanted = 0;
+            } else {
+                wanted -= batch.num_rows();
+                batches.push(batch);
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned(), cursor);
+        let stream = MemoryStream::try_new(batches, Arc::clone(&schema), None)
+            .map_err(|e| CairnError::Internal(e.to_string()))?;
+        Ok(Output::Rows { tag: "FETCH", schema, stream: Box::pin(stream) })
     }
 
     /// `RESET ALL`: every setting back to its default; returns the changes
@@ -474,6 +595,21 @@ impl Session {
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
             Statement::Deallocate { name } => Ok(Output::Deallocate { name, tag: "DEALLOCATE", reported: Vec::new() }),
+            Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, &query, hold).await,
+            Statement::Fetch { name, count } => self.fetch(&name, count).await,
+            Statement::CloseCursor(name) => {
+                let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+                match name {
+                    None => cursors.clear(),
+                    Some(name) => {
+                        cursors.remove(&name).ok_or_else(|| no_cursor(&name))?;
+                    }
+                }
+                let tag = if cursors.is_empty() { "CLOSE CURSOR ALL" } else { "CLOSE CURSOR" };
+                drop(cursors);
+                self.publish_cursors();
+                Ok(Output::command(tag))
+            }
             Statement::DiscardAll => {
                 if self.state().tx != TxState::Idle {
                     return Err(CairnError::ActiveSqlTransaction(
@@ -481,6 +617,8 @@ impl Session {
                     ));
                 }
                 let reported = self.reset_all_settings();
+                self.cursors.lock().unwrap_or_else(PoisonError::into_inner).clear();
+                self.publish_cursors();
                 Ok(Output::Deallocate { name: None, tag: "DISCARD ALL", reported })
             }
             Statement::CreateTable { kind, sql } => {
@@ -729,6 +867,8 @@ impl Session {
     /// it are restored (and the restored reported ones returned).
     fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
         self.transaction.take();
+        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, cursor| cursor.hold);
+        self.publish_cursors();
         let reported = {
             let mut state = self.state();
             state.tx = TxState::Idle;

@@ -88,11 +88,17 @@ pub enum Statement {
     Deallocate {
         name: Option<String>,
     },
+    /// `DECLARE name [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR query`.
+    DeclareCursor { name: String, query: String, hold: bool },
+    /// `FETCH [NEXT | FORWARD] [n | ALL] [FROM | IN] name`; `None`: all.
+    Fetch { name: String, count: Option<u64> },
+    /// `CLOSE name | ALL`; `None`: all.
+    CloseCursor(Option<String>),
     /// `DISCARD ALL`: settings back to their defaults and prepared
     /// statements dropped, as poolers reset a connection.
     DiscardAll,
-    /// `CLOSE ALL`, `UNLISTEN *`: drivers send them to clean a connection;
-    /// CairnDB has no SQL cursors and no LISTEN, so there is nothing to do.
+    /// `UNLISTEN *`: drivers send it to clean a connection; CairnDB has no
+    /// LISTEN, so there is nothing to do.
     NothingToDo {
         tag: &'static str,
     },
@@ -142,6 +148,9 @@ impl Statement {
             Statement::NothingToDo { tag } => tag,
             Statement::Deallocate { .. } => "DEALLOCATE",
             Statement::DiscardAll => "DISCARD ALL",
+            Statement::DeclareCursor { .. } => "DECLARE CURSOR",
+            Statement::Fetch { .. } => "FETCH",
+            Statement::CloseCursor(_) => "CLOSE CURSOR",
             Statement::Query(_) => "SELECT",
         }
     }
@@ -331,10 +340,46 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
         Statement::Deallocate { name }
     } else if cursor.keywords(&["DISCARD", "ALL"]) {
         Statement::DiscardAll
-    } else if cursor.keywords(&["CLOSE", "ALL"]) {
-        Statement::NothingToDo {
-            tag: "CLOSE CURSOR ALL",
+    } else if cursor.keyword("CLOSE") {
+        match cursor.keyword("ALL") {
+            true => Statement::CloseCursor(None),
+            false => Statement::CloseCursor(Some(cursor.identifier()?)),
         }
+    } else if cursor.keyword("DECLARE") {
+        let name = cursor.identifier()?;
+        while ["BINARY", "INSENSITIVE", "ASENSITIVE", "NO", "SCROLL"].iter().any(|k| cursor.keyword(k)) {}
+        if !cursor.keyword("CURSOR") {
+            return Err(cursor.error("CURSOR"));
+        }
+        let hold = cursor.keywords(&["WITH", "HOLD"]);
+        cursor.keywords(&["WITHOUT", "HOLD"]);
+        if !cursor.keyword("FOR") {
+            return Err(cursor.error("FOR"));
+        }
+        let query: Vec<String> = cursor.tokens[cursor.pos..].iter().map(|t| token_sql(t)).collect();
+        return Ok(Statement::DeclareCursor { name, query: query.join(" "), hold });
+    } else if cursor.keyword("FETCH") {
+        let count = if cursor.keyword("NEXT") {
+            Some(1)
+        } else {
+            cursor.keyword("FORWARD");
+            let number = match cursor.peek() {
+                Some(Token::Number(n, _)) => Some(n.parse::<u64>().map_err(|_| cursor.error("a row count"))?),
+                _ => None,
+            };
+            if cursor.keyword("ALL") {
+                None
+            } else if let Some(n) = number {
+                cursor.pos += 1;
+                Some(n)
+            } else {
+                Some(1)
+            }
+        };
+        if !cursor.keyword("FROM") {
+            cursor.keyword("IN");
+        }
+        Statement::Fetch { name: cursor.identifier()?, count }
     } else if cursor.keyword("UNLISTEN") && cursor.peek() == Some(&Token::Mul) {
         cursor.pos += 1;
         Statement::NothingToDo { tag: "UNLISTEN" }
@@ -913,6 +958,15 @@ mod tests {
         assert_eq!(one("SHOW ALL"), Statement::Show { name: None });
         assert_eq!(one("RESET ALL"), Statement::Reset { name: None });
         assert_eq!(one("DISCARD ALL"), Statement::DiscardAll);
+        assert_eq!(
+            one(r#"DECLARE "c" NO SCROLL CURSOR WITHOUT HOLD FOR SELECT 'it''s'"#),
+            Statement::DeclareCursor { name: "c".into(), query: "SELECT 'it''s'".into(), hold: false }
+        );
+        assert_eq!(one("FETCH FORWARD 3 FROM c"), Statement::Fetch { name: "c".into(), count: Some(3) });
+        assert_eq!(one("FETCH ALL IN c"), Statement::Fetch { name: "c".into(), count: None });
+        assert_eq!(one("FETCH c"), Statement::Fetch { name: "c".into(), count: Some(1) });
+        assert_eq!(one("CLOSE c"), Statement::CloseCursor(Some("c".into())));
+        assert_eq!(one("CLOSE ALL"), Statement::CloseCursor(None));
         assert_eq!(
             one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE"),
             Statement::Begin

@@ -30,6 +30,8 @@ impl SqlState {
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
     pub const INVALID_SAVEPOINT: SqlState = SqlState("3B001");
+    pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");
+    pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
     pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: SqlState = SqlState("42000");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
@@ -130,6 +132,10 @@ pub enum CairnError {
     ActiveSqlTransaction(String),
     /// Only allowed inside a transaction block (savepoints).
     NoActiveSqlTransaction(String),
+    /// 34000: no cursor of that name.
+    InvalidCursorName(String),
+    /// 42P03: a cursor of that name is open.
+    DuplicateCursor(String),
     /// No savepoint of that name.
     InvalidSavepoint(String),
     /// An optimistic transaction lost a conflict; retry it.
@@ -181,6 +187,8 @@ impl CairnError {
             CairnError::InvalidSchemaName(_) => SqlState::INVALID_SCHEMA_NAME,
             CairnError::ActiveSqlTransaction(_) => SqlState::ACTIVE_SQL_TRANSACTION,
             CairnError::NoActiveSqlTransaction(_) => SqlState::NO_ACTIVE_SQL_TRANSACTION,
+            CairnError::InvalidCursorName(_) => SqlState::INVALID_CURSOR_NAME,
+            CairnError::DuplicateCursor(_) => SqlState::DUPLICATE_CURSOR,
             CairnError::InvalidSavepoint(_) => SqlState::INVALID_SAVEPOINT,
             CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
             CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
@@ -250,6 +258,8 @@ impl fmt::Display for CairnError {
             | CairnError::InvalidSchemaName(m)
             | CairnError::ActiveSqlTransaction(m)
             | CairnError::NoActiveSqlTransaction(m)
+            | CairnError::InvalidCursorName(m)
+            | CairnError::DuplicateCursor(m)
             | CairnError::InvalidSavepoint(m)
             | CairnError::QueryCanceled(m) => f.write_str(m),
             CairnError::NotNullViolation { column } => {
@@ -320,6 +330,8 @@ mod tests {
             (CairnError::DependentObjectsStillExist(String::new()), "2BP01"),
             (CairnError::InvalidSchemaName(String::new()), "3F000"),
             (CairnError::ActiveSqlTransaction(String::new()), "25001"),
+            (CairnError::InvalidCursorName(String::new()), "34000"),
+            (CairnError::DuplicateCursor(String::new()), "42P03"),
             (CairnError::NoActiveSqlTransaction(String::new()), "25P01"),
             (CairnError::InvalidSavepoint(String::new()), "3B001"),
             (CairnError::SerializationFailure, "40001"),

@@ -175,8 +175,11 @@ fn register<T: PgTable>(
 /// Whether `name` is a pg_catalog table (found without the schema, as in
 /// PostgreSQL, which searches pg_catalog first).
 pub fn is_catalog_table(name: &str) -> bool {
-    TABLE_NAMES.contains(&name)
+    TABLE_NAMES.contains(&name) || name == CURSORS_TABLE
 }
+
+/// `pg_cursors`: kept by the session itself, which alone knows its cursors.
+pub const CURSORS_TABLE: &str = "pg_cursors";
 
 /// Every pg_catalog table, as `actor` sees it.
 pub fn pg_catalog_schema(
