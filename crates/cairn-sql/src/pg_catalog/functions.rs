@@ -39,8 +39,9 @@ enum Kind {
     Privilege,
     /// `to_regtype(name)`: a built-in type's OID, or NULL.
     ToRegtype,
-    /// `pg_get_serial_sequence(table, column)`: NULL, there are no sequences.
-    NoSequence,
+    /// NULL: `pg_get_serial_sequence` (there are no sequences) and
+    /// `pg_advisory_unlock_all` (void; CairnDB takes no advisory locks).
+    Null,
     /// `pg_get_indexdef(index [, column, pretty])`.
     IndexDefinition,
     /// `pg_get_constraintdef(constraint [, pretty])`.
@@ -198,6 +199,9 @@ impl ScalarUDFImpl for CatalogFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if self.kind == Kind::Null {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)));
+        }
         let Some(first) = arrays.first() else {
             return datafusion::common::exec_err!("{} takes an argument", self.name);
         };
@@ -223,7 +227,6 @@ impl ScalarUDFImpl for CatalogFunction {
                     false => ColumnarValue::Array(result),
                 });
             }
-            Kind::NoSequence => return constant(ScalarValue::Utf8(None)),
             Kind::CurrentSchemas => {
                 let implicit = first
                     .as_any()
@@ -351,7 +354,7 @@ impl ScalarUDFImpl for CatalogFunction {
                 | Kind::CurrentSchemas
                 | Kind::Privilege
                 | Kind::ToRegtype
-                | Kind::NoSequence => Arc::new(StringArray::new_null(len)),
+                | Kind::Null => Arc::new(StringArray::new_null(len)),
             }
         };
         Ok(
@@ -431,7 +434,8 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("has_database_privilege", Kind::Privilege),
         ("has_column_privilege", Kind::Privilege),
         ("to_regtype", Kind::ToRegtype),
-        ("pg_get_serial_sequence", Kind::NoSequence),
+        ("pg_get_serial_sequence", Kind::Null),
+        ("pg_advisory_unlock_all", Kind::Null),
         ("pg_get_indexdef", Kind::IndexDefinition),
         ("pg_get_constraintdef", Kind::ConstraintDefinition),
         ("pg_relation_is_publishable", Kind::Never),
