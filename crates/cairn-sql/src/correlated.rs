@@ -4,9 +4,9 @@
 //! DataFusion decorrelates a scalar subquery when its correlation is a set
 //! of equalities; what is left over (`oid = ANY(outer.array)`, a
 //! `generate_series` over an outer value: psql's `\d` sends both) it cannot
-//! execute at all. [`RunPerRow`] replaces each remaining `ScalarSubquery` and `EXISTS` by a call of
-//! [`CorrelatedSubquery`], whose arguments are the outer columns the
-//! subquery reads. For each row the call puts those values into the
+//! execute at all. [`RunPerRow`] replaces each remaining `ScalarSubquery`
+//! and `EXISTS` by a call of [`CorrelatedSubquery`], whose arguments are
+//! the outer columns the subquery reads. For each row the call puts those values into the
 //! subquery's plan as literals, and plans and runs it.
 //!
 //! Written by hand: DataFusion has no executor for correlated subqueries.
