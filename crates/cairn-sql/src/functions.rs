@@ -15,6 +15,15 @@ use datafusion::logical_expr::{
 
 use crate::values::PG_TYPE_METADATA;
 
+/// A function's result shaped like its arguments: a scalar when every
+/// argument is one (constant folding relies on it), else the array.
+pub(crate) fn shaped_like(args: &[ColumnarValue], result: datafusion::arrow::array::ArrayRef) -> Result<ColumnarValue> {
+    Ok(match args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
+        false => ColumnarValue::Array(result),
+    })
+}
+
 /// The version string clients see: PostgreSQL-shaped, so that drivers that
 /// parse it find a version they know.
 pub fn version_string() -> String {

@@ -201,16 +201,7 @@ impl ScalarUDFImpl for JsonGet {
             });
         }
         let result: ArrayRef = Arc::new(StringArray::from(out));
-        Ok(
-            match args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-                false => ColumnarValue::Array(result),
-            },
-        )
+        crate::functions::shaped_like(&args.args, result)
     }
 }
 

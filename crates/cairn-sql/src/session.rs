@@ -867,8 +867,16 @@ impl Session {
     /// it are restored (and the restored reported ones returned).
     fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
         self.transaction.take();
-        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, cursor| cursor.hold);
-        self.publish_cursors();
+        let closed = {
+            let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+            let open = cursors.len();
+            cursors.retain(|_, cursor| cursor.hold);
+            cursors.len() != open
+        };
+        // Most transactions open no cursor: pg_cursors is rebuilt only if one closed.
+        if closed {
+            self.publish_cursors();
+        }
         let reported = {
             let mut state = self.state();
             state.tx = TxState::Idle;

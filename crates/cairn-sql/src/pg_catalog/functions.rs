@@ -222,10 +222,7 @@ impl ScalarUDFImpl for CatalogFunction {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let result: ArrayRef = Arc::new(datafusion::arrow::array::UInt32Array::from(oids));
-                return Ok(match args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-                    true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-                    false => ColumnarValue::Array(result),
-                });
+                return crate::functions::shaped_like(&args.args, result);
             }
             Kind::CurrentSchemas => {
                 let implicit = first
@@ -261,16 +258,7 @@ impl ScalarUDFImpl for CatalogFunction {
                 });
                 let result: ArrayRef =
                     Arc::new(datafusion::arrow::array::UInt32Array::from_iter(oids));
-                return Ok(
-                    match args
-                        .args
-                        .iter()
-                        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-                    {
-                        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-                        false => ColumnarValue::Array(result),
-                    },
-                );
+                return crate::functions::shaped_like(&args.args, result);
             }
             _ => {}
         }
@@ -357,16 +345,7 @@ impl ScalarUDFImpl for CatalogFunction {
                 | Kind::Null => Arc::new(StringArray::new_null(len)),
             }
         };
-        Ok(
-            match args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                true => ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?),
-                false => ColumnarValue::Array(result),
-            },
-        )
+        crate::functions::shaped_like(&args.args, result)
     }
 }
 
@@ -439,7 +418,7 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
         ("pg_get_indexdef", Kind::IndexDefinition),
         ("pg_get_constraintdef", Kind::ConstraintDefinition),
         ("pg_relation_is_publishable", Kind::Never),
-        ("pg_get_statisticsobjdef_columns", Kind::Description),
+        ("pg_get_statisticsobjdef_columns", Kind::Null),
         ("pg_table_size", Kind::UnknownSize),
         ("pg_relation_size", Kind::UnknownSize),
         ("pg_total_relation_size", Kind::UnknownSize),

@@ -74,7 +74,7 @@ pub(super) fn restate(expr: &mut Expr) {
             Some(Sides {
                 inner: true,
                 outer: true,
-            }) if !is_tie(&condition, &inner) => {
+            }) if tie(&condition, &inner).is_none() => {
                 replace_outer_columns(&mut condition, &ties, &inner);
                 kept.push(condition);
             }
@@ -227,12 +227,8 @@ fn columns_of(expr: &Expr, inner: &HashSet<String>) -> Option<Sides> {
     known.then_some(sides)
 }
 
-/// Whether `condition` is `inner.column = outer.column` (either way round):
-/// the form DataFusion decorrelates.
-fn is_tie(condition: &Expr, inner: &HashSet<String>) -> bool {
-    tie(condition, inner).is_some()
-}
-
+/// `inner.column = outer.column` (either way round), the form DataFusion
+/// decorrelates: the outer column and the inner expression.
 fn tie<'a>(condition: &'a Expr, inner: &HashSet<String>) -> Option<((String, String), &'a Expr)> {
     let Expr::BinaryOp {
         left,
