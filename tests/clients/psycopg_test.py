@@ -95,6 +95,27 @@ def psycopg_copy_in_and_out():
             assert rows == [("0", None), ("1", "v1"), ("2", "v2")], rows
 
 
+def psycopg_named_cursor():
+    with psycopg.connect(DSN) as conn:
+        fresh(conn, "pg_feed", "CREATE TABLE pg_feed (id INT PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO pg_feed SELECT n, 'row ' || n FROM generate_series(1, 25) AS g(n)")
+        conn.commit()
+        for binary in (False, True):
+            with conn.cursor("feed", binary=binary) as cur:
+                cur.execute("SELECT id, body FROM pg_feed WHERE id > %s ORDER BY id", (5,))
+                assert [d.name for d in cur.description] == ["id", "body"], cur.description
+                assert cur.fetchone() == (6, "row 6")
+                assert cur.fetchmany(3) == [(7, "row 7"), (8, "row 8"), (9, "row 9")]
+                rest = cur.fetchall()
+                assert [r[0] for r in rest] == list(range(10, 26)), rest
+            conn.commit()
+        with conn.cursor("held", withhold=True) as cur:
+            cur.itersize = 7
+            cur.execute("SELECT id FROM pg_feed ORDER BY id")
+            conn.commit()
+            assert [r[0] for r in cur] == list(range(1, 26))
+
+
 def psycopg2_basics():
     conn = psycopg2.connect(DSN)
     cur = conn.cursor()
@@ -137,6 +158,7 @@ CHECKS = [
     psycopg_prepared_executemany_and_pipeline,
     psycopg_transactions_and_errors,
     psycopg_copy_in_and_out,
+    psycopg_named_cursor,
     psycopg2_basics,
     psycopg2_named_cursor,
 ]

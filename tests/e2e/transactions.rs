@@ -204,3 +204,22 @@ async fn cursors_fetch_in_steps_and_end_with_the_block() {
     let error = root.batch_execute("FETCH 1 FROM d").await.expect_err("gone with its block");
     assert_eq!(error.code().map(|c| c.code()), Some("34000"));
 }
+
+/// psycopg 3 server-side cursors: DECLARE with `$n` parameters and FETCH
+/// through the extended protocol, which must describe the cursor's columns.
+#[tokio::test]
+async fn cursors_take_parameters_and_fetch_in_the_extended_protocol() {
+    let server = cairn_e2e::Server::start();
+    let root = server.root().await;
+    root.batch_execute("BEGIN").await.expect("begin");
+    root.execute("DECLARE c CURSOR FOR SELECT n, n * 10 AS tens FROM generate_series(1, 9) AS g(n) WHERE n <= $1", &[&4i64])
+        .await
+        .expect("declare with a parameter");
+    let rows = root.query("FETCH 3 FROM c", &[]).await.expect("fetch");
+    let got: Vec<(i64, i64)> = rows.iter().map(|r| (r.get("n"), r.get("tens"))).collect();
+    assert_eq!(got, [(1, 10), (2, 20), (3, 30)]);
+    let rows = root.query("FETCH ALL FROM c", &[]).await.expect("fetch the rest");
+    assert_eq!(rows.len(), 1);
+    let error = root.query("FETCH 1 FROM missing", &[]).await.expect_err("no such cursor");
+    assert_eq!(error.code().map(|c| c.code()), Some("34000"));
+}

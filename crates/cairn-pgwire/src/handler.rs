@@ -46,7 +46,7 @@ use pgwire::messages::copy::CopyInResponse;
 use pgwire::api::store::Entry;
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
 use pgwire::api::stmt::StoredStatement;
-use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
@@ -694,6 +694,7 @@ impl ExtendedQueryHandler for Handler {
     /// As pgwire's own, except that a statement with parameters but no
     /// result columns (INSERT … VALUES ($1)) answers NoData: pgwire 0.42
     /// sends an empty RowDescription there, which pgJDBC takes for a result.
+    /// A portal name that is no protocol portal may be a `DECLARE`d cursor.
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -702,6 +703,15 @@ impl ExtendedQueryHandler for Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL && client.portal_store().get_portal(name).is_none() {
+            let connection = connection(client)?;
+            if let Some(schema) = connection.session.cursor_schema(name) {
+                let fields = fields(&schema, &Format::UnifiedText, &format_options(&connection.session));
+                let description = RowDescription::new(fields.iter().map(Into::into).collect());
+                client.send(PgWireBackendMessage::RowDescription(description)).await?;
+                return Ok(());
+            }
+        }
         let statement = match client.portal_store().get_statement(name) {
             Some(Entry::Value(statement)) if message.target_type == TARGET_TYPE_BYTE_STATEMENT => statement,
             _ => return self._on_describe(client, message).await,

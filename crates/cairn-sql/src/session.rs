@@ -287,6 +287,25 @@ fn sql_options() -> SQLOptions {
 
 /// Plans `sql` (PostgreSQL syntax normalised, see [`crate::postgres::plan`]),
 /// refuses what CairnDB must not run, and makes it a DataFrame.
+/// The types a plan's `$n` parameters were inferred to have, by position
+/// (`None` where nothing in the query says).
+fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
+    let types = plan.get_parameter_fields().map_err(from_df)?;
+    let mut param_types = vec![None; types.len()];
+    for (name, data_type) in types {
+        let index = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| CairnError::Syntax(format!("invalid parameter name {name}")))?;
+        if index > param_types.len() {
+            param_types.resize(index, None);
+        }
+        param_types[index - 1] = data_type;
+    }
+    Ok(param_types)
+}
+
 async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
     let plan = crate::postgres::plan(&ctx.state(), sql)
         .await
@@ -409,7 +428,7 @@ impl Session {
     }
 
     /// `DECLARE … CURSOR FOR query`: starts the query; `FETCH` reads it.
-    async fn declare_cursor(&self, name: String, query: &str, hold: bool) -> Result<Output> {
+    async fn declare_cursor(&self, name: String, query: &str, hold: bool, params: Vec<ScalarValue>) -> Result<Output> {
         if !hold && self.tx_state() == TxState::Idle {
             return Err(CairnError::NoActiveSqlTransaction(
                 "DECLARE CURSOR can only be used in transaction blocks".into(),
@@ -419,7 +438,10 @@ impl Session {
             return Err(CairnError::DuplicateCursor(format!("cursor \"{name}\" already exists")));
         }
         let mut guard = self.start_statement();
-        let df = guard.run(plan_sql(&self.ctx, query)).await?;
+        let mut df = guard.run(plan_sql(&self.ctx, query)).await?;
+        if !params.is_empty() {
+            df = df.with_param_values(ParamValues::from(params)).map_err(from_df)?;
+        }
         if matches!(df.logical_plan(), LogicalPlan::Dml(_)) {
             return Err(CairnError::Syntax("a cursor's query must be a SELECT".into()));
         }
@@ -468,6 +490,12 @@ impl Session {
             (Err(error), _) => tracing::warn!(%error, "pg_cursors not updated"),
             (_, None) => tracing::warn!("pg_catalog missing"),
         }
+    }
+
+    /// The columns an open cursor returns: libpq's `PQdescribePortal` names
+    /// a SQL cursor as a portal (psycopg 3 server-side cursors do).
+    pub fn cursor_schema(&self, name: &str) -> Option<SchemaRef> {
+        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).get(name).map(|c| c.stream.schema())
     }
 
     /// `FETCH n FROM name`: the cursor's next `n` rows (all with `None`).
@@ -558,6 +586,12 @@ impl Session {
 
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        self.execute_bound(statement, Vec::new()).await
+    }
+
+    /// As `execute`, with the values of the statement's `$n` parameters
+    /// (only a `DECLARE`d cursor's query has any).
+    async fn execute_bound(&self, statement: Statement, params: Vec<ScalarValue>) -> Result<Output> {
         let tx = self.tx_state();
         if tx == TxState::Failed
             && !matches!(
@@ -568,7 +602,7 @@ impl Session {
             return Err(CairnError::InFailedSqlTransaction);
         }
         let catalog_change = statement.changes_catalog();
-        let result = self.run(statement).await;
+        let result = self.run(statement, params).await;
         if result.is_err() {
             self.statement_failed();
         } else if catalog_change {
@@ -583,7 +617,7 @@ impl Session {
         result
     }
 
-    async fn run(&self, statement: Statement) -> Result<Output> {
+    async fn run(&self, statement: Statement, params: Vec<ScalarValue>) -> Result<Output> {
         match statement {
             Statement::Query(sql) => {
                 let (sql, extras) = returning::split(&sql)?;
@@ -595,7 +629,7 @@ impl Session {
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
             Statement::Deallocate { name } => Ok(Output::Deallocate { name, tag: "DEALLOCATE", reported: Vec::new() }),
-            Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, &query, hold).await,
+            Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, &query, hold, params).await,
             Statement::Fetch { name, count } => self.fetch(&name, count).await,
             Statement::CloseCursor(name) => {
                 let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
@@ -941,21 +975,7 @@ impl Session {
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 sql_options().verify_plan(&plan).map_err(from_df)?;
                 refuse_unsupported(&plan)?;
-                let types = plan.get_parameter_fields().map_err(from_df)?;
-                let mut param_types = vec![None; types.len()];
-                for (name, data_type) in types {
-                    let index = name
-                        .strip_prefix('$')
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| {
-                            CairnError::Syntax(format!("invalid parameter name {name}"))
-                        })?;
-                    if index > param_types.len() {
-                        param_types.resize(index, None);
-                    }
-                    param_types[index - 1] = data_type;
-                }
+                let param_types = parameter_types(&plan)?;
                 let schema = match (&extras.returning, &plan) {
                     (Some(returning), _) => returning.schema(&self.ctx, &target_def(&plan)?)?,
                     // INSERT, UPDATE and DELETE return no rows (DataFusion's
@@ -984,6 +1004,20 @@ impl Session {
                     schema,
                 })
             }
+            Statement::DeclareCursor { ref query, .. } => {
+                let plan = crate::postgres::plan(&self.ctx.state(), query).await.map_err(from_df)?;
+                let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
+                Ok(Prepared {
+                    param_types: parameter_types(&plan)?,
+                    kind: PreparedKind::Statement(statement),
+                    schema: Arc::new(Schema::empty()),
+                })
+            }
+            Statement::Fetch { ref name, .. } => Ok(Prepared {
+                schema: self.cursor_schema(name).ok_or_else(|| no_cursor(name))?,
+                kind: PreparedKind::Statement(statement),
+                param_types: vec![],
+            }),
             other => Ok(Prepared {
                 kind: PreparedKind::Statement(other),
                 param_types: vec![],
@@ -1000,7 +1034,7 @@ impl Session {
     ) -> Result<Output> {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
-            PreparedKind::Statement(statement) => self.execute(statement.clone()).await,
+            PreparedKind::Statement(statement) => self.execute_bound(statement.clone(), params).await,
             PreparedKind::Plan(planned) => {
                 let (plan, extras) = planned.as_ref();
                 if self.tx_state() == TxState::Failed {
