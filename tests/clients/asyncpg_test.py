@@ -63,7 +63,41 @@ async def transactions_and_errors(conn):
     assert await conn.fetchval("SELECT count(*) FROM ap_tx") == 1
 
 
-CHECKS = [fetch_prepare_executemany, types_in_binary, type_introspection, transactions_and_errors]
+async def copy_records_and_back(conn):
+    # copy_records_to_table sends binary COPY, encoding each record as the
+    # column types a `SELECT … LIMIT 1` on the table describes.
+    await conn.execute("DROP TABLE IF EXISTS ap_copy")
+    await conn.execute("CREATE TABLE ap_copy (id BIGINT PRIMARY KEY, name VARCHAR(20), price NUMERIC(10,2), "
+                       "at TIMESTAMPTZ, u UUID, tags TEXT[], ok BOOLEAN)")
+    at = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    records = [(i, f"n{i}" if i % 3 else None, decimal.Decimal(f"{i}.25"), at, uuid.UUID(int=i), ["x", str(i)], i % 2 == 0)
+               for i in range(1000)]
+    status = await conn.copy_records_to_table("ap_copy", records=records)
+    assert status == "COPY 1000", status
+    rows = await conn.fetch("SELECT * FROM ap_copy ORDER BY id")
+    assert [tuple(r) for r in rows] == records, rows[:3]
+    status = await conn.copy_records_to_table("ap_copy", records=[(5000, "late")], columns=["id", "name"])
+    assert status == "COPY 1", status
+    assert await conn.fetchval("SELECT name FROM ap_copy WHERE id = 5000") == "late"
+    try:
+        await conn.copy_records_to_table("ap_copy", records=[(1, "again")], columns=["id", "name"])
+        raise AssertionError("duplicate key accepted")
+    except asyncpg.exceptions.UniqueViolationError:
+        pass
+    assert await conn.fetchval("SELECT count(*) FROM ap_copy") == 1001
+    # Out, in binary too: copy_from_query hands back the raw bytes.
+    chunks = []
+
+    async def collect(chunk):
+        chunks.append(chunk)
+
+    await conn.copy_from_query("SELECT id FROM ap_copy WHERE id < 2 ORDER BY id", output=collect, format="binary")
+    data = b"".join(chunks)
+    assert data.startswith(b"PGCOPY\n\xff\r\n\x00") and data.endswith(b"\xff\xff"), data
+    assert b"\x00\x01\x00\x00\x00\x08" + (1).to_bytes(8, "big") in data, data
+
+
+CHECKS = [fetch_prepare_executemany, types_in_binary, type_introspection, transactions_and_errors, copy_records_and_back]
 
 
 async def main():

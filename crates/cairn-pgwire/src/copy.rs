@@ -1,20 +1,23 @@
 //! COPY on the wire.
 //!
-//! - out: result batches are encoded exactly as text DataRows (so every
-//!   type prints as it does in a query result), then each row's fields
-//!   are laid out as a line of the COPY format;
+//! - out: result batches are encoded exactly as DataRows (text, or binary
+//!   for FORMAT binary, so every type reads as it does in a query result),
+//!   then each row's fields are laid out as a line (or tuple) of the COPY
+//!   format;
 //! - in: CopyData chunks go to the session's [`CopyIn`] as they arrive;
 //!   CopyDone writes them all in one statement, CopyFail writes nothing.
+//!   Binary fields are read by the same decoders as binary parameters.
 
 use std::fmt::Debug;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_sql::copy::{write_header, write_row, CopyOptions};
+use cairn_sql::copy::{write_header, write_row, write_trailer, CopyFormat, CopyOptions};
 use cairn_sql::{CopyIn, Output, Session};
 use cairn_types::CairnError;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Field, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{FutureExt, Sink, SinkExt};
 use pgwire::api::copy::CopyHandler;
@@ -28,6 +31,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use crate::encode::{fields, next_rows};
 use crate::errors::to_pg;
+use crate::types::{decode_value, pg_type_of_field, WireValue};
 use crate::handler::{connection, format_options, panicked, transaction_status, Handler};
 
 /// The fields of an encoded row: `None` for NULL.
@@ -63,14 +67,15 @@ where
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
     let columns = schema.fields().len();
-    let response = CopyOutResponse::new(0, columns as i16, vec![0; columns]);
+    let binary = options.format == CopyFormat::Binary;
+    let response = CopyOutResponse::new(i8::from(binary), columns as i16, vec![i16::from(binary); columns]);
     client.send(PgWireBackendMessage::CopyOutResponse(response)).await?;
-    if options.header {
-        let mut line = Vec::new();
-        write_header(options, schema.fields().iter().map(|f| f.name().as_str()), &mut line);
-        client.feed(PgWireBackendMessage::CopyData(CopyData::new(line.into()))).await?;
-    }
-    let fields = Arc::new(fields(&schema, &Format::UnifiedText, &format_options(session)));
+    // The header goes out with the first row, as PostgreSQL sends it:
+    // tokio-postgres's binary reader expects both in one CopyData.
+    let mut header = Vec::new();
+    write_header(options, schema.fields().iter().map(|f| f.name().as_str()), &mut header);
+    let format = if binary { Format::UnifiedBinary } else { Format::UnifiedText };
+    let fields = Arc::new(fields(&schema, &format, &format_options(session)));
     let mut rows = 0;
     let mut stream = stream;
     while let Some(encoded) = next_rows(&mut stream, &fields).await {
@@ -79,24 +84,37 @@ where
             Err(error) => return Ok(Err(error)),
         };
         for row in &encoded {
-            let mut line = Vec::with_capacity(row.data.len());
+            let mut line = std::mem::take(&mut header);
+            line.reserve(row.data.len() + 8);
             write_row(options, row_fields(row), &mut line);
             client.feed(PgWireBackendMessage::CopyData(CopyData::new(line.into()))).await?;
         }
         rows += encoded.len();
         client.flush().await?;
     }
+    let mut trailer = header;
+    write_trailer(options, &mut trailer);
+    if !trailer.is_empty() {
+        client.feed(PgWireBackendMessage::CopyData(CopyData::new(trailer.into()))).await?;
+    }
     client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
     Ok(Ok(rows))
 }
 
 /// Parks a `COPY … FROM STDIN` on the connection until its data has
-/// arrived; returns how many columns each line has. The caller sends the
-/// CopyInResponse and sets the connection state.
-pub(crate) fn park_copy_in<C: ClientInfo>(client: &C, copy: Box<CopyIn>) -> PgWireResult<usize> {
-    let columns = copy.width();
+/// arrived; returns the CopyInResponse's format (0 text, 1 binary) and how
+/// many columns each row has. The caller sends the CopyInResponse and sets
+/// the connection state.
+pub(crate) fn park_copy_in<C: ClientInfo>(client: &C, copy: Box<CopyIn>) -> PgWireResult<(i8, usize)> {
+    let shape = (i8::from(copy.is_binary()), copy.width());
     *connection(client)?.copy_in() = Some(copy);
-    Ok(columns)
+    Ok(shape)
+}
+
+/// A binary COPY field, read as a binary parameter of the column's type is.
+fn decode_binary_field(bytes: Option<&[u8]>, field: &Field) -> Result<ScalarValue, CairnError> {
+    decode_value(WireValue { bytes, binary: true }, &pg_type_of_field(field))
+        .map_err(|e| CairnError::InvalidBinaryRepresentation(format!("incorrect binary data format: {e}")))
 }
 
 fn no_copy_in_progress() -> PgWireError {
@@ -126,7 +144,7 @@ impl CopyHandler for Handler {
         let connection = connection(client)?;
         let copy = connection.copy_in().take().ok_or_else(no_copy_in_progress)?;
         let session = &connection.session;
-        let outcome = match AssertUnwindSafe(session.finish_copy(copy)).catch_unwind().await {
+        let outcome = match AssertUnwindSafe(session.finish_copy(copy, &decode_binary_field)).catch_unwind().await {
             Ok(outcome) => outcome,
             Err(_) => {
                 session.statement_failed();

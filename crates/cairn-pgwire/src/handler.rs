@@ -352,8 +352,8 @@ impl Handler {
                 Ok(Ok(Flow::Next))
             }
             Output::CopyIn(copy) => {
-                let columns = park_copy_in(client, copy)?;
-                let response = CopyInResponse::new(0, columns as i16, vec![0; columns]);
+                let (format, columns) = park_copy_in(client, copy)?;
+                let response = CopyInResponse::new(format, columns as i16, vec![i16::from(format); columns]);
                 client.send(PgWireBackendMessage::CopyInResponse(response)).await?;
                 Ok(Ok(Flow::CopyIn))
             }
@@ -656,9 +656,9 @@ impl ExtendedQueryHandler for Handler {
                 Ok(Response::Execution(Tag::new(tag)))
             }
             Output::CopyIn(copy) => {
-                let columns = park_copy_in(client, copy)?;
+                let (format, columns) = park_copy_in(client, copy)?;
                 let empty = futures::stream::empty();
-                Ok(Response::CopyIn(CopyResponse::new(0, columns, empty)))
+                Ok(Response::CopyIn(CopyResponse::new(format, columns, empty)))
             }
             Output::Rows { tag, schema, stream } => {
                 let fields = Arc::new(fields(&schema, &portal.result_column_format, &format_options(session)));

@@ -73,46 +73,85 @@ fn bad_parameter(index: usize, error: impl std::fmt::Display) -> CairnError {
 /// Reads parameter `index` of `portal` as `pg` and returns it as a
 /// ScalarValue (NULL stays a typed NULL).
 pub fn decode_parameter<S: Clone>(portal: &Portal<S>, index: usize, pg: &Type) -> Result<ScalarValue> {
-    macro_rules! read {
-        ($t:ty) => {
-            portal.parameter::<$t>(index, pg).map_err(|e| bad_parameter(index, e))?
-        };
+    let value = WireValue {
+        bytes: portal.parameters.get(index).and_then(|p| p.as_deref()),
+        binary: portal.parameter_format.is_binary(index),
+    };
+    decode_value(value, pg).map_err(|e| bad_parameter(index, e))
+}
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+/// One value as a client sent it: a parameter, or a field of binary COPY.
+#[derive(Clone, Copy)]
+pub struct WireValue<'a> {
+    /// `None` is NULL.
+    pub bytes: Option<&'a [u8]>,
+    pub binary: bool,
+}
+
+impl<'a> WireValue<'a> {
+    /// As pgwire's `Portal::parameter`: binary through postgres-types,
+    /// text through pgwire's text readers.
+    fn read<T>(self, pg: &Type) -> std::result::Result<Option<T>, BoxError>
+    where
+        T: postgres_types::FromSqlOwned + pgwire::types::FromSqlText<'a>,
+    {
+        if !<T as postgres_types::FromSql>::accepts(pg) {
+            return Err(format!("cannot read a value of type {}", pg.name()).into());
+        }
+        match self.bytes {
+            None => Ok(None),
+            Some(bytes) if self.binary => T::from_sql(pg, bytes).map(Some),
+            Some(bytes) => T::from_sql_text(pg, bytes, &pgwire::types::format::FormatOptions::default()).map(Some),
+        }
     }
+}
+
+/// Reads `value` as `pg` and returns it as a ScalarValue (NULL stays a
+/// typed NULL).
+pub fn decode_value(value: WireValue<'_>, pg: &Type) -> std::result::Result<ScalarValue, BoxError> {
     let micros = |dt: NaiveDateTime| dt.and_utc().timestamp_micros();
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec());
     Ok(match *pg {
-        Type::BOOL => ScalarValue::Boolean(read!(bool)),
-        Type::INT2 => ScalarValue::Int16(read!(i16)),
-        Type::INT4 => ScalarValue::Int32(read!(i32)),
-        Type::INT8 => ScalarValue::Int64(read!(i64)),
-        Type::FLOAT4 => ScalarValue::Float32(read!(f32)),
-        Type::FLOAT8 => ScalarValue::Float64(read!(f64)),
-        Type::BYTEA => ScalarValue::Binary(read!(Vec<u8>)),
+        Type::BOOL => ScalarValue::Boolean(value.read(pg)?),
+        Type::INT2 => ScalarValue::Int16(value.read(pg)?),
+        Type::INT4 => ScalarValue::Int32(value.read(pg)?),
+        Type::INT8 => ScalarValue::Int64(value.read(pg)?),
+        Type::FLOAT4 => ScalarValue::Float32(value.read(pg)?),
+        Type::FLOAT8 => ScalarValue::Float64(value.read(pg)?),
+        Type::BYTEA => ScalarValue::Binary(value.read(pg)?),
         Type::DATE => {
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            ScalarValue::Date32(read!(NaiveDate).map(|d| (d - epoch).num_days() as i32))
+            ScalarValue::Date32(value.read::<NaiveDate>(pg)?.map(|d| (d - epoch).num_days() as i32))
         }
-        Type::TIME => ScalarValue::Time64Microsecond(read!(NaiveTime).map(|t| {
+        Type::TIME => ScalarValue::Time64Microsecond(value.read::<NaiveTime>(pg)?.map(|t| {
             i64::from(chrono::Timelike::num_seconds_from_midnight(&t)) * 1_000_000
                 + i64::from(chrono::Timelike::nanosecond(&t) / 1_000)
         })),
-        Type::TIMESTAMP => ScalarValue::TimestampMicrosecond(read!(NaiveDateTime).map(micros), None),
+        Type::TIMESTAMP => ScalarValue::TimestampMicrosecond(value.read::<NaiveDateTime>(pg)?.map(micros), None),
         Type::TIMESTAMPTZ => ScalarValue::TimestampMicrosecond(
-            read!(DateTime<chrono::FixedOffset>).map(|dt| dt.with_timezone(&Utc).timestamp_micros()),
+            value.read::<DateTime<chrono::FixedOffset>>(pg)?.map(|dt| dt.with_timezone(&Utc).timestamp_micros()),
             Some("UTC".into()),
         ),
-        Type::NUMERIC => match read!(Decimal) {
+        Type::NUMERIC => match value.read::<Decimal>(pg)? {
             Some(d) => ScalarValue::Decimal128(Some(d.mantissa()), 38, d.scale() as i8),
             None => ScalarValue::Decimal128(None, 38, 0),
         },
-        Type::UUID => ScalarValue::Utf8(raw(portal, index).map(|bytes| match portal.parameter_format.is_binary(index) {
-            true => uuid::Uuid::from_slice(bytes).map(|u| u.hyphenated().to_string()).map_err(|e| bad_parameter(index, e)),
-            false => Ok(String::from_utf8_lossy(bytes).into_owned()),
-        }).transpose()?),
+        Type::UUID => ScalarValue::Utf8(
+            value
+                .bytes
+                .map(|bytes| match value.binary {
+                    true => uuid::Uuid::from_slice(bytes).map(|u| u.hyphenated().to_string()).map_err(BoxError::from),
+                    false => text(bytes).map_err(BoxError::from),
+                })
+                .transpose()?,
+        ),
         // jsonb's binary form is a version byte, then the text.
-        Type::JSONB if portal.parameter_format.is_binary(index) => {
-            ScalarValue::Utf8(raw(portal, index).map(|bytes| String::from_utf8_lossy(bytes.get(1..).unwrap_or_default()).into_owned()))
+        Type::JSONB if value.binary => {
+            ScalarValue::Utf8(value.bytes.map(|bytes| text(bytes.get(1..).unwrap_or_default())).transpose()?)
         }
-        Type::INTERVAL => match read!(pg_interval::Interval) {
+        Type::INTERVAL => match value.read::<pg_interval::Interval>(pg)? {
             Some(i) => ScalarValue::IntervalMonthDayNano(Some(arrow::datatypes::IntervalMonthDayNano::new(
                 i.months,
                 i.days,
@@ -120,27 +159,18 @@ pub fn decode_parameter<S: Clone>(portal: &Portal<S>, index: usize, pg: &Type) -
             ))),
             None => ScalarValue::IntervalMonthDayNano(None),
         },
-        Type::BOOL_ARRAY => list(read!(Vec<Option<bool>>), ScalarValue::Boolean, &DataType::Boolean),
-        Type::INT2_ARRAY => list(read!(Vec<Option<i16>>), ScalarValue::Int16, &DataType::Int16),
-        Type::INT4_ARRAY => list(read!(Vec<Option<i32>>), ScalarValue::Int32, &DataType::Int32),
-        Type::INT8_ARRAY => list(read!(Vec<Option<i64>>), ScalarValue::Int64, &DataType::Int64),
-        Type::FLOAT4_ARRAY => list(read!(Vec<Option<f32>>), ScalarValue::Float32, &DataType::Float32),
-        Type::FLOAT8_ARRAY => list(read!(Vec<Option<f64>>), ScalarValue::Float64, &DataType::Float64),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => list(read!(Vec<Option<String>>), ScalarValue::Utf8, &DataType::Utf8),
+        Type::BOOL_ARRAY => list(value.read(pg)?, ScalarValue::Boolean, &DataType::Boolean),
+        Type::INT2_ARRAY => list(value.read(pg)?, ScalarValue::Int16, &DataType::Int16),
+        Type::INT4_ARRAY => list(value.read(pg)?, ScalarValue::Int32, &DataType::Int32),
+        Type::INT8_ARRAY => list(value.read(pg)?, ScalarValue::Int64, &DataType::Int64),
+        Type::FLOAT4_ARRAY => list(value.read(pg)?, ScalarValue::Float32, &DataType::Float32),
+        Type::FLOAT8_ARRAY => list(value.read(pg)?, ScalarValue::Float64, &DataType::Float64),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => list(value.read(pg)?, ScalarValue::Utf8, &DataType::Utf8),
         // Text, varchar, json, unknown and every type without a binary
         // reader here: read as text and let the statement cast it.
-        ref other if <String as postgres_types::FromSql>::accepts(other) => ScalarValue::Utf8(read!(String)),
-        _ => ScalarValue::Utf8(
-            raw(portal, index)
-                .map(|bytes| String::from_utf8(bytes.to_vec()).map_err(|e| bad_parameter(index, e)))
-                .transpose()?,
-        ),
+        ref other if <String as postgres_types::FromSql>::accepts(other) => ScalarValue::Utf8(value.read(pg)?),
+        _ => ScalarValue::Utf8(value.bytes.map(text).transpose()?),
     })
-}
-
-/// A parameter's bytes as the client sent them.
-fn raw<S>(portal: &Portal<S>, index: usize) -> Option<&[u8]> {
-    portal.parameters.get(index).and_then(|p| p.as_deref())
 }
 
 /// An array parameter as a list scalar (NULL stays a typed NULL list).

@@ -17,6 +17,7 @@ impl SqlState {
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
     pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
@@ -89,6 +90,8 @@ pub enum CairnError {
     InvalidParameterValue(String),
     /// Text that does not read as the type it must be.
     InvalidTextRepresentation(String),
+    /// A binary value (binary COPY) that does not read as its type.
+    InvalidBinaryRepresentation(String),
     /// COPY input whose lines do not have the table's shape.
     BadCopyFileFormat(String),
     /// Bytes that are not valid UTF-8.
@@ -166,6 +169,7 @@ impl CairnError {
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
             CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
             CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+            CairnError::InvalidBinaryRepresentation(_) => SqlState::INVALID_BINARY_REPRESENTATION,
             CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
             CairnError::CharacterNotInRepertoire(_) => SqlState::CHARACTER_NOT_IN_REPERTOIRE,
             CairnError::CardinalityViolation(_) => SqlState::CARDINALITY_VIOLATION,
@@ -243,6 +247,7 @@ impl fmt::Display for CairnError {
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
+            | CairnError::InvalidBinaryRepresentation(m)
             | CairnError::InsufficientPrivilege(m)
             | CairnError::UndefinedTable(m)
             | CairnError::UndefinedColumn(m)
@@ -307,6 +312,7 @@ mod tests {
             (CairnError::InFailedSqlTransaction, "25P02"),
             (CairnError::InvalidParameterValue(String::new()), "22023"),
             (CairnError::InvalidTextRepresentation(String::new()), "22P02"),
+            (CairnError::InvalidBinaryRepresentation(String::new()), "22P03"),
             (CairnError::CardinalityViolation(String::new()), "21000"),
             (CairnError::BadCopyFileFormat(String::new()), "22P04"),
             (CairnError::CharacterNotInRepertoire(String::new()), "22021"),

@@ -1,15 +1,18 @@
-//! `COPY … FROM STDIN` and `COPY … TO STDOUT`, in PostgreSQL's text and
-//! CSV formats.
+//! `COPY … FROM STDIN` and `COPY … TO STDOUT`, in PostgreSQL's text, CSV
+//! and binary formats.
 //!
 //! - [`parse_copy`] reads the statement (sqlparser's AST, both the modern
 //!   `WITH (FORMAT csv, HEADER true)` and the pre-9.0 `CSV HEADER` forms);
 //! - [`reader::RecordReader`] turns the bytes a client streams in into
 //!   text fields per column, remembering the line each row started on;
-//! - [`write_row`] formats one result row as a line of output.
+//! - [`binary::BinaryReader`] does the same for the binary format;
+//! - [`write_row`] formats one result row as a line of output (or a
+//!   binary tuple).
 //!
 //! Only STDIN and STDOUT: a client must never make the server read or
 //! write its own files or run programs.
 
+pub mod binary;
 pub mod reader;
 
 use cairn_types::{CairnError, Result};
@@ -24,6 +27,8 @@ use datafusion::sql::sqlparser::parser::Parser;
 pub enum CopyFormat {
     Text,
     Csv,
+    /// Each value in its type's binary form; none of the text options apply.
+    Binary,
 }
 
 /// How rows are laid out as lines.
@@ -44,7 +49,7 @@ pub struct CopyOptions {
 impl CopyOptions {
     fn new(format: CopyFormat) -> CopyOptions {
         match format {
-            CopyFormat::Text => CopyOptions {
+            CopyFormat::Text | CopyFormat::Binary => CopyOptions {
                 format,
                 delimiter: b'\t',
                 null: "\\N".into(),
@@ -152,7 +157,7 @@ fn copy_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<C
     let format = match format.as_deref() {
         None | Some("text") => CopyFormat::Text,
         Some("csv") => CopyFormat::Csv,
-        Some("binary") => return Err(unsupported("FORMAT binary".into())),
+        Some("binary") => CopyFormat::Binary,
         Some(other) => return Err(CairnError::InvalidParameterValue(format!("COPY format \"{other}\" not recognized"))),
     };
     let mut copy = CopyOptions::new(format);
@@ -190,6 +195,11 @@ fn copy_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<C
     }
     // As PostgreSQL: ESCAPE defaults to QUOTE.
     copy.escape = escape.unwrap_or(copy.quote);
+    if copy.format == CopyFormat::Binary && copy != CopyOptions::new(CopyFormat::Binary) {
+        return Err(CairnError::Syntax(
+            "cannot specify DELIMITER, NULL, HEADER, QUOTE or ESCAPE in BINARY mode".into(),
+        ));
+    }
     if copy.delimiter == b'\n' || copy.delimiter == b'\r' || (copy.format == CopyFormat::Text && copy.delimiter == b'\\') {
         return Err(CairnError::InvalidParameterValue("COPY delimiter cannot be newline, carriage return or backslash".into()));
     }
@@ -199,21 +209,39 @@ fn copy_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<C
     Ok(copy)
 }
 
-/// Appends the header line (column names) to `out`.
+/// Appends what comes before the rows to `out`: the header line (column
+/// names) if asked for, or the binary format's file header.
 pub fn write_header<'a>(options: &CopyOptions, names: impl IntoIterator<Item = &'a str>, out: &mut Vec<u8>) {
-    write_row(options, names.into_iter().map(|name| Some(name.as_bytes())), out);
+    match options.format {
+        CopyFormat::Binary => binary::write_header(out),
+        _ if options.header => write_row(options, names.into_iter().map(|name| Some(name.as_bytes())), out),
+        _ => {}
+    }
+}
+
+/// Appends what comes after the rows to `out` (the binary trailer).
+pub fn write_trailer(options: &CopyOptions, out: &mut Vec<u8>) {
+    if options.format == CopyFormat::Binary {
+        binary::write_trailer(out);
+    }
 }
 
 /// Appends one row as a line to `out`. Each field is the value's text
-/// form, exactly as a query result sends it; `None` is NULL.
+/// form (binary form, for FORMAT binary), exactly as a query result sends
+/// it; `None` is NULL.
 pub fn write_row<'a>(options: &CopyOptions, fields: impl IntoIterator<Item = Option<&'a [u8]>>, out: &mut Vec<u8>) {
+    let text_escaped = match options.format {
+        CopyFormat::Binary => return binary::write_tuple(fields, out),
+        CopyFormat::Text => true,
+        CopyFormat::Csv => false,
+    };
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(options.delimiter);
         }
-        match (field, options.format) {
-            (None, _) => out.extend_from_slice(options.null.as_bytes()),
-            (Some(text), CopyFormat::Text) => {
+        match field {
+            None => out.extend_from_slice(options.null.as_bytes()),
+            Some(text) if text_escaped => {
                 for &byte in text {
                     match byte {
                         b'\\' => out.extend_from_slice(b"\\\\"),
@@ -225,7 +253,7 @@ pub fn write_row<'a>(options: &CopyOptions, fields: impl IntoIterator<Item = Opt
                     }
                 }
             }
-            (Some(text), CopyFormat::Csv) => {
+            Some(text) => {
                 let special = |&b: &u8| b == options.delimiter || b == options.quote || b == b'\n' || b == b'\r';
                 // An empty string is quoted so it reads back as '' and not NULL.
                 let quoted = text.iter().any(special) || text == options.null.as_bytes() || text == b"\\.";
@@ -282,10 +310,13 @@ mod tests {
     }
 
     #[test]
-    fn server_files_and_binary_are_refused() {
+    fn server_files_are_refused_and_binary_takes_no_text_options() {
         assert_eq!(parse_copy("COPY t FROM '/etc/passwd'").expect_err("fails").code().as_str(), "42501");
         assert_eq!(parse_copy("COPY t TO '/tmp/x'").expect_err("fails").code().as_str(), "42501");
-        assert_eq!(parse_copy("COPY t FROM STDIN (FORMAT binary)").expect_err("fails").code().as_str(), "0A000");
+        assert_eq!(parse_copy("COPY t FROM STDIN (FORMAT binary)").expect("binary").options.format, CopyFormat::Binary);
+        assert_eq!(parse_copy("COPY t TO STDOUT BINARY").expect("legacy binary").options.format, CopyFormat::Binary);
+        let error = parse_copy("COPY t FROM STDIN (FORMAT binary, HEADER true)").expect_err("fails");
+        assert_eq!(error.code().as_str(), "42601");
         assert_eq!(parse_copy("COPY t TO STDIN").expect_err("fails").code().as_str(), "42601");
     }
 

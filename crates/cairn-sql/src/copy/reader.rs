@@ -118,7 +118,8 @@ impl RecordReader {
     /// complete; at `eof`, whatever is left is the last record.
     fn record_end(&self, data: &[u8], eof: bool) -> Option<usize> {
         match self.options.format {
-            CopyFormat::Text => match data.iter().position(|&b| b == b'\n') {
+            // Binary data never reaches a RecordReader (BinaryReader reads it).
+            CopyFormat::Text | CopyFormat::Binary => match data.iter().position(|&b| b == b'\n') {
                 Some(newline) => Some(newline + 1),
                 None => eof.then_some(data.len()),
             },
@@ -164,7 +165,7 @@ impl RecordReader {
             return;
         }
         let fields = match self.options.format {
-            CopyFormat::Text => self.text_fields(content),
+            CopyFormat::Text | CopyFormat::Binary => self.text_fields(content),
             CopyFormat::Csv => self.csv_fields(content),
         };
         if fields.len() < self.columns.len() {
@@ -306,7 +307,7 @@ fn unescape(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-fn with_context(error: CairnError, table: &str, line: u64, column: Option<&str>) -> CairnError {
+pub(super) fn with_context(error: CairnError, table: &str, line: u64, column: Option<&str>) -> CairnError {
     let context = match column {
         Some(column) => format!("COPY {table}, line {line}, column {column}"),
         None => format!("COPY {table}, line {line}"),
@@ -315,6 +316,7 @@ fn with_context(error: CairnError, table: &str, line: u64, column: Option<&str>)
     match error {
         CairnError::BadCopyFileFormat(_) => CairnError::BadCopyFileFormat(message),
         CairnError::CharacterNotInRepertoire(_) => CairnError::CharacterNotInRepertoire(message),
+        CairnError::InvalidBinaryRepresentation(_) => CairnError::InvalidBinaryRepresentation(message),
         _ => CairnError::InvalidTextRepresentation(message),
     }
 }

@@ -15,30 +15,45 @@ use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
 
 use super::{quote_identifier, Output, Session};
 use crate::cancel::GuardedStream;
+use crate::copy::binary::{BinaryReader, FieldDecoder};
 use crate::copy::reader::RecordReader;
-use crate::copy::{CopySource, CopySpec};
+use crate::copy::{CopyFormat, CopySource, CopySpec};
 use crate::error::from_df;
 use crate::tables::DataTable;
-use crate::values::arrow_type;
+use crate::values::{arrow_type, column_field};
 
 /// A `COPY … FROM STDIN` waiting for (or receiving) its data.
 pub struct CopyIn {
-    reader: RecordReader,
+    input: CopyInput,
     table: Arc<dyn TableProvider>,
     reference: TableReference,
     /// The columns the data has, in its order, with their types.
     columns: Vec<(String, DataType)>,
 }
 
+/// The client's data as it arrives, read as its format says.
+enum CopyInput {
+    Lines(RecordReader),
+    Binary(BinaryReader),
+}
+
 impl CopyIn {
-    /// How many columns each line has.
+    /// How many columns each row has.
     pub fn width(&self) -> usize {
         self.columns.len()
     }
 
+    /// FORMAT binary (the CopyInResponse says so).
+    pub fn is_binary(&self) -> bool {
+        matches!(self.input, CopyInput::Binary(_))
+    }
+
     /// Takes the next chunk of CopyData; errors wait for the end.
     pub fn feed(&mut self, data: &[u8]) {
-        self.reader.feed(data);
+        match &mut self.input {
+            CopyInput::Lines(reader) => reader.feed(data),
+            CopyInput::Binary(reader) => reader.feed(data),
+        }
     }
 }
 
@@ -84,12 +99,15 @@ impl Session {
             }
             typed.push((column, found.data_type.clone()));
         }
-        let reader = RecordReader::new(
-            spec.options,
-            qualified(&namespace, &name),
-            typed.iter().map(|(name, _)| name.clone()).collect(),
-        );
-        Ok(Output::CopyIn(Box::new(CopyIn { reader, table, reference, columns: typed })))
+        let input = match spec.options.format {
+            CopyFormat::Binary => CopyInput::Binary(BinaryReader::new(qualified(&namespace, &name))),
+            CopyFormat::Text | CopyFormat::Csv => CopyInput::Lines(RecordReader::new(
+                spec.options,
+                qualified(&namespace, &name),
+                typed.iter().map(|(name, _)| name.clone()).collect(),
+            )),
+        };
+        Ok(Output::CopyIn(Box::new(CopyIn { input, table, reference, columns: typed })))
     }
 
     async fn copy_out(&self, spec: CopySpec) -> Result<Output> {
@@ -112,9 +130,10 @@ impl Session {
     }
 
     /// Ends a `COPY FROM STDIN` (CopyDone): parses what is left, then
-    /// inserts every row in one statement, or none.
-    pub async fn finish_copy(&self, copy: Box<CopyIn>) -> Result<Output> {
-        let result = self.write_copy(copy).await;
+    /// inserts every row in one statement, or none. Binary data's values
+    /// are read by `decode` (the wire layer's binary codecs).
+    pub async fn finish_copy(&self, copy: Box<CopyIn>, decode: &FieldDecoder) -> Result<Output> {
+        let result = self.write_copy(copy, decode).await;
         if result.is_err() {
             self.statement_failed();
         }
@@ -128,10 +147,18 @@ impl Session {
         CairnError::QueryCanceled(format!("COPY from stdin failed: {message}"))
     }
 
-    async fn write_copy(&self, copy: Box<CopyIn>) -> Result<Output> {
+    async fn write_copy(&self, copy: Box<CopyIn>, decode: &FieldDecoder) -> Result<Output> {
         let copy = *copy;
-        let types: Vec<DataType> = copy.columns.iter().map(|(_, t)| t.clone()).collect();
-        let batch = copy.reader.finish(&types)?;
+        let batch = match copy.input {
+            CopyInput::Lines(reader) => {
+                let types: Vec<DataType> = copy.columns.iter().map(|(_, t)| t.clone()).collect();
+                reader.finish(&types)?
+            }
+            CopyInput::Binary(reader) => {
+                let fields = copy.columns.iter().map(|(name, t)| column_field(name, t)).collect::<Result<Vec<_>>>()?;
+                reader.finish(&fields, decode)?
+            }
+        };
         let Some(table) = copy.table.downcast_ref::<DataTable>() else {
             return Err(CairnError::Internal("COPY target is not a table".into()));
         };
