@@ -29,7 +29,7 @@ async fn create_use_and_drop_namespaces() {
     assert_eq!(names, [["app"], ["default"]]);
     // Namespaces are the schemas of information_schema too.
     let schemata = text_rows(&root, "SELECT schema_name FROM information_schema.schemata ORDER BY schema_name").await;
-    assert_eq!(schemata, [["app"], ["default"], ["pg_catalog"], ["system"]]);
+    assert_eq!(schemata, [["app"], ["default"], ["information_schema"], ["pg_catalog"], ["system"]]);
 }
 
 #[tokio::test]

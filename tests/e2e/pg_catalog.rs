@@ -276,3 +276,59 @@ async fn discard_all_resets_a_connection_for_the_next_user() {
     root.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(text_rows(&root, "SELECT current_setting('TimeZone'), current_setting('nope', true)").await, [["UTC", "NULL"]]);
 }
+
+/// information_schema with PostgreSQL's columns and type names: the rows
+/// below are what PostgreSQL 15 returns for the same table.
+#[tokio::test]
+async fn information_schema_describes_tables_as_postgres_does() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE NAMESPACE app;
+         CREATE TABLE app.m (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', price NUMERIC(10,2), at TIMESTAMPTZ, tags TEXT[]);
+         CREATE TABLE app.pairs (a INT, b TEXT, PRIMARY KEY (b, a))",
+    )
+    .await
+    .expect("setup");
+    let columns = text_rows(
+        &root,
+        "SELECT column_name, ordinal_position, column_default, is_nullable, data_type, character_maximum_length, \
+         numeric_precision, numeric_scale, datetime_precision, udt_name \
+         FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'm' ORDER BY ordinal_position",
+    )
+    .await;
+    assert_eq!(
+        columns,
+        [
+            ["id", "1", "NULL", "NO", "bigint", "NULL", "64", "0", "NULL", "int8"],
+            ["name", "2", "'x'::character varying", "NO", "character varying", "20", "NULL", "NULL", "NULL", "varchar"],
+            ["price", "3", "NULL", "YES", "numeric", "NULL", "10", "2", "NULL", "numeric"],
+            ["at", "4", "NULL", "YES", "timestamp with time zone", "NULL", "NULL", "NULL", "6", "timestamptz"],
+            ["tags", "5", "NULL", "YES", "ARRAY", "NULL", "NULL", "NULL", "NULL", "_text"],
+        ]
+    );
+    let tables = text_rows(
+        &root,
+        "SELECT table_name, table_type, is_insertable_into FROM information_schema.tables \
+         WHERE table_schema IN ('app', 'system') AND table_name IN ('m', 'pairs', 'users') ORDER BY 1",
+    )
+    .await;
+    assert_eq!(tables, [["m", "BASE TABLE", "YES"], ["pairs", "BASE TABLE", "YES"], ["users", "VIEW", "NO"]]);
+    let keys = text_rows(
+        &root,
+        "SELECT tc.table_name, tc.constraint_name, kcu.column_name, kcu.ordinal_position \
+         FROM information_schema.table_constraints tc \
+         JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
+         WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'app' ORDER BY 1, 4",
+    )
+    .await;
+    assert_eq!(keys, [["m", "m_pkey", "id", "1"], ["pairs", "pairs_pkey", "b", "1"], ["pairs", "pairs_pkey", "a", "2"]]);
+    // NOT NULL columns are CHECK constraints, as PostgreSQL lists them.
+    let checks = text_rows(
+        &root,
+        "SELECT count(*) FROM information_schema.table_constraints \
+         WHERE table_name = 'm' AND constraint_type = 'CHECK' AND constraint_name LIKE '%\\_not\\_null'",
+    )
+    .await;
+    assert_eq!(checks, [["2"]]);
+}

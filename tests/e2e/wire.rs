@@ -90,6 +90,35 @@ async fn set_and_show_the_parameters_clients_send() {
     assert_eq!(error_code(&root, "SHOW no_such_parameter").await, "42704");
     root.batch_execute("RESET ALL").await.expect("reset");
     assert_eq!(text_rows(&root, "SHOW application_name").await, [[""]]);
+    // The session's user, also after RESET ALL; neither can be SET.
+    assert_eq!(text_rows(&root, "SHOW is_superuser").await, [["on"]]);
+    assert_eq!(text_rows(&root, "SHOW session_authorization").await, [["root"]]);
+    assert_eq!(error_code(&root, "SET is_superuser = off").await, "22023");
+}
+
+/// `set_config` is SET as a function: pg_dump sends it with literals,
+/// poolers and RLS setups with parameters and is_local = true.
+#[tokio::test]
+async fn set_config_sets_for_the_session_or_the_transaction() {
+    let server = Server::start();
+    let root = server.root().await;
+    let set = text_rows(&root, "SELECT pg_catalog.set_config('search_path', 'app', false)").await;
+    assert_eq!(set, [["app"]]);
+    assert_eq!(text_rows(&root, "SHOW search_path").await, [["app"]]);
+    let rows = root
+        .query("SELECT set_config($1, $2, $3) AS tenant, set_config('application_name', 'jobs', false)", &[&"myapp.tenant", &"acme", &false])
+        .await
+        .expect("set_config with parameters");
+    assert_eq!(rows[0].columns()[0].name(), "tenant");
+    assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, String>(1)), ("acme".to_owned(), "jobs".to_owned()));
+    assert_eq!(text_rows(&root, "SELECT current_setting('myapp.tenant')").await, [["acme"]]);
+    root.batch_execute("BEGIN").await.expect("begin");
+    root.query("SELECT set_config('myapp.tenant', $1, true)", &[&"scoped"]).await.expect("local");
+    assert_eq!(text_rows(&root, "SELECT current_setting('myapp.tenant')").await, [["scoped"]]);
+    root.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(text_rows(&root, "SELECT current_setting('myapp.tenant')").await, [["acme"]]);
+    assert_eq!(error_code(&root, "SELECT set_config('no_such_parameter', 'x', false)").await, "42704");
+    assert_eq!(error_code(&root, "SELECT set_config('server_version', '1', false)").await, "22023");
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use cairn_sql::settings::ReportedChange;
 use cairn_sql::statement::Statement;
 use cairn_sql::{CopyIn, Engine, Output, Prepared, Session, SessionParams, TxState};
-use cairn_types::{CairnError, Role, SessionId};
+use cairn_types::{CairnError, SessionId};
 use datafusion::common::ScalarValue;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
@@ -254,14 +254,13 @@ fn startup_parameters(session: &Session) -> StartupParameters {
         "integer_datetimes",
         "standard_conforming_strings",
         "application_name",
+        "is_superuser",
+        "session_authorization",
     ] {
         if let Some(value) = session.setting(name) {
             parameters.insert(name.to_owned(), value);
         }
     }
-    let superuser = if session.actor().role == Role::System { "on" } else { "off" };
-    parameters.insert("is_superuser".into(), superuser.into());
-    parameters.insert("session_authorization".into(), session.actor().username.clone());
     parameters.insert("in_hot_standby".into(), "off".into());
     parameters.insert("default_transaction_read_only".into(), "off".into());
     StartupParameters(parameters)

@@ -35,7 +35,7 @@ pub mod values;
 use std::sync::Arc;
 
 use cairn_catalog::{Actor, Catalog};
-use cairn_types::{CairnError, Result, SessionId, SessionInfo, Timestamp, User};
+use cairn_types::{CairnError, Result, Role, SessionId, SessionInfo, Timestamp, User};
 
 pub use functions::version_string;
 pub use session::{CopyIn, Output, Prepared, Session, TxState, CATALOG_NAME};
@@ -59,11 +59,15 @@ pub struct SessionParams {
 /// Shared by every session: the catalog and the blocking-work bridge.
 pub struct Engine {
     catalog: Arc<Catalog>,
+    /// Held by an autocommit UPDATE or DELETE retrying after a conflict:
+    /// retries take turns, so writers contending for one hot row make
+    /// progress instead of colliding again and again.
+    retry_turn: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
     pub fn new(catalog: Arc<Catalog>) -> Arc<Engine> {
-        Arc::new(Engine { catalog })
+        Arc::new(Engine { catalog, retry_turn: tokio::sync::Mutex::new(()) })
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -91,7 +95,7 @@ impl Engine {
     /// Opens a session for an authenticated user and lists it in
     /// `system.sessions` until it is dropped.
     pub fn open_session(self: &Arc<Self>, user: &User, params: SessionParams) -> Result<Session> {
-        let mut settings = Settings::default();
+        let mut settings = Settings::for_user(&user.username, user.role == Role::System);
         for (name, value) in &params.startup {
             // Unknown startup parameters are ignored, as they are harmless;
             // a bad value for a known one fails the connection.

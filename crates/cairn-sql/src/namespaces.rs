@@ -32,6 +32,7 @@ pub(crate) struct NamespaceCatalog {
     context: SchemaContext,
     system: Arc<dyn SchemaProvider>,
     pg_catalog: Arc<dyn SchemaProvider>,
+    information_schema: Arc<dyn SchemaProvider>,
 }
 
 impl std::fmt::Debug for NamespaceCatalog {
@@ -41,15 +42,24 @@ impl std::fmt::Debug for NamespaceCatalog {
 }
 
 impl NamespaceCatalog {
-    pub fn new(context: SchemaContext, system: Arc<dyn SchemaProvider>, pg_catalog: Arc<dyn SchemaProvider>) -> Self {
-        NamespaceCatalog { context, system, pg_catalog }
+    pub fn new(
+        context: SchemaContext,
+        system: Arc<dyn SchemaProvider>,
+        pg_catalog: Arc<dyn SchemaProvider>,
+        information_schema: Arc<dyn SchemaProvider>,
+    ) -> Self {
+        NamespaceCatalog { context, system, pg_catalog, information_schema }
     }
 }
 
 impl CatalogProvider for NamespaceCatalog {
     fn schema_names(&self) -> Vec<String> {
         let snapshot = self.context.catalog.snapshot();
-        let mut names = vec![SYSTEM_SCHEMA.to_owned(), crate::pg_catalog::PG_CATALOG.to_owned()];
+        let mut names = vec![
+            SYSTEM_SCHEMA.to_owned(),
+            crate::pg_catalog::PG_CATALOG.to_owned(),
+            crate::pg_catalog::INFORMATION_SCHEMA.to_owned(),
+        ];
         names.extend(snapshot.scan::<Namespace>().filter_map(|n| n.ok()).map(|n| n.name));
         names
     }
@@ -60,6 +70,9 @@ impl CatalogProvider for NamespaceCatalog {
         }
         if name == crate::pg_catalog::PG_CATALOG {
             return Some(Arc::clone(&self.pg_catalog));
+        }
+        if name == crate::pg_catalog::INFORMATION_SCHEMA {
+            return Some(Arc::clone(&self.information_schema));
         }
         let catalog = &self.context.catalog;
         match catalog.namespace(&catalog.snapshot(), name) {

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cairn_catalog::{Actor, NewTable, NewUser, SessionGuard};
-use cairn_types::{CairnError, Result, SessionId};
+use cairn_types::{CairnError, Result, Role, SessionId};
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
@@ -39,7 +39,7 @@ use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::returning::{self, conflict_action, Extras, Returning};
 use crate::settings::{ReportedChange, Settings};
 use crate::snowflake::snowflake_udf;
-use crate::statement::{parse_statements, Statement};
+use crate::statement::{parse_statements, Argument, SetConfigCall, Statement};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::tables::{DataTable, InsertOptions, InsertSlot};
 use crate::txn::{commit, TxCell};
@@ -206,7 +206,9 @@ fn build_context(
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "default")
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true);
+        // CairnDB's own information_schema (PostgreSQL's columns and type
+        // names) replaces DataFusion's.
+        .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     let (per_row_first, per_row_last) = crate::correlated::RunPerRow::rules();
     let mut optimizer_rules = datafusion::optimizer::Optimizer::new().rules;
@@ -238,9 +240,10 @@ fn build_context(
         returned: Arc::clone(returned),
     };
     let pg_catalog = crate::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
+    let information_schema = crate::pg_catalog::information_schema(catalog, actor).map_err(from_df)?;
     ctx.register_catalog(
         CATALOG_NAME,
-        Arc::new(NamespaceCatalog::new(context, system, pg_catalog)),
+        Arc::new(NamespaceCatalog::new(context, system, pg_catalog, information_schema)),
     );
     Ok(ctx)
 }
@@ -546,7 +549,7 @@ impl Session {
     fn reset_all_settings(&self) -> Vec<ReportedChange> {
         let reported = {
             let mut state = self.state();
-            let fresh = Settings::default();
+            let fresh = Settings::for_user(&self.actor.username, self.actor.role == Role::System);
             let mut reported = Vec::new();
             for (name, value, _) in state.settings.all() {
                 let default = fresh.get(&name).ok().map(str::to_owned);
@@ -788,6 +791,7 @@ impl Session {
                 self.set("search_path", Some(quote_identifier(&name)), false)
             }
             Statement::Set { name, value, local } => self.set(&name, value, local),
+            Statement::SetConfig(calls) => self.set_config(&calls, &params),
             Statement::Reset { name: Some(name) } => {
                 let output = self.set(&name, None, false)?;
                 Ok(match output {
@@ -948,6 +952,48 @@ impl Session {
         Ok(Output::reported("SET", change.into_iter().collect()))
     }
 
+    /// `SELECT set_config(name, value, is_local), …`: each call as `SET
+    /// [LOCAL]`, in order; one row of the values set, as PostgreSQL returns.
+    /// (A change to a reported parameter is not sent as ParameterStatus
+    /// here, as it is for SET.)
+    fn set_config(&self, calls: &[SetConfigCall], params: &[ScalarValue]) -> Result<Output> {
+        let resolve = |argument: &Argument| -> Result<Option<String>> {
+            match argument {
+                Argument::Literal(text) => Ok(Some(text.clone())),
+                Argument::Parameter(n) => match params.get(n - 1) {
+                    Some(value) if value.is_null() => Ok(None),
+                    Some(value) => Ok(Some(value.to_string())),
+                    None => Err(CairnError::Syntax(format!("there is no parameter ${n}"))),
+                },
+            }
+        };
+        let mut values = Vec::with_capacity(calls.len());
+        for call in calls {
+            let name = resolve(&call.name)?.ok_or_else(|| {
+                CairnError::InvalidParameterValue("set_config: the parameter name must not be NULL".into())
+            })?;
+            let local = match resolve(&call.local)?.map(|b| b.to_ascii_lowercase()).as_deref() {
+                None | Some("false" | "f" | "off" | "no" | "0") => false,
+                Some("true" | "t" | "on" | "yes" | "1") => true,
+                Some(other) => {
+                    return Err(CairnError::InvalidTextRepresentation(format!(
+                        "invalid input syntax for type boolean: \"{other}\""
+                    )))
+                }
+            };
+            // A NULL value resets the parameter, as in PostgreSQL.
+            let value = resolve(&call.value)?;
+            self.set(&name, value.clone(), local)?;
+            let now = self.state().settings.get(&name).map(str::to_owned);
+            values.push(now.ok().or(value).unwrap_or_default());
+        }
+        let fields: Vec<Field> = calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect();
+        let columns = values.into_iter().map(|v| Arc::new(StringArray::from(vec![v])) as datafusion::arrow::array::ArrayRef).collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            .map_err(|e| CairnError::Internal(e.to_string()))?;
+        rows("SELECT", batch)
+    }
+
     /// Parses and plans `sql` once (extended protocol Parse).
     pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
         let mut statements = parse_statements(sql)?;
@@ -1012,6 +1058,22 @@ impl Session {
                     kind: PreparedKind::Statement(statement),
                     schema: Arc::new(Schema::empty()),
                 })
+            }
+            Statement::SetConfig(ref calls) => {
+                let mut param_types: Vec<Option<FieldRef>> = Vec::new();
+                for call in calls {
+                    let typed = [(&call.name, DataType::Utf8), (&call.value, DataType::Utf8), (&call.local, DataType::Boolean)];
+                    for (argument, data_type) in typed {
+                        if let Argument::Parameter(n) = argument {
+                            if *n > param_types.len() {
+                                param_types.resize(*n, None);
+                            }
+                            param_types[n - 1] = Some(Arc::new(Field::new(format!("${n}"), data_type, true)));
+                        }
+                    }
+                }
+                let fields: Vec<Field> = calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect();
+                Ok(Prepared { param_types, schema: Arc::new(Schema::new(fields)), kind: PreparedKind::Statement(statement) })
             }
             Statement::Fetch { ref name, .. } => Ok(Prepared {
                 schema: self.cursor_schema(name).ok_or_else(|| no_cursor(name))?,
@@ -1185,8 +1247,12 @@ impl Session {
         };
         let implicit = self.tx_state() == TxState::Idle;
         let mut attempts = 0;
+        let mut turn = None;
         let rows = loop {
             attempts += 1;
+            if attempts > 1 && turn.is_none() {
+                turn = Some(self.engine.retry_turn.lock().await);
+            }
             if implicit {
                 self.transaction.begin(self.engine.catalog().store());
             }
@@ -1240,6 +1306,7 @@ impl Session {
                 other => break other?,
             }
         };
+        drop(turn);
         let tag = if is_update { "UPDATE" } else { "DELETE" };
         match returning {
             Some(returning) => rows_output(tag, returning.batch(ctx, table.def(), &rows).await?),

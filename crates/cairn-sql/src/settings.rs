@@ -95,6 +95,13 @@ const BUILTINS: &[Builtin] = &[
         description: "Sets the display format for interval values.",
     },
     Builtin {
+        name: "is_superuser",
+        default: "off",
+        reported: true,
+        mutability: Mutability::ReadOnly,
+        description: "Shows whether the current user is a superuser (CairnDB's system role).",
+    },
+    Builtin {
         name: "lock_timeout",
         default: "0",
         reported: false,
@@ -135,6 +142,13 @@ const BUILTINS: &[Builtin] = &[
         reported: false,
         mutability: Mutability::ReadOnly,
         description: "Shows the PostgreSQL version CairnDB is compatible with, as a number.",
+    },
+    Builtin {
+        name: "session_authorization",
+        default: "",
+        reported: true,
+        mutability: Mutability::ReadOnly,
+        description: "Shows the session user name.",
     },
     Builtin {
         name: "standard_conforming_strings",
@@ -196,6 +210,14 @@ pub struct ReportedChange {
 }
 
 impl Settings {
+    /// The defaults, with the parameters that describe the session's user.
+    pub fn for_user(username: &str, superuser: bool) -> Settings {
+        let mut settings = Settings::default();
+        settings.values.insert("is_superuser".into(), if superuser { "on" } else { "off" }.into());
+        settings.values.insert("session_authorization".into(), username.to_owned());
+        settings
+    }
+
     pub fn get(&self, name: &str) -> Result<&str> {
         self.values
             .get(&name.to_ascii_lowercase())

@@ -102,8 +102,31 @@ pub enum Statement {
     NothingToDo {
         tag: &'static str,
     },
+    /// `SELECT [pg_catalog.]set_config(name, value, is_local) [, …]`:
+    /// SET as a function (pg_dump, and pools that scope settings to a
+    /// transaction, send it). Carried out as SET, as no query can change
+    /// the session it runs in; it returns the new values.
+    SetConfig(Vec<SetConfigCall>),
     /// Anything else: planned and run by DataFusion.
     Query(String),
+}
+
+/// One `set_config(name, value, is_local)` call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetConfigCall {
+    pub name: Argument,
+    pub value: Argument,
+    pub local: Argument,
+    /// The result column's name (`set_config` unless aliased).
+    pub column: String,
+}
+
+/// An argument given as a literal, or as a `$n` parameter of the
+/// extended protocol (1-based, as written).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Argument {
+    Literal(String),
+    Parameter(usize),
 }
 
 impl Statement {
@@ -151,7 +174,7 @@ impl Statement {
             Statement::DeclareCursor { .. } => "DECLARE CURSOR",
             Statement::Fetch { .. } => "FETCH",
             Statement::CloseCursor(_) => "CLOSE CURSOR",
-            Statement::Query(_) => "SELECT",
+            Statement::Query(_) | Statement::SetConfig(_) => "SELECT",
         }
     }
 }
@@ -388,11 +411,52 @@ fn parse_one(tokens: &[Token]) -> Result<Statement> {
     } else if cursor.keyword("RELEASE") {
         cursor.keyword("SAVEPOINT");
         Statement::ReleaseSavepoint(cursor.identifier()?)
+    } else if let Some(calls) = set_config_calls(&mut cursor) {
+        Statement::SetConfig(calls)
     } else {
         return Ok(Statement::Query(tokens.iter().map(token_sql).collect()));
     };
     cursor.expect_end()?;
     Ok(statement)
+}
+
+/// `SELECT set_config(…) [AS name] [, …]` and nothing else; `None` (the
+/// cursor where it was) for any other statement, which DataFusion plans.
+fn set_config_calls(cursor: &mut Cursor) -> Option<Vec<SetConfigCall>> {
+    let start = cursor.pos;
+    let calls = (|| {
+        if !cursor.keyword("SELECT") {
+            return None;
+        }
+        let mut calls = Vec::new();
+        loop {
+            if cursor.keyword("pg_catalog") && !cursor.token(&Token::Period) {
+                return None;
+            }
+            if !(cursor.keyword("set_config") && cursor.token(&Token::LParen)) {
+                return None;
+            }
+            let name = cursor.argument()?;
+            let value = cursor.token(&Token::Comma).then(|| cursor.argument()).flatten()?;
+            let local = cursor.token(&Token::Comma).then(|| cursor.argument()).flatten()?;
+            if !cursor.token(&Token::RParen) {
+                return None;
+            }
+            let column = match cursor.keyword("AS") {
+                true => cursor.identifier().ok()?,
+                false => "set_config".to_owned(),
+            };
+            calls.push(SetConfigCall { name, value, local, column });
+            if !cursor.token(&Token::Comma) {
+                break;
+            }
+        }
+        cursor.peek().is_none().then_some(calls)
+    })();
+    if calls.is_none() {
+        cursor.pos = start;
+    }
+    calls
 }
 
 struct Cursor<'t> {
@@ -523,6 +587,38 @@ impl Cursor<'_> {
             _ => self.string()?,
         };
         Ok(if negative { format!("-{value}") } else { value })
+    }
+
+    /// Consumes `token` if it is next.
+    fn token(&mut self, token: &Token) -> bool {
+        let found = self.peek() == Some(token);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    /// A function argument: a string, number or boolean literal, or `$n`,
+    /// either maybe cast (`$1::text`).
+    fn argument(&mut self) -> Option<Argument> {
+        let argument = match self.peek()? {
+            Token::Placeholder(p) => {
+                let n = p.strip_prefix('$')?.parse().ok().filter(|n| *n >= 1)?;
+                self.pos += 1;
+                Argument::Parameter(n)
+            }
+            Token::Word(w) if w.quote_style.is_none() && (w.value.eq_ignore_ascii_case("true") || w.value.eq_ignore_ascii_case("false")) => {
+                let value = w.value.to_lowercase();
+                self.pos += 1;
+                Argument::Literal(value)
+            }
+            Token::Word(_) => return None,
+            _ => Argument::Literal(self.value().ok()?),
+        };
+        if self.token(&Token::DoubleColon) {
+            self.identifier().ok()?;
+        }
+        Some(argument)
     }
 
     fn expect_end(&self) -> Result<()> {
@@ -905,6 +1001,30 @@ mod tests {
         );
         assert_eq!(one("USE app"), Statement::Use { name: "app".into() });
         assert!(parse_statements("CREATE NAMESPACE").is_err());
+    }
+
+    #[test]
+    fn set_config_calls_alone_are_statements_and_anything_else_a_query() {
+        let literal = |s: &str| Argument::Literal(s.into());
+        assert_eq!(
+            one("SELECT pg_catalog.set_config('search_path', '', false)"),
+            Statement::SetConfig(vec![SetConfigCall { name: literal("search_path"), value: literal(""), local: literal("false"), column: "set_config".into() }])
+        );
+        assert_eq!(
+            one("select set_config($1, $2::text, TRUE) as a, set_config('x.y', 3, false)"),
+            Statement::SetConfig(vec![
+                SetConfigCall { name: Argument::Parameter(1), value: Argument::Parameter(2), local: literal("true"), column: "a".into() },
+                SetConfigCall { name: literal("x.y"), value: literal("3"), local: literal("false"), column: "set_config".into() },
+            ])
+        );
+        for query in [
+            "SELECT set_config('a.b', 'c', false) FROM t",
+            "SELECT set_config('a.b', 'c', false), 1",
+            "SELECT set_config('a.b', upper('c'), false)",
+            "SELECT 1",
+        ] {
+            assert!(matches!(one(query), Statement::Query(_)), "{query}");
+        }
     }
 
     #[test]

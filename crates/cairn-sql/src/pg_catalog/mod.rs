@@ -30,6 +30,8 @@ pub use functions::{catalog_functions, REGCLASS_FUNCTION};
 
 /// The schema name.
 pub const PG_CATALOG: &str = "pg_catalog";
+/// The SQL standard's catalog views (`tables::information_schema`).
+pub const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// OIDs: PostgreSQL's own for built-in objects, and fixed offsets from
 /// CairnDB ids for CairnDB's, in ranges that do not overlap.
@@ -101,6 +103,8 @@ pub mod oid {
 
 /// One catalog table: its columns and how its rows are built.
 pub(crate) trait PgTable: Send + Sync + 'static {
+    /// The schema it is in.
+    const SCHEMA: &'static str = PG_CATALOG;
     const NAME: &'static str;
     fn schema() -> SchemaRef;
     fn batch(catalog: &Catalog, actor: &Actor) -> cairn_types::Result<RecordBatch>;
@@ -181,6 +185,19 @@ pub fn is_catalog_table(name: &str) -> bool {
 /// `pg_cursors`: kept by the session itself, which alone knows its cursors.
 pub const CURSORS_TABLE: &str = "pg_cursors";
 
+/// The information_schema views, as `actor` sees them.
+pub fn information_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
+    use tables::information_schema::{Columns, KeyColumnUsage, Schemata, TableConstraints, Tables, Views};
+    let schema = MemorySchemaProvider::new();
+    register::<Schemata>(&schema, catalog, actor)?;
+    register::<Tables>(&schema, catalog, actor)?;
+    register::<Columns>(&schema, catalog, actor)?;
+    register::<TableConstraints>(&schema, catalog, actor)?;
+    register::<KeyColumnUsage>(&schema, catalog, actor)?;
+    register::<Views>(&schema, catalog, actor)?;
+    Ok(Arc::new(schema))
+}
+
 /// Every pg_catalog table, as `actor` sees it.
 pub fn pg_catalog_schema(
     catalog: &Arc<Catalog>,
@@ -199,7 +216,7 @@ struct PgTableProvider<T> {
 
 impl<T: PgTable> fmt::Debug for PgTableProvider<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pg_catalog.{}", T::NAME)
+        write!(f, "{}.{}", T::SCHEMA, T::NAME)
     }
 }
 
@@ -246,7 +263,7 @@ impl<T: PgTable> ScanSource for PgScan<T> {
     const NAME: &'static str = "PgCatalogScanExec";
 
     fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "table=pg_catalog.{}", T::NAME)
+        write!(f, "table={}.{}", T::SCHEMA, T::NAME)
     }
 
     fn read(&self) -> cairn_types::Result<RecordBatch> {

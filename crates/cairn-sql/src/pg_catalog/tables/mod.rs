@@ -149,6 +149,7 @@ fn attributes(catalog: &Catalog) -> cairn_types::Result<Vec<Attribute>> {
 }
 
 mod empty;
+pub mod information_schema;
 mod pg_am;
 mod pg_attrdef;
 mod pg_attribute;
