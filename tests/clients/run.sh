@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The client-compatibility suite: starts the given cairn binary and runs
 # real clients against it, one script per client: psql (descriptions
-# compared with PostgreSQL's), psycopg 3 and psycopg2, SQLAlchemy, asyncpg,
+# compared with PostgreSQL's; list commands, \x, \copy, tab completion),
+# psycopg 3 and psycopg2, SQLAlchemy, asyncpg,
 # node-postgres and pgJDBC. Each prints PASS/FAIL lines; this prints the
 # total and fails if anything failed. A missing client fails the run.
 #
@@ -71,6 +72,7 @@ run() {
 }
 
 run psql bash "$here/psql_describe.sh"
+run psql-session python3 "$here/psql_session.py"
 run psycopg python3 "$here/psycopg_test.py"
 run sqlalchemy python3 "$here/sqlalchemy_test.py"
 run asyncpg python3 "$here/asyncpg_test.py"

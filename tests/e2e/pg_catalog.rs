@@ -332,3 +332,55 @@ async fn information_schema_describes_tables_as_postgres_does() {
     .await;
     assert_eq!(checks, [["2"]]);
 }
+
+/// The queries tokio-postgres and sqlx send to look up a type OID they do
+/// not know (their typeinfo queries, verbatim), with the OID as a binary
+/// `oid` parameter.
+#[tokio::test]
+async fn driver_type_lookup_queries_answer_for_every_oid() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute("CREATE TABLE pairs (a INT PRIMARY KEY, b TEXT)").await.expect("setup");
+    let tokio_postgres_typeinfo = "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, n.nspname, t.typrelid \
+        FROM pg_catalog.pg_type t \
+        LEFT OUTER JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid \
+        INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid \
+        WHERE t.oid = $1";
+    let row = root.query_one(tokio_postgres_typeinfo, &[&1043u32]).await.expect("varchar");
+    assert_eq!(row.get::<_, String>("typname"), "varchar");
+    assert_eq!(row.get::<_, i8>("typtype"), b'b' as i8);
+    assert_eq!(row.get::<_, u32>("typelem"), 0);
+    assert_eq!(row.get::<_, Option<u32>>("rngsubtype"), None);
+    assert_eq!(row.get::<_, String>("nspname"), "pg_catalog");
+    let row = root.query_one(tokio_postgres_typeinfo, &[&1009u32]).await.expect("text[]");
+    assert_eq!(row.get::<_, u32>("typelem"), 25);
+    assert!(root.query_opt(tokio_postgres_typeinfo, &[&4_000_000_000u32]).await.expect("unknown").is_none());
+
+    let sqlx_typeinfo = "SELECT typname, typtype, typcategory, typrelid, typelem, typbasetype FROM pg_catalog.pg_type WHERE oid = $1";
+    let row = root.query_one(sqlx_typeinfo, &[&2950u32]).await.expect("uuid");
+    assert_eq!((row.get::<_, String>(0), row.get::<_, i8>(2)), ("uuid".to_owned(), b'U' as i8));
+    let by_name = root.query_one("SELECT oid FROM pg_catalog.pg_type WHERE typname ILIKE $1", &[&"JSONB"]).await.expect("by name");
+    assert_eq!(by_name.get::<_, u32>(0), 3802);
+
+    let relation: u32 = root
+        .query_one("SELECT oid FROM pg_catalog.pg_class WHERE relname = 'pairs'", &[])
+        .await
+        .expect("pairs")
+        .get(0);
+    let composite = root
+        .query(
+            "SELECT attname, atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND NOT attisdropped AND attnum > 0 ORDER BY attnum",
+            &[&relation],
+        )
+        .await
+        .expect("composite");
+    let fields: Vec<(String, u32)> = composite.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(fields, [("a".to_owned(), 23), ("b".to_owned(), 25)]);
+    let labels = root
+        .query("SELECT enumlabel FROM pg_catalog.pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", &[&1043u32])
+        .await
+        .expect("enum");
+    assert!(labels.is_empty());
+    let ranges = root.query("SELECT rngsubtype FROM pg_catalog.pg_range WHERE rngtypid = $1", &[&1043u32]).await.expect("range");
+    assert!(ranges.is_empty());
+}

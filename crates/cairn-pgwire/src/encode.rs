@@ -30,7 +30,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::handler::panicked;
 use crate::types::pg_type_of_field;
-use crate::wire_values::{list_values, PgJsonb, PgUuid};
+use crate::wire_values::{list_values, PgChar, PgJsonb, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -92,6 +92,8 @@ enum Column<'a> {
     /// Text that is a uuid or jsonb to the client (different binary forms).
     Uuid(&'a ArrayRef),
     Jsonb(&'a ArrayRef),
+    /// Text that is a one-byte `"char"` to the client (pg_catalog's kinds).
+    Char(&'a ArrayRef),
     Interval(&'a IntervalMonthDayNanoArray),
     List(&'a GenericListArray<i32>),
     Text(ArrayFormatter<'a>),
@@ -106,6 +108,7 @@ impl<'a> Column<'a> {
         match *field.datatype() {
             Type::UUID => return Ok(Column::Uuid(array)),
             Type::JSONB => return Ok(Column::Jsonb(array)),
+            Type::CHAR => return Ok(Column::Char(array)),
             _ => {}
         }
         Ok(match array.data_type() {
@@ -246,6 +249,10 @@ impl<'a> Column<'a> {
             Column::Jsonb(array) => match text_at(array, row)? {
                 None => encoder.encode_field(&None::<i8>),
                 Some(text) => encoder.encode_field(&PgJsonb(text)),
+            },
+            Column::Char(array) => match text_at(array, row)? {
+                None => encoder.encode_field(&None::<i8>),
+                Some(text) => encoder.encode_field(&PgChar(text.bytes().next().unwrap_or(0))),
             },
             Column::Interval(a) => put!(a, |v: arrow::datatypes::IntervalMonthDayNano| {
                 pg_interval::Interval::new(v.months, v.days, v.nanoseconds / 1_000)

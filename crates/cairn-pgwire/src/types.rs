@@ -17,6 +17,7 @@ pub fn pg_type_of_field(field: &Field) -> Type {
         Some("uuid") => Type::UUID,
         Some("json") => Type::JSON,
         Some("jsonb") => Type::JSONB,
+        Some("char") => Type::CHAR,
         _ => pg_type(field.data_type()),
     }
 }
@@ -118,6 +119,7 @@ pub fn decode_value(value: WireValue<'_>, pg: &Type) -> std::result::Result<Scal
         Type::INT2 => ScalarValue::Int16(value.read(pg)?),
         Type::INT4 => ScalarValue::Int32(value.read(pg)?),
         Type::INT8 => ScalarValue::Int64(value.read(pg)?),
+        Type::OID => ScalarValue::UInt32(value.read(pg)?),
         Type::FLOAT4 => ScalarValue::Float32(value.read(pg)?),
         Type::FLOAT8 => ScalarValue::Float64(value.read(pg)?),
         Type::BYTEA => ScalarValue::Binary(value.read(pg)?),

@@ -1,6 +1,6 @@
 //! Values whose wire forms postgres-types and pgwire do not write from what
-//! Arrow holds: uuid and jsonb (text to Arrow, each with its own binary
-//! form), and arrays (encoded per element type).
+//! Arrow holds: uuid, jsonb and `"char"` (text to Arrow, each with its own
+//! binary form), and arrays (encoded per element type).
 
 use std::error::Error;
 
@@ -69,6 +69,32 @@ impl ToSql for PgJsonb<'_> {
 impl ToSqlText for PgJsonb<'_> {
     fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
         out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+/// `"char"`: one byte in binary; in text, that byte (none for 0).
+#[derive(Debug)]
+pub struct PgChar(pub u8);
+
+impl ToSql for PgChar {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        out.put_u8(self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::CHAR
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for PgChar {
+    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
+        if self.0 != 0 {
+            out.put_u8(self.0);
+        }
         Ok(IsNull::No)
     }
 }

@@ -15,12 +15,32 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use super::types::{builtin, type_of, BuiltinType, BUILTIN_TYPES};
 use super::{oid, PgTable};
 use crate::system::SYSTEM_SCHEMA;
+use crate::values::PG_TYPE_METADATA;
+
+/// The catalog columns whose type is PostgreSQL's one-byte `"char"`
+/// (a name has that type in every catalog that has it). Text to Arrow,
+/// they are sent with the `"char"` OID, as drivers' type lookups read
+/// `typtype` as a byte (tokio-postgres fails on text there).
+const CHAR_COLUMNS: &[&str] = &[
+    "typtype", "typcategory", "typalign", "typstorage", "typdelim", "relkind", "relpersistence",
+    "relreplident", "attalign", "attstorage", "attidentity", "attgenerated", "attcompression",
+    "contype", "confupdtype", "confdeltype", "confmatchtype", "amtype", "datlocprovider",
+    "collprovider", "prokind", "provolatile", "proparallel", "tgenabled", "ev_type", "ev_enabled",
+    "deptype", "polcmd",
+];
 
 fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
+    let char_metadata = || std::collections::HashMap::from([(PG_TYPE_METADATA.to_owned(), "char".to_owned())]);
     Arc::new(Schema::new(
         fields
             .iter()
-            .map(|(name, t)| Field::new(*name, t.clone(), true))
+            .map(|(name, t)| {
+                let field = Field::new(*name, t.clone(), true);
+                match *t == DataType::Utf8 && CHAR_COLUMNS.contains(name) {
+                    true => field.with_metadata(char_metadata()),
+                    false => field,
+                }
+            })
             .collect::<Vec<_>>(),
     ))
 }
