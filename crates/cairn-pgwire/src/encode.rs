@@ -30,7 +30,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::handler::panicked;
 use crate::types::pg_type_of_field;
-use crate::wire_values::{list_values, PgChar, PgJsonb, PgUuid};
+use crate::wire_values::{list_values, PgChar, PgJsonb, PgTemporal, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -218,9 +218,9 @@ impl<'a> Column<'a> {
                 let naive = to_naive(raw, *unit)
                     .ok_or_else(|| PgWireError::ApiError("timestamp out of range".into()))?;
                 if *tz {
-                    encoder.encode_field(&DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc))
+                    encoder.encode_field(&PgTemporal(DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc)))
                 } else {
-                    encoder.encode_field(&naive)
+                    encoder.encode_field(&PgTemporal(naive))
                 }
             }
             Column::Time { array, unit } => {
@@ -237,7 +237,7 @@ impl<'a> Column<'a> {
                     (nanos % 1_000_000_000) as u32,
                 )
                 .ok_or_else(|| PgWireError::ApiError("time out of range".into()))?;
-                encoder.encode_field(&time)
+                encoder.encode_field(&PgTemporal(time))
             }
             Column::Decimal { array, scale } => {
                 put!(array, |v: i128| Decimal::from_i128_with_scale(v, *scale))

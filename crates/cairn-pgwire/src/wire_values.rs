@@ -73,6 +73,46 @@ impl ToSqlText for PgJsonb<'_> {
     }
 }
 
+/// A timestamp, timestamptz or time: pgwire's forms, except that the
+/// text form trims the fraction as PostgreSQL does (`12:00:00`,
+/// `12:00:00.5`), where pgwire always writes six digits.
+#[derive(Debug)]
+pub struct PgTemporal<T>(pub T);
+
+impl<T: ToSql> ToSql for PgTemporal<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl<T: ToSqlText> ToSqlText for PgTemporal<T> {
+    fn to_sql_text(&self, ty: &Type, out: &mut BytesMut, options: &FormatOptions) -> Result<IsNull, BoxError> {
+        let start = out.len();
+        let written = self.0.to_sql_text(ty, out, options)?;
+        let text = &out[start..];
+        // The fraction follows the seconds in every DateStyle: `:ss.ffffff`.
+        let fraction = text.windows(10).position(|w| {
+            w[0] == b':' && w[1..3].iter().all(u8::is_ascii_digit) && w[3] == b'.' && w[4..].iter().all(u8::is_ascii_digit)
+        });
+        if let Some(at) = fraction {
+            let digits = start + at + 4;
+            let kept = out[digits..digits + 6].iter().rposition(|&d| d != b'0').map_or(0, |last| last + 1);
+            // Without any digit, the dot goes too.
+            let cut_from = if kept == 0 { digits - 1 } else { digits + kept };
+            let tail = out.split_off(digits + 6);
+            out.truncate(cut_from);
+            out.unsplit(tail);
+        }
+        Ok(written)
+    }
+}
+
 /// `"char"`: one byte in binary; in text, that byte (none for 0).
 #[derive(Debug)]
 pub struct PgChar(pub u8);
@@ -137,5 +177,31 @@ pub fn list_values(elements: &ArrayRef, encoder: &mut DataRowEncoder) -> PgWireR
             Decimal::from_i128_with_scale(a.as_primitive::<Decimal128Type>().value(i), *scale as u32)
         })),
         other => Err(PgWireError::ApiError(format!("arrays of {other} cannot be sent yet").into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDateTime;
+
+    use super::*;
+
+    fn text<T: ToSqlText>(value: T, ty: &Type, date_style: &str) -> String {
+        let mut options = FormatOptions::default();
+        options.date_style = date_style.to_owned();
+        let mut out = BytesMut::new();
+        PgTemporal(value).to_sql_text(ty, &mut out, &options).expect("formats");
+        String::from_utf8(out.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn fractions_are_trimmed_as_postgres_prints_them() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").expect("parses");
+        assert_eq!(text(at("2026-01-01 12:00:00"), &Type::TIMESTAMP, "ISO, MDY"), "2026-01-01 12:00:00");
+        assert_eq!(text(at("2026-01-01 12:00:00.5"), &Type::TIMESTAMP, "ISO, MDY"), "2026-01-01 12:00:00.5");
+        assert_eq!(text(at("2026-01-01 12:00:00.000123"), &Type::TIMESTAMP, "ISO, MDY"), "2026-01-01 12:00:00.000123");
+        assert_eq!(text(at("2026-01-01 12:00:00").and_utc(), &Type::TIMESTAMPTZ, "ISO, MDY"), "2026-01-01 12:00:00+00");
+        assert_eq!(text(at("2026-11-22 07:08:09.25").time(), &Type::TIME, "ISO, MDY"), "07:08:09.25");
+        assert_eq!(text(at("2026-11-22 07:08:09").and_utc(), &Type::TIMESTAMPTZ, "German, DMY"), "22.11.2026 07:08:09 UTC");
     }
 }

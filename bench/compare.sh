@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# CairnDB against PostgreSQL on this machine, in one run: the same data and
+# the same pgbench scripts against both, alternating CairnDB and PostgreSQL
+# (A B A B …) so that drift hits both, BENCH_ROUNDS rounds; prints the
+# median TPS of each and the ratio CairnDB / PostgreSQL, and writes the
+# table to bench/results/<date>.md.
+#
+#   bench/compare.sh                 # BENCH_SECONDS=10 BENCH_ROUNDS=3
+#   BENCH_SECONDS=30 bench/compare.sh
+#
+# Both servers run with their default durability (CairnDB: fdatasync before
+# a commit is acknowledged; PostgreSQL: fsync and synchronous_commit on),
+# except the workload that says non-durable, where CairnDB runs with
+# `--durability buffered` and PostgreSQL with synchronous_commit = off.
+# Not run in CI: timings on shared machines are noise there.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+seconds="${BENCH_SECONDS:-10}"
+rounds="${BENCH_ROUNDS:-3}"
+clients=4
+threads=2
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cairn-target}"
+
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pgbench >/dev/null; then
+  echo "== installing PostgreSQL (Debian's package)"
+  $SUDO apt-get update -qq
+  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
+# PostgreSQL refuses to run as root: run it as the postgres account.
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+echo "== building CairnDB (release)"
+cargo build --release -q -p cairn-server
+cairn_bin="$CARGO_TARGET_DIR/release/cairn"
+
+work="$(mktemp -d)"
+chmod 755 "$work"
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+cairn_pid=""
+cleanup() {
+  [ -n "$cairn_pid" ] && kill -TERM "$cairn_pid" 2>/dev/null && wait "$cairn_pid" 2>/dev/null
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pgdata" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+password=bench-pw
+cairn_port=$((20000 + RANDOM % 10000))
+pg_port=$((30000 + RANDOM % 10000))
+cairn_dsn="host=127.0.0.1 port=$cairn_port user=root password=$password dbname=cairn"
+pg_dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=bench"
+
+# start_cairn [durable|buffered]: (re)starts CairnDB on the same data.
+start_cairn() {
+  if [ -n "$cairn_pid" ]; then kill -TERM "$cairn_pid"; wait "$cairn_pid" 2>/dev/null || true; fi
+  # A low scrypt cost: the run creates 1,000 users.
+  CAIRN_ROOT_PASSWORD="$password" CAIRN_LOG=warn "$cairn_bin" serve --data-dir "$work/cairn" \
+    --listen "127.0.0.1:$cairn_port" --durability "$1" --scrypt-log-n 8 >>"$work/cairn.log" 2>&1 &
+  cairn_pid=$!
+  for _ in $(seq 1 100); do
+    PGPASSWORD=$password psql -X -q "$cairn_dsn" -c "SELECT 1" >/dev/null 2>&1 && return
+    sleep 0.2
+  done
+  echo "CairnDB did not start:"; cat "$work/cairn.log"; exit 1
+}
+
+# start_postgres [on|off]: (re)starts PostgreSQL with synchronous_commit on or off.
+start_postgres() {
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pgdata" -m fast stop >/dev/null 2>&1 || true
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pgdata" -l "$work/pg.log" -w \
+    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c synchronous_commit=$1 -c max_connections=50" start >/dev/null
+}
+
+echo "== starting CairnDB $("$cairn_bin" --version 2>/dev/null || echo) and $("$pg_bin/postgres" --version)"
+as_postgres "$pg_bin/initdb" -D "$work/pgdata" -A trust -U postgres >/dev/null
+start_postgres on
+psql -X -q "host=127.0.0.1 port=$pg_port user=postgres dbname=postgres" -c "CREATE DATABASE bench"
+start_cairn durable
+
+cairn() { PGPASSWORD=$password psql -X -q -v ON_ERROR_STOP=1 "$cairn_dsn" "$@"; }
+postgres() { psql -X -q -v ON_ERROR_STOP=1 "$pg_dsn" "$@"; }
+
+echo "== generating data"
+python3 - "$work" <<'EOF'
+import random, sys
+work = sys.argv[1]
+rng = random.Random(7)
+with open(f"{work}/accounts.csv", "w") as f:
+    for i in range(1, 100_001):
+        f.write(f"{i},{rng.randrange(1_000_000)},account {i}\n")
+with open(f"{work}/facts.csv", "w") as f:
+    for i in range(1, 1_000_001):
+        f.write(f"{i},{rng.randrange(100)},{rng.randrange(1_000_000)},{rng.randrange(100_000) / 100}\n")
+EOF
+
+echo "== loading"
+schema="CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL, name TEXT);
+CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT);"
+cairn -c "$schema"
+postgres -c "$schema"
+cairn -c "\\copy accounts FROM '$work/accounts.csv' WITH (FORMAT csv)"
+postgres -c "\\copy accounts FROM '$work/accounts.csv' WITH (FORMAT csv)"
+postgres -c "VACUUM ANALYZE accounts"
+
+# The per-user feed. CairnDB: a USER table, each user's rows in their own
+# partition. PostgreSQL: the user in the key, and a WHERE.
+cairn -c "CREATE NAMESPACE app" -c "CREATE USER TABLE app.messages (id BIGINT PRIMARY KEY, body TEXT, at TIMESTAMP)"
+python3 - "$work" <<'EOF' > "$work/users.sql"
+import sys
+for u in range(1, 1001):
+    print(f"CREATE USER u{u} WITH PASSWORD 'pw{u}' ROLE user;")
+    print(f"EXECUTE AS USER 'u{u}' (INSERT INTO app.messages SELECT n, 'message ' || n, TIMESTAMP '2026-01-01 12:00:00' FROM generate_series(1, 100) AS g(n));")
+EOF
+cairn -f "$work/users.sql" >/dev/null
+postgres -c "CREATE TABLE messages (user_id INT, id BIGINT, body TEXT, at TIMESTAMP, PRIMARY KEY (user_id, id))" \
+  -c "INSERT INTO messages SELECT u, n, 'message ' || n, TIMESTAMP '2026-01-01 12:00:00' FROM generate_series(1, 1000) u, generate_series(1, 100) n" \
+  -c "VACUUM ANALYZE messages"
+
+scripts="$work/scripts"
+mkdir -p "$scripts"
+cat >"$scripts/point.sql" <<'EOF'
+\set id random(1, 100000)
+SELECT id, balance, name FROM accounts WHERE id = :id;
+EOF
+cat >"$scripts/insert.sql" <<'EOF'
+\set id random(1, 9000000000000000000)
+INSERT INTO events (id, payload) VALUES (:id, 'an event of some length, as a log line would be');
+EOF
+cat >"$scripts/update.sql" <<'EOF'
+\set id random(1, 100000)
+UPDATE accounts SET balance = balance + 1 WHERE id = :id;
+EOF
+cat >"$scripts/group_by.sql" <<'EOF'
+SELECT grp, count(*), sum(v), avg(amount) FROM facts GROUP BY grp;
+EOF
+cat >"$scripts/feed_cairn.sql" <<'EOF'
+SELECT * FROM app.messages ORDER BY id DESC LIMIT 20;
+EOF
+cat >"$scripts/feed_pg.sql" <<'EOF'
+SELECT * FROM messages WHERE user_id = :uid ORDER BY id DESC LIMIT 20;
+EOF
+
+results="$work/results.txt"
+: >"$results"
+# tps DSN ARGS…: one pgbench run; prints its TPS.
+tps() {
+  local dsn="$1"; shift
+  PGPASSWORD=$password pgbench -n -T "$seconds" "$@" "$dsn" 2>"$work/pgbench.err" \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n1 | grep . || { cat "$work/pgbench.err" >&2; echo 0; }
+}
+record() { echo "$1|$2|$3" >>"$results"; printf '  %-34s %-10s %12s\n' "$1" "$2" "$3"; }
+
+# workload NAME ARGS…: the same pgbench run against each, alternating.
+workload() {
+  local name="$1"; shift
+  for round in $(seq 1 "$rounds"); do
+    record "$name" cairndb "$(tps "$cairn_dsn" "$@")"
+    record "$name" postgresql "$(tps "$pg_dsn" "$@")"
+  done
+}
+
+# feed: one pgbench process per client, each logged in as its own user.
+feed_round() {
+  local system="$1" pids=() k
+  for k in $(seq 1 "$clients"); do
+    if [ "$system" = cairndb ]; then
+      PGPASSWORD="pw$k" pgbench -n -T "$seconds" -c 1 -j 1 -M prepared -f "$scripts/feed_cairn.sql" \
+        "host=127.0.0.1 port=$cairn_port user=u$k dbname=cairn" >"$work/feed.$k" 2>&1 &
+    else
+      pgbench -n -T "$seconds" -c 1 -j 1 -M prepared -D uid="$k" -f "$scripts/feed_pg.sql" "$pg_dsn" >"$work/feed.$k" 2>&1 &
+    fi
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  cat "$work"/feed.* | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | awk '{ s += $1 } END { printf "%.1f\n", s }'
+}
+
+echo "== workloads: ${seconds}s each, $rounds rounds, $clients clients, $threads threads"
+workload "point select (prepared)" -c $clients -j $threads -M prepared -f "$scripts/point.sql"
+workload "point select (simple)" -c $clients -j $threads -M simple -f "$scripts/point.sql"
+workload "insert, durable" -c $clients -j $threads -M prepared -f "$scripts/insert.sql"
+workload "update by key" -c $clients -j $threads -M prepared -f "$scripts/update.sql"
+for round in $(seq 1 "$rounds"); do
+  record "per-user feed" cairndb "$(feed_round cairndb)"
+  record "per-user feed" postgresql "$(feed_round postgresql)"
+done
+
+echo "== COPY 1,000,000 rows"
+facts="CREATE TABLE facts (id BIGINT PRIMARY KEY, grp INT, v BIGINT, amount DOUBLE PRECISION)"
+copy_rate() {
+  local run="$1" start end
+  $run -c "DROP TABLE IF EXISTS facts" -c "$facts"
+  start=$(date +%s.%N)
+  $run -c "\\copy facts FROM '$work/facts.csv' WITH (FORMAT csv)"
+  end=$(date +%s.%N)
+  python3 -c "print(round(1_000_000 / ($end - $start)))"
+}
+for round in $(seq 1 "$rounds"); do
+  record "COPY (rows/s)" cairndb "$(copy_rate cairn)"
+  record "COPY (rows/s)" postgresql "$(copy_rate postgres)"
+done
+postgres -c "VACUUM ANALYZE facts"
+workload "GROUP BY 1M rows, 1 client" -c 1 -j 1 -M prepared -f "$scripts/group_by.sql"
+workload "GROUP BY 1M rows, 4 clients" -c $clients -j $threads -M prepared -f "$scripts/group_by.sql"
+
+echo "== non-durable inserts (CairnDB --durability buffered, PostgreSQL synchronous_commit=off)"
+start_cairn buffered
+start_postgres off
+workload "insert, non-durable" -c $clients -j $threads -M prepared -f "$scripts/insert.sql"
+
+date="$(date +%F)"
+out="bench/results/$date.md"
+mkdir -p bench/results
+{
+  echo "# CairnDB vs PostgreSQL, $date"
+  echo
+  echo "- machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB, $(uname -sr)"
+  echo "- CairnDB: $(git rev-parse --short HEAD) (release build); PostgreSQL: $("$pg_bin/postgres" --version | sed 's/.*) //'); $(pgbench --version)"
+  echo "- each run ${seconds}s, $rounds rounds alternating CairnDB and PostgreSQL, medians; $clients clients on $threads pgbench threads unless the workload says"
+  echo
+  echo "| workload | CairnDB | PostgreSQL | CairnDB / PostgreSQL |"
+  echo "|---|---:|---:|---:|"
+  python3 - "$results" <<'EOF'
+import statistics, sys
+runs = {}
+order = []
+for line in open(sys.argv[1]):
+    name, system, value = line.rstrip("\n").split("|")
+    if name not in runs:
+        order.append(name)
+    runs.setdefault(name, {}).setdefault(system, []).append(float(value))
+for name in order:
+    cairn = statistics.median(runs[name]["cairndb"])
+    pg = statistics.median(runs[name]["postgresql"])
+    ratio = f"{cairn / pg:.2f}x" if pg else "n/a"
+    unit = "" if "rows/s" in name else " tps"
+    print(f"| {name} | {cairn:,.0f}{unit} | {pg:,.0f}{unit} | {ratio} |")
+EOF
+} >"$out"
+echo
+cat "$out"
+echo
+echo "written to $out"
