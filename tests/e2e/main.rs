@@ -4,6 +4,7 @@
 mod alter;
 mod auth;
 mod copy;
+mod direct;
 mod durability;
 mod isolation;
 mod namespaces;

@@ -13,6 +13,7 @@ pub mod copy;
 mod correlated;
 pub mod ddl;
 mod defaults;
+mod direct;
 mod equality;
 pub mod error;
 mod functions;

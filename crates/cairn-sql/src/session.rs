@@ -310,11 +310,15 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
 }
 
 async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-    let plan = crate::postgres::plan(&ctx.state(), sql)
-        .await
-        .map_err(from_df)?;
-    sql_options().verify_plan(&plan).map_err(from_df)?;
+    let plan = plan_query(ctx, sql).await?;
     ctx.execute_logical_plan(plan).await.map_err(from_df)
+}
+
+/// Plans `sql` and refuses what DataFusion must not run itself.
+async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
+    let plan = crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)?;
+    sql_options().verify_plan(&plan).map_err(from_df)?;
+    Ok(plan)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -625,7 +629,11 @@ impl Session {
             Statement::Query(sql) => {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
-                let df = guard.run(plan_sql(&self.ctx, &sql)).await?;
+                let plan = guard.run(plan_query(&self.ctx, &sql)).await?;
+                if let Some(batch) = crate::direct::answer(&plan)? {
+                    return rows("SELECT", batch);
+                }
+                let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
             Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
@@ -1118,14 +1126,11 @@ impl Session {
         extras: &Extras,
     ) -> Result<Output> {
         let mut guard = self.start_statement();
-        let df = guard
-            .run(async {
-                let plan = plan
-                    .with_param_values(ParamValues::from(params))
-                    .map_err(from_df)?;
-                self.ctx.execute_logical_plan(plan).await.map_err(from_df)
-            })
-            .await?;
+        let plan = plan.with_param_values(ParamValues::from(params)).map_err(from_df)?;
+        if let Some(batch) = crate::direct::answer(&plan)? {
+            return rows("SELECT", batch);
+        }
+        let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
         self.run_dataframe(&self.ctx, df, guard, extras).await
     }
 

@@ -80,6 +80,40 @@ impl DataTable {
         &self.def
     }
 
+    /// A scan of `projection` answering `filters`, if every filter is a key
+    /// condition (the direct path, [`crate::direct`]), reading in key order
+    /// (descending if asked) and stopping after `limit` rows.
+    pub(crate) fn key_scan(
+        &self,
+        filters: &[&Expr],
+        projection: Vec<usize>,
+        limit: Option<usize>,
+        descending: bool,
+    ) -> cairn_types::Result<Option<TableScan>> {
+        let mut conditions = Vec::with_capacity(filters.len());
+        for filter in filters {
+            match key_condition(&self.def, filter) {
+                Some(condition) => conditions.push(condition),
+                None => return Ok(None),
+            }
+        }
+        let partition = access::table_partition(&self.actor, &self.def, TableOp::Read)?;
+        let path = row_path(&self.def, &conditions)?;
+        let schema = Arc::new(self.schema.project(&projection).map_err(|e| CairnError::Internal(e.to_string()))?);
+        Ok(Some(TableScan {
+            catalog: Arc::clone(&self.catalog),
+            def: Arc::clone(&self.def),
+            partition,
+            transaction: self.transaction.clone(),
+            path,
+            conditions,
+            projection,
+            limit,
+            reverse: descending,
+            schema,
+        }))
+    }
+
     fn changes(&self) -> cairn_types::Result<Changes> {
         Ok(Changes {
             catalog: Arc::clone(&self.catalog),

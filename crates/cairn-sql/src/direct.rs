@@ -1,0 +1,248 @@
+//! The direct path: a query that is only a read of one table by its key
+//! (`SELECT … FROM t WHERE id = $1`, `SELECT * FROM feed ORDER BY id DESC
+//! LIMIT 20`) is answered by the table's own scan, without DataFusion's
+//! optimizer and physical planner, which cost many times the read itself
+//! for such a query.
+//!
+//! The plan must be, from the top: an optional projection of plain columns,
+//! an optional LIMIT (no OFFSET), an optional ORDER BY leading key columns
+//! in one direction, an optional projection, filters that are all key
+//! conditions, and the scan of a CairnDB table. Anything else, or any doubt,
+//! is `None` and takes the general path, which gives the same answer.
+
+use std::sync::Arc;
+
+use cairn_types::{CairnError, Result};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::catalog::default_table_source::source_as_provider;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr};
+
+use crate::scan_exec::ScanSource;
+use crate::tables::DataTable;
+
+/// The rows of `plan`, read directly, if it is a key read of one table.
+pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
+    let Some(shape) = Shape::of(plan) else { return Ok(None) };
+    let Ok(provider) = source_as_provider(&shape.scan.source) else { return Ok(None) };
+    let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
+    let def = table.def();
+    let column_of = |name: &str| def.columns.iter().position(|c| c.name == name);
+
+    // The table columns the output needs, in output order.
+    let Some(outputs) = shape.outputs(&column_of) else { return Ok(None) };
+    if (1..outputs.len()).any(|i| outputs[..i].contains(&outputs[i])) {
+        return Ok(None);
+    }
+    let descending = match shape.order_by {
+        None => false,
+        Some(sort) => match key_order(def, sort, &shape, &column_of) {
+            Some(descending) => descending,
+            None => return Ok(None),
+        },
+    };
+    let filters: Vec<&Expr> = shape.filters.iter().flat_map(|f| split_conjunction(f)).collect();
+    let Some(scan) = table.key_scan(&filters, outputs.clone(), shape.limit, descending)? else {
+        return Ok(None);
+    };
+    let batch = scan.read()?;
+    let schema = Arc::clone(plan.schema().inner());
+    let columns: Vec<ArrayRef> = (0..outputs.len()).map(|i| Arc::clone(batch.column(i))).collect();
+    if columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
+        return Ok(None);
+    }
+    RecordBatch::try_new(schema, columns).map(Some).map_err(|e| CairnError::Internal(e.to_string()))
+}
+
+/// The nodes of a direct read, top to bottom.
+struct Shape<'p> {
+    /// The projection above LIMIT and ORDER BY, naming table columns.
+    outer: Option<&'p [Expr]>,
+    limit: Option<usize>,
+    order_by: Option<&'p [SortExpr]>,
+    /// The projection below ORDER BY, whose output the sort names.
+    inner: Option<&'p [Expr]>,
+    filters: Vec<&'p Expr>,
+    scan: &'p datafusion::logical_expr::TableScan,
+}
+
+impl<'p> Shape<'p> {
+    fn of(plan: &'p LogicalPlan) -> Option<Shape<'p>> {
+        let mut shape = Shape { outer: None, limit: None, order_by: None, inner: None, filters: Vec::new(), scan: scan_of(plan)? };
+        let mut node = plan;
+        // Below the first filter, only filters and the scan: a filter
+        // above a LIMIT or a projection would mean something else.
+        let mut in_filters = false;
+        loop {
+            match node {
+                LogicalPlan::Filter(filter) => {
+                    in_filters = true;
+                    shape.filters.push(&filter.predicate);
+                    node = &filter.input;
+                }
+                LogicalPlan::TableScan(scan) => {
+                    if scan.fetch.is_some() {
+                        return None;
+                    }
+                    shape.filters.extend(scan.filters.iter());
+                    return Some(shape);
+                }
+                _ if in_filters => return None,
+                LogicalPlan::Projection(p) if shape.limit.is_none() && shape.order_by.is_none() && shape.outer.is_none() => {
+                    shape.outer = Some(&p.expr);
+                    node = &p.input;
+                }
+                LogicalPlan::Projection(p) if shape.inner.is_none() => {
+                    shape.inner = Some(&p.expr);
+                    node = &p.input;
+                }
+                LogicalPlan::Limit(limit) if shape.limit.is_none() && shape.order_by.is_none() && shape.inner.is_none() => {
+                    if limit.skip.as_deref().is_some_and(|skip| !is_zero(skip)) {
+                        return None;
+                    }
+                    shape.limit = Some(match limit.fetch.as_deref() {
+                        None => return None,
+                        Some(Expr::Literal(ScalarValue::Int64(Some(n)), _)) => usize::try_from(*n).ok()?,
+                        Some(_) => return None,
+                    });
+                    node = &limit.input;
+                }
+                LogicalPlan::Sort(sort) if shape.order_by.is_none() && shape.inner.is_none() && sort.fetch.is_none() => {
+                    shape.order_by = Some(&sort.expr);
+                    node = &sort.input;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The table column (by position) behind each output column; `None`
+    /// unless every output is a plain column.
+    fn outputs(&self, column_of: &dyn Fn(&str) -> Option<usize>) -> Option<Vec<usize>> {
+        let projected = |exprs: &[Expr], names: &dyn Fn(&str) -> Option<usize>| -> Option<Vec<usize>> {
+            exprs.iter().map(|e| names(column_name(e)?)).collect()
+        };
+        let scan_columns = || -> Option<Vec<usize>> {
+            let fields = self.scan.projected_schema.fields();
+            fields.iter().map(|f| column_of(f.name())).collect()
+        };
+        let inner = match self.inner {
+            Some(exprs) => projected(exprs, column_of)?,
+            None => scan_columns()?,
+        };
+        match self.outer {
+            None => Some(inner),
+            // Above the inner projection, names are its outputs.
+            Some(exprs) if self.inner.is_some() => {
+                let inner_exprs = self.inner?;
+                let names = |name: &str| -> Option<usize> {
+                    let at = inner_exprs.iter().position(|e| output_name(e) == Some(name))?;
+                    inner.get(at).copied()
+                };
+                projected(exprs, &names)
+            }
+            Some(exprs) => projected(exprs, column_of),
+        }
+    }
+}
+
+fn scan_of(plan: &LogicalPlan) -> Option<&datafusion::logical_expr::TableScan> {
+    match plan {
+        LogicalPlan::TableScan(scan) => Some(scan),
+        LogicalPlan::Projection(_) | LogicalPlan::Limit(_) | LogicalPlan::Sort(_) | LogicalPlan::Filter(_) => {
+            scan_of(plan.inputs().first()?)
+        }
+        _ => None,
+    }
+}
+
+fn is_zero(expr: &Expr) -> bool {
+    matches!(expr, Expr::Literal(ScalarValue::Int64(Some(0)), _))
+}
+
+/// The column a plain (maybe aliased) column expression reads.
+fn column_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Column(column) => Some(&column.name),
+        Expr::Alias(alias) => column_name(&alias.expr),
+        _ => None,
+    }
+}
+
+/// The name a projection gives an expression's output.
+fn output_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Column(column) => Some(&column.name),
+        Expr::Alias(alias) => Some(&alias.name),
+        _ => None,
+    }
+}
+
+/// Whether ORDER BY names the leading key columns in key order, all in one
+/// direction: `Some(descending)` if so. (The scan reads in key order, so
+/// it needs no sort; a key column is never NULL, so NULLS FIRST/LAST
+/// changes nothing.)
+fn key_order(
+    def: &cairn_types::TableDef,
+    sort: &[SortExpr],
+    shape: &Shape,
+    column_of: &dyn Fn(&str) -> Option<usize>,
+) -> Option<bool> {
+    let first = sort.first()?;
+    for (i, expr) in sort.iter().enumerate() {
+        let name = column_name(&expr.expr)?;
+        // Below the sort, an inner projection may rename columns.
+        let column = match shape.inner {
+            Some(inner) => {
+                let at = inner.iter().position(|e| output_name(e) == Some(name))?;
+                column_of(column_name(&inner[at])?)?
+            }
+            None => column_of(name)?,
+        };
+        if expr.asc != first.asc || usize::from(*def.primary_key.get(i)?) != column {
+            return None;
+        }
+    }
+    Some(!first.asc)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::logical_expr::{col, lit, table_scan, LogicalPlanBuilder};
+
+    use super::*;
+
+    fn scan() -> LogicalPlanBuilder {
+        let schema = Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("body", DataType::Utf8, true)]);
+        table_scan(Some("t"), &schema, None).expect("scan")
+    }
+
+    fn is_direct(plan: LogicalPlanBuilder) -> bool {
+        Shape::of(&plan.build().expect("plan")).is_some()
+    }
+
+    #[test]
+    fn key_read_shapes_are_recognised_and_others_are_not() {
+        let point = scan().filter(col("id").eq(lit(5i64))).expect("filter").project(vec![col("body")]).expect("project");
+        assert!(is_direct(point));
+        let feed = scan()
+            .project(vec![col("id"), col("body")])
+            .and_then(|b| b.sort(vec![col("id").sort(false, true)]))
+            .and_then(|b| b.limit(0, Some(20)))
+            .expect("feed");
+        assert!(is_direct(feed));
+        // A filter above a LIMIT filters the limited rows: not a key read.
+        let filtered_after_limit = scan().limit(0, Some(5)).and_then(|b| b.filter(col("id").eq(lit(1i64)))).expect("plan");
+        assert!(!is_direct(filtered_after_limit));
+        let offset = scan().limit(3, Some(5)).expect("plan");
+        assert!(!is_direct(offset));
+        let computed = scan().project(vec![col("id") + lit(1i64)]).expect("plan");
+        let computed = computed.build().expect("plan");
+        let Some(shape) = Shape::of(&computed) else { panic!("a projection over a scan") };
+        assert!(shape.outputs(&|name| (name == "id").then_some(0)).is_none(), "an expression is not a column");
+        let aggregate = scan().aggregate(vec![col("body")], Vec::<Expr>::new()).expect("plan");
+        assert!(!is_direct(aggregate));
+    }
+}
