@@ -1,7 +1,7 @@
-//! Key reads take the direct path (no DataFusion planning); each must
-//! answer exactly as the general path does. The general path is forced by
-//! reading the same query through a subquery, which the direct path
-//! never takes.
+//! Key reads and INSERT … VALUES take the direct path (no DataFusion
+//! planning); each must answer exactly as the general path does. The
+//! general path is forced by reading the same query through a subquery, or
+//! inserting through INSERT … SELECT, which the direct path never takes.
 
 use cairn_e2e::{text_rows, Server};
 use tokio_postgres::Client;
@@ -55,4 +55,34 @@ async fn key_reads_answer_as_the_general_path_does() {
     assert_eq!(latest, [["31", "draft"], ["29", "post 29"]]);
     alice.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(text_rows(&alice, "SELECT body FROM feed WHERE id = 30").await, [["post 30"]]);
+}
+
+/// INSERT … VALUES takes the direct path, INSERT … SELECT the general
+/// one: the same rows, the same defaults and the same errors.
+#[tokio::test]
+async fn insert_values_writes_as_insert_select_does() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE TABLE direct_t (id BIGINT PRIMARY KEY, name VARCHAR(5) NOT NULL, n INT DEFAULT 7, at TIMESTAMP DEFAULT now(), who TEXT DEFAULT current_user);
+         CREATE TABLE general_t (id BIGINT PRIMARY KEY, name VARCHAR(5) NOT NULL, n INT DEFAULT 7, at TIMESTAMP DEFAULT now(), who TEXT DEFAULT current_user);",
+    )
+    .await
+    .expect("setup");
+    root.batch_execute("INSERT INTO direct_t (id, name) VALUES (1, 'a'), (2, 'b')").await.expect("values");
+    root.batch_execute("INSERT INTO general_t (id, name) SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)").await.expect("select");
+    let statement = root.prepare("INSERT INTO direct_t (id, name, n) VALUES ($1, $2, $3)").await.expect("prepare");
+    assert_eq!(root.execute(&statement, &[&3i64, &"c", &42i32]).await.expect("prepared"), 1);
+    root.batch_execute("INSERT INTO general_t (id, name, n) SELECT 3, 'c', 42").await.expect("select");
+    let rows = |table: &str| format!("SELECT id, name, n, at IS NOT NULL, who FROM {table} ORDER BY id");
+    assert_eq!(text_rows(&root, &rows("direct_t")).await, text_rows(&root, &rows("general_t")).await);
+    for (sql, code) in [
+        ("INSERT INTO direct_t (id, name) VALUES (1, 'dup')", "23505"),
+        ("INSERT INTO direct_t (id) VALUES (9)", "23502"),
+        ("INSERT INTO direct_t (id, name) VALUES (9, 'toolong')", "22001"),
+        ("INSERT INTO direct_t (id, name) VALUES ('x', 'a')", "22P02"),
+    ] {
+        assert_eq!(cairn_e2e::error_code(&root, sql).await, code, "{sql}");
+    }
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM direct_t").await, [["3"]]);
 }

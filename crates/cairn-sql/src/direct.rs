@@ -1,8 +1,9 @@
 //! The direct path: a query that is only a read of one table by its key
 //! (`SELECT … FROM t WHERE id = $1`, `SELECT * FROM feed ORDER BY id DESC
-//! LIMIT 20`) is answered by the table's own scan, without DataFusion's
-//! optimizer and physical planner, which cost many times the read itself
-//! for such a query.
+//! LIMIT 20`) is answered by the table's own scan, and an `INSERT …
+//! VALUES` is written by the table, without DataFusion's optimizer and
+//! physical planner, which cost many times the read or write itself for
+//! such a statement.
 //!
 //! The plan must be, from the top: an optional projection of plain columns,
 //! an optional LIMIT (no OFFSET), an optional ORDER BY leading key columns
@@ -13,12 +14,21 @@
 use std::sync::Arc;
 
 use cairn_types::{CairnError, Result};
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::catalog::default_table_source::source_as_provider;
+use datafusion::catalog::TableProvider;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::ScalarValue;
+use datafusion::execution::context::ExecutionProps;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr};
+use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr, WriteOp};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::physical_expr::create_physical_expr;
 
+use crate::error::from_df;
 use crate::scan_exec::ScanSource;
 use crate::tables::DataTable;
 
@@ -53,6 +63,86 @@ pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
         return Ok(None);
     }
     RecordBatch::try_new(schema, columns).map(Some).map_err(|e| CairnError::Internal(e.to_string()))
+}
+
+/// The rows an `INSERT INTO t … VALUES (…)` writes, computed directly,
+/// with the table to write them to: the VALUES must be literals (and bound
+/// parameters), and the projection above them (casts, column defaults such
+/// as `now()`) is evaluated on them as DataFusion would, without its
+/// optimizer and physical planner.
+pub(crate) fn insert_values(
+    plan: &LogicalPlan,
+    config: &Arc<ConfigOptions>,
+) -> Result<Option<(Arc<dyn TableProvider>, RecordBatch)>> {
+    let LogicalPlan::Dml(dml) = plan else { return Ok(None) };
+    if dml.op != WriteOp::Insert(InsertOp::Append) {
+        return Ok(None);
+    }
+    let Ok(provider) = source_as_provider(&dml.target) else { return Ok(None) };
+    let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
+    let (exprs, values) = match dml.input.as_ref() {
+        LogicalPlan::Projection(projection) => match projection.input.as_ref() {
+            LogicalPlan::Values(values) => (Some(&projection.expr), values),
+            _ => return Ok(None),
+        },
+        LogicalPlan::Values(values) => (None, values),
+        _ => return Ok(None),
+    };
+    let Some(input) = values_batch(values)? else { return Ok(None) };
+    let columns: Vec<ArrayRef> = match exprs {
+        None => input.columns().to_vec(),
+        Some(exprs) => {
+            let mut props = ExecutionProps::new();
+            props.mark_start_execution(Arc::clone(config));
+            let context = SimplifyContext::builder()
+                .with_schema(Arc::clone(&values.schema))
+                .with_config_options(Arc::clone(config))
+                .with_query_execution_start_time(props.query_execution_start_time)
+                .build();
+            let simplifier = ExprSimplifier::new(context);
+            let planning = PhysicalPlanningContext::default();
+            let mut columns = Vec::with_capacity(exprs.len());
+            for expr in exprs {
+                let expr = simplifier.simplify(expr.clone()).map_err(from_df)?;
+                let physical = create_physical_expr(&expr, &values.schema, &props, &planning).map_err(from_df)?;
+                let value = physical.evaluate(&input).map_err(from_df)?;
+                columns.push(value.into_array(input.num_rows()).map_err(from_df)?);
+            }
+            columns
+        }
+    };
+    let schema = table.schema();
+    if columns.len() != schema.fields().len() || columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
+        return Ok(None);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
+    let batch = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| CairnError::Internal(e.to_string()))?;
+    Ok(Some((provider, batch)))
+}
+
+/// VALUES rows as a batch, if every value is a literal.
+fn values_batch(values: &datafusion::logical_expr::Values) -> Result<Option<RecordBatch>> {
+    let fields = values.schema.fields();
+    let mut columns = Vec::with_capacity(fields.len());
+    for (i, field) in fields.iter().enumerate() {
+        let mut scalars = Vec::with_capacity(values.values.len());
+        for row in &values.values {
+            let Some(Expr::Literal(value, _)) = row.get(i) else { return Ok(None) };
+            let value = match value.data_type() == *field.data_type() {
+                true => value.clone(),
+                false => match value.cast_to(field.data_type()) {
+                    Ok(value) => value,
+                    Err(_) => return Ok(None),
+                },
+            };
+            scalars.push(value);
+        }
+        columns.push(ScalarValue::iter_to_array(scalars).map_err(from_df)?);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(values.values.len()));
+    RecordBatch::try_new_with_options(Arc::clone(values.schema.inner()), columns, &options)
+        .map(Some)
+        .map_err(|e| CairnError::Internal(e.to_string()))
 }
 
 /// The nodes of a direct read, top to bottom.

@@ -630,8 +630,8 @@ impl Session {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let plan = guard.run(plan_query(&self.ctx, &sql)).await?;
-                if let Some(batch) = crate::direct::answer(&plan)? {
-                    return rows("SELECT", batch);
+                if let Some(output) = self.run_direct(&plan, &extras).await? {
+                    return Ok(output);
                 }
                 let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
@@ -1119,6 +1119,22 @@ impl Session {
         }
     }
 
+    /// Runs `plan` on the direct path ([`crate::direct`]) if it is a key
+    /// read or an INSERT … VALUES (without RETURNING or ON CONFLICT).
+    async fn run_direct(&self, plan: &LogicalPlan, extras: &Extras) -> Result<Option<Output>> {
+        if let Some(batch) = crate::direct::answer(plan)? {
+            return rows("SELECT", batch).map(Some);
+        }
+        if extras.returning.is_some() || extras.on_conflict.is_some() {
+            return Ok(None);
+        }
+        let config = Arc::clone(self.ctx.state_ref().read().config_options());
+        let Some((provider, batch)) = crate::direct::insert_values(plan, &config)? else { return Ok(None) };
+        let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
+        let written = table.insert_batch(&batch).await?;
+        Ok(Some(Output::Command { tag: "INSERT 0", rows: Some(written), reported: Vec::new() }))
+    }
+
     async fn run_plan(
         &self,
         plan: LogicalPlan,
@@ -1127,8 +1143,8 @@ impl Session {
     ) -> Result<Output> {
         let mut guard = self.start_statement();
         let plan = plan.with_param_values(ParamValues::from(params)).map_err(from_df)?;
-        if let Some(batch) = crate::direct::answer(&plan)? {
-            return rows("SELECT", batch);
+        if let Some(output) = self.run_direct(&plan, extras).await? {
+            return Ok(output);
         }
         let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
         self.run_dataframe(&self.ctx, df, guard, extras).await

@@ -114,6 +114,14 @@ impl DataTable {
         }))
     }
 
+    /// Inserts `batch` (a column per table column, in table order) as an
+    /// INSERT without ON CONFLICT does: every row or none. Returns the count.
+    pub(crate) async fn insert_batch(&self, batch: &RecordBatch) -> cairn_types::Result<u64> {
+        let mut changes = self.changes()?;
+        stage_inserts(&self.def, &mut changes, batch, expiry(&self.def))?;
+        Ok(changes.apply().await?.len() as u64)
+    }
+
     fn changes(&self) -> cairn_types::Result<Changes> {
         Ok(Changes {
             catalog: Arc::clone(&self.catalog),
@@ -554,19 +562,32 @@ impl DisplayAs for RowSink {
     }
 }
 
-impl RowSink {
-    /// Checks and converts one input row.
-    fn row(&self, batch: &RecordBatch, row: usize) -> cairn_types::Result<Vec<Value>> {
-        let values = self
-            .def
+/// When rows inserted now expire (stream tables).
+fn expiry(def: &TableDef) -> Option<Timestamp> {
+    def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)))
+}
+
+/// Checks and converts each row of `batch` (a column per table column, in
+/// table order) and adds it to `changes` as an insert.
+fn stage_inserts(
+    def: &TableDef,
+    changes: &mut Changes,
+    batch: &RecordBatch,
+    expires_at: Option<Timestamp>,
+) -> cairn_types::Result<()> {
+    for row in 0..batch.num_rows() {
+        let values = def
             .columns
             .iter()
             .zip(batch.columns())
             .map(|(column, array)| read_value(array, &column.data_type, row))
             .collect::<cairn_types::Result<Vec<_>>>()?;
-        check_row(&self.def, &values)?;
-        Ok(values)
+        check_row(def, &values)?;
+        let key = changes.key_of(&values)?;
+        let detail = describe_key(def, &values);
+        changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }, detail));
     }
+    Ok(())
 }
 
 /// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
@@ -596,16 +617,9 @@ impl DataSink for RowSink {
         let mut changes = (self.changes)();
         changes.on_conflict =
             self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_conflict.clone();
-        let expires_at =
-            self.def.ttl_seconds.map(|ttl| Timestamp::now().saturating_add(std::time::Duration::from_secs(ttl)));
+        let expires_at = expiry(&self.def);
         while let Some(batch) = data.next().await {
-            let batch = batch?;
-            for row in 0..batch.num_rows() {
-                let values = self.row(&batch, row).map_err(to_df)?;
-                let key = changes.key_of(&values).map_err(to_df)?;
-                let detail = describe_key(&self.def, &values);
-                changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }, detail));
-            }
+            stage_inserts(&self.def, &mut changes, &batch?, expires_at).map_err(to_df)?;
         }
         let affected = changes.apply().await.map_err(to_df)?;
         let count = affected.len() as u64;
