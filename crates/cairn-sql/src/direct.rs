@@ -127,7 +127,15 @@ fn values_batch(values: &datafusion::logical_expr::Values) -> Result<Option<Reco
     for (i, field) in fields.iter().enumerate() {
         let mut scalars = Vec::with_capacity(values.values.len());
         for row in &values.values {
-            let Some(Expr::Literal(value, _)) = row.get(i) else { return Ok(None) };
+            // A bound parameter is its value, aliased `$n`.
+            let value = match row.get(i) {
+                Some(Expr::Literal(value, _)) => value,
+                Some(Expr::Alias(alias)) => match alias.expr.as_ref() {
+                    Expr::Literal(value, _) => value,
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None),
+            };
             let value = match value.data_type() == *field.data_type() {
                 true => value.clone(),
                 false => match value.cast_to(field.data_type()) {
@@ -311,6 +319,19 @@ mod tests {
 
     fn is_direct(plan: LogicalPlanBuilder) -> bool {
         Shape::of(&plan.build().expect("plan")).is_some()
+    }
+
+    #[test]
+    fn bound_parameters_in_values_are_literals() {
+        use datafusion::logical_expr::{placeholder, ParamValues};
+        let plan = LogicalPlanBuilder::values(vec![vec![placeholder("$1"), lit("x")]])
+            .and_then(|b| b.build())
+            .and_then(|plan| plan.with_param_values(ParamValues::from(vec![ScalarValue::Int64(Some(7))])))
+            .expect("bound values");
+        let LogicalPlan::Values(values) = &plan else { panic!("values: {plan}") };
+        let batch = values_batch(values).expect("reads").expect("all literals");
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(ScalarValue::try_from_array(batch.column(0), 0).expect("value"), ScalarValue::Int64(Some(7)));
     }
 
     #[test]
