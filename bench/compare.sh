@@ -102,6 +102,9 @@ schema="CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL, n
 CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT);"
 cairn -c "$schema"
 postgres -c "$schema"
+facts="CREATE TABLE facts (id BIGINT PRIMARY KEY, grp INT, v BIGINT, amount DOUBLE PRECISION)"
+cairn -c "$facts"
+postgres -c "$facts"
 cairn -c "\\copy accounts FROM '$work/accounts.csv' WITH (FORMAT csv)"
 postgres -c "\\copy accounts FROM '$work/accounts.csv' WITH (FORMAT csv)"
 postgres -c "VACUUM ANALYZE accounts"
@@ -190,10 +193,9 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo "== COPY 1,000,000 rows"
-facts="CREATE TABLE facts (id BIGINT PRIMARY KEY, grp INT, v BIGINT, amount DOUBLE PRECISION)"
 copy_rate() {
   local run="$1" start end
-  $run -c "DROP TABLE IF EXISTS facts" -c "$facts"
+  $run -c "DROP TABLE facts" -c "$facts"
   start=$(date +%s.%N)
   $run -c "\\copy facts FROM '$work/facts.csv' WITH (FORMAT csv)"
   end=$(date +%s.%N)
@@ -238,7 +240,8 @@ for name in order:
     pg = statistics.median(runs[name]["postgresql"])
     ratio = f"{cairn / pg:.2f}x" if pg else "n/a"
     unit = "" if "rows/s" in name else " tps"
-    print(f"| {name} | {cairn:,.0f}{unit} | {pg:,.0f}{unit} | {ratio} |")
+    shown = lambda v: f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+    print(f"| {name} | {shown(cairn)}{unit} | {shown(pg)}{unit} | {ratio} |")
 EOF
 } >"$out"
 echo
