@@ -323,7 +323,8 @@ mod tests {
 
     #[test]
     fn bound_parameters_in_values_are_literals() {
-        use datafusion::logical_expr::{placeholder, ParamValues};
+        use datafusion::common::ParamValues;
+        use datafusion::logical_expr::placeholder;
         let plan = LogicalPlanBuilder::values(vec![vec![placeholder("$1"), lit("x")]])
             .and_then(|b| b.build())
             .and_then(|plan| plan.with_param_values(ParamValues::from(vec![ScalarValue::Int64(Some(7))])))
