@@ -97,10 +97,22 @@ impl DataTable {
                 None => return Ok(None),
             }
         }
+        self.table_scan(conditions, projection, limit, descending).map(Some)
+    }
+
+    /// The scan of `projection` that answers `conditions` (checked on every
+    /// row), as this session may read the table.
+    fn table_scan(
+        &self,
+        conditions: Vec<KeyCondition>,
+        projection: Vec<usize>,
+        limit: Option<usize>,
+        reverse: bool,
+    ) -> cairn_types::Result<TableScan> {
         let partition = access::table_partition(&self.actor, &self.def, TableOp::Read)?;
         let path = row_path(&self.def, &conditions)?;
         let schema = Arc::new(self.schema.project(&projection).map_err(|e| CairnError::Internal(e.to_string()))?);
-        Ok(Some(TableScan {
+        Ok(TableScan {
             catalog: Arc::clone(&self.catalog),
             def: Arc::clone(&self.def),
             partition,
@@ -109,9 +121,9 @@ impl DataTable {
             conditions,
             projection,
             limit,
-            reverse: descending,
+            reverse,
             schema,
-        }))
+        })
     }
 
     /// Inserts `batch` (a column per table column, in table order) as an
@@ -476,26 +488,13 @@ impl TableProvider for DataTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let partition = access::table_partition(&self.actor, &self.def, TableOp::Read).map_err(to_df)?;
         let conditions: Vec<KeyCondition> = filters.iter().filter_map(|f| key_condition(&self.def, f)).collect();
-        let path = row_path(&self.def, &conditions).map_err(to_df)?;
         let projection: Vec<usize> = match projection {
             Some(projection) => projection.clone(),
             None => (0..self.def.columns.len()).collect(),
         };
-        let schema = Arc::new(self.schema.project(&projection)?);
-        let scan = TableScan {
-            catalog: Arc::clone(&self.catalog),
-            def: Arc::clone(&self.def),
-            partition,
-            transaction: self.transaction.clone(),
-            path,
-            conditions,
-            projection,
-            limit,
-            reverse: false,
-            schema: Arc::clone(&schema),
-        };
+        let scan = self.table_scan(conditions, projection, limit, false).map_err(to_df)?;
+        let schema = Arc::clone(&scan.schema);
         Ok(Arc::new(ScanExec::new(scan, schema)))
     }
 

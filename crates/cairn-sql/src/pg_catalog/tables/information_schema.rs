@@ -85,12 +85,7 @@ impl PgTable for Schemata {
 
 /// The name of the role that owns every object (as `owner` gives its OID).
 fn owner_name(catalog: &Catalog) -> String {
-    catalog
-        .snapshot()
-        .scan::<User>()
-        .filter_map(Result::ok)
-        .find(|user| user.role == Role::System)
-        .map_or_else(|| "root".to_owned(), |user| user.username)
+    owning_user(catalog).map_or_else(|| "root".to_owned(), |user| user.username)
 }
 
 /// `information_schema.tables`.

@@ -75,13 +75,13 @@ fn namespaces(catalog: &Catalog) -> cairn_types::Result<Vec<Namespace>> {
 }
 
 /// The owner every CairnDB object reports: the first system account (root).
+fn owning_user(catalog: &Catalog) -> Option<User> {
+    catalog.snapshot().scan::<User>().filter_map(Result::ok).find(|user| user.role == Role::System)
+}
+
+/// The owner's OID.
 fn owner(catalog: &Catalog) -> u32 {
-    catalog
-        .snapshot()
-        .scan::<User>()
-        .filter_map(Result::ok)
-        .find(|user| user.role == Role::System)
-        .map_or(10, |user| oid::role(user.id))
+    owning_user(catalog).map_or(10, |user| oid::role(user.id))
 }
 
 const DEFAULT_COLLATION: u32 = 100;
