@@ -17,7 +17,6 @@ use cairn_types::{CairnError, Result};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::catalog::TableProvider;
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::ScalarValue;
 use datafusion::execution::context::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
@@ -27,6 +26,7 @@ use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr, WriteOp};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::create_physical_expr;
+use datafusion::prelude::SessionContext;
 
 use crate::error::from_df;
 use crate::scan_exec::ScanSource;
@@ -58,22 +58,19 @@ pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
     };
     let batch = scan.read()?;
     let schema = Arc::clone(plan.schema().inner());
-    let columns: Vec<ArrayRef> = (0..outputs.len()).map(|i| Arc::clone(batch.column(i))).collect();
+    let columns = batch.columns().to_vec();
     if columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
         return Ok(None);
     }
     RecordBatch::try_new(schema, columns).map(Some).map_err(|e| CairnError::Internal(e.to_string()))
 }
 
-/// The rows an `INSERT INTO t … VALUES (…)` writes, computed directly,
-/// with the table to write them to: the VALUES must be literals (and bound
-/// parameters), and the projection above them (casts, column defaults such
-/// as `now()`) is evaluated on them as DataFusion would, without its
-/// optimizer and physical planner.
-pub(crate) fn insert_values(
-    plan: &LogicalPlan,
-    config: &Arc<ConfigOptions>,
-) -> Result<Option<(Arc<dyn TableProvider>, RecordBatch)>> {
+/// Writes the rows of an `INSERT INTO t … VALUES (…)` directly and
+/// returns how many: the VALUES must be literals (and bound parameters),
+/// and the projection above them (casts, column defaults such as `now()`)
+/// is evaluated on them as DataFusion would, without its optimizer and
+/// physical planner. `None` for any other plan.
+pub(crate) async fn insert_values(plan: &LogicalPlan, ctx: &SessionContext) -> Result<Option<u64>> {
     let LogicalPlan::Dml(dml) = plan else { return Ok(None) };
     if dml.op != WriteOp::Insert(InsertOp::Append) {
         return Ok(None);
@@ -92,11 +89,12 @@ pub(crate) fn insert_values(
     let columns: Vec<ArrayRef> = match exprs {
         None => input.columns().to_vec(),
         Some(exprs) => {
+            let config = Arc::clone(ctx.state_ref().read().config_options());
             let mut props = ExecutionProps::new();
-            props.mark_start_execution(Arc::clone(config));
+            props.mark_start_execution(Arc::clone(&config));
             let context = SimplifyContext::builder()
                 .with_schema(Arc::clone(&values.schema))
-                .with_config_options(Arc::clone(config))
+                .with_config_options(config)
                 .with_query_execution_start_time(props.query_execution_start_time)
                 .build();
             let simplifier = ExprSimplifier::new(context);
@@ -117,7 +115,7 @@ pub(crate) fn insert_values(
     }
     let options = RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
     let batch = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| CairnError::Internal(e.to_string()))?;
-    Ok(Some((provider, batch)))
+    table.insert_batch(&batch).await.map(Some)
 }
 
 /// VALUES rows as a batch, if every value is a literal.

@@ -290,6 +290,11 @@ fn sql_options() -> SQLOptions {
 
 /// Plans `sql` (PostgreSQL syntax normalised, see [`crate::postgres::plan`]),
 /// refuses what CairnDB must not run, and makes it a DataFrame.
+/// What `SELECT set_config(…), …` returns: a text column per call.
+fn set_config_schema(calls: &[SetConfigCall]) -> SchemaRef {
+    Arc::new(Schema::new(calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect::<Vec<_>>()))
+}
+
 /// The types a plan's `$n` parameters were inferred to have, by position
 /// (`None` where nothing in the query says).
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
@@ -995,9 +1000,8 @@ impl Session {
             let now = self.state().settings.get(&name).map(str::to_owned);
             values.push(now.ok().or(value).unwrap_or_default());
         }
-        let fields: Vec<Field> = calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect();
         let columns = values.into_iter().map(|v| Arc::new(StringArray::from(vec![v])) as datafusion::arrow::array::ArrayRef).collect();
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        let batch = RecordBatch::try_new(set_config_schema(calls), columns)
             .map_err(|e| CairnError::Internal(e.to_string()))?;
         rows("SELECT", batch)
     }
@@ -1080,8 +1084,7 @@ impl Session {
                         }
                     }
                 }
-                let fields: Vec<Field> = calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect();
-                Ok(Prepared { param_types, schema: Arc::new(Schema::new(fields)), kind: PreparedKind::Statement(statement) })
+                Ok(Prepared { param_types, schema: set_config_schema(calls), kind: PreparedKind::Statement(statement) })
             }
             Statement::Fetch { ref name, .. } => Ok(Prepared {
                 schema: self.cursor_schema(name).ok_or_else(|| no_cursor(name))?,
@@ -1128,11 +1131,8 @@ impl Session {
         if extras.returning.is_some() || extras.on_conflict.is_some() {
             return Ok(None);
         }
-        let config = Arc::clone(self.ctx.state_ref().read().config_options());
-        let Some((provider, batch)) = crate::direct::insert_values(plan, &config)? else { return Ok(None) };
-        let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
-        let written = table.insert_batch(&batch).await?;
-        Ok(Some(Output::Command { tag: "INSERT 0", rows: Some(written), reported: Vec::new() }))
+        let written = crate::direct::insert_values(plan, &self.ctx).await?;
+        Ok(written.map(|rows| Output::Command { tag: "INSERT 0", rows: Some(rows), reported: Vec::new() }))
     }
 
     async fn run_plan(
