@@ -46,7 +46,7 @@ use pgwire::messages::copy::CopyInResponse;
 use pgwire::api::store::Entry;
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
 use pgwire::api::stmt::StoredStatement;
-use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{Authentication, ParameterStatus, SecretKey};
@@ -54,8 +54,9 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 
 use crate::copy::{park_copy_in, send_copy_out};
+use crate::deferred::Deferred;
 use crate::encode::{encode_batch, fields, next_rows};
-use crate::errors::{error_info, to_pg, SEVERITY_FATAL};
+use crate::errors::{error_info, to_pg, SEVERITY_ERROR, SEVERITY_FATAL};
 use crate::types::{decode_parameter, pg_type_of_field};
 
 /// How passwords may travel.
@@ -669,6 +670,49 @@ impl ExtendedQueryHandler for Handler {
         }
     }
 
+    /// As pgwire's own, but BindComplete waits for Sync ([`Deferred`]).
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+                client.portal_store().put_empty_portal(portal_name);
+            }
+            Some(Entry::Empty) => {
+                let text = format!(
+                    "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires 0",
+                    message.parameters.len()
+                );
+                let info = ErrorInfo::new(SEVERITY_ERROR.to_owned(), "08P01".to_owned(), text);
+                return Err(PgWireError::UserError(Box::new(info)));
+            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+        client.feed(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    /// As pgwire's own, but the replies wait for Sync ([`Deferred`]).
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(&mut Deferred::new(client), message).await
+    }
+
     /// As pgwire's own, and the statement's name is remembered for
     /// `DEALLOCATE ALL`.
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
@@ -686,7 +730,7 @@ impl ExtendedQueryHandler for Handler {
         if name != DEFAULT_NAME {
             connection(client)?.prepared.lock().unwrap_or_else(PoisonError::into_inner).insert(name);
         }
-        client.send(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
+        client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
         Ok(())
     }
 
@@ -707,22 +751,22 @@ impl ExtendedQueryHandler for Handler {
             if let Some(schema) = connection.session.cursor_schema(name) {
                 let fields = fields(&schema, &Format::UnifiedText, &format_options(&connection.session));
                 let description = RowDescription::new(fields.iter().map(Into::into).collect());
-                client.send(PgWireBackendMessage::RowDescription(description)).await?;
+                client.feed(PgWireBackendMessage::RowDescription(description)).await?;
                 return Ok(());
             }
         }
         let statement = match client.portal_store().get_statement(name) {
             Some(Entry::Value(statement)) if message.target_type == TARGET_TYPE_BYTE_STATEMENT => statement,
-            _ => return self._on_describe(client, message).await,
+            _ => return self._on_describe(&mut Deferred::new(client), message).await,
         };
         let response = self.do_describe_statement(client, &statement).await?;
         let oids = response.parameters.iter().map(|t| t.oid()).collect();
-        client.send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
+        client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
         if response.fields.is_empty() {
-            client.send(PgWireBackendMessage::NoData(NoData::new())).await?;
+            client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
         } else {
             let description = RowDescription::new(response.fields.iter().map(Into::into).collect());
-            client.send(PgWireBackendMessage::RowDescription(description)).await?;
+            client.feed(PgWireBackendMessage::RowDescription(description)).await?;
         }
         Ok(())
     }
@@ -741,7 +785,6 @@ impl ExtendedQueryHandler for Handler {
         };
         client.set_transaction_status(status);
         client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
-        client.flush().await?;
         Ok(())
     }
 }

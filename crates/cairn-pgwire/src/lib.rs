@@ -6,6 +6,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod copy;
+mod deferred;
 mod encode;
 mod errors;
 mod handler;
