@@ -10,6 +10,11 @@
 //! in one direction, an optional projection, filters that are all key
 //! conditions, and the scan of a CairnDB table. Anything else, or any doubt,
 //! is `None` and takes the general path, which gives the same answer.
+//!
+//! A prepared statement's plan comes here unbound: its `$n` are bound only
+//! in the few expressions the direct path reads ([`Params`]), because
+//! `LogicalPlan::with_param_values` rewrites the whole plan and recomputes
+//! every schema, which costs more than the read itself.
 
 use std::sync::Arc;
 
@@ -23,6 +28,9 @@ use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::common::plan_err;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::logical_expr::expr::Placeholder;
 use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr, WriteOp};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::create_physical_expr;
@@ -32,9 +40,37 @@ use crate::error::from_df;
 use crate::scan_exec::ScanSource;
 use crate::tables::DataTable;
 
+/// The values bound to a plan's placeholders (`$1` is the first).
+#[derive(Clone, Copy)]
+pub(crate) struct Params<'a>(pub(crate) &'a [ScalarValue]);
+
+impl Params<'_> {
+    fn get(&self, placeholder: &Placeholder) -> Option<&ScalarValue> {
+        let index: usize = placeholder.id.strip_prefix('$')?.parse().ok()?;
+        self.0.get(index.checked_sub(1)?)
+    }
+
+    /// `expr` with its placeholders replaced by their values, as
+    /// `with_param_values` would; `None` if one has no value.
+    fn bind(&self, expr: &Expr) -> Option<Expr> {
+        let bound = expr.clone().transform_up(|e| match e {
+            Expr::Placeholder(placeholder) => match self.get(&placeholder) {
+                Some(value) => Ok(Transformed::yes(Expr::Literal(value.clone(), None))),
+                None => plan_err!("no value for {}", placeholder.id),
+            },
+            other => Ok(Transformed::no(other)),
+        });
+        bound.ok().map(|bound| bound.data)
+    }
+}
+
+fn has_placeholder(expr: &Expr) -> bool {
+    expr.exists(|e| Ok(matches!(e, Expr::Placeholder(_)))).unwrap_or(true)
+}
+
 /// The rows of `plan`, read directly, if it is a key read of one table.
-pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
-    let Some(shape) = Shape::of(plan) else { return Ok(None) };
+pub(crate) fn answer(plan: &LogicalPlan, params: Params) -> Result<Option<RecordBatch>> {
+    let Some(shape) = Shape::of(plan, params) else { return Ok(None) };
     let Ok(provider) = source_as_provider(&shape.scan.source) else { return Ok(None) };
     let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
     let def = table.def();
@@ -52,7 +88,10 @@ pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
             None => return Ok(None),
         },
     };
-    let filters: Vec<&Expr> = shape.filters.iter().flat_map(|f| split_conjunction(f)).collect();
+    let Some(bound) = shape.filters.iter().map(|f| params.bind(f)).collect::<Option<Vec<Expr>>>() else {
+        return Ok(None);
+    };
+    let filters: Vec<&Expr> = bound.iter().flat_map(split_conjunction).collect();
     let Some(scan) = table.key_scan(&filters, outputs.clone(), shape.limit, descending)? else {
         return Ok(None);
     };
@@ -70,7 +109,7 @@ pub(crate) fn answer(plan: &LogicalPlan) -> Result<Option<RecordBatch>> {
 /// and the projection above them (casts, column defaults such as `now()`)
 /// is evaluated on them as DataFusion would, without its optimizer and
 /// physical planner. `None` for any other plan.
-pub(crate) async fn insert_values(plan: &LogicalPlan, ctx: &SessionContext) -> Result<Option<u64>> {
+pub(crate) async fn insert_values(plan: &LogicalPlan, params: Params<'_>, ctx: &SessionContext) -> Result<Option<u64>> {
     let LogicalPlan::Dml(dml) = plan else { return Ok(None) };
     if dml.op != WriteOp::Insert(InsertOp::Append) {
         return Ok(None);
@@ -85,7 +124,10 @@ pub(crate) async fn insert_values(plan: &LogicalPlan, ctx: &SessionContext) -> R
         LogicalPlan::Values(values) => (None, values),
         _ => return Ok(None),
     };
-    let Some(input) = values_batch(values)? else { return Ok(None) };
+    if exprs.is_some_and(|exprs| exprs.iter().any(has_placeholder)) {
+        return Ok(None);
+    }
+    let Some(input) = values_batch(values, params)? else { return Ok(None) };
     let columns: Vec<ArrayRef> = match exprs {
         None => input.columns().to_vec(),
         Some(exprs) => {
@@ -118,16 +160,20 @@ pub(crate) async fn insert_values(plan: &LogicalPlan, ctx: &SessionContext) -> R
     table.insert_batch(&batch).await.map(Some)
 }
 
-/// VALUES rows as a batch, if every value is a literal.
-fn values_batch(values: &datafusion::logical_expr::Values) -> Result<Option<RecordBatch>> {
+/// VALUES rows as a batch, if every value is a literal or a bound parameter.
+fn values_batch(values: &datafusion::logical_expr::Values, params: Params) -> Result<Option<RecordBatch>> {
     let fields = values.schema.fields();
     let mut columns = Vec::with_capacity(fields.len());
     for (i, field) in fields.iter().enumerate() {
         let mut scalars = Vec::with_capacity(values.values.len());
         for row in &values.values {
-            // A bound parameter is its value, aliased `$n`.
+            // A parameter bound by `with_param_values` is its value, aliased `$n`.
             let value = match row.get(i) {
                 Some(Expr::Literal(value, _)) => value,
+                Some(Expr::Placeholder(placeholder)) => match params.get(placeholder) {
+                    Some(value) => value,
+                    None => return Ok(None),
+                },
                 Some(Expr::Alias(alias)) => match alias.expr.as_ref() {
                     Expr::Literal(value, _) => value,
                     _ => return Ok(None),
@@ -164,7 +210,7 @@ struct Shape<'p> {
 }
 
 impl<'p> Shape<'p> {
-    fn of(plan: &'p LogicalPlan) -> Option<Shape<'p>> {
+    fn of(plan: &'p LogicalPlan, params: Params) -> Option<Shape<'p>> {
         let mut shape = Shape { outer: None, limit: None, order_by: None, inner: None, filters: Vec::new(), scan: scan_of(plan)? };
         let mut node = plan;
         // Below the first filter, only filters and the scan: a filter
@@ -200,6 +246,10 @@ impl<'p> Shape<'p> {
                     shape.limit = Some(match limit.fetch.as_deref() {
                         None => return None,
                         Some(Expr::Literal(ScalarValue::Int64(Some(n)), _)) => usize::try_from(*n).ok()?,
+                        Some(Expr::Placeholder(placeholder)) => match params.get(placeholder)? {
+                            ScalarValue::Int64(Some(n)) => usize::try_from(*n).ok()?,
+                            _ => return None,
+                        },
                         Some(_) => return None,
                     });
                     node = &limit.input;
@@ -316,7 +366,7 @@ mod tests {
     }
 
     fn is_direct(plan: LogicalPlanBuilder) -> bool {
-        Shape::of(&plan.build().expect("plan")).is_some()
+        Shape::of(&plan.build().expect("plan"), Params(&[])).is_some()
     }
 
     #[test]
@@ -328,7 +378,7 @@ mod tests {
             .and_then(|plan| plan.with_param_values(ParamValues::from(vec![ScalarValue::Int64(Some(7))])))
             .expect("bound values");
         let LogicalPlan::Values(values) = &plan else { panic!("values: {plan}") };
-        let batch = values_batch(values).expect("reads").expect("all literals");
+        let batch = values_batch(values, Params(&[])).expect("reads").expect("all literals");
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(ScalarValue::try_from_array(batch.column(0), 0).expect("value"), ScalarValue::Int64(Some(7)));
     }
@@ -350,7 +400,7 @@ mod tests {
         assert!(!is_direct(offset));
         let computed = scan().project(vec![col("id") + lit(1i64)]).expect("plan");
         let computed = computed.build().expect("plan");
-        let Some(shape) = Shape::of(&computed) else { panic!("a projection over a scan") };
+        let Some(shape) = Shape::of(&computed, Params(&[])) else { panic!("a projection over a scan") };
         assert!(shape.outputs(&|name| (name == "id").then_some(0)).is_none(), "an expression is not a column");
         let aggregate = scan().aggregate(vec![col("body")], Vec::<Expr>::new()).expect("plan");
         assert!(!is_direct(aggregate));

@@ -24,7 +24,8 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, WriteOp};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard};
 use crate::copy::CopyOptions;
+use crate::direct::Params;
 use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
@@ -296,9 +298,22 @@ fn set_config_schema(calls: &[SetConfigCall]) -> SchemaRef {
 }
 
 /// The types a plan's `$n` parameters were inferred to have, by position
-/// (`None` where nothing in the query says).
+/// (`None` where nothing in the query says). A `LIMIT $n` or `OFFSET $n`
+/// is a bigint, as in PostgreSQL (DataFusion leaves it untyped).
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
-    let types = plan.get_parameter_fields().map_err(from_df)?;
+    let mut types = plan.get_parameter_fields().map_err(from_df)?;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Limit(limit) = node {
+            for expr in [&limit.skip, &limit.fetch].into_iter().flatten() {
+                if let Expr::Placeholder(placeholder) = expr.as_ref() {
+                    let typed = types.entry(placeholder.id.clone()).or_insert(None);
+                    typed.get_or_insert_with(|| Arc::new(Field::new(&placeholder.id, DataType::Int64, true)));
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(from_df)?;
     let mut param_types = vec![None; types.len()];
     for (name, data_type) in types {
         let index = name
@@ -635,7 +650,7 @@ impl Session {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let plan = guard.run(plan_query(&self.ctx, &sql)).await?;
-                if let Some(output) = self.run_direct(&plan, &extras).await? {
+                if let Some(output) = self.run_direct(&plan, Params(&[]), &extras).await? {
                     return Ok(output);
                 }
                 let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
@@ -1113,7 +1128,7 @@ impl Session {
                 if self.tx_state() == TxState::Failed {
                     return Err(CairnError::InFailedSqlTransaction);
                 }
-                let result = self.run_plan(plan.clone(), params, extras).await;
+                let result = self.run_plan(plan, params, extras).await;
                 if result.is_err() {
                     self.statement_failed();
                 }
@@ -1124,28 +1139,28 @@ impl Session {
 
     /// Runs `plan` on the direct path ([`crate::direct`]) if it is a key
     /// read or an INSERT … VALUES (without RETURNING or ON CONFLICT).
-    async fn run_direct(&self, plan: &LogicalPlan, extras: &Extras) -> Result<Option<Output>> {
-        if let Some(batch) = crate::direct::answer(plan)? {
+    async fn run_direct(&self, plan: &LogicalPlan, params: Params<'_>, extras: &Extras) -> Result<Option<Output>> {
+        if let Some(batch) = crate::direct::answer(plan, params)? {
             return rows("SELECT", batch).map(Some);
         }
         if extras.returning.is_some() || extras.on_conflict.is_some() {
             return Ok(None);
         }
-        let written = crate::direct::insert_values(plan, &self.ctx).await?;
+        let written = crate::direct::insert_values(plan, params, &self.ctx).await?;
         Ok(written.map(|rows| Output::Command { tag: "INSERT 0", rows: Some(rows), reported: Vec::new() }))
     }
 
     async fn run_plan(
         &self,
-        plan: LogicalPlan,
+        plan: &LogicalPlan,
         params: Vec<ScalarValue>,
         extras: &Extras,
     ) -> Result<Output> {
         let mut guard = self.start_statement();
-        let plan = plan.with_param_values(ParamValues::from(params)).map_err(from_df)?;
-        if let Some(output) = self.run_direct(&plan, extras).await? {
+        if let Some(output) = self.run_direct(plan, Params(&params), extras).await? {
             return Ok(output);
         }
+        let plan = plan.clone().with_param_values(ParamValues::from(params)).map_err(from_df)?;
         let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
         self.run_dataframe(&self.ctx, df, guard, extras).await
     }
