@@ -197,13 +197,13 @@ pub(crate) fn transaction_status(state: TxState) -> TransactionStatus {
 
 pub(crate) fn format_options(session: &Session) -> Arc<FormatOptions> {
     let mut options = FormatOptions::default();
-    if let Some(date_style) = session.setting("DateStyle") {
+    if let Some(date_style) = session.setting("datestyle") {
         options.date_style = date_style;
     }
     if let Some(digits) = session.setting("extra_float_digits").and_then(|d| d.parse().ok()) {
         options.extra_float_digits = digits;
     }
-    if let Some(time_zone) = session.setting("TimeZone") {
+    if let Some(time_zone) = session.setting("timezone") {
         options.time_zone = time_zone;
     }
     Arc::new(options)

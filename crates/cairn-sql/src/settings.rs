@@ -219,10 +219,12 @@ impl Settings {
     }
 
     pub fn get(&self, name: &str) -> Result<&str> {
-        self.values
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-            .ok_or_else(|| unrecognized(name))
+        // Names are stored lowercase; most callers already ask that way.
+        let value = match name.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => self.values.get(&name.to_ascii_lowercase()),
+            false => self.values.get(name),
+        };
+        value.map(String::as_str).ok_or_else(|| unrecognized(name))
     }
 
     /// Sets `name` to `value` (`None`: back to the default). Custom

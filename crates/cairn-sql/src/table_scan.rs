@@ -103,6 +103,10 @@ fn key_column<'d>(def: &'d TableDef, name: &str) -> Option<(usize, &'d cairn_typ
 /// exactly (then the filter stays with DataFusion).
 fn key_value(column: &cairn_types::ColumnDef, literal: &ScalarValue) -> Option<Value> {
     let target = arrow_type(&column.data_type).ok()?;
+    if literal.data_type() == target {
+        // Already the key's type (a bound parameter usually is): no cast to check.
+        return read_value(&literal.to_array().ok()?, &column.data_type, 0).ok();
+    }
     let array = literal.cast_to(&target).ok()?.to_array().ok()?;
     let value = read_value(&array, &column.data_type, 0).ok()?;
     // A cast that changes the value (2.5 to an integer key) would change the filter.
