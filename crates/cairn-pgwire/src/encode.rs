@@ -30,7 +30,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::handler::panicked;
 use crate::types::pg_type_of_field;
-use crate::wire_values::{list_values, PgChar, PgJsonb, PgTemporal, PgUuid};
+use crate::wire_values::{list_values, PgChar, PgJsonb, PgTemporal, PgTimestamp, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -220,7 +220,7 @@ impl<'a> Column<'a> {
                 if *tz {
                     encoder.encode_field(&PgTemporal(DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc)))
                 } else {
-                    encoder.encode_field(&PgTemporal(naive))
+                    encoder.encode_field(&PgTimestamp(naive))
                 }
             }
             Column::Time { array, unit } => {
