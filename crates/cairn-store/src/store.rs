@@ -151,6 +151,7 @@ impl Store {
 
     fn write_checked<T>(&self, check: Option<(&Pin, &ReadSet)>, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
+        let appending = inner.commit.begin_append();
         let guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((pin, reads)) = check {
             if inner.log.conflicts(pin.seq(), reads) {
@@ -173,7 +174,7 @@ impl Store {
             Durability::Durable => {
                 batch.durability(None).commit().map_err(storage_error)?;
                 inner.log.append(written);
-                let ticket = inner.commit.record_write();
+                let ticket = appending.record_write();
                 drop(guard);
                 inner.commit.wait_durable(ticket, || {
                     inner.db.persist(PersistMode::SyncData).map_err(storage_error)
