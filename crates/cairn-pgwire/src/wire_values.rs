@@ -153,10 +153,10 @@ impl ToSqlText for PgTimestamp {
         )?;
         let micros = nanos / 1_000;
         if micros != 0 {
-            let mut digits = format!("{micros:06}");
-            digits.truncate(digits.trim_end_matches('0').len());
-            out.put_u8(b'.');
-            out.put_slice(digits.as_bytes());
+            write!(out, ".{micros:06}")?;
+            // PostgreSQL trims the fraction's trailing zeros.
+            let trimmed = out.len() - out.iter().rev().take_while(|&&b| b == b'0').count();
+            out.truncate(trimmed);
         }
         Ok(IsNull::No)
     }

@@ -44,10 +44,14 @@ use crate::tables::DataTable;
 #[derive(Clone, Copy)]
 pub(crate) struct Params<'a>(pub(crate) &'a [ScalarValue]);
 
+/// The number of a placeholder named `$n` (from 1).
+pub(crate) fn parameter_number(id: &str) -> Option<usize> {
+    id.strip_prefix('$')?.parse().ok().filter(|n| *n >= 1)
+}
+
 impl Params<'_> {
     fn get(&self, placeholder: &Placeholder) -> Option<&ScalarValue> {
-        let index: usize = placeholder.id.strip_prefix('$')?.parse().ok()?;
-        self.0.get(index.checked_sub(1)?)
+        self.0.get(parameter_number(&placeholder.id)? - 1)
     }
 
     /// `expr` with its placeholders replaced by their values, as
@@ -167,16 +171,11 @@ fn values_batch(values: &datafusion::logical_expr::Values, params: Params) -> Re
     for (i, field) in fields.iter().enumerate() {
         let mut scalars = Vec::with_capacity(values.values.len());
         for row in &values.values {
-            // A parameter bound by `with_param_values` is its value, aliased `$n`.
             let value = match row.get(i) {
                 Some(Expr::Literal(value, _)) => value,
                 Some(Expr::Placeholder(placeholder)) => match params.get(placeholder) {
                     Some(value) => value,
                     None => return Ok(None),
-                },
-                Some(Expr::Alias(alias)) => match alias.expr.as_ref() {
-                    Expr::Literal(value, _) => value,
-                    _ => return Ok(None),
                 },
                 _ => return Ok(None),
             };
@@ -243,15 +242,13 @@ impl<'p> Shape<'p> {
                     if limit.skip.as_deref().is_some_and(|skip| !is_zero(skip)) {
                         return None;
                     }
-                    shape.limit = Some(match limit.fetch.as_deref() {
-                        None => return None,
-                        Some(Expr::Literal(ScalarValue::Int64(Some(n)), _)) => usize::try_from(*n).ok()?,
-                        Some(Expr::Placeholder(placeholder)) => match params.get(placeholder)? {
-                            ScalarValue::Int64(Some(n)) => usize::try_from(*n).ok()?,
-                            _ => return None,
-                        },
-                        Some(_) => return None,
-                    });
+                    let fetch = match limit.fetch.as_deref()? {
+                        Expr::Literal(value, _) => value,
+                        Expr::Placeholder(placeholder) => params.get(placeholder)?,
+                        _ => return None,
+                    };
+                    let ScalarValue::Int64(Some(n)) = fetch else { return None };
+                    shape.limit = Some(usize::try_from(*n).ok()?);
                     node = &limit.input;
                 }
                 LogicalPlan::Sort(sort) if shape.order_by.is_none() && shape.inner.is_none() && sort.fetch.is_none() => {
@@ -371,14 +368,15 @@ mod tests {
 
     #[test]
     fn bound_parameters_in_values_are_literals() {
-        use datafusion::common::ParamValues;
-        use datafusion::logical_expr::placeholder;
-        let plan = LogicalPlanBuilder::values(vec![vec![placeholder("$1"), lit("x")]])
+        // Typed, as a placeholder in INSERT … VALUES is by its target column.
+        let field = Arc::new(Field::new("$1", DataType::Int64, true));
+        let placeholder = Expr::Placeholder(Placeholder::new_with_field("$1".into(), Some(field)));
+        let plan = LogicalPlanBuilder::values(vec![vec![placeholder, lit("x")]])
             .and_then(|b| b.build())
-            .and_then(|plan| plan.with_param_values(ParamValues::from(vec![ScalarValue::Int64(Some(7))])))
-            .expect("bound values");
+            .expect("values");
         let LogicalPlan::Values(values) = &plan else { panic!("values: {plan}") };
-        let batch = values_batch(values, Params(&[])).expect("reads").expect("all literals");
+        let params = [ScalarValue::Int64(Some(7))];
+        let batch = values_batch(values, Params(&params)).expect("reads").expect("all literals");
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(ScalarValue::try_from_array(batch.column(0), 0).expect("value"), ScalarValue::Int64(Some(7)));
     }

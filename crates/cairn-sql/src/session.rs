@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard};
 use crate::copy::CopyOptions;
-use crate::direct::Params;
+use crate::direct::{parameter_number, Params};
 use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
@@ -316,10 +316,7 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
     .map_err(from_df)?;
     let mut param_types = vec![None; types.len()];
     for (name, data_type) in types {
-        let index = name
-            .strip_prefix('$')
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n >= 1)
+        let index = parameter_number(&name)
             .ok_or_else(|| CairnError::Syntax(format!("invalid parameter name {name}")))?;
         if index > param_types.len() {
             param_types.resize(index, None);
