@@ -10,6 +10,7 @@ mod isolation;
 mod namespaces;
 mod pg_catalog;
 mod raw;
+mod scans;
 mod system_tables;
 mod tables;
 mod tls;

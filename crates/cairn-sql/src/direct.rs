@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use cairn_types::{CairnError, Result};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::catalog::TableProvider;
 use datafusion::common::ScalarValue;
@@ -99,7 +100,11 @@ pub(crate) fn answer(plan: &LogicalPlan, params: Params) -> Result<Option<Record
     let Some(scan) = table.key_scan(&filters, outputs.clone(), shape.limit, descending)? else {
         return Ok(None);
     };
-    let batch = scan.read()?;
+    let batches = scan.read()?;
+    let batch = match batches.as_slice() {
+        [batch] => batch.clone(),
+        _ => concat_batches(&scan.schema, &batches).map_err(|e| CairnError::Internal(e.to_string()))?,
+    };
     let schema = Arc::clone(plan.schema().inner());
     let columns = batch.columns().to_vec();
     if columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {

@@ -29,8 +29,8 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
     /// The rest of the `EXPLAIN` line: table, access path, projection, limit.
     fn describe(&self, f: &mut fmt::Formatter) -> fmt::Result;
 
-    /// Reads the rows, projected, at execution time.
-    fn read(&self) -> cairn_types::Result<RecordBatch>;
+    /// Reads the rows, projected, at execution time, in one batch or more.
+    fn read(&self) -> cairn_types::Result<Vec<RecordBatch>>;
 
     /// The positions, in the scan's output, of the columns its rows are
     /// ordered by (the leading key columns it projects).
@@ -147,7 +147,7 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
     }
 
     fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        let batch = self.source.read().map_err(to_df)?;
-        Ok(Box::pin(MemoryStream::try_new(vec![batch], Arc::clone(&self.schema), None)?))
+        let batches = self.source.read().map_err(to_df)?;
+        Ok(Box::pin(MemoryStream::try_new(batches, Arc::clone(&self.schema), None)?))
     }
 }

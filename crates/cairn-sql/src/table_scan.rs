@@ -17,8 +17,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use cairn_catalog::Catalog;
-use cairn_store::{encode_primary_key, row_key, successor, KeyRange, Partition, StoredRow};
-use cairn_types::{CairnError, TableDef, Timestamp, Value};
+use cairn_store::{encode_primary_key, row_key, successor, EncodedRow, KeyRange, Partition, StoredRow, StoredRowRef};
+use cairn_types::{CairnError, TableDef, Timestamp, Value, ValueRef};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
@@ -27,7 +27,7 @@ use datafusion::logical_expr::Expr;
 use crate::equality::{equality, range, Equality};
 use crate::scan_exec::ScanSource;
 use crate::txn::TxCell;
-use crate::values::{arrow_type, build_column, read_value};
+use crate::values::{arrow_type, read_value, ColumnBuilder};
 
 /// Bounds on a key column's encoded value.
 type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -50,11 +50,11 @@ impl KeyCondition {
         }
     }
 
-    fn matches(&self, value: &Value) -> bool {
+    fn matches(&self, value: &ValueRef<'_>) -> bool {
         match self {
-            KeyCondition::Equal { values, .. } => values.contains(value),
+            KeyCondition::Equal { values, .. } => values.iter().any(|v| v.as_ref() == *value),
             KeyCondition::Range { lower, upper, .. } => {
-                let Ok(encoded) = encode_primary_key(&[value]) else { return false };
+                let Ok(encoded) = encode_primary_key(&[&value.to_value()]) else { return false };
                 let above = match lower {
                     Bound::Included(low) => encoded >= *low,
                     Bound::Excluded(low) => encoded > *low,
@@ -270,17 +270,11 @@ impl ScanSource for TableScan {
         Ok(())
     }
 
-    fn read(&self) -> cairn_types::Result<RecordBatch> {
+    fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
         let mut transaction = self.transaction.lock();
         match transaction.as_mut() {
-            Some(transaction) => {
-                let found = self.read_in(transaction)?.into_iter().map(Ok);
-                self.build(Box::new(found))
-            }
-            None => {
-                let snapshot = self.catalog.snapshot();
-                self.build(self.read_from(&snapshot))
-            }
+            Some(transaction) => self.build(self.read_in(transaction)?),
+            None => self.read_snapshot(&self.catalog.snapshot()),
         }
     }
 
@@ -338,10 +332,10 @@ impl TableScan {
     fn read_from<'a>(
         &'a self,
         snapshot: &'a cairn_store::Snapshot,
-    ) -> Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + 'a> {
+    ) -> Box<dyn Iterator<Item = cairn_types::Result<EncodedRow>> + 'a> {
         let (table, partition, reverse) = (self.def.id, self.partition, self.reverse);
         if let RowPath::PointGet(keys) = &self.path {
-            let get = move |key: &Vec<u8>| snapshot.get_row(table, partition, key).transpose();
+            let get = move |key: &Vec<u8>| snapshot.get_encoded_row(table, partition, key).transpose();
             return match reverse {
                 true => Box::new(keys.iter().rev().filter_map(get)),
                 false => Box::new(keys.iter().filter_map(get)),
@@ -351,44 +345,209 @@ impl TableScan {
         if reverse {
             ranges.reverse();
         }
-        Box::new(ranges.into_iter().flat_map(move |range| {
-            snapshot.scan_row_range(table, partition, &range, reverse).map(|row| row.map(|(_, row)| row))
-        }))
+        Box::new(ranges.into_iter().flat_map(move |range| snapshot.scan_encoded_rows(table, partition, &range, reverse)))
     }
 
-    /// Filters (expiry, pushed key conditions, LIMIT) and builds the batch.
-    fn build(&self, found: Box<dyn Iterator<Item = cairn_types::Result<StoredRow>> + '_>) -> cairn_types::Result<RecordBatch> {
-        let now = Timestamp::now();
-        let mut rows: Vec<Vec<Value>> = Vec::new();
-        for row in found {
-            if self.limit.is_some_and(|limit| rows.len() >= limit) {
+    /// Reads from a snapshot, filtering (expiry, pushed key conditions,
+    /// LIMIT) and decoding each row in place into batches. A long scan
+    /// hands the rest of its range to more threads once it has read
+    /// [`PARALLEL_AFTER_ROWS`]; short ones never pay for a thread.
+    fn read_snapshot(&self, snapshot: &cairn_store::Snapshot) -> cairn_types::Result<Vec<RecordBatch>> {
+        let mut batches = Batches::new(self)?;
+        let mut seen = 0;
+        for row in self.read_from(snapshot) {
+            if batches.full() {
                 break;
             }
             let row = row?;
-            if !row.is_expired(now) && self.matches(&row.values) {
-                rows.push(row.values);
+            seen += 1;
+            if seen > PARALLEL_AFTER_ROWS {
+                if let Some(rest) = self.rest_of_scan(row.primary_key()) {
+                    return self.read_parallel(snapshot, batches, &rest);
+                }
             }
+            batches.push_encoded(&row)?;
         }
-        let arrays = self
-            .projection
-            .iter()
-            .map(|&i| {
-                let column = &self.def.columns[i];
-                build_column(&column.name, &column.data_type, &rows, i)
-            })
-            .collect::<cairn_types::Result<Vec<ArrayRef>>>()?;
-        RecordBatch::try_new_with_options(
-            Arc::clone(&self.schema),
-            arrays,
-            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
-        )
-        .map_err(|e| CairnError::Internal(e.to_string()))
+        batches.finish()
     }
 
-    fn matches(&self, row: &[Value]) -> bool {
+    /// The part of the scan's one range from `next` on, if the scan may
+    /// read it in parallel parts: in key order (its parts are concatenated
+    /// in order) and without LIMIT (which stops one scan, not several).
+    fn rest_of_scan(&self, next: &[u8]) -> Option<KeyRange> {
+        if self.reverse || self.limit.is_some() {
+            return None;
+        }
+        let end = match &self.path {
+            RowPath::FullScan => None,
+            RowPath::PrefixScan(ranges) | RowPath::RangeScan(ranges) if ranges.len() == 1 => ranges[0].end.clone(),
+            _ => return None,
+        };
+        Some(KeyRange { start: next.to_vec(), end })
+    }
+
+    /// Reads `rest` in as many parts as there are cores, `batches` going on
+    /// with the first part on this thread.
+    fn read_parallel(
+        &self,
+        snapshot: &cairn_store::Snapshot,
+        batches: Batches<'_>,
+        rest: &KeyRange,
+    ) -> cairn_types::Result<Vec<RecordBatch>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_SCAN_THREADS);
+        let parts = snapshot.split_row_range(self.def.id, self.partition, rest, threads)?;
+        let read_part = |range: &KeyRange, mut batches: Batches<'_>| -> cairn_types::Result<Vec<RecordBatch>> {
+            for row in snapshot.scan_encoded_rows(self.def.id, self.partition, range, false) {
+                batches.push_encoded(&row?)?;
+            }
+            batches.finish()
+        };
+        let Some((first, others)) = parts.split_first() else { return batches.finish() };
+        std::thread::scope(|scope| {
+            let others: Vec<_> =
+                others.iter().map(|range| scope.spawn(move || read_part(range, Batches::new(self)?))).collect();
+            let mut read = read_part(first, batches)?;
+            for part in others {
+                let batches = part.join().map_err(|_| CairnError::Internal("a scan thread panicked".into()))??;
+                read.extend(batches.into_iter().filter(|batch| batch.num_rows() > 0));
+            }
+            Ok(read)
+        })
+    }
+
+    fn build(&self, found: Vec<StoredRow>) -> cairn_types::Result<Vec<RecordBatch>> {
+        let mut batches = Batches::new(self)?;
+        for row in &found {
+            if batches.full() {
+                break;
+            }
+            batches.push(&row.as_ref())?;
+        }
+        batches.finish()
+    }
+
+    fn matches(&self, row: &[ValueRef<'_>]) -> bool {
         self.conditions.iter().all(|condition| {
             let column = usize::from(self.def.primary_key[condition.key_position()]);
             row.get(column).is_some_and(|value| condition.matches(value))
         })
+    }
+}
+
+/// The most rows in one batch a scan returns: big enough that per-batch
+/// work vanishes, small enough to stay in cache and to let DataFusion
+/// spread the batches of a large scan over its partitions.
+const BATCH_ROWS: usize = 8192;
+
+/// Rows a scan reads on its own thread before it splits the rest of its
+/// range over more.
+const PARALLEL_AFTER_ROWS: usize = 4 * BATCH_ROWS;
+
+/// The most threads one scan reads with.
+const MAX_SCAN_THREADS: usize = 8;
+
+/// The batches of one scan, as its rows are read.
+struct Batches<'s> {
+    scan: &'s TableScan,
+    now: Timestamp,
+    columns: Vec<ColumnBuilder>,
+    /// `(table column, output column)` for each projected column, by table
+    /// column: the order a stored row's values come in.
+    by_position: Vec<(usize, usize)>,
+    /// Rows in the batch being built.
+    pending: usize,
+    /// Rows in the batches already built.
+    done: usize,
+    batches: Vec<RecordBatch>,
+}
+
+impl<'s> Batches<'s> {
+    fn new(scan: &'s TableScan) -> cairn_types::Result<Self> {
+        let capacity = scan.limit.unwrap_or(BATCH_ROWS).min(BATCH_ROWS);
+        let columns = scan
+            .projection
+            .iter()
+            .map(|&i| ColumnBuilder::new(&scan.def.columns[i].name, &scan.def.columns[i].data_type, capacity))
+            .collect::<cairn_types::Result<_>>()?;
+        let mut by_position: Vec<(usize, usize)> = scan.projection.iter().enumerate().map(|(output, &i)| (i, output)).collect();
+        by_position.sort_unstable();
+        Ok(Batches { scan, now: Timestamp::now(), columns, by_position, pending: 0, done: 0, batches: Vec::new() })
+    }
+
+    /// Whether the scan's LIMIT is reached.
+    fn full(&self) -> bool {
+        self.scan.limit.is_some_and(|limit| self.done + self.pending >= limit)
+    }
+
+    /// Adds `row` if it is live and matches the pushed conditions.
+    fn push(&mut self, row: &StoredRowRef<'_>) -> cairn_types::Result<()> {
+        if row.is_expired(self.now) || !self.scan.matches(&row.values) {
+            return Ok(());
+        }
+        for (column, &i) in self.columns.iter_mut().zip(&self.scan.projection) {
+            // A row shorter than the table was written before a column was added.
+            column.append(row.values.get(i).unwrap_or(&ValueRef::Null))?;
+        }
+        self.row_added()
+    }
+
+    /// As [`Batches::push`], reading the stored row a value at a time and
+    /// only as far as its last projected column. (Rows to check against key
+    /// conditions are decoded whole, since the check needs their values.)
+    fn push_encoded(&mut self, row: &EncodedRow) -> cairn_types::Result<()> {
+        if !self.scan.conditions.is_empty() {
+            return self.push(&row.decode()?);
+        }
+        let values = row.values()?;
+        if values.is_expired(self.now) {
+            return Ok(());
+        }
+        let mut wanted = self.by_position.iter().peekable();
+        for (position, value) in values.enumerate() {
+            let Some(&&(next, _)) = wanted.peek() else { break };
+            let value = value?;
+            if position < next {
+                continue;
+            }
+            while let Some(&(_, output)) = wanted.next_if(|(i, _)| *i == position) {
+                self.columns[output].append(&value)?;
+            }
+        }
+        // A row shorter than the table was written before a column was added.
+        for &(_, output) in wanted {
+            self.columns[output].append(&ValueRef::Null)?;
+        }
+        self.row_added()
+    }
+
+    fn row_added(&mut self) -> cairn_types::Result<()> {
+        self.pending += 1;
+        if self.pending == BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> cairn_types::Result<()> {
+        let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect::<cairn_types::Result<Vec<ArrayRef>>>()?;
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&self.scan.schema),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(self.pending)),
+        )
+        .map_err(|e| CairnError::Internal(e.to_string()))?;
+        self.done += self.pending;
+        self.pending = 0;
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    /// The batches; at least one, empty if no row matched, so that the
+    /// schema always comes through.
+    fn finish(mut self) -> cairn_types::Result<Vec<RecordBatch>> {
+        if self.pending > 0 || self.batches.is_empty() {
+            self.flush()?;
+        }
+        Ok(self.batches)
     }
 }

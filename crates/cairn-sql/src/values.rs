@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn_types::{CairnError, DataType, Result, Value};
+use cairn_types::{CairnError, DataType, Result, Value, ValueRef};
 use std::collections::HashMap;
 
 use datafusion::arrow::array::{
@@ -13,7 +13,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{
-    DataType as ArrowType, Date32Type, Decimal128Type, Field, Float32Type, Float64Type, Int16Type,
+    DataType as ArrowType, Date32Type, Decimal128Type, Field, FieldRef, Float32Type, Float64Type, Int16Type,
     Int32Type, Int64Type, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, Time64MicrosecondType,
     TimeUnit, TimestampMicrosecondType,
 };
@@ -105,90 +105,164 @@ pub fn build_column(
     rows: &[Vec<Value>],
     index: usize,
 ) -> Result<ArrayRef> {
-    macro_rules! build {
-        ($builder:expr, $variant:ident) => {{
-            let mut builder = $builder;
-            for row in rows {
-                match row.get(index).unwrap_or(&Value::Null) {
-                    Value::Null => builder.append_null(),
-                    Value::$variant(v) => builder.append_value(v.clone()),
-                    _ => return Err(corrupt(name)),
-                }
-            }
-            Arc::new(builder.finish()) as ArrayRef
-        }};
+    let mut builder = ColumnBuilder::new(name, data_type, rows.len())?;
+    for row in rows {
+        builder.append(&row.get(index).map_or(ValueRef::Null, Value::as_ref))?;
     }
-    Ok(match data_type {
-        DataType::Boolean => build!(BooleanBuilder::new(), Boolean),
-        DataType::SmallInt => build!(Int16Builder::new(), Int16),
-        DataType::Int => build!(Int32Builder::new(), Int32),
-        DataType::BigInt => build!(Int64Builder::new(), Int64),
-        DataType::Real => build!(Float32Builder::new(), Float32),
-        DataType::Double => build!(Float64Builder::new(), Float64),
-        DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb => {
-            build!(StringBuilder::new(), Text)
-        }
-        DataType::Interval => {
-            let mut builder = IntervalMonthDayNanoBuilder::new();
-            for row in rows {
-                match row.get(index).unwrap_or(&Value::Null) {
-                    Value::Null => builder.append_null(),
-                    Value::Interval { months, days, nanos } => {
-                        builder.append_value(IntervalMonthDayNano::new(*months, *days, *nanos))
-                    }
-                    _ => return Err(corrupt(name)),
+    builder.finish()
+}
+
+/// Appends stored values of one column to an Arrow array of the column's
+/// type, without copying them into [`Value`]s first.
+pub struct ColumnBuilder {
+    name: String,
+    builder: Builder,
+}
+
+enum Builder {
+    Boolean(BooleanBuilder),
+    Int16(Int16Builder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float32(Float32Builder),
+    Float64(Float64Builder),
+    Decimal { builder: Decimal128Builder, scale: i8 },
+    Text(StringBuilder),
+    Bytes(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
+    Interval(IntervalMonthDayNanoBuilder),
+    /// The elements of every row as one column, cut into lists at the end.
+    Array { field: FieldRef, elements: Box<ColumnBuilder>, lengths: Vec<usize>, valid: Vec<bool> },
+}
+
+impl ColumnBuilder {
+    pub fn new(name: &str, data_type: &DataType, capacity: usize) -> Result<ColumnBuilder> {
+        let builder = match data_type {
+            DataType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(capacity)),
+            DataType::SmallInt => Builder::Int16(Int16Builder::with_capacity(capacity)),
+            DataType::Int => Builder::Int32(Int32Builder::with_capacity(capacity)),
+            DataType::BigInt => Builder::Int64(Int64Builder::with_capacity(capacity)),
+            DataType::Real => Builder::Float32(Float32Builder::with_capacity(capacity)),
+            DataType::Double => Builder::Float64(Float64Builder::with_capacity(capacity)),
+            DataType::Numeric { precision, scale } => Builder::Decimal {
+                builder: Decimal128Builder::with_capacity(capacity)
+                    .with_precision_and_scale(*precision, *scale)
+                    .map_err(|e| CairnError::Internal(e.to_string()))?,
+                scale: *scale,
+            },
+            DataType::Text | DataType::Varchar { .. } | DataType::Uuid | DataType::Json | DataType::Jsonb => {
+                Builder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
+            DataType::Bytea => Builder::Bytes(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            DataType::Date => Builder::Date(Date32Builder::with_capacity(capacity)),
+            DataType::Time => Builder::Time(Time64MicrosecondBuilder::with_capacity(capacity)),
+            DataType::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity)),
+            DataType::TimestampTz => {
+                Builder::TimestampTz(TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"))
+            }
+            DataType::Interval => Builder::Interval(IntervalMonthDayNanoBuilder::with_capacity(capacity)),
+            DataType::Array(element) => {
+                let ArrowType::List(field) = arrow_type(data_type)? else {
+                    return Err(CairnError::Internal("array column is not a list".into()));
+                };
+                Builder::Array {
+                    field,
+                    elements: Box::new(ColumnBuilder::new(name, element, capacity)?),
+                    lengths: Vec::with_capacity(capacity),
+                    valid: Vec::with_capacity(capacity),
                 }
             }
-            Arc::new(builder.finish())
-        }
-        DataType::Array(element) => {
-            // The elements of every row, as one column, then cut into lists.
-            let mut elements = Vec::new();
-            let mut lengths = Vec::with_capacity(rows.len());
-            let mut valid = Vec::with_capacity(rows.len());
-            for row in rows {
-                match row.get(index).unwrap_or(&Value::Null) {
-                    Value::Null => {
-                        lengths.push(0);
-                        valid.push(false);
-                    }
-                    Value::Array(values) => {
-                        lengths.push(values.len());
-                        valid.push(true);
-                        elements.extend(values.iter().map(|v| vec![v.clone()]));
-                    }
-                    _ => return Err(corrupt(name)),
+        };
+        Ok(ColumnBuilder { name: name.to_owned(), builder })
+    }
+
+    /// Appends one value; a value of another type than the column's is
+    /// an error (the stored row does not fit the table).
+    pub fn append(&mut self, value: &ValueRef<'_>) -> Result<()> {
+        macro_rules! append {
+            ($builder:expr, $variant:ident) => {
+                match value {
+                    ValueRef::Null => $builder.append_null(),
+                    ValueRef::$variant(v) => $builder.append_value(*v),
+                    _ => return Err(corrupt(&self.name)),
                 }
-            }
-            let child = build_column(name, element, &elements, 0)?;
-            let ArrowType::List(field) = arrow_type(data_type)? else {
-                return Err(CairnError::Internal("array column is not a list".into()));
             };
-            let list = ListArray::try_new(field, OffsetBuffer::from_lengths(lengths), child, Some(NullBuffer::from(valid)))
-                .map_err(|e| CairnError::Internal(e.to_string()))?;
-            Arc::new(list)
         }
-        DataType::Bytea => build!(BinaryBuilder::new(), Bytes),
-        DataType::Date => build!(Date32Builder::new(), Date),
-        DataType::Time => build!(Time64MicrosecondBuilder::new(), Time),
-        DataType::Timestamp => build!(TimestampMicrosecondBuilder::new(), Timestamp),
-        DataType::TimestampTz => build!(TimestampMicrosecondBuilder::new().with_timezone("UTC"), TimestampTz),
-        DataType::Numeric { precision, scale } => {
-            let mut builder = Decimal128Builder::new()
-                .with_precision_and_scale(*precision, *scale)
-                .map_err(|e| CairnError::Internal(e.to_string()))?;
-            for row in rows {
-                match row.get(index).unwrap_or(&Value::Null) {
-                    Value::Null => builder.append_null(),
-                    Value::Decimal { mantissa, scale: stored } if stored == scale => {
-                        builder.append_value(*mantissa)
-                    }
-                    _ => return Err(corrupt(name)),
+        match &mut self.builder {
+            Builder::Boolean(builder) => append!(builder, Boolean),
+            Builder::Int16(builder) => append!(builder, Int16),
+            Builder::Int32(builder) => append!(builder, Int32),
+            Builder::Int64(builder) => append!(builder, Int64),
+            Builder::Float32(builder) => append!(builder, Float32),
+            Builder::Float64(builder) => append!(builder, Float64),
+            Builder::Text(builder) => append!(builder, Text),
+            Builder::Bytes(builder) => append!(builder, Bytes),
+            Builder::Date(builder) => append!(builder, Date),
+            Builder::Time(builder) => append!(builder, Time),
+            Builder::Timestamp(builder) => append!(builder, Timestamp),
+            Builder::TimestampTz(builder) => append!(builder, TimestampTz),
+            Builder::Decimal { builder, scale } => match value {
+                ValueRef::Null => builder.append_null(),
+                ValueRef::Decimal { mantissa, scale: stored } if stored == scale => builder.append_value(*mantissa),
+                _ => return Err(corrupt(&self.name)),
+            },
+            Builder::Interval(builder) => match value {
+                ValueRef::Null => builder.append_null(),
+                ValueRef::Interval { months, days, nanos } => {
+                    builder.append_value(IntervalMonthDayNano::new(*months, *days, *nanos))
                 }
-            }
-            Arc::new(builder.finish())
+                _ => return Err(corrupt(&self.name)),
+            },
+            Builder::Array { elements, lengths, valid, .. } => match value {
+                ValueRef::Null => {
+                    lengths.push(0);
+                    valid.push(false);
+                }
+                ValueRef::Array(values) => {
+                    for element in values {
+                        elements.append(element)?;
+                    }
+                    lengths.push(values.len());
+                    valid.push(true);
+                }
+                _ => return Err(corrupt(&self.name)),
+            },
         }
-    })
+        Ok(())
+    }
+
+    /// The array of the values appended so far; the builder starts again
+    /// empty.
+    pub fn finish(&mut self) -> Result<ArrayRef> {
+        Ok(match &mut self.builder {
+            Builder::Boolean(builder) => Arc::new(builder.finish()),
+            Builder::Int16(builder) => Arc::new(builder.finish()),
+            Builder::Int32(builder) => Arc::new(builder.finish()),
+            Builder::Int64(builder) => Arc::new(builder.finish()),
+            Builder::Float32(builder) => Arc::new(builder.finish()),
+            Builder::Float64(builder) => Arc::new(builder.finish()),
+            Builder::Decimal { builder, .. } => Arc::new(builder.finish()),
+            Builder::Text(builder) => Arc::new(builder.finish()),
+            Builder::Bytes(builder) => Arc::new(builder.finish()),
+            Builder::Date(builder) => Arc::new(builder.finish()),
+            Builder::Time(builder) => Arc::new(builder.finish()),
+            Builder::Timestamp(builder) => Arc::new(builder.finish()),
+            Builder::TimestampTz(builder) => Arc::new(builder.finish()),
+            Builder::Interval(builder) => Arc::new(builder.finish()),
+            Builder::Array { field, elements, lengths, valid } => {
+                let child = elements.finish()?;
+                let offsets = OffsetBuffer::from_lengths(std::mem::take(lengths));
+                let nulls = NullBuffer::from(std::mem::take(valid));
+                Arc::new(
+                    ListArray::try_new(Arc::clone(field), offsets, child, Some(nulls))
+                        .map_err(|e| CairnError::Internal(e.to_string()))?,
+                )
+            }
+        })
+    }
 }
 
 /// Reads row `row` of `array`, a column of SQL type `data_type`.

@@ -18,7 +18,7 @@ mod store;
 pub mod value;
 
 pub use conflicts::{CommitSeq, Pin, ReadSet};
-pub use rows::{encode_primary_key, row_key, successor, KeyRange, Partition, StoredRow};
+pub use rows::{encode_primary_key, row_key, successor, EncodedRow, KeyRange, Partition, RowValues, StoredRow, StoredRowRef};
 pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
 
 #[cfg(test)]

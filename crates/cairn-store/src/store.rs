@@ -12,7 +12,7 @@ use crate::commit::GroupCommit;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
-use crate::rows::{row_key, table_prefix, KeyRange, Partition, StoredRow};
+use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowHeader, StoredRow};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -162,7 +162,7 @@ impl Store {
             inner,
             batch: inner.db.batch(),
             sequences: HashMap::new(),
-            unique_claims: HashSet::new(),
+            unique_claims: HashSet::default(),
             written: Vec::new(),
         };
         let output = f(&mut writer)?;
@@ -267,16 +267,30 @@ impl Snapshot {
         partition: Partition,
         range: &KeyRange,
         reverse: bool,
-    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, StoredRow)>> + '_> {
+    ) -> impl Iterator<Item = Result<(Vec<u8>, StoredRow)>> + '_ {
+        self.scan_encoded_rows(table, partition, range, reverse)
+            .map(|row| row.and_then(|row| Ok((row.key().to_vec(), row.to_row()?))))
+    }
+
+    /// As [`Snapshot::scan_row_range`], leaving each row encoded for the
+    /// caller to decode in place.
+    pub fn scan_encoded_rows(
+        &self,
+        table: TableId,
+        partition: Partition,
+        range: &KeyRange,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<EncodedRow>> + '_> {
         let (start, end) = range.row_keys(table, partition);
+        let primary_key_at = partition_prefix(table, partition).len();
         let iter = self.inner.range(&self.rows, start..end);
-        let decode = |guard: fjall::Guard| -> Result<(Vec<u8>, StoredRow)> {
+        let encoded = move |guard: fjall::Guard| -> Result<EncodedRow> {
             let (key, value) = guard.into_inner().map_err(storage_error)?;
-            Ok((key.to_vec(), decode_value(&value)?))
+            Ok(EncodedRow { key, primary_key_at, value })
         };
         match reverse {
-            true => Box::new(iter.rev().map(decode)),
-            false => Box::new(iter.map(decode)),
+            true => Box::new(iter.rev().map(encoded)),
+            false => Box::new(iter.map(encoded)),
         }
     }
 
@@ -292,6 +306,37 @@ impl Snapshot {
             None => Ok(None),
         }
     }
+
+    /// As [`Snapshot::get_row`], leaving the row encoded for the caller to
+    /// decode in place.
+    pub fn get_encoded_row(&self, table: TableId, partition: Partition, primary_key: &[u8]) -> Result<Option<EncodedRow>> {
+        let key = row_key(table, partition, primary_key);
+        let primary_key_at = key.len() - primary_key.len();
+        let value = self.inner.get(&self.rows, &key).map_err(storage_error)?;
+        Ok(value.map(|value| EncodedRow { key: key.into(), primary_key_at, value }))
+    }
+
+    /// `range` cut into at most `parts` consecutive ranges, in key order,
+    /// whose union is `range`, for reading in parallel. The cuts fall
+    /// between the first and the last row the range holds (see
+    /// [`cut_points`] for how even they are).
+    pub fn split_row_range(&self, table: TableId, partition: Partition, range: &KeyRange, parts: usize) -> Result<Vec<KeyRange>> {
+        let (start, end) = range.row_keys(table, partition);
+        let mut rows = self.inner.range(&self.rows, start..end);
+        let (Some(first), Some(last)) = (rows.next(), rows.next_back()) else {
+            return Ok(vec![range.clone()]);
+        };
+        let primary_key_at = partition_prefix(table, partition).len();
+        let (first, last) = (first.key().map_err(storage_error)?, last.key().map_err(storage_error)?);
+        let cuts = cut_points(first.get(primary_key_at..).unwrap_or_default(), last.get(primary_key_at..).unwrap_or_default(), parts);
+        let mut ranges = Vec::with_capacity(cuts.len() + 1);
+        let mut from = range.start.clone();
+        for cut in cuts {
+            ranges.push(KeyRange { start: std::mem::replace(&mut from, cut.clone()), end: Some(cut) });
+        }
+        ranges.push(KeyRange { start: from, end: range.end.clone() });
+        Ok(ranges)
+    }
 }
 
 /// One atomic batch under construction; see [`Store::write`]. Each entity
@@ -302,7 +347,9 @@ pub struct Writer<'s> {
     sequences: HashMap<Sequence, u64>,
     /// Unique index entries this batch adds, so two puts in one batch
     /// cannot claim the same value.
-    unique_claims: HashSet<Vec<u8>>,
+    /// Hashed with foldhash: SipHash over a million keys was a tenth of a
+    /// large COPY.
+    unique_claims: HashSet<Vec<u8>, foldhash::fast::RandomState>,
     /// Row keys this batch writes, for the commit log.
     written: Vec<Written>,
 }
@@ -375,7 +422,10 @@ impl Writer<'_> {
     /// Inserts a row under its full row key; a live row under that key
     /// (or one this batch already inserted) fails the write with 23505.
     pub fn insert_row_at(&mut self, key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
-        let live = self.get_row_at(key)?.is_some_and(|row| !row.is_expired(Timestamp::now()));
+        let live = match self.inner.rows.get(key).map_err(storage_error)? {
+            Some(bytes) => !decode_value::<RowHeader>(&bytes)?.is_expired(Timestamp::now()),
+            None => false,
+        };
         if self.unique_claims.contains(key) || live {
             return Err(CairnError::UniqueViolation {
                 constraint: constraint.to_owned(),

@@ -314,3 +314,50 @@ fn ranges_read_forwards_and_backwards() {
     assert_eq!(read(KeyRange { start: pk(3), end: Some(pk(7)) }, false), values(&[3, 5]));
     assert_eq!(read(KeyRange { start: pk(0), end: None }, true), values(&[7, 5, 3]));
 }
+
+#[test]
+fn split_ranges_cover_the_range_once_in_order() {
+    use crate::{encode_primary_key, Partition, StoredRow};
+    use cairn_types::{TableId, UserId, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let table = TableId(1000);
+    let alice = Partition::User(UserId(2));
+    let pk = |n: i64| encode_primary_key(&[&Value::Int64(n)]).expect("key");
+    store
+        .write(|w| {
+            for n in 1..=1000 {
+                let row = StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+                w.set_row_at(&crate::row_key(table, alice, &pk(n)), Some(&row))?;
+            }
+            // Another user's rows, which no part may reach.
+            w.set_row_at(&crate::row_key(table, Partition::User(UserId(3)), &pk(0)), Some(&StoredRow { expires_at: None, values: vec![] }))
+        })
+        .expect("write");
+    let snapshot = store.snapshot();
+    let read = |range: &KeyRange| -> Vec<i64> {
+        snapshot
+            .scan_encoded_rows(table, alice, range, false)
+            .map(|row| {
+                let row = row?;
+                assert_eq!(row.primary_key(), &row.key()[row.key().len() - 8..]);
+                match row.decode()?.values[0] {
+                    cairn_types::ValueRef::Int64(n) => Ok(n),
+                    _ => panic!("an int64 row"),
+                }
+            })
+            .collect::<Result<_, cairn_types::CairnError>>()
+            .expect("scan")
+    };
+    for range in [KeyRange::all(), KeyRange { start: pk(100), end: Some(pk(900)) }] {
+        let whole = read(&range);
+        let parts = snapshot.split_row_range(table, alice, &range, 4).expect("split");
+        assert_eq!(parts.len(), 4);
+        let sizes: Vec<usize> = parts.iter().map(|part| read(part).len()).collect();
+        assert!(sizes.iter().all(|&size| size * 8 >= whole.len()), "about even: {sizes:?}");
+        let joined: Vec<i64> = parts.iter().flat_map(&read).collect();
+        assert_eq!(joined, whole);
+    }
+    let empty = KeyRange { start: pk(2000), end: None };
+    assert_eq!(snapshot.split_row_range(table, alice, &empty, 4).expect("split"), [empty]);
+}

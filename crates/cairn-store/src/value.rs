@@ -2,7 +2,7 @@
 //! format can be read side by side with this one.
 
 use cairn_types::{CairnError, Result};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// The format of a stored value, as its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +29,24 @@ pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
         .map_err(|e| CairnError::Internal(format!("cannot encode value: {e}")))
 }
 
-pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+/// Decodes a value; text in it may borrow `bytes` (see [`cairn_types::ValueRef`]).
+pub fn decode_value<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
+    T::deserialize(&mut postcard_reader(bytes)?).map_err(corrupt)
+}
+
+/// A postcard reader over a stored value's body, for decoding it a piece
+/// at a time (see [`crate::RowValues`]).
+pub(crate) fn postcard_reader(bytes: &[u8]) -> Result<postcard::Deserializer<'_, postcard::de_flavors::Slice<'_>>> {
     let (&format, body) = bytes
         .split_first()
         .ok_or_else(|| CairnError::Storage("empty value".into()))?;
     match ValueFormat::try_from(format)? {
-        ValueFormat::PostcardV1 => postcard::from_bytes(body)
-            .map_err(|e| CairnError::Storage(format!("corrupt value: {e}"))),
+        ValueFormat::PostcardV1 => Ok(postcard::Deserializer::from_bytes(body)),
     }
+}
+
+pub(crate) fn corrupt(error: postcard::Error) -> CairnError {
+    CairnError::Storage(format!("corrupt value: {error}"))
 }
 
 #[cfg(test)]

@@ -22,4 +22,4 @@ pub use models::{
 };
 pub use role::{AccessLevel, Role, TableKind};
 pub use time::Timestamp;
-pub use value::Value;
+pub use value::{Value, ValueRef};

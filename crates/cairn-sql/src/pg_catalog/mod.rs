@@ -266,13 +266,14 @@ impl<T: PgTable> ScanSource for PgScan<T> {
         write!(f, "table={}.{}", T::SCHEMA, T::NAME)
     }
 
-    fn read(&self) -> cairn_types::Result<RecordBatch> {
+    fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
         let batch = T::batch(&self.catalog, &self.actor)?;
-        match &self.projection {
+        let batch = match &self.projection {
             Some(projection) => batch
                 .project(projection)
-                .map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
-            None => Ok(batch),
-        }
+                .map_err(|e| cairn_types::CairnError::Internal(e.to_string()))?,
+            None => batch,
+        };
+        Ok(vec![batch])
     }
 }

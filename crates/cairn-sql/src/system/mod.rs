@@ -297,7 +297,7 @@ impl<T: SystemTableDef> ScanSource for SystemScan<T> {
         Ok(())
     }
 
-    fn read(&self) -> cairn_types::Result<RecordBatch> {
+    fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
         let snapshot = self.catalog.snapshot();
         let mut rows = Vec::new();
         for row in T::fetch(&self.catalog, &snapshot, &self.path) {
@@ -316,12 +316,13 @@ impl<T: SystemTableDef> ScanSource for SystemScan<T> {
         let refs: Vec<&T::Row> = rows.iter().collect();
         let arrays: Vec<ArrayRef> =
             self.projection.iter().map(|&i| (self.columns[i].build)(&refs)).collect();
-        RecordBatch::try_new_with_options(
+        let batch = RecordBatch::try_new_with_options(
             Arc::clone(&self.schema),
             arrays,
             &RecordBatchOptions::new().with_row_count(Some(refs.len())),
         )
-        .map_err(|e| cairn_types::CairnError::Internal(e.to_string()))
+        .map_err(|e| cairn_types::CairnError::Internal(e.to_string()))?;
+        Ok(vec![batch])
     }
 }
 
