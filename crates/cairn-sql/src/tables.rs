@@ -130,8 +130,9 @@ impl DataTable {
     /// INSERT without ON CONFLICT does: every row or none. Returns the count.
     pub(crate) async fn insert_batch(&self, batch: &RecordBatch) -> cairn_types::Result<u64> {
         let mut changes = self.changes()?;
+        changes.keep_rows = false;
         stage_inserts(&self.def, &mut changes, batch, expiry(&self.def))?;
-        Ok(changes.apply().await?.len() as u64)
+        Ok(changes.apply().await?.count)
     }
 
     fn changes(&self) -> cairn_types::Result<Changes> {
@@ -142,6 +143,7 @@ impl DataTable {
             transaction: self.transaction.clone(),
             changes: Vec::new(),
             on_conflict: None,
+            keep_rows: true,
         })
     }
 
@@ -203,7 +205,7 @@ impl DataTable {
         for (key, row) in keys.into_iter().zip(rows) {
             changes.changes.push(Change::Delete(key, row));
         }
-        changes.apply().await
+        Ok(changes.apply().await?.rows)
     }
 
     /// UPDATE: each input row holds the new values, then the old ones. A row
@@ -229,9 +231,8 @@ impl DataTable {
             if key == old_key {
                 changes.changes.push(Change::Update(key, StoredRow { expires_at: None, values }));
             } else {
-                let detail = describe_key(&self.def, &values);
                 moved_out.push(Change::Delete(old_key, old));
-                moved_in.push(Change::Insert(key, StoredRow { expires_at: None, values }, detail));
+                moved_in.push(Change::Insert(key, StoredRow { expires_at: None, values }));
             }
         }
         // Every old key is freed before any new one is taken, so that
@@ -240,7 +241,7 @@ impl DataTable {
         changes.changes.extend(moved_out);
         changes.changes.extend(moved_in);
         // The rows written: in place, then moved (not the removals that moved them).
-        let mut affected = changes.apply().await?;
+        let mut affected = changes.apply().await?.rows;
         let moved_rows = affected.split_off(affected.len().saturating_sub(moved));
         affected.truncate(updated);
         affected.extend(moved_rows);
@@ -250,8 +251,8 @@ impl DataTable {
 
 /// One change a statement makes to a row, by full row key.
 enum Change {
-    /// Fails with 23505 if a live row is there; the string is the DETAIL.
-    Insert(Vec<u8>, StoredRow, String),
+    /// Fails with 23505 if a live row is there.
+    Insert(Vec<u8>, StoredRow),
     Update(Vec<u8>, StoredRow),
     /// Counts only if a live row was there; the values are what it held.
     Delete(Vec<u8>, Vec<Value>),
@@ -268,6 +269,30 @@ struct Changes {
     changes: Vec<Change>,
     /// For INSERT: what to do when a key is taken (None: 23505).
     on_conflict: Option<ConflictAction>,
+    /// Whether [`Changes::apply`] returns the rows' values, or only counts
+    /// them (a million-row COPY need not copy a million rows to count them).
+    keep_rows: bool,
+}
+
+/// The rows a statement's changes wrote (for DELETE: removed).
+struct Affected {
+    count: u64,
+    /// Their values, in order, if the statement keeps them.
+    rows: Vec<Vec<Value>>,
+    keep_rows: bool,
+}
+
+impl Affected {
+    fn new(keep_rows: bool, capacity: usize) -> Affected {
+        Affected { count: 0, rows: Vec::with_capacity(if keep_rows { capacity } else { 0 }), keep_rows }
+    }
+
+    fn push(&mut self, values: &[Value]) {
+        self.count += 1;
+        if self.keep_rows {
+            self.rows.push(values.to_vec());
+        }
+    }
 }
 
 impl Changes {
@@ -286,8 +311,9 @@ impl Changes {
         format!("{}_pkey", self.def.name)
     }
 
-    fn duplicate(&self, detail: &str) -> CairnError {
-        CairnError::UniqueViolation { constraint: self.constraint(), detail: detail.to_owned() }
+    /// 23505 for inserting `row`, its DETAIL naming the key as PostgreSQL's does.
+    fn duplicate(&self, row: &[Value]) -> CairnError {
+        CairnError::UniqueViolation { constraint: self.constraint(), detail: describe_key(&self.def, row) }
     }
 
     /// What an INSERT of `row` writes, given the live row already under its
@@ -298,13 +324,12 @@ impl Changes {
         first: bool,
         existing: Option<StoredRow>,
         row: &StoredRow,
-        detail: &str,
     ) -> cairn_types::Result<Option<StoredRow>> {
         let Some(existing) = existing else {
             return Ok(Some(row.clone()));
         };
         match &self.on_conflict {
-            None => Err(self.duplicate(detail)),
+            None => Err(self.duplicate(&row.values)),
             Some(ConflictAction::DoNothing) => Ok(None),
             Some(ConflictAction::DoUpdate(_)) if !first => Err(CairnError::CardinalityViolation(
                 "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
@@ -322,7 +347,7 @@ impl Changes {
 
     /// Applies the changes; returns the rows they wrote (for DELETE, the
     /// rows they removed), for the row count and RETURNING.
-    async fn apply(self) -> cairn_types::Result<Vec<Vec<Value>>> {
+    async fn apply(self) -> cairn_types::Result<Affected> {
         if let Some(transaction) = self.transaction.lock().as_mut() {
             return self.stage(transaction);
         }
@@ -339,38 +364,38 @@ impl Changes {
                     )));
                 }
                 let now = Timestamp::now();
-                let mut affected = Vec::with_capacity(self.changes.len());
+                let mut affected = Affected::new(self.keep_rows, self.changes.len());
                 let mut claimed: HashMap<Vec<u8>, StoredRow> = HashMap::new();
                 for change in &self.changes {
                     match change {
-                        Change::Insert(key, row, detail) if self.on_conflict.is_none() => {
+                        Change::Insert(key, row) if self.on_conflict.is_none() => {
                             w.insert_row_at(key, row, &constraint).map_err(|e| match e {
-                                CairnError::UniqueViolation { .. } => self.duplicate(detail),
+                                CairnError::UniqueViolation { .. } => self.duplicate(&row.values),
                                 other => other,
                             })?;
-                            affected.push(row.values.clone());
+                            affected.push(&row.values);
                         }
-                        Change::Insert(key, row, detail) => {
+                        Change::Insert(key, row) => {
                             // A row this statement already wrote counts as taken.
                             let first = !claimed.contains_key(key);
                             let existing = match claimed.get(key) {
                                 Some(written) => Some(StoredRow::clone(written)),
                                 None => w.get_row_at(key)?.filter(|row| !row.is_expired(now)),
                             };
-                            if let Some(written) = self.resolve_conflict(first, existing, row, detail)? {
+                            if let Some(written) = self.resolve_conflict(first, existing, row)? {
                                 w.set_row_at(key, Some(&written))?;
-                                claimed.insert(key.clone(), written.clone());
-                                affected.push(written.values);
+                                affected.push(&written.values);
+                                claimed.insert(key.clone(), written);
                             }
                         }
                         Change::Update(key, row) => {
                             w.set_row_at(key, Some(row))?;
-                            affected.push(row.values.clone());
+                            affected.push(&row.values);
                         }
                         Change::Delete(key, values) => {
                             if w.get_row_at(key)?.is_some_and(|row| !row.is_expired(now)) {
                                 w.set_row_at(key, None)?;
-                                affected.push(values.clone());
+                                affected.push(values);
                             }
                         }
                     }
@@ -384,14 +409,14 @@ impl Changes {
 
     /// Inside a transaction: check against what the transaction sees, then
     /// add to its write set (nothing is added if any change fails).
-    fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<Vec<Value>>> {
+    fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Affected> {
         let now = Timestamp::now();
         let mut staged: Vec<(Vec<u8>, Option<StoredRow>)> = Vec::with_capacity(self.changes.len());
         let mut inserted = std::collections::HashSet::new();
-        let mut affected = Vec::with_capacity(self.changes.len());
+        let mut affected = Affected::new(self.keep_rows, self.changes.len());
         for change in &self.changes {
             match change {
-                Change::Insert(key, row, detail) => {
+                Change::Insert(key, row) => {
                     let first = inserted.insert(key.clone());
                     // A row this statement already wrote counts as taken.
                     let existing = match staged.iter().rev().find(|(k, _)| k == key) {
@@ -399,19 +424,19 @@ impl Changes {
                         None => transaction.get(key)?,
                     }
                     .filter(|row| !row.is_expired(now));
-                    if let Some(written) = self.resolve_conflict(first, existing, row, detail)? {
-                        staged.push((key.clone(), Some(written.clone())));
-                        affected.push(written.values);
+                    if let Some(written) = self.resolve_conflict(first, existing, row)? {
+                        affected.push(&written.values);
+                        staged.push((key.clone(), Some(written)));
                     }
                 }
                 Change::Update(key, row) => {
                     staged.push((key.clone(), Some(row.clone())));
-                    affected.push(row.values.clone());
+                    affected.push(&row.values);
                 }
                 Change::Delete(key, values) => {
                     if transaction.live(key, now)? {
                         staged.push((key.clone(), None));
-                        affected.push(values.clone());
+                        affected.push(values);
                     }
                 }
             }
@@ -520,6 +545,7 @@ impl TableProvider for DataTable {
                 transaction: transaction.clone(),
                 changes: Vec::new(),
                 on_conflict: None,
+                keep_rows: true,
             }),
             returned: Arc::clone(&self.returned),
         };
@@ -583,8 +609,7 @@ fn stage_inserts(
             .collect::<cairn_types::Result<Vec<_>>>()?;
         check_row(def, &values)?;
         let key = changes.key_of(&values)?;
-        let detail = describe_key(def, &values);
-        changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }, detail));
+        changes.changes.push(Change::Insert(key, StoredRow { expires_at, values }));
     }
     Ok(())
 }
@@ -614,17 +639,19 @@ impl DataSink for RowSink {
 
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
         let mut changes = (self.changes)();
-        changes.on_conflict =
-            self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_conflict.clone();
+        {
+            let slot = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            changes.on_conflict = slot.on_conflict.clone();
+            changes.keep_rows = slot.returned.is_some();
+        }
         let expires_at = expiry(&self.def);
         while let Some(batch) = data.next().await {
             stage_inserts(&self.def, &mut changes, &batch?, expires_at).map_err(to_df)?;
         }
         let affected = changes.apply().await.map_err(to_df)?;
-        let count = affected.len() as u64;
         if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).returned.as_mut() {
-            returned.extend(affected);
+            returned.extend(affected.rows);
         }
-        Ok(count)
+        Ok(affected.count)
     }
 }
