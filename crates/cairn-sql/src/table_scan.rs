@@ -450,7 +450,7 @@ const MAX_SCAN_THREADS: usize = 8;
 struct Batches<'s> {
     scan: &'s TableScan,
     now: Timestamp,
-    columns: Vec<ColumnBuilder>,
+    columns: Vec<ColumnBuilder<'s>>,
     /// `(table column, output column)` for each projected column, by table
     /// column: the order a stored row's values come in.
     by_position: Vec<(usize, usize)>,
@@ -463,7 +463,13 @@ struct Batches<'s> {
 
 impl<'s> Batches<'s> {
     fn new(scan: &'s TableScan) -> cairn_types::Result<Self> {
-        let capacity = scan.limit.unwrap_or(BATCH_ROWS).min(BATCH_ROWS);
+        // Point reads get what they can find; big builders would cost a
+        // point read more than its read.
+        let most = match &scan.path {
+            RowPath::PointGet(keys) => keys.len(),
+            _ => BATCH_ROWS,
+        };
+        let capacity = scan.limit.unwrap_or(most).min(most);
         let columns = scan
             .projection
             .iter()

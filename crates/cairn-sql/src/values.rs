@@ -114,12 +114,13 @@ pub fn build_column(
 
 /// Appends stored values of one column to an Arrow array of the column's
 /// type, without copying them into [`Value`]s first.
-pub struct ColumnBuilder {
-    name: String,
-    builder: Builder,
+pub struct ColumnBuilder<'n> {
+    /// The column's name, for errors.
+    name: &'n str,
+    builder: Builder<'n>,
 }
 
-enum Builder {
+enum Builder<'n> {
     Boolean(BooleanBuilder),
     Int16(Int16Builder),
     Int32(Int32Builder),
@@ -135,11 +136,11 @@ enum Builder {
     TimestampTz(TimestampMicrosecondBuilder),
     Interval(IntervalMonthDayNanoBuilder),
     /// The elements of every row as one column, cut into lists at the end.
-    Array { field: FieldRef, elements: Box<ColumnBuilder>, lengths: Vec<usize>, valid: Vec<bool> },
+    Array { field: FieldRef, elements: Box<ColumnBuilder<'n>>, lengths: Vec<usize>, valid: Vec<bool> },
 }
 
-impl ColumnBuilder {
-    pub fn new(name: &str, data_type: &DataType, capacity: usize) -> Result<ColumnBuilder> {
+impl<'n> ColumnBuilder<'n> {
+    pub fn new(name: &'n str, data_type: &DataType, capacity: usize) -> Result<ColumnBuilder<'n>> {
         let builder = match data_type {
             DataType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(capacity)),
             DataType::SmallInt => Builder::Int16(Int16Builder::with_capacity(capacity)),
@@ -176,7 +177,7 @@ impl ColumnBuilder {
                 }
             }
         };
-        Ok(ColumnBuilder { name: name.to_owned(), builder })
+        Ok(ColumnBuilder { name, builder })
     }
 
     /// Appends one value; a value of another type than the column's is
@@ -187,7 +188,7 @@ impl ColumnBuilder {
                 match value {
                     ValueRef::Null => $builder.append_null(),
                     ValueRef::$variant(v) => $builder.append_value(*v),
-                    _ => return Err(corrupt(&self.name)),
+                    _ => return Err(corrupt(self.name)),
                 }
             };
         }
@@ -207,14 +208,14 @@ impl ColumnBuilder {
             Builder::Decimal { builder, scale } => match value {
                 ValueRef::Null => builder.append_null(),
                 ValueRef::Decimal { mantissa, scale: stored } if stored == scale => builder.append_value(*mantissa),
-                _ => return Err(corrupt(&self.name)),
+                _ => return Err(corrupt(self.name)),
             },
             Builder::Interval(builder) => match value {
                 ValueRef::Null => builder.append_null(),
                 ValueRef::Interval { months, days, nanos } => {
                     builder.append_value(IntervalMonthDayNano::new(*months, *days, *nanos))
                 }
-                _ => return Err(corrupt(&self.name)),
+                _ => return Err(corrupt(self.name)),
             },
             Builder::Array { elements, lengths, valid, .. } => match value {
                 ValueRef::Null => {
@@ -228,7 +229,7 @@ impl ColumnBuilder {
                     lengths.push(values.len());
                     valid.push(true);
                 }
-                _ => return Err(corrupt(&self.name)),
+                _ => return Err(corrupt(self.name)),
             },
         }
         Ok(())
