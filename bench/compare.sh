@@ -215,8 +215,11 @@ start_postgres off
 workload "insert, non-durable" -c $clients -j $threads -M prepared -f "$scripts/insert.sql"
 
 date="$(date +%F)"
-out="bench/results/$date.md"
 mkdir -p bench/results
+# A second run on the same day keeps the first: <date>-2.md, <date>-3.md, …
+out="bench/results/$date.md"
+n=2
+while [ -e "$out" ]; do out="bench/results/$date-$n.md"; n=$((n + 1)); done
 {
   echo "# CairnDB vs PostgreSQL, $date"
   echo
