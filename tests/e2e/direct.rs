@@ -105,3 +105,54 @@ async fn insert_values_writes_as_insert_select_does() {
     }
     assert_eq!(text_rows(&root, "SELECT count(*) FROM direct_t").await, [["3"]]);
 }
+
+/// UPDATE and DELETE by key read their rows directly; each must change the
+/// table exactly as the same statement through the general path (a WHERE
+/// that is not a key condition) does on a twin table.
+#[tokio::test]
+async fn updates_and_deletes_by_key_change_what_the_general_path_changes() {
+    let server = Server::start();
+    let root = server.root().await;
+    let mut setup = String::new();
+    for table in ["direct", "general"] {
+        setup.push_str(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, n INT NOT NULL, label TEXT, at TIMESTAMP);
+             INSERT INTO {table} SELECT g, g % 5, 'l' || g, TIMESTAMP '2026-01-01 00:00:00' FROM generate_series(1, 50) AS g(g);"
+        ));
+    }
+    root.batch_execute(&setup).await.expect("setup");
+    // `id = k` is a key condition; `id + 0 = k` is not.
+    let statements = [
+        ("UPDATE {t} SET n = n + 1 WHERE {id} = 3", 1),
+        ("UPDATE {t} SET label = upper(label) || '!', at = at + INTERVAL '1 day' WHERE {id} IN (4, 5, 99)", 2),
+        ("UPDATE {t} SET n = 7 WHERE {id} = 99", 0),
+        ("UPDATE {t} SET id = id + 100 WHERE {id} = 6", 1),
+        ("UPDATE {t} SET n = n * 2, label = NULL WHERE {id} = 7", 1),
+        ("DELETE FROM {t} WHERE {id} = 8", 1),
+        ("DELETE FROM {t} WHERE {id} IN (9, 10, 11)", 3),
+    ];
+    for (statement, count) in statements {
+        for (table, id) in [("direct", "id"), ("general", "id + 0")] {
+            let sql = statement.replace("{t}", table).replace("{id}", id);
+            assert_eq!(root.execute(sql.as_str(), &[]).await.expect(&sql), count, "{sql}");
+        }
+    }
+    // Prepared, with the key and the new value as parameters.
+    for (table, id) in [("direct", "id"), ("general", "id + 0")] {
+        let sql = format!("UPDATE {table} SET n = n + $2 WHERE {id} = $1");
+        let statement = root.prepare(&sql).await.expect("prepare");
+        for key in [12i64, 13, 12] {
+            assert_eq!(root.execute(&statement, &[&key, &10i32]).await.expect(&sql), 1);
+        }
+    }
+    // A NOT NULL column set to NULL fails the same way on both.
+    for (table, id) in [("direct", "id"), ("general", "id + 0")] {
+        let error = root.execute(format!("UPDATE {table} SET n = NULL WHERE {id} = 1").as_str(), &[]).await.expect_err("null");
+        assert_eq!(cairn_e2e::sqlstate(&error), "23502");
+    }
+    let direct = text_rows(&root, "SELECT * FROM direct ORDER BY id").await;
+    assert_eq!(direct, text_rows(&root, "SELECT * FROM general ORDER BY id").await);
+    assert_eq!(text_rows(&root, "SELECT n, label FROM direct WHERE id = 106").await, [["1", "l6"]]);
+    let returned = root.query("UPDATE direct SET n = 0 WHERE id = 2 RETURNING id, n", &[]).await.expect("returning");
+    assert_eq!((returned[0].get::<_, i64>(0), returned[0].get::<_, i32>(1)), (2, 0));
+}

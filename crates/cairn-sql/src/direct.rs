@@ -139,26 +139,10 @@ pub(crate) async fn insert_values(plan: &LogicalPlan, params: Params<'_>, ctx: &
     let Some(input) = values_batch(values, params)? else { return Ok(None) };
     let columns: Vec<ArrayRef> = match exprs {
         None => input.columns().to_vec(),
-        Some(exprs) => {
-            let config = Arc::clone(ctx.state_ref().read().config_options());
-            let mut props = ExecutionProps::new();
-            props.mark_start_execution(Arc::clone(&config));
-            let context = SimplifyContext::builder()
-                .with_schema(Arc::clone(&values.schema))
-                .with_config_options(config)
-                .with_query_execution_start_time(props.query_execution_start_time)
-                .build();
-            let simplifier = ExprSimplifier::new(context);
-            let planning = PhysicalPlanningContext::default();
-            let mut columns = Vec::with_capacity(exprs.len());
-            for expr in exprs {
-                let expr = simplifier.simplify(expr.clone()).map_err(from_df)?;
-                let physical = create_physical_expr(&expr, &values.schema, &props, &planning).map_err(from_df)?;
-                let value = physical.evaluate(&input).map_err(from_df)?;
-                columns.push(value.into_array(input.num_rows()).map_err(from_df)?);
-            }
-            columns
-        }
+        Some(exprs) => match evaluate(exprs, &values.schema, &input, ctx) {
+            Some(columns) => columns,
+            None => return Ok(None),
+        },
     };
     let schema = table.schema();
     if columns.len() != schema.fields().len() || columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
@@ -167,6 +151,80 @@ pub(crate) async fn insert_values(plan: &LogicalPlan, params: Params<'_>, ctx: &
     let options = RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
     let batch = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| CairnError::Internal(e.to_string()))?;
     table.insert_batch(&batch).await.map(Some)
+}
+
+/// The rows an UPDATE or DELETE reads (its input plan, bound), read by key
+/// directly when the input is a projection (UPDATE's new and old values)
+/// over filters that are all key conditions on one CairnDB table, the
+/// common `UPDATE t SET … WHERE id = …`. The read goes through the
+/// statement's transaction, as the general path's scan does, so the
+/// commit still checks what it read. `None` for any other input, or if an
+/// expression does not evaluate here exactly as the plan's schema says
+/// (the general path then runs it).
+pub(crate) fn dml_rows(input: &LogicalPlan, ctx: &SessionContext) -> Result<Option<Vec<RecordBatch>>> {
+    let (exprs, below) = match input {
+        LogicalPlan::Projection(projection) => (Some(&projection.expr), projection.input.as_ref()),
+        other => (None, other),
+    };
+    let mut filters: Vec<&Expr> = Vec::new();
+    let mut node = below;
+    let scan = loop {
+        match node {
+            LogicalPlan::Filter(filter) => {
+                filters.extend(split_conjunction(&filter.predicate));
+                node = filter.input.as_ref();
+            }
+            LogicalPlan::TableScan(scan) if scan.fetch.is_none() && scan.projection.is_none() => break scan,
+            _ => return Ok(None),
+        }
+    };
+    filters.extend(scan.filters.iter().flat_map(split_conjunction));
+    let Ok(provider) = source_as_provider(&scan.source) else { return Ok(None) };
+    let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
+    let all_columns = (0..table.def().columns.len()).collect();
+    let Some(key_scan) = table.key_scan(&filters, all_columns, None, false)? else { return Ok(None) };
+    let rows = match key_scan.read()?.as_slice() {
+        [batch] => batch.clone(),
+        batches => concat_batches(&key_scan.schema, batches).map_err(|e| CairnError::Internal(e.to_string()))?,
+    };
+    let Some(exprs) = exprs else { return Ok(Some(vec![rows])) };
+    let Some(columns) = evaluate(exprs, &scan.projected_schema, &rows, ctx) else { return Ok(None) };
+    let schema = Arc::clone(input.schema().inner());
+    if columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
+        return Ok(None);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(rows.num_rows()));
+    let batch = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| CairnError::Internal(e.to_string()))?;
+    Ok(Some(vec![batch]))
+}
+
+/// `exprs` evaluated on `input`, whose columns `schema` names, as
+/// DataFusion's projection would (simplified, then as physical
+/// expressions); `None` if any of them cannot be.
+fn evaluate(
+    exprs: &[Expr],
+    schema: &datafusion::common::DFSchemaRef,
+    input: &RecordBatch,
+    ctx: &SessionContext,
+) -> Option<Vec<ArrayRef>> {
+    let config = Arc::clone(ctx.state_ref().read().config_options());
+    let mut props = ExecutionProps::new();
+    props.mark_start_execution(Arc::clone(&config));
+    let context = SimplifyContext::builder()
+        .with_schema(Arc::clone(schema))
+        .with_config_options(config)
+        .with_query_execution_start_time(props.query_execution_start_time)
+        .build();
+    let simplifier = ExprSimplifier::new(context);
+    let planning = PhysicalPlanningContext::default();
+    exprs
+        .iter()
+        .map(|expr| {
+            let expr = simplifier.simplify(expr.clone()).ok()?;
+            let physical = create_physical_expr(&expr, schema, &props, &planning).ok()?;
+            physical.evaluate(input).ok()?.into_array(input.num_rows()).ok()
+        })
+        .collect()
 }
 
 /// VALUES rows as a batch, if every value is a literal or a bound parameter.

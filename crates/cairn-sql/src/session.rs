@@ -1289,18 +1289,23 @@ impl Session {
             if implicit {
                 self.transaction.begin(self.engine.catalog().store());
             }
-            let input = input.clone();
             let outcome = async {
-                let batches = guard
-                    .run(async {
-                        ctx.execute_logical_plan(input)
-                            .await
-                            .map_err(from_df)?
-                            .collect()
-                            .await
-                            .map_err(from_df)
-                    })
-                    .await?;
+                let batches = match crate::direct::dml_rows(&input, ctx)? {
+                    Some(batches) => batches,
+                    None => {
+                        let input = input.clone();
+                        guard
+                            .run(async {
+                                ctx.execute_logical_plan(input)
+                                    .await
+                                    .map_err(from_df)?
+                                    .collect()
+                                    .await
+                                    .map_err(from_df)
+                            })
+                            .await?
+                    }
+                };
                 match is_update {
                     true => table.update_rows(batches).await,
                     false => table.delete_rows(batches).await,
