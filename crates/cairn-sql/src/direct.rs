@@ -39,6 +39,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::from_df;
 use crate::scan_exec::ScanSource;
+use crate::table_scan::TableScan;
 use crate::tables::DataTable;
 
 /// The values bound to a plan's placeholders (`$1` is the first).
@@ -100,11 +101,7 @@ pub(crate) fn answer(plan: &LogicalPlan, params: Params) -> Result<Option<Record
     let Some(scan) = table.key_scan(&filters, outputs.clone(), shape.limit, descending)? else {
         return Ok(None);
     };
-    let batches = scan.read()?;
-    let batch = match batches.as_slice() {
-        [batch] => batch.clone(),
-        _ => concat_batches(&scan.schema, &batches).map_err(|e| CairnError::Internal(e.to_string()))?,
-    };
+    let batch = read_all(&scan)?;
     let schema = Arc::clone(plan.schema().inner());
     let columns = batch.columns().to_vec();
     if columns.iter().zip(schema.fields()).any(|(c, f)| c.data_type() != f.data_type()) {
@@ -183,10 +180,7 @@ pub(crate) fn dml_rows(input: &LogicalPlan, ctx: &SessionContext) -> Result<Opti
     let Some(table) = provider.downcast_ref::<DataTable>() else { return Ok(None) };
     let all_columns = (0..table.def().columns.len()).collect();
     let Some(key_scan) = table.key_scan(&filters, all_columns, None, false)? else { return Ok(None) };
-    let rows = match key_scan.read()?.as_slice() {
-        [batch] => batch.clone(),
-        batches => concat_batches(&key_scan.schema, batches).map_err(|e| CairnError::Internal(e.to_string()))?,
-    };
+    let rows = read_all(&key_scan)?;
     let Some(exprs) = exprs else { return Ok(Some(vec![rows])) };
     let Some(columns) = evaluate(exprs, &scan.projected_schema, &rows, ctx) else { return Ok(None) };
     let schema = Arc::clone(input.schema().inner());
@@ -196,6 +190,14 @@ pub(crate) fn dml_rows(input: &LogicalPlan, ctx: &SessionContext) -> Result<Opti
     let options = RecordBatchOptions::new().with_row_count(Some(rows.num_rows()));
     let batch = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| CairnError::Internal(e.to_string()))?;
     Ok(Some(vec![batch]))
+}
+
+/// Every row a key scan reads, as one batch.
+fn read_all(scan: &TableScan) -> Result<RecordBatch> {
+    match scan.read()?.as_slice() {
+        [batch] => Ok(batch.clone()),
+        batches => concat_batches(&scan.schema, batches).map_err(|e| CairnError::Internal(e.to_string())),
+    }
 }
 
 /// `exprs` evaluated on `input`, whose columns `schema` names, as

@@ -205,7 +205,7 @@ impl DataTable {
         for (key, row) in keys.into_iter().zip(rows) {
             changes.changes.push(Change::Delete(key, row));
         }
-        Ok(changes.apply().await?.rows)
+        Ok(changes.apply().await?.into_rows())
     }
 
     /// UPDATE: each input row holds the new values, then the old ones. A row
@@ -241,7 +241,7 @@ impl DataTable {
         changes.changes.extend(moved_out);
         changes.changes.extend(moved_in);
         // The rows written: in place, then moved (not the removals that moved them).
-        let mut affected = changes.apply().await?.rows;
+        let mut affected = changes.apply().await?.into_rows();
         let moved_rows = affected.split_off(affected.len().saturating_sub(moved));
         affected.truncate(updated);
         affected.extend(moved_rows);
@@ -278,20 +278,24 @@ struct Changes {
 struct Affected {
     count: u64,
     /// Their values, in order, if the statement keeps them.
-    rows: Vec<Vec<Value>>,
-    keep_rows: bool,
+    rows: Option<Vec<Vec<Value>>>,
 }
 
 impl Affected {
     fn new(keep_rows: bool, capacity: usize) -> Affected {
-        Affected { count: 0, rows: Vec::with_capacity(if keep_rows { capacity } else { 0 }), keep_rows }
+        Affected { count: 0, rows: keep_rows.then(|| Vec::with_capacity(capacity)) }
     }
 
     fn push(&mut self, values: &[Value]) {
         self.count += 1;
-        if self.keep_rows {
-            self.rows.push(values.to_vec());
+        if let Some(rows) = &mut self.rows {
+            rows.push(values.to_vec());
         }
+    }
+
+    /// The rows kept (none if the statement did not keep them).
+    fn into_rows(self) -> Vec<Vec<Value>> {
+        self.rows.unwrap_or_default()
     }
 }
 
@@ -649,9 +653,10 @@ impl DataSink for RowSink {
             stage_inserts(&self.def, &mut changes, &batch?, expires_at).map_err(to_df)?;
         }
         let affected = changes.apply().await.map_err(to_df)?;
+        let count = affected.count;
         if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).returned.as_mut() {
-            returned.extend(affected.rows);
+            returned.extend(affected.into_rows());
         }
-        Ok(affected.count)
+        Ok(count)
     }
 }

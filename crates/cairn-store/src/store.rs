@@ -12,7 +12,7 @@ use crate::commit::GroupCommit;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
-use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowHeader, StoredRow};
+use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowValues, StoredRow};
 use crate::value::{decode_value, encode_value};
 
 /// When a write is acknowledged.
@@ -423,7 +423,8 @@ impl Writer<'_> {
     /// (or one this batch already inserted) fails the write with 23505.
     pub fn insert_row_at(&mut self, key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
         let live = match self.inner.rows.get(key).map_err(storage_error)? {
-            Some(bytes) => !decode_value::<RowHeader>(&bytes)?.is_expired(Timestamp::now()),
+            // Only the row's expiry is read, not its values.
+            Some(bytes) => !RowValues::new(&bytes)?.is_expired(Timestamp::now()),
             None => false,
         };
         if self.unique_claims.contains(key) || live {
