@@ -6,7 +6,7 @@ use cairn_e2e::{error_code, sqlstate, text_rows, Server};
 use futures::{SinkExt, TryStreamExt};
 use tokio_postgres::Client;
 
-async fn copy_in(client: &Client, sql: &str, data: &str) -> Result<u64, tokio_postgres::Error> {
+pub(crate) async fn copy_in(client: &Client, sql: &str, data: &str) -> Result<u64, tokio_postgres::Error> {
     let sink = client.copy_in::<_, Bytes>(sql).await?;
     futures::pin_mut!(sink);
     // Sent in small pieces: lines arrive split across CopyData messages.

@@ -74,3 +74,57 @@ async fn a_long_scan_of_a_user_table_reads_only_its_user() {
     let bob = server.connect("bob", "bob-pw").await.expect("bob");
     assert_eq!(text_rows(&bob, "SELECT count(*), max(body) FROM notes").await, [["30", "b"]]);
 }
+
+/// A full scan of a large table that has not changed is answered from a
+/// columnar copy (the second unchanged scan makes it, the third reads
+/// it). Each change must show at once: every check runs three times, so
+/// that it reads through the store, then fills the copy, then reads it.
+#[tokio::test]
+async fn a_cached_table_copy_follows_every_change() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE TABLE big (id BIGINT PRIMARY KEY, grp INT, label TEXT);
+         INSERT INTO big SELECT n, n % 7, 'row ' || n FROM generate_series(1, 40000) AS g(n);",
+    )
+    .await
+    .expect("setup");
+    let totals = "SELECT count(*), sum(id), sum(grp), max(label) FROM big";
+    let expect = |count: i64, ids: i64, grps: i64, label: &str| vec![vec![count.to_string(), ids.to_string(), grps.to_string(), label.to_owned()]];
+    let (ids, grps): (i64, i64) = ((1..=40_000).sum(), (1..=40_000).map(|n| n % 7).sum());
+    async fn thrice(client: &tokio_postgres::Client, sql: &str, want: &[Vec<String>], after: &str) {
+        for round in 1..=3 {
+            assert_eq!(text_rows(client, sql).await, want, "{sql}: read {round} after {after}");
+        }
+    }
+    thrice(&root, totals, &expect(40_000, ids, grps, "row 9999"), "loading").await;
+
+    root.batch_execute("UPDATE big SET grp = grp + 100, label = 'z' WHERE id = 5").await.expect("update");
+    thrice(&root, totals, &expect(40_000, ids, grps + 100, "z"), "an UPDATE").await;
+    root.batch_execute("INSERT INTO big VALUES (50000, 1, 'new')").await.expect("insert");
+    thrice(&root, totals, &expect(40_001, ids + 50_000, grps + 101, "z"), "an INSERT").await;
+    root.batch_execute("DELETE FROM big WHERE id = 50000").await.expect("delete");
+    thrice(&root, totals, &expect(40_000, ids, grps + 100, "z"), "a DELETE").await;
+
+    // Another session's commit, and a COPY.
+    let other = server.root().await;
+    other.batch_execute("UPDATE big SET label = 'zz' WHERE id = 6").await.expect("other session");
+    thrice(&root, totals, &expect(40_000, ids, grps + 100, "zz"), "another session's UPDATE").await;
+    crate::copy::copy_in(&root, "COPY big FROM STDIN", "60000\t0\tcopied\n").await.expect("copy");
+    thrice(&root, totals, &expect(40_001, ids + 60_000, grps + 100, "zz"), "a COPY").await;
+
+    // Schema changes: a new column with its default, a renamed one.
+    root.batch_execute("ALTER TABLE big ADD COLUMN extra INT DEFAULT 2").await.expect("add column");
+    thrice(&root, "SELECT count(*), sum(extra) FROM big", &[vec!["40001".to_owned(), "80002".to_owned()]], "ADD COLUMN").await;
+    root.batch_execute("ALTER TABLE big RENAME COLUMN grp TO bucket").await.expect("rename");
+    thrice(&root, "SELECT sum(bucket) FROM big", &[vec![(grps + 100).to_string()]], "RENAME COLUMN").await;
+
+    // A transaction reads its own snapshot, not a copy made since.
+    root.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.expect("begin");
+    thrice(&root, "SELECT count(*) FROM big", &[vec!["40001".to_owned()]], "BEGIN").await;
+    other.batch_execute("DELETE FROM big WHERE id <= 10").await.expect("delete in other session");
+    thrice(&root, "SELECT count(*) FROM big", &[vec!["40001".to_owned()]], "a commit the transaction must not see").await;
+    root.batch_execute("COMMIT").await.expect("commit");
+    thrice(&root, "SELECT count(*) FROM big", &[vec!["39991".to_owned()]], "the transaction ended").await;
+    thrice(&other, "SELECT count(*) FROM big", &[vec!["39991".to_owned()]], "the DELETE, in its own session").await;
+}

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
 pub const DEFAULT_DATA_DIR: &str = "data";
+/// Enough for the columns of a few million-row tables.
+pub const DEFAULT_SCAN_CACHE_MB: u64 = 256;
 /// fjall reports routine housekeeping at info; keep it to warnings.
 pub const DEFAULT_LOG: &str = "info,fjall=warn,lsm_tree=warn";
 
@@ -59,6 +61,9 @@ pub struct ServeArgs {
     /// Block cache size in MiB [default: 64]
     #[arg(long, env = "CAIRN_CACHE_MB", value_name = "MIB")]
     pub cache_mb: Option<u64>,
+    /// Memory for columnar copies of large, rarely written tables, in MiB; 0 turns them off [default: 256]
+    #[arg(long, env = "CAIRN_SCAN_CACHE_MB", value_name = "MIB")]
+    pub scan_cache_mb: Option<u64>,
     /// TLS certificate chain (PEM); enables TLS together with --tls-key
     #[arg(long, env = "CAIRN_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -93,6 +98,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub durability: Option<DurabilityArg>,
     pub cache_mb: Option<u64>,
+    pub scan_cache_mb: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub allow_insecure_remote: Option<bool>,
@@ -118,6 +124,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub store: StoreOptions,
     pub catalog: CatalogOptions,
+    /// Bytes of columnar table copies scans may keep (0: none).
+    pub scan_cache_bytes: usize,
     pub wire: WireConfig,
     /// How often expired stream rows are removed.
     pub eviction_interval: Duration,
@@ -153,6 +161,10 @@ impl Config {
                 durability,
                 cache_bytes: args.cache_mb.or(file.cache_mb).unwrap_or(64).saturating_mul(1024 * 1024),
             },
+            scan_cache_bytes: usize::try_from(
+                args.scan_cache_mb.or(file.scan_cache_mb).unwrap_or(DEFAULT_SCAN_CACHE_MB).saturating_mul(1024 * 1024),
+            )
+            .unwrap_or(usize::MAX),
             catalog: CatalogOptions {
                 hash_cost: HashCost { log_n },
                 lockout: LockoutPolicy {

@@ -21,6 +21,7 @@ mod namespaces;
 mod pg_catalog;
 pub mod postgres;
 mod returning;
+mod scan_cache;
 mod scan_exec;
 mod series;
 mod session;
@@ -60,6 +61,8 @@ pub struct SessionParams {
 /// Shared by every session: the catalog and the blocking-work bridge.
 pub struct Engine {
     catalog: Arc<Catalog>,
+    /// Columnar copies of large tables, shared by every session's scans.
+    scan_cache: Arc<scan_cache::ScanCache>,
     /// Held by an autocommit UPDATE or DELETE retrying after a conflict:
     /// retries take turns, so writers contending for one hot row make
     /// progress instead of colliding again and again.
@@ -67,8 +70,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(catalog: Arc<Catalog>) -> Arc<Engine> {
-        Arc::new(Engine { catalog, retry_turn: tokio::sync::Mutex::new(()) })
+    /// An engine over `catalog` whose scans keep up to `scan_cache_bytes`
+    /// of columnar table copies (0: none).
+    pub fn new(catalog: Arc<Catalog>, scan_cache_bytes: usize) -> Arc<Engine> {
+        Arc::new(Engine {
+            catalog,
+            scan_cache: Arc::new(scan_cache::ScanCache::new(scan_cache_bytes)),
+            retry_turn: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {

@@ -12,6 +12,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::ScalarUDF;
 
 use crate::error::to_df;
+use crate::scan_cache::ScanCache;
 use crate::system::SYSTEM_SCHEMA;
 use crate::tables::{DataTable, InsertSlot};
 use crate::txn::TxCell;
@@ -20,6 +21,7 @@ use crate::txn::TxCell;
 #[derive(Clone)]
 pub(crate) struct SchemaContext {
     pub catalog: Arc<Catalog>,
+    pub scan_cache: Arc<ScanCache>,
     pub actor: Actor,
     pub snowflake: Arc<ScalarUDF>,
     /// The session's open transaction, read and written by its tables.
@@ -126,6 +128,7 @@ impl SchemaProvider for NamespaceSchema {
         };
         let table = DataTable::new(
             Arc::clone(catalog),
+            Arc::clone(&self.context.scan_cache),
             def,
             self.context.actor.clone(),
             &self.context.snowflake,

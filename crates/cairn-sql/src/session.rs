@@ -200,7 +200,7 @@ fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
 
 /// A DataFusion context whose tables are seen as `actor` sees them.
 fn build_context(
-    catalog: &Arc<cairn_catalog::Catalog>,
+    engine: &Engine,
     actor: &Actor,
     transaction: &TxCell,
     returned: &InsertSlot,
@@ -224,6 +224,7 @@ fn build_context(
         .with_optimizer_rules(optimizer_rules)
         .build();
     let mut ctx = SessionContext::new_with_state(state);
+    let catalog = engine.catalog();
     per_row_first.attach(ctx.state_weak_ref());
     ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators))
         .map_err(from_df)?;
@@ -236,6 +237,7 @@ fn build_context(
     ctx.register_udtf("generate_series", Arc::new(crate::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
+        scan_cache: Arc::clone(&engine.scan_cache),
         actor: actor.clone(),
         snowflake,
         transaction: transaction.clone(),
@@ -381,7 +383,7 @@ impl Session {
     ) -> Result<Session> {
         let transaction = TxCell::default();
         let insert = InsertSlot::default();
-        let ctx = build_context(engine.catalog(), &actor, &transaction, &insert)?;
+        let ctx = build_context(&engine, &actor, &transaction, &insert)?;
         let session = Session {
             transaction,
             insert,
@@ -1182,7 +1184,7 @@ impl Session {
             }
         };
         let target = Actor::of(&target);
-        let ctx = build_context(catalog, &target, &self.transaction, &self.insert)?;
+        let ctx = build_context(&self.engine, &target, &self.transaction, &self.insert)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, catalog, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();

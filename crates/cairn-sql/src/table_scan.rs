@@ -25,6 +25,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
 
 use crate::equality::{equality, range, Equality};
+use crate::scan_cache::{Lookup, ScanCache};
 use crate::scan_exec::ScanSource;
 use crate::txn::TxCell;
 use crate::values::{arrow_type, read_value, ColumnBuilder};
@@ -227,6 +228,7 @@ pub(crate) fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_typ
 #[derive(Clone)]
 pub(crate) struct TableScan {
     pub catalog: Arc<Catalog>,
+    pub cache: Arc<ScanCache>,
     pub def: Arc<TableDef>,
     pub partition: Partition,
     /// An open transaction's snapshot and writes, read instead of the store.
@@ -274,6 +276,7 @@ impl ScanSource for TableScan {
         let mut transaction = self.transaction.lock();
         match transaction.as_mut() {
             Some(transaction) => self.build(self.read_in(transaction)?),
+            None if self.reads_whole_partition() => self.read_through_cache(),
             None => self.read_snapshot(&self.catalog.snapshot()),
         }
     }
@@ -302,6 +305,55 @@ impl TableScan {
             RowPath::PrefixScan(ranges) | RowPath::RangeScan(ranges) => ranges.clone(),
             RowPath::PointGet(_) => Vec::new(),
         }
+    }
+
+    /// Whether this scan returns every row of its partition, so that it
+    /// reads the same rows whenever the table's version is the same: a
+    /// full scan in key order, without conditions or LIMIT, of a table
+    /// whose rows never expire (expiry depends on the clock, not on commits).
+    fn reads_whole_partition(&self) -> bool {
+        matches!(self.path, RowPath::FullScan)
+            && self.conditions.is_empty()
+            && self.limit.is_none()
+            && !self.reverse
+            && self.def.ttl_seconds.is_none()
+    }
+
+    /// A whole-partition scan outside a transaction: from the columnar
+    /// copy if the table has not changed since it was made, otherwise
+    /// from the store (see [`crate::scan_cache`]).
+    fn read_through_cache(&self) -> cairn_types::Result<Vec<RecordBatch>> {
+        let (table, partition) = (self.def.id, self.partition);
+        let (snapshot, version) = self.catalog.store().snapshot_with_version(table);
+        let Some(version) = version else { return self.read_snapshot(&snapshot) };
+        match self.cache.lookup(table, partition, version, &self.def.columns) {
+            Lookup::Hit(every_column) => self.project(&every_column),
+            Lookup::Fill => {
+                let all = (0..self.def.columns.len()).collect();
+                let scan = TableScan { projection: all, schema: crate::tables::table_schema(&self.def)?, ..self.clone() };
+                let every_column = scan.read_snapshot(&snapshot)?;
+                self.cache.insert(table, partition, version, &self.def.columns, &every_column);
+                self.project(&every_column)
+            }
+            Lookup::Miss => {
+                let batches = self.read_snapshot(&snapshot)?;
+                self.cache.scanned(table, partition, version, batches.iter().map(RecordBatch::num_rows).sum());
+                Ok(batches)
+            }
+        }
+    }
+
+    /// This scan's columns of batches that hold every column of the table.
+    fn project(&self, every_column: &[RecordBatch]) -> cairn_types::Result<Vec<RecordBatch>> {
+        every_column
+            .iter()
+            .map(|batch| {
+                let columns = self.projection.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
+                    .map_err(|e| CairnError::Internal(e.to_string()))
+            })
+            .collect()
     }
 
     /// The rows the path selects, as an open transaction sees them (which

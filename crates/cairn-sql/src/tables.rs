@@ -23,6 +23,7 @@ use futures::StreamExt;
 use crate::table_scan::{key_condition, row_path, KeyCondition, TableScan};
 use crate::error::to_df;
 use crate::returning::ConflictAction;
+use crate::scan_cache::ScanCache;
 use crate::scan_exec::ScanExec;
 use crate::txn::TxCell;
 use crate::values::{column_field, read_value};
@@ -41,6 +42,7 @@ pub fn table_schema(def: &TableDef) -> cairn_types::Result<SchemaRef> {
 
 pub(crate) struct DataTable {
     catalog: Arc<Catalog>,
+    scan_cache: Arc<ScanCache>,
     def: Arc<TableDef>,
     actor: Actor,
     schema: SchemaRef,
@@ -58,6 +60,7 @@ impl fmt::Debug for DataTable {
 impl DataTable {
     pub fn new(
         catalog: Arc<Catalog>,
+        scan_cache: Arc<ScanCache>,
         def: TableDef,
         actor: Actor,
         snowflake: &Arc<ScalarUDF>,
@@ -71,7 +74,7 @@ impl DataTable {
                 defaults.insert(column.name.clone(), crate::defaults::to_expr(sql, &actor.username, snowflake)?);
             }
         }
-        Ok(DataTable { catalog, def: Arc::new(def), actor, schema, defaults, transaction, returned })
+        Ok(DataTable { catalog, scan_cache, def: Arc::new(def), actor, schema, defaults, transaction, returned })
     }
 }
 
@@ -114,6 +117,7 @@ impl DataTable {
         let schema = Arc::new(self.schema.project(&projection).map_err(|e| CairnError::Internal(e.to_string()))?);
         Ok(TableScan {
             catalog: Arc::clone(&self.catalog),
+            cache: Arc::clone(&self.scan_cache),
             def: Arc::clone(&self.def),
             partition,
             transaction: self.transaction.clone(),

@@ -16,10 +16,12 @@ pub mod key;
 mod rows;
 mod store;
 pub mod value;
+mod versions;
 
 pub use conflicts::{CommitSeq, Pin, ReadSet};
 pub use rows::{encode_primary_key, row_key, successor, EncodedRow, KeyRange, Partition, RowValues, StoredRow, StoredRowRef};
 pub use store::{Durability, Sequence, Snapshot, Store, StoreOptions, Writer};
+pub use versions::TableVersion;
 
 #[cfg(test)]
 mod tests;

@@ -87,7 +87,7 @@ impl EncodedRow {
 }
 
 /// Which part of a table a statement works in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Partition {
     /// Shared tables: one partition for everybody.
     Shared,

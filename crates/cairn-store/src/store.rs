@@ -14,6 +14,7 @@ use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
 use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowValues, StoredRow};
 use crate::value::{decode_value, encode_value};
+use crate::versions::{TableVersion, TableVersions};
 
 /// When a write is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,6 +85,8 @@ struct Inner {
     commit: GroupCommit,
     /// Row keys of recent commits, for validating transactions.
     log: CommitLog,
+    /// Changed by every commit that writes a table's rows.
+    versions: TableVersions,
     durability: Durability,
 }
 
@@ -112,6 +115,7 @@ impl Store {
                 write_lock: Mutex::new(()),
                 commit: GroupCommit::default(),
                 log: CommitLog::default(),
+                versions: TableVersions::default(),
                 durability: options.durability,
             }),
         })
@@ -125,6 +129,17 @@ impl Store {
             index: self.inner.index.clone(),
             rows: self.inner.rows.clone(),
         }
+    }
+
+    /// A snapshot, and the version of `table`'s rows it holds; `None` if a
+    /// commit to the table was in flight (see [`crate::versions`]). Two
+    /// snapshots with the same version hold the same rows of `table`.
+    pub fn snapshot_with_version(&self, table: TableId) -> (Snapshot, Option<TableVersion>) {
+        let versions = &self.inner.versions;
+        let before = versions.current(table);
+        let snapshot = self.snapshot();
+        let after = versions.current(table);
+        (snapshot, before.filter(|_| before == after))
     }
 
     /// A snapshot for a transaction, with a pin that keeps the record of
@@ -170,11 +185,13 @@ impl Store {
         if batch.is_empty() {
             return Ok(output);
         }
+        let writing = inner.versions.writing(&written);
         match inner.durability {
             Durability::Durable => {
                 batch.durability(None).commit().map_err(storage_error)?;
                 inner.log.append(written);
                 let ticket = appending.record_write();
+                drop(writing);
                 drop(guard);
                 inner.commit.wait_durable(ticket, || {
                     inner.db.persist(PersistMode::SyncData).map_err(storage_error)
@@ -183,6 +200,7 @@ impl Store {
             Durability::Buffered => {
                 batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
                 inner.log.append(written);
+                drop(writing);
             }
         }
         Ok(output)

@@ -361,3 +361,35 @@ fn split_ranges_cover_the_range_once_in_order() {
     let empty = KeyRange { start: pk(2000), end: None };
     assert_eq!(snapshot.split_row_range(table, alice, &empty, 4).expect("split"), [empty]);
 }
+
+#[test]
+fn a_table_version_changes_with_commits_to_that_table_only() {
+    use crate::{Partition, StoredRow};
+    use cairn_types::{TableId, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let (table, other) = (TableId(1000), TableId(1001));
+    let write = |table: TableId, n: u8| {
+        store
+            .write(|w| w.set_row_at(&crate::row_key(table, Partition::Shared, &[n]), Some(&StoredRow { expires_at: None, values: vec![Value::Int64(n.into())] })))
+            .expect("write");
+    };
+    let version = |table: TableId| store.snapshot_with_version(table).1.expect("no write in flight");
+    let first = version(table);
+    assert_eq!(version(table), first, "reading does not change it");
+    write(other, 1);
+    assert_eq!(version(table), first, "another table's commit does not change it");
+    write(table, 1);
+    let second = version(table);
+    assert_ne!(second, first);
+    // A write that fails writes nothing, and the version stays.
+    let failed = store.write(|w| {
+        w.set_row_at(&crate::row_key(table, Partition::Shared, &[2]), None)?;
+        Err::<(), _>(CairnError::Internal("abandoned".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(version(table), second);
+    // Dropping the table's rows is a write to it.
+    store.write(|w| w.delete_all_rows(table)).expect("drop rows");
+    assert_ne!(version(table), second);
+}
