@@ -58,7 +58,7 @@ struct State {
     entries: HashMap<CacheKey, Entry>,
     /// Bytes held by cached batches.
     used: usize,
-    /// Ticks on every hit, for least-recently-used eviction.
+    /// Ticks on every lookup and insert, for least-recently-used eviction.
     clock: u64,
 }
 
@@ -85,8 +85,8 @@ impl ScanCache {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What a full scan of `key` at `version`, under the definition
-    /// `columns`, should do.
+    /// What a full scan of `partition` of `table` at `version`, under the
+    /// definition `columns`, should do.
     pub(crate) fn lookup(&self, table: TableId, partition: Partition, version: TableVersion, columns: &[ColumnDef]) -> Lookup {
         if self.budget_bytes == 0 {
             return Lookup::Miss;
