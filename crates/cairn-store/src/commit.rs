@@ -1,20 +1,22 @@
 //! Group commit.
 //!
-//! fjall fsyncs while holding its journal lock, so one fsync per commit
-//! would serialise every writer behind the disk. Instead a writer appends its
-//! batch to the journal without syncing, takes a ticket, and waits until a
-//! sync covers its ticket. The first waiter to find no sync in flight becomes
-//! the leader: it syncs everything written so far with one `fdatasync`, and
-//! every writer whose ticket that covers is acknowledged together.
+//! A writer appends its batch to the journal without syncing and takes a
+//! ticket, then waits until a sync covers its ticket. The first waiter to
+//! find no sync in flight becomes the leader: it syncs everything appended
+//! so far with one fdatasync, and every writer whose ticket that covers is
+//! acknowledged together. Writers that arrive during a sync append at once
+//! (the sync does not hold the journal's lock, see [`crate::journal`]) and
+//! the next leader covers them all, as PostgreSQL's WAL flush does.
 //!
-//! fjall's sync holds its journal lock, so writers that arrive during a
-//! sync queue up and append just after it. Had the first of them led the
-//! next sync at once, it would cover that writer alone. So a leader first
-//! waits, briefly, for writers already on their way to the journal
-//! ([`GroupCommit::begin_append`]), and one sync covers them all.
+//! The leader syncs on its own thread, so a lone writer is acknowledged
+//! without a hand-off to another thread: on a small machine the context
+//! switches cost more than the statement. Waiting is a future, so a
+//! session on an async runtime waits without holding a thread; blocking
+//! callers wait through [`GroupCommit::wait_durable`].
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
 use cairn_types::{CairnError, Result};
 
@@ -25,8 +27,8 @@ struct SyncState {
     /// Every ticket up to this one is on disk.
     synced: u64,
     leader_active: bool,
-    /// Writers between [`GroupCommit::begin_append`] and their ticket.
-    appending: usize,
+    /// Writers waiting for the sync in flight to finish.
+    waiting: Vec<Waker>,
     /// Syncs performed, for tests and metrics.
     syncs: u64,
     /// Set when a sync failed: the journal's state on disk is unknown, so
@@ -34,13 +36,9 @@ struct SyncState {
     failure: Option<String>,
 }
 
-/// How long a leader waits for writers still appending before it syncs.
-const GATHER_AT_MOST: Duration = Duration::from_micros(500);
-
 #[derive(Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<SyncState>,
-    synced: Condvar,
 }
 
 impl GroupCommit {
@@ -48,53 +46,55 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Announces a writer on its way to the journal, before it takes the
-    /// lock that orders writers: a leader about to sync waits for it.
-    pub(crate) fn begin_append(&self) -> Appending<'_> {
-        self.lock().appending += 1;
-        Appending { commit: self, done: false }
-    }
-
-    fn end_append(&self, state: &mut SyncState) {
-        state.appending -= 1;
-        if state.appending == 0 {
-            self.synced.notify_all();
-        }
-    }
-
-    /// Blocks until `ticket` is durable, syncing as the leader if no one is.
-    pub(crate) fn wait_durable(&self, ticket: u64, sync: impl Fn() -> Result<()>) -> Result<()> {
+    /// Records that a batch was appended and returns its ticket. Call it
+    /// while still holding the lock that orders writers, so tickets follow
+    /// journal order.
+    pub(crate) fn record_write(&self) -> u64 {
         let mut state = self.lock();
-        loop {
+        state.written += 1;
+        state.written
+    }
+
+    /// Resolves once `ticket` is durable. When no sync is in flight, the
+    /// poll that finds it so runs `sync` itself, blocking its thread for
+    /// one fdatasync.
+    pub(crate) fn durable<'a>(&'a self, ticket: u64, sync: impl Fn() -> Result<()> + 'a) -> impl Future<Output = Result<()>> + 'a {
+        std::future::poll_fn(move |cx| {
+            let mut state = self.lock();
             if let Some(failure) = &state.failure {
-                return Err(CairnError::Storage(format!("journal sync failed earlier: {failure}")));
+                return Poll::Ready(Err(CairnError::Storage(format!("journal sync failed earlier: {failure}"))));
             }
             if state.synced >= ticket {
-                return Ok(());
+                return Poll::Ready(Ok(()));
             }
             if state.leader_active {
-                state = self.synced.wait(state).unwrap_or_else(PoisonError::into_inner);
-                continue;
+                state.waiting.push(cx.waker().clone());
+                return Poll::Pending;
             }
             state.leader_active = true;
-            // Bounded: a large batch (a COPY) may take long to append.
-            let deadline = Instant::now() + GATHER_AT_MOST;
-            while state.appending > 0 {
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
-                state = self.synced.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-            }
             let target = state.written;
             drop(state);
             let outcome = sync();
-            state = self.lock();
+            let mut state = self.lock();
             state.leader_active = false;
             state.syncs += 1;
-            match outcome {
+            match &outcome {
                 Ok(()) => state.synced = state.synced.max(target),
                 Err(error) => state.failure = Some(error.to_string()),
             }
-            self.synced.notify_all();
-        }
+            // All of them: those this sync covered are done, and the first
+            // of the rest to run leads the next sync.
+            let waiting = std::mem::take(&mut state.waiting);
+            drop(state);
+            waiting.into_iter().for_each(Waker::wake);
+            // `target` covers `ticket`: it was handed out before this poll.
+            Poll::Ready(outcome)
+        })
+    }
+
+    /// [`GroupCommit::durable`] for callers off the async runtime: blocks.
+    pub(crate) fn wait_durable(&self, ticket: u64, sync: impl Fn() -> Result<()>) -> Result<()> {
+        futures::executor::block_on(self.durable(ticket, sync))
     }
 
     pub(crate) fn sync_count(&self) -> u64 {
@@ -102,50 +102,72 @@ impl GroupCommit {
     }
 }
 
-/// A writer announced by [`GroupCommit::begin_append`]; dropped unrecorded
-/// (an error, nothing to write), it is no longer waited for.
-pub(crate) struct Appending<'a> {
-    commit: &'a GroupCommit,
-    done: bool,
-}
-
-impl Appending<'_> {
-    /// Records that the batch was appended and returns its ticket. Call it
-    /// while still holding the lock that orders writers, so tickets follow
-    /// journal order.
-    pub(crate) fn record_write(mut self) -> u64 {
-        self.done = true;
-        let mut state = self.commit.lock();
-        state.written += 1;
-        self.commit.end_append(&mut state);
-        state.written
-    }
-}
-
-impl Drop for Appending<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.commit.end_append(&mut self.commit.lock());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
-    fn a_leader_waits_for_announced_writers_but_not_forever() {
+    fn one_sync_covers_every_ticket_written_before_it() {
         let commit = GroupCommit::default();
-        let ticket = commit.begin_append().record_write();
-        // Announced, never recorded (its append is slow): the leader syncs
-        // after a bounded wait instead of hanging.
-        let slow = commit.begin_append();
-        commit.wait_durable(ticket, || Ok(())).expect("durable");
-        assert_eq!(commit.sync_count(), 1);
-        // Dropped unrecorded (nothing to write), it is waited for no more.
-        drop(slow);
-        assert_eq!(commit.lock().appending, 0);
-        assert_eq!(commit.lock().written, 1);
+        let first = commit.record_write();
+        let second = commit.record_write();
+        let syncs = AtomicUsize::new(0);
+        let sync = || {
+            syncs.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        commit.wait_durable(second, sync).expect("durable");
+        commit.wait_durable(first, sync).expect("durable");
+        assert_eq!(syncs.load(Ordering::SeqCst), 1);
+        let third = commit.record_write();
+        commit.wait_durable(third, sync).expect("durable");
+        assert_eq!(syncs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn writers_waiting_on_a_sync_are_woken_and_the_next_leads() {
+        let commit = Arc::new(GroupCommit::default());
+        let (entered, leader_in_sync) = std::sync::mpsc::channel();
+        let (release, may_finish) = std::sync::mpsc::channel::<()>();
+        let first = commit.record_write();
+        let leader = {
+            let commit = Arc::clone(&commit);
+            std::thread::spawn(move || {
+                commit.wait_durable(first, || {
+                    entered.send(()).expect("send");
+                    may_finish.recv().expect("released");
+                    Ok(())
+                })
+            })
+        };
+        leader_in_sync.recv().expect("leader syncing");
+        // Appended during the sync: not covered by it, so it waits for the
+        // leader and then leads a second sync.
+        let second = commit.record_write();
+        let follower = {
+            let commit = Arc::clone(&commit);
+            std::thread::spawn(move || commit.wait_durable(second, || Ok(())))
+        };
+        while commit.lock().waiting.is_empty() {
+            std::thread::yield_now();
+        }
+        release.send(()).expect("release");
+        leader.join().expect("leader").expect("durable");
+        follower.join().expect("follower").expect("durable");
+        assert_eq!(commit.sync_count(), 2);
+    }
+
+    #[test]
+    fn a_failed_sync_fails_every_later_wait() {
+        let commit = GroupCommit::default();
+        let ticket = commit.record_write();
+        let failed = commit.wait_durable(ticket, || Err(CairnError::Storage("disk gone".into())));
+        assert!(failed.is_err());
+        let later = commit.record_write();
+        let error = commit.wait_durable(later, || Ok(())).expect_err("poisoned");
+        assert!(error.to_string().contains("disk gone"), "{error}");
     }
 }

@@ -9,6 +9,7 @@ use cairn_types::{CairnError, Result, TableId, Timestamp};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::commit::GroupCommit;
+use crate::journal::JournalSync;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
 use crate::key::KeyCodec;
@@ -83,11 +84,25 @@ struct Inner {
     /// what makes unique checks and id allocation safe. Reads never take it.
     write_lock: Mutex<()>,
     commit: GroupCommit,
+    /// Used by the group commit's leader only.
+    journal: Mutex<JournalSync>,
     /// Row keys of recent commits, for validating transactions.
     log: CommitLog,
     /// Changed by every commit that writes a table's rows.
     versions: TableVersions,
     durability: Durability,
+}
+
+impl Inner {
+    /// One fdatasync of the journal, for the group commit's leader.
+    fn sync_journal(&self) -> Result<()> {
+        let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        match journal.sync() {
+            Ok(true) => Ok(()),
+            Ok(false) => self.db.persist(PersistMode::SyncData).map_err(storage_error),
+            Err(error) => Err(CairnError::Storage(format!("journal sync failed: {error}"))),
+        }
+    }
 }
 
 /// The storage engine handle. Cheap to clone.
@@ -99,7 +114,8 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store> {
-        let db = Database::builder(dir.join("lsm"))
+        let lsm = dir.join("lsm");
+        let db = Database::builder(&lsm)
             .cache_size(options.cache_bytes)
             .open()
             .map_err(storage_error)?;
@@ -114,6 +130,7 @@ impl Store {
                 rows,
                 write_lock: Mutex::new(()),
                 commit: GroupCommit::default(),
+                journal: Mutex::new(JournalSync::new(&lsm)),
                 log: CommitLog::default(),
                 versions: TableVersions::default(),
                 durability: options.durability,
@@ -152,22 +169,63 @@ impl Store {
 
     /// Runs `f` to build one atomic batch, commits it, and returns once it
     /// is as durable as the store's [`Durability`] promises. If `f` fails,
-    /// nothing is written.
+    /// nothing is written. Blocks; see [`Store::write_async`].
     pub fn write<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
-        self.write_checked(None, f)
+        let (output, ticket) = self.append(None, f)?;
+        self.wait_durable(ticket)?;
+        Ok(output)
+    }
+
+    /// As [`Store::write`], for a session on the async runtime: `f` runs
+    /// and the batch is appended at once, on the caller's thread (keep the
+    /// batch small); the wait for durability does not hold the thread,
+    /// except to lead a sync when none is in flight.
+    pub async fn write_async<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let (output, ticket) = self.append(None, f)?;
+        self.durable(ticket).await?;
+        Ok(output)
     }
 
     /// As [`Store::write`], for a transaction that read `reads` through the
     /// snapshot pinned by `pin`: fails with 40001, writing nothing, if a
     /// commit it did not see wrote any of those rows.
     pub fn write_validated<T>(&self, pin: &Pin, reads: &ReadSet, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
-        self.write_checked(Some((pin, reads)), f)
+        let (output, ticket) = self.append(Some((pin, reads)), f)?;
+        self.wait_durable(ticket)?;
+        Ok(output)
     }
 
-    fn write_checked<T>(&self, check: Option<(&Pin, &ReadSet)>, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+    /// [`Store::write_validated`] as [`Store::write_async`] does it.
+    pub async fn write_validated_async<T>(
+        &self,
+        pin: &Pin,
+        reads: &ReadSet,
+        f: impl FnOnce(&mut Writer) -> Result<T>,
+    ) -> Result<T> {
+        let (output, ticket) = self.append(Some((pin, reads)), f)?;
+        self.durable(ticket).await?;
+        Ok(output)
+    }
+
+    fn wait_durable(&self, ticket: Option<u64>) -> Result<()> {
+        match ticket {
+            Some(ticket) => self.inner.commit.wait_durable(ticket, || self.inner.sync_journal()),
+            None => Ok(()),
+        }
+    }
+
+    async fn durable(&self, ticket: Option<u64>) -> Result<()> {
+        match ticket {
+            Some(ticket) => self.inner.commit.durable(ticket, || self.inner.sync_journal()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Builds and appends the batch; returns the group-commit ticket to
+    /// wait for, if the store is durable and anything was written.
+    fn append<T>(&self, check: Option<(&Pin, &ReadSet)>, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<(T, Option<u64>)> {
         let inner = &self.inner;
-        let appending = inner.commit.begin_append();
-        let guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((pin, reads)) = check {
             if inner.log.conflicts(pin.seq(), reads) {
                 return Err(CairnError::SerializationFailure);
@@ -183,27 +241,18 @@ impl Store {
         let output = f(&mut writer)?;
         let Writer { batch, written, .. } = writer;
         if batch.is_empty() {
-            return Ok(output);
+            return Ok((output, None));
         }
-        let writing = inner.versions.writing(&written);
-        match inner.durability {
-            Durability::Durable => {
-                batch.durability(None).commit().map_err(storage_error)?;
-                inner.log.append(written);
-                let ticket = appending.record_write();
-                drop(writing);
-                drop(guard);
-                inner.commit.wait_durable(ticket, || {
-                    inner.db.persist(PersistMode::SyncData).map_err(storage_error)
-                })?;
-            }
-            Durability::Buffered => {
-                batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
-                inner.log.append(written);
-                drop(writing);
-            }
-        }
-        Ok(output)
+        let _writing = inner.versions.writing(&written);
+        // Either way the bytes reach the OS before the commit returns: the
+        // group commit's sync reads them through a handle of its own.
+        batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
+        inner.log.append(written);
+        let ticket = match inner.durability {
+            Durability::Durable => Some(inner.commit.record_write()),
+            Durability::Buffered => None,
+        };
+        Ok((output, ticket))
     }
 
     /// Forces everything written so far to disk (used at shutdown).

@@ -152,6 +152,33 @@ fn concurrent_writers_share_syncs() {
     );
 }
 
+#[test]
+fn async_writes_are_durable_and_share_syncs_with_blocking_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let store = store.clone();
+                scope.spawn(move || {
+                    for i in 0..25 {
+                        let id = t * 1000 + i;
+                        let put = |w: &mut crate::Writer| w.put(&user(id, &format!("u{id}"), Role::User, false));
+                        if t % 2 == 0 {
+                            futures::executor::block_on(store.write_async(put)).expect("async write");
+                        } else {
+                            store.write(put).expect("write");
+                        }
+                    }
+                });
+            }
+        });
+        assert!(store.sync_count() > 0 && store.sync_count() <= 100, "{} syncs", store.sync_count());
+    }
+    // Every acknowledged write is there after reopening.
+    assert_eq!(open(&dir).snapshot().scan::<User>().count(), 100);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Put { id: u64, name: u8, role: u8, deleted: bool },
