@@ -869,12 +869,7 @@ impl Session {
             Statement::Commit => {
                 let failed = self.tx_state() == TxState::Failed;
                 let outcome = match self.transaction.take() {
-                    Some(transaction) if !failed => {
-                        let catalog = Arc::clone(self.engine.catalog());
-                        self.engine
-                            .blocking(move |_| commit(catalog.store(), transaction))
-                            .await
-                    }
+                    Some(transaction) if !failed => commit(self.engine.catalog().store().clone(), transaction).await,
                     _ => Ok(()),
                 };
                 // A failed COMMIT ends the transaction too: it rolled back.
@@ -1317,11 +1312,7 @@ impl Session {
             let outcome = match implicit {
                 true => match (outcome, self.transaction.take()) {
                     (Ok(rows), Some(transaction)) => {
-                        let catalog = Arc::clone(self.engine.catalog());
-                        self.engine
-                            .blocking(move |_| commit(catalog.store(), transaction))
-                            .await
-                            .map(|()| rows)
+                        commit(self.engine.catalog().store().clone(), transaction).await.map(|()| rows)
                     }
                     (outcome, _) => outcome,
                 },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_catalog::{access, Actor, Catalog, TableOp};
-use cairn_store::{encode_primary_key, row_key, KeyRange, Partition, StoredRow};
+use cairn_store::{encode_primary_key, row_key, KeyRange, Partition, StoredRow, Writer};
 use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -25,7 +25,7 @@ use crate::error::to_df;
 use crate::returning::ConflictAction;
 use crate::scan_cache::ScanCache;
 use crate::scan_exec::ScanExec;
-use crate::txn::TxCell;
+use crate::txn::{TxCell, WRITE_INLINE_AT_MOST};
 use crate::values::{column_field, read_value};
 
 /// The Arrow schema of a table definition. Every field is nullable as far
@@ -359,60 +359,64 @@ impl Changes {
         if let Some(transaction) = self.transaction.lock().as_mut() {
             return self.stage(transaction);
         }
-        tokio::task::spawn_blocking(move || {
-            let constraint = self.constraint();
-            self.catalog.store().write(|w| {
-                // Rows are positional: they must be written with the
-                // definition they were built for. (In a transaction, the
-                // ALTER's touch of the table fails the COMMIT instead.)
-                if w.get::<TableDef>(&self.def.id)?.as_ref() != Some(&*self.def) {
-                    return Err(CairnError::FeatureNotSupported(format!(
-                        "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
-                        self.def.name
-                    )));
+        if self.changes.len() <= WRITE_INLINE_AT_MOST {
+            let store = self.catalog.store().clone();
+            return store.write_async(|w| self.write_changes(w)).await;
+        }
+        tokio::task::spawn_blocking(move || self.catalog.store().write(|w| self.write_changes(w)))
+            .await
+            .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+    }
+
+    fn write_changes(&self, w: &mut Writer) -> cairn_types::Result<Affected> {
+        let constraint = self.constraint();
+        // Rows are positional: they must be written with the definition
+        // they were built for. (In a transaction, the ALTER's touch of the
+        // table fails the COMMIT instead.)
+        if w.get::<TableDef>(&self.def.id)?.as_ref() != Some(&*self.def) {
+            return Err(CairnError::FeatureNotSupported(format!(
+                "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
+                self.def.name
+            )));
+        }
+        let now = Timestamp::now();
+        let mut affected = Affected::new(self.keep_rows, self.changes.len());
+        let mut claimed: HashMap<Vec<u8>, StoredRow> = HashMap::new();
+        for change in &self.changes {
+            match change {
+                Change::Insert(key, row) if self.on_conflict.is_none() => {
+                    w.insert_row_at(key, row, &constraint).map_err(|e| match e {
+                        CairnError::UniqueViolation { .. } => self.duplicate(&row.values),
+                        other => other,
+                    })?;
+                    affected.push(&row.values);
                 }
-                let now = Timestamp::now();
-                let mut affected = Affected::new(self.keep_rows, self.changes.len());
-                let mut claimed: HashMap<Vec<u8>, StoredRow> = HashMap::new();
-                for change in &self.changes {
-                    match change {
-                        Change::Insert(key, row) if self.on_conflict.is_none() => {
-                            w.insert_row_at(key, row, &constraint).map_err(|e| match e {
-                                CairnError::UniqueViolation { .. } => self.duplicate(&row.values),
-                                other => other,
-                            })?;
-                            affected.push(&row.values);
-                        }
-                        Change::Insert(key, row) => {
-                            // A row this statement already wrote counts as taken.
-                            let first = !claimed.contains_key(key);
-                            let existing = match claimed.get(key) {
-                                Some(written) => Some(StoredRow::clone(written)),
-                                None => w.get_row_at(key)?.filter(|row| !row.is_expired(now)),
-                            };
-                            if let Some(written) = self.resolve_conflict(first, existing, row)? {
-                                w.set_row_at(key, Some(&written))?;
-                                affected.push(&written.values);
-                                claimed.insert(key.clone(), written);
-                            }
-                        }
-                        Change::Update(key, row) => {
-                            w.set_row_at(key, Some(row))?;
-                            affected.push(&row.values);
-                        }
-                        Change::Delete(key, values) => {
-                            if w.get_row_at(key)?.is_some_and(|row| !row.is_expired(now)) {
-                                w.set_row_at(key, None)?;
-                                affected.push(values);
-                            }
-                        }
+                Change::Insert(key, row) => {
+                    // A row this statement already wrote counts as taken.
+                    let first = !claimed.contains_key(key);
+                    let existing = match claimed.get(key) {
+                        Some(written) => Some(StoredRow::clone(written)),
+                        None => w.get_row_at(key)?.filter(|row| !row.is_expired(now)),
+                    };
+                    if let Some(written) = self.resolve_conflict(first, existing, row)? {
+                        w.set_row_at(key, Some(&written))?;
+                        affected.push(&written.values);
+                        claimed.insert(key.clone(), written);
                     }
                 }
-                Ok(affected)
-            })
-        })
-        .await
-        .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+                Change::Update(key, row) => {
+                    w.set_row_at(key, Some(row))?;
+                    affected.push(&row.values);
+                }
+                Change::Delete(key, values) => {
+                    if w.get_row_at(key)?.is_some_and(|row| !row.is_expired(now)) {
+                        w.set_row_at(key, None)?;
+                        affected.push(values);
+                    }
+                }
+            }
+        }
+        Ok(affected)
     }
 
     /// Inside a transaction: check against what the transaction sees, then

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_store::{Pin, ReadSet, Snapshot, Store, StoredRow};
+use cairn_store::{Pin, ReadSet, Snapshot, Store, StoredRow, Writer};
 use cairn_types::{CairnError, Result, Timestamp};
 
 type WriteSet = BTreeMap<Vec<u8>, Option<StoredRow>>;
@@ -128,9 +128,15 @@ impl TxCell {
     }
 }
 
+/// Autocommit writes of at most this many rows are written on the
+/// session's thread: the hand-off to a blocking thread and back costs more
+/// than the write. More (INSERT … SELECT, a large transaction) would hold
+/// the runtime's thread too long, and go to a blocking thread.
+pub(crate) const WRITE_INLINE_AT_MOST: usize = 64;
+
 /// Applies a transaction's writes, or fails with 40001 if a commit it did
 /// not see wrote a row it read or writes.
-pub(crate) fn commit(store: &Store, transaction: Transaction) -> Result<()> {
+pub(crate) async fn commit(store: Store, transaction: Transaction) -> Result<()> {
     if transaction.writes.is_empty() {
         // A read-only transaction read one consistent snapshot: nothing to check.
         return Ok(());
@@ -139,10 +145,17 @@ pub(crate) fn commit(store: &Store, transaction: Transaction) -> Result<()> {
     for key in writes.keys() {
         reads.key(key);
     }
-    store.write_validated(&pin, &reads, |w| {
+    let writes_len = writes.len();
+    let write = move |w: &mut Writer| {
         for (key, row) in &writes {
             w.set_row_at(key, row.as_ref())?;
         }
         Ok(())
-    })
+    };
+    if writes_len <= WRITE_INLINE_AT_MOST {
+        return store.write_validated_async(&pin, &reads, write).await;
+    }
+    tokio::task::spawn_blocking(move || store.write_validated(&pin, &reads, write))
+        .await
+        .map_err(|e| CairnError::Internal(format!("commit task failed: {e}")))?
 }
