@@ -9,9 +9,9 @@ use cairn_types::{CairnError, Result, TableId, Timestamp};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::commit::GroupCommit;
-use crate::journal::JournalSync;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
+use crate::journal::JournalSync;
 use crate::key::KeyCodec;
 use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowValues, StoredRow};
 use crate::value::{decode_value, encode_value};
