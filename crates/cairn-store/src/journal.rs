@@ -66,6 +66,12 @@ impl JournalSync {
         Ok(self.active.as_ref().map(|(_, file)| file))
     }
 
+    /// The journal the last sync went to, and the newest in the directory.
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> (Option<u64>, Option<u64>) {
+        (self.active.as_ref().map(|(id, _)| *id), newest_id(&self.dir).expect("list journals"))
+    }
+
     fn path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id}.jnl"))
     }
@@ -91,10 +97,6 @@ fn newest_id(dir: &Path) -> io::Result<Option<u64>> {
 mod tests {
     use super::*;
 
-    fn active_id(sync: &JournalSync) -> Option<u64> {
-        sync.active.as_ref().map(|(id, _)| *id)
-    }
-
     #[test]
     fn the_newest_journal_is_found_and_followed_across_rotations() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -105,13 +107,13 @@ mod tests {
             std::fs::write(dir.path().join(name), b"").expect("write");
         }
         assert!(sync.sync().expect("sync"));
-        assert_eq!(active_id(&sync), Some(7));
+        assert_eq!(sync.ids().0, Some(7));
 
         // Rotations since the last sync, and the old journal deleted.
         std::fs::write(dir.path().join("8.jnl"), b"").expect("write");
         std::fs::write(dir.path().join("9.jnl"), b"").expect("write");
         std::fs::remove_file(dir.path().join("7.jnl")).expect("remove");
         assert!(sync.sync().expect("sync"));
-        assert_eq!(active_id(&sync), Some(9));
+        assert_eq!(sync.ids().0, Some(9));
     }
 }

@@ -260,6 +260,12 @@ impl Store {
         self.inner.db.persist(PersistMode::SyncAll).map_err(storage_error)
     }
 
+    /// The journal the last sync went to, and the newest in the directory.
+    #[cfg(test)]
+    pub(crate) fn journal_ids(&self) -> (Option<u64>, Option<u64>) {
+        self.inner.journal.lock().unwrap_or_else(PoisonError::into_inner).ids()
+    }
+
     /// How many journal syncs group commit has performed.
     pub fn sync_count(&self) -> u64 {
         self.inner.commit.sync_count()

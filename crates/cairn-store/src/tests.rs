@@ -179,6 +179,47 @@ fn async_writes_are_durable_and_share_syncs_with_blocking_ones() {
     assert_eq!(open(&dir).snapshot().scan::<User>().count(), 100);
 }
 
+/// Guards what `journal.rs` assumes of fjall: when fjall rotates its
+/// journal, the sync follows to the new file, the newest on disk.
+#[test]
+fn syncs_follow_fjall_to_a_rotated_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    // Incompressible: fjall compresses large journal entries.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = || {
+        (0..1 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect::<String>()
+    };
+    let mut put = |id: u64| {
+        let mut big = user(id, &format!("u{id}"), Role::User, false);
+        big.email = Some(noise());
+        store.write(|w| w.put(&big)).expect("write");
+    };
+    put(0);
+    let (first, newest) = store.journal_ids();
+    assert!(first.is_some() && first == newest, "{first:?} {newest:?}");
+    // fjall rotates at a flush once the journal holds 64 MB.
+    let mut id = 1;
+    while store.journal_ids().1 == first {
+        assert!(id < 400, "fjall never rotated its journal");
+        put(id);
+        id += 1;
+        if id > 64 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    put(id);
+    let (synced, newest) = store.journal_ids();
+    assert!(synced > first && synced == newest, "synced {synced:?}, newest {newest:?}, first {first:?}");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Put { id: u64, name: u8, role: u8, deleted: bool },
