@@ -245,7 +245,8 @@ impl Store {
         }
         let _writing = inner.versions.writing(&written);
         // Either way the bytes reach the OS before the commit returns: the
-        // group commit's sync reads them through a handle of its own.
+        // group commit syncs them through a handle of its own, which cannot
+        // see fjall's buffer.
         batch.durability(Some(PersistMode::Buffer)).commit().map_err(storage_error)?;
         inner.log.append(written);
         let ticket = match inner.durability {
