@@ -114,6 +114,42 @@ async fn a_bad_line_fails_the_whole_copy_with_its_line_number() {
     assert_eq!(error_code(&root, "COPY system.users FROM STDIN").await, "0A000");
 }
 
+/// Past a thousand rows a COPY checks once whether the table's partition
+/// is empty instead of looking up each key, and keeps the keys it wrote as
+/// a sorted run while they come in order. Duplicates must fail it all the
+/// same: inside the data, in order or not, or against rows already there;
+/// and rows of other partitions or deleted rows must not.
+#[tokio::test]
+async fn large_copies_find_every_duplicate_key() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute("CREATE SHARED TABLE app.big (id BIGINT PRIMARY KEY, v TEXT)").await.expect("table");
+    let lines = |ids: &mut dyn Iterator<Item = i64>| ids.map(|id| format!("{id}\tv{id}\n")).collect::<String>();
+    let copy = "COPY app.big FROM STDIN";
+    let count = "SELECT count(*) FROM app.big";
+    for data in [lines(&mut (1..=2000).chain([1])), lines(&mut (1..=2000).rev().chain([1000]))] {
+        let error = copy_in(&root, copy, &data).await.expect_err("a key twice in the data");
+        assert_eq!(sqlstate(&error), "23505");
+        assert_eq!(text_rows(&root, count).await, [["0"]]);
+    }
+    assert_eq!(copy_in(&root, copy, &lines(&mut (1..=2000))).await.expect("empty table"), 2000);
+    let error = copy_in(&root, copy, &lines(&mut (2001..=3500).chain([1999]))).await.expect_err("a taken key");
+    assert_eq!(sqlstate(&error), "23505");
+    assert_eq!(text_rows(&root, count).await, [["2000"]]);
+    root.batch_execute("DELETE FROM app.big").await.expect("delete");
+    assert_eq!(copy_in(&root, copy, &lines(&mut (1..=2000))).await.expect("emptied table"), 2000);
+
+    // Per user: alice's rows take no key of bob's partition, bob's own do.
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    let bob = server.connect("bob", "bob-pw").await.expect("bob");
+    let notes = "COPY app.notes (id, body) FROM STDIN";
+    assert_eq!(copy_in(&alice, notes, &lines(&mut (1..=1500))).await.expect("alice"), 1500);
+    assert_eq!(copy_in(&bob, notes, &lines(&mut (1..=1500))).await.expect("bob"), 1500);
+    let error = copy_in(&bob, notes, &lines(&mut (1501..=3000).chain([7]))).await.expect_err("bob's taken key");
+    assert_eq!(sqlstate(&error), "23505");
+    assert_eq!(text_rows(&bob, "SELECT count(*), max(id) FROM app.notes").await, [["1500", "1500"]]);
+}
+
 #[tokio::test]
 async fn copy_runs_inside_transactions() {
     let server = Server::start();

@@ -265,6 +265,12 @@ enum Change {
 /// A statement's changes to one partition of a table, applied all or none:
 /// to the open transaction's write set, or (autocommit) to the store in
 /// one atomic batch.
+/// From how many changes a write first checks whether the table's
+/// partition is empty, so that its inserts need not look for taken keys
+/// one by one ([`Writer::expect_inserts_into`]). Below it the seek would
+/// cost about as much as the reads it saves.
+const BULK_INSERT_AT_LEAST: usize = 1024;
+
 struct Changes {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,
@@ -378,6 +384,9 @@ impl Changes {
                 "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
                 self.def.name
             )));
+        }
+        if self.on_conflict.is_none() && self.changes.len() >= BULK_INSERT_AT_LEAST {
+            w.expect_inserts_into(self.def.id, self.partition);
         }
         let now = Timestamp::now();
         let mut affected = Affected::new(self.keep_rows, self.changes.len());

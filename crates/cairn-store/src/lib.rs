@@ -12,6 +12,7 @@
 mod commit;
 mod conflicts;
 pub mod entity;
+mod inserted;
 mod journal;
 pub mod key;
 mod rows;

@@ -11,6 +11,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use crate::commit::GroupCommit;
 use crate::conflicts::{CommitLog, Pin, ReadSet, Written};
 use crate::entity::{Entity, EntityKind, IndexDef};
+use crate::inserted::InsertedKeys;
 use crate::journal::JournalSync;
 use crate::key::KeyCodec;
 use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRow, KeyRange, Partition, RowValues, StoredRow};
@@ -236,6 +237,8 @@ impl Store {
             batch: inner.db.batch(),
             sequences: HashMap::new(),
             unique_claims: HashSet::default(),
+            inserted_rows: InsertedKeys::default(),
+            no_committed_rows_under: None,
             written: Vec::new(),
         };
         let output = f(&mut writer)?;
@@ -424,6 +427,11 @@ pub struct Writer<'s> {
     /// Hashed with foldhash: SipHash over a million keys was a tenth of a
     /// large COPY.
     unique_claims: HashSet<Vec<u8>, foldhash::fast::RandomState>,
+    /// Row keys this batch inserted with [`Writer::insert_row_at`].
+    inserted_rows: InsertedKeys,
+    /// A partition's key prefix that held no committed row when this batch
+    /// looked ([`Writer::expect_inserts_into`]).
+    no_committed_rows_under: Option<Vec<u8>>,
     /// Row keys this batch writes, for the commit log.
     written: Vec<Written>,
 }
@@ -496,20 +504,39 @@ impl Writer<'_> {
     /// Inserts a row under its full row key; a live row under that key
     /// (or one this batch already inserted) fails the write with 23505.
     pub fn insert_row_at(&mut self, key: &[u8], row: &StoredRow, constraint: &str) -> Result<()> {
-        let live = match self.inner.rows.get(key).map_err(storage_error)? {
-            // Only the row's expiry is read, not its values.
-            Some(bytes) => !RowValues::new(&bytes)?.is_expired(Timestamp::now()),
-            None => false,
-        };
-        if self.unique_claims.contains(key) || live {
+        let taken = self.inserted_rows.contains(key) || self.committed_row_is_live(key)?;
+        if taken {
             return Err(CairnError::UniqueViolation {
                 constraint: constraint.to_owned(),
                 detail: "Key already exists.".into(),
             });
         }
         self.set_row_at(key, Some(row))?;
-        self.unique_claims.insert(key.to_vec());
+        self.inserted_rows.insert(key);
         Ok(())
+    }
+
+    fn committed_row_is_live(&self, key: &[u8]) -> Result<bool> {
+        if self.no_committed_rows_under.as_deref().is_some_and(|prefix| key.starts_with(prefix)) {
+            return Ok(false);
+        }
+        match self.inner.rows.get(key).map_err(storage_error)? {
+            // Only the row's expiry is read, not its values.
+            Some(bytes) => Ok(!RowValues::new(&bytes)?.is_expired(Timestamp::now())),
+            None => Ok(false),
+        }
+    }
+
+    /// Says that many [`Writer::insert_row_at`] into `table`'s `partition`
+    /// follow. If the partition holds no committed row now, they skip the
+    /// read that looks for a live row under their key: one seek instead of
+    /// a read per row, for a load into a new or emptied table. No commit
+    /// can add a row before this batch's, which holds the write lock.
+    pub fn expect_inserts_into(&mut self, table: TableId, partition: Partition) {
+        let prefix = partition_prefix(table, partition);
+        if self.inner.rows.prefix(&prefix).next().is_none() {
+            self.no_committed_rows_under = Some(prefix);
+        }
     }
 
     /// The latest committed row under a full row key.

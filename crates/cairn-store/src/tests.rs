@@ -328,6 +328,36 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
 }
 
 #[test]
+fn inserts_expected_into_an_empty_partition_still_find_every_taken_key() {
+    use cairn_types::{TableId, Value};
+    use crate::{encode_primary_key, Partition, StoredRow};
+    let row = |n: i64| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let table = TableId(1000);
+    let (alice, bob) = (Partition::User(UserId(2)), Partition::User(UserId(3)));
+    let key = |partition, n: i64| crate::row_key(table, partition, &encode_primary_key(&[&Value::Int64(n)]).expect("key"));
+    let insert = |partition, keys: &[i64]| {
+        store.write(|w| {
+            w.expect_inserts_into(table, partition);
+            keys.iter().try_for_each(|&n| w.insert_row_at(&key(partition, n), &row(n), "t_pkey"))
+        })
+    };
+    // Empty: a key repeated in the batch, in order or not, is still taken.
+    assert_eq!(insert(alice, &[1, 2, 3, 3]).expect_err("repeat").code().as_str(), "23505");
+    assert_eq!(insert(alice, &[3, 1, 2, 1]).expect_err("repeat").code().as_str(), "23505");
+    insert(alice, &[1, 2, 3]).expect("empty partition");
+    // Alice's rows do not make bob's partition hold any.
+    insert(bob, &[1, 2, 3]).expect("another partition");
+    // Not empty now: a committed row takes its key.
+    assert_eq!(insert(alice, &[4, 5, 2]).expect_err("taken").code().as_str(), "23505");
+    // Emptied again by deletes: the keys are free.
+    store.write(|w| (1..=3).try_for_each(|n| w.set_row_at(&key(alice, n), None))).expect("delete");
+    insert(alice, &[1, 2, 3]).expect("emptied partition");
+    assert_eq!(store.snapshot().scan_rows(table, alice).count(), 3);
+}
+
+#[test]
 fn expired_rows_free_their_key_and_are_evicted() {
     use cairn_types::{TableId, Timestamp, Value};
     use crate::{encode_primary_key, Partition, StoredRow};
