@@ -361,17 +361,6 @@ fn show_schema(column: &str) -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]))
 }
 
-fn rows(tag: &'static str, batch: RecordBatch) -> Result<Output> {
-    let schema = batch.schema();
-    let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
-        .map_err(|e| CairnError::Internal(e.to_string()))?;
-    Ok(Output::Rows {
-        tag,
-        schema,
-        stream: Box::pin(stream),
-    })
-}
-
 impl Session {
     pub(crate) fn new(
         engine: Arc<Engine>,
@@ -838,7 +827,7 @@ impl Session {
                     vec![Arc::new(StringArray::from(vec![value]))],
                 )
                 .map_err(|e| CairnError::Internal(e.to_string()))?;
-                rows("SHOW", batch)
+                rows_output("SHOW", batch)
             }
             Statement::Show { name: None } => {
                 let all = self.state().settings.all();
@@ -855,7 +844,7 @@ impl Session {
                     vec![column(|r| &r.0), column(|r| &r.1), column(|r| &r.2)],
                 )
                 .map_err(|e| CairnError::Internal(e.to_string()))?;
-                rows("SHOW", batch)
+                rows_output("SHOW", batch)
             }
             Statement::Begin => {
                 let mut state = self.state();
@@ -1012,7 +1001,7 @@ impl Session {
         let columns = values.into_iter().map(|v| Arc::new(StringArray::from(vec![v])) as datafusion::arrow::array::ArrayRef).collect();
         let batch = RecordBatch::try_new(set_config_schema(calls), columns)
             .map_err(|e| CairnError::Internal(e.to_string()))?;
-        rows("SELECT", batch)
+        rows_output("SELECT", batch)
     }
 
     /// Parses and plans `sql` once (extended protocol Parse).
@@ -1135,7 +1124,7 @@ impl Session {
     /// read or an INSERT … VALUES (without RETURNING or ON CONFLICT).
     async fn run_direct(&self, plan: &LogicalPlan, params: Params<'_>, extras: &Extras) -> Result<Option<Output>> {
         if let Some(batch) = crate::direct::answer(plan, params)? {
-            return rows("SELECT", batch).map(Some);
+            return rows_output("SELECT", batch).map(Some);
         }
         if extras.returning.is_some() || extras.on_conflict.is_some() {
             return Ok(None);
@@ -1469,7 +1458,7 @@ fn target_def(plan: &LogicalPlan) -> Result<cairn_types::TableDef> {
     }
 }
 
-/// Rows computed here (RETURNING), tagged like the command that made them.
+/// Rows computed here (SHOW, a direct read, RETURNING), as one batch.
 fn rows_output(tag: &'static str, batch: RecordBatch) -> Result<Output> {
     let schema = batch.schema();
     let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)
