@@ -150,6 +150,42 @@ async fn large_copies_find_every_duplicate_key() {
     assert_eq!(text_rows(&bob, "SELECT count(*), max(id) FROM app.notes").await, [["1500", "1500"]]);
 }
 
+/// Past 16k rows a COPY's rows are converted on several threads, in
+/// contiguous parts: the first bad row in row order must still be the one
+/// reported, nothing may be written, and tables without a primary key
+/// must get a distinct hidden key per row.
+#[tokio::test]
+async fn large_copies_converted_in_parts_fail_and_succeed_as_row_by_row() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    root.batch_execute(
+        "CREATE SHARED TABLE app.wide (id BIGINT PRIMARY KEY, code VARCHAR(4), qty INT NOT NULL);
+         CREATE SHARED TABLE app.keyless (v INT);",
+    )
+    .await
+    .expect("tables");
+    let rows = 20_000;
+    // A NULL qty and a code too long, in the first part and the last, each way round.
+    for (null_at, long_at, first) in [(3_000, 18_000, "23502"), (18_000, 3_000, "22001")] {
+        let line = |id: i64| match id {
+            _ if id == null_at => format!("{id}\tok\t\\N\n"),
+            _ if id == long_at => format!("{id}\ttoo long\t1\n"),
+            _ => format!("{id}\tok\t1\n"),
+        };
+        let data: String = (1..=rows).map(line).collect();
+        let error = copy_in(&root, "COPY app.wide FROM STDIN", &data).await.expect_err("a NULL and a long code");
+        assert_eq!(sqlstate(&error), first, "the first bad row in row order is reported: {error:?}");
+        assert_eq!(text_rows(&root, "SELECT count(*) FROM app.wide").await, [["0"]]);
+    }
+    let data: String = (1..=rows).map(|id| format!("{id}\tok\t{}\n", id % 7)).collect();
+    assert_eq!(copy_in(&root, "COPY app.wide FROM STDIN", &data).await.expect("valid rows"), 20_000);
+    assert_eq!(text_rows(&root, "SELECT count(*), sum(qty), max(id) FROM app.wide").await, [["20000", "59998", "20000"]]);
+
+    let data: String = (1..=rows).map(|v| format!("{v}\n")).collect();
+    assert_eq!(copy_in(&root, "COPY app.keyless FROM STDIN", &data).await.expect("keyless"), 20_000);
+    assert_eq!(text_rows(&root, "SELECT count(*), count(DISTINCT v) FROM app.keyless").await, [["20000", "20000"]]);
+}
+
 #[tokio::test]
 async fn copy_runs_inside_transactions() {
     let server = Server::start();
