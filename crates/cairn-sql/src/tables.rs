@@ -262,15 +262,15 @@ enum Change {
     Delete(Vec<u8>, Vec<Value>),
 }
 
-/// A statement's changes to one partition of a table, applied all or none:
-/// to the open transaction's write set, or (autocommit) to the store in
-/// one atomic batch.
 /// From how many changes a write first checks whether the table's
 /// partition is empty, so that its inserts need not look for taken keys
 /// one by one ([`Writer::expect_inserts_into`]). Below it the seek would
 /// cost about as much as the reads it saves.
 const BULK_INSERT_AT_LEAST: usize = 1024;
 
+/// A statement's changes to one partition of a table, applied all or none:
+/// to the open transaction's write set, or (autocommit) to the store in
+/// one atomic batch.
 struct Changes {
     catalog: Arc<Catalog>,
     def: Arc<TableDef>,

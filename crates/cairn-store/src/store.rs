@@ -424,8 +424,6 @@ pub struct Writer<'s> {
     sequences: HashMap<Sequence, u64>,
     /// Unique index entries this batch adds, so two puts in one batch
     /// cannot claim the same value.
-    /// Hashed with foldhash: SipHash over a million keys was a tenth of a
-    /// large COPY.
     unique_claims: HashSet<Vec<u8>, foldhash::fast::RandomState>,
     /// Row keys this batch inserted with [`Writer::insert_row_at`].
     inserted_rows: InsertedKeys,
