@@ -446,7 +446,7 @@ impl TableScan {
         batches: Batches<'_>,
         rest: &KeyRange,
     ) -> cairn_types::Result<Vec<RecordBatch>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_SCAN_THREADS);
+        let threads = crate::cores().min(MAX_SCAN_THREADS);
         let parts = snapshot.split_row_range(self.def.id, self.partition, rest, threads)?;
         let read_part = |range: &KeyRange, mut batches: Batches<'_>| -> cairn_types::Result<Vec<RecordBatch>> {
             for row in snapshot.scan_encoded_rows(self.def.id, self.partition, range, false) {

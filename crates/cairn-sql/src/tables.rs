@@ -634,7 +634,7 @@ fn stage_inserts(
         })
         .collect();
     let rows: usize = pieces.iter().map(|(_, range)| range.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_STAGING_THREADS);
+    let threads = crate::cores().min(MAX_STAGING_THREADS);
     let stage = |pieces: &[(&RecordBatch, std::ops::Range<usize>)], changes: &Changes| {
         let mut staged = Vec::with_capacity(pieces.iter().map(|(_, range)| range.len()).sum());
         for (batch, range) in pieces {
