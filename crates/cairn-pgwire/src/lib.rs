@@ -11,6 +11,7 @@ mod encode;
 mod errors;
 mod handler;
 mod server;
+mod threads;
 mod types;
 mod wire_values;
 

@@ -1,5 +1,6 @@
-//! The listener: accepts connections, negotiates TLS, and runs pgwire's
-//! connection loop for each on its own task.
+//! The listener: accepts connections and hands each to a connection
+//! thread ([`crate::threads`]), which negotiates TLS and runs pgwire's
+//! connection loop for it.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -15,6 +16,7 @@ use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::handler::{AuthPolicy, Handler, Wire};
+use crate::threads::ConnectionThreads;
 
 /// Certificate and key files (PEM) for TLS.
 #[derive(Debug, Clone)]
@@ -62,10 +64,18 @@ pub async fn serve(
 ) -> Result<()> {
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let wire = Wire(Arc::new(Handler::new(engine, config.auth)));
+    let threads = ConnectionThreads::start(cairn_sql::cores(), move |socket, peer| {
+        let (tls, wire) = (tls.clone(), wire.clone());
+        async move {
+            if let Err(error) = process_socket(socket, tls, wire).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        }
+    })?;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let (socket, peer) = match accepted {
                     Ok(accepted) => accepted,
@@ -75,13 +85,13 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let (tls, wire) = (tls.clone(), wire.clone());
-                tokio::spawn(async move {
-                    if let Err(error) = process_socket(socket, tls, wire).await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                });
+                if let Err(error) = threads.hand_off(socket, peer) {
+                    tracing::error!(%peer, %error, "cannot serve a connection");
+                }
             }
         }
     }
+    tokio::task::spawn_blocking(move || threads.stop())
+        .await
+        .map_err(|e| CairnError::Internal(format!("stopping the connection threads failed: {e}")))
 }

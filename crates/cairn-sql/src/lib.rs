@@ -141,7 +141,7 @@ impl Engine {
 /// The cores this process may use. Read once: `available_parallelism`
 /// opens and reads the cgroup's files on every call, which cost a
 /// single-row INSERT more than its own conversion.
-pub(crate) fn cores() -> usize {
+pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
