@@ -7,9 +7,10 @@
 //! readable socket is a notification to another worker and a steal
 //! (measured with pgbench, 4 clients on 2 cores; docs/performance.md). A
 //! connection's work is a strict request-response sequence, so it has
-//! nothing to gain from moving between threads. Blocking work still leaves
-//! the thread: writes too large to run inline and catalog work go to
-//! tokio's blocking pool, and a large scan fans out on scoped threads.
+//! nothing to gain from moving between threads. Heavy work still leaves
+//! the thread: plans that need DataFusion run on the engine's compute
+//! runtime (`cairn-sql`'s `compute`), writes too large to run inline and
+//! catalog work go to tokio's blocking pool.
 //!
 //! A new connection goes to the thread with the fewest live connections,
 //! so long-lived pools spread evenly whatever order they connect in.

@@ -89,7 +89,7 @@ async fn serve(config: Config) -> Result<(), String> {
         env!("CARGO_PKG_VERSION")
     );
     tokio::spawn(evict_expired_rows(Arc::clone(&catalog), config.eviction_interval));
-    let engine = Engine::new(catalog, config.scan_cache_bytes);
+    let engine = Engine::new(catalog, config.scan_cache_bytes, tokio::runtime::Handle::current());
     cairn_pgwire::serve(listener, engine, config.wire.clone(), shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

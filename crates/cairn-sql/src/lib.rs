@@ -9,6 +9,7 @@
 
 pub mod alter;
 mod cancel;
+mod compute;
 pub mod copy;
 mod correlated;
 pub mod ddl;
@@ -67,16 +68,20 @@ pub struct Engine {
     /// retries take turns, so writers contending for one hot row make
     /// progress instead of colliding again and again.
     retry_turn: tokio::sync::Mutex<()>,
+    /// The multi-threaded runtime DataFusion's plans run on ([`compute`]).
+    compute: tokio::runtime::Handle,
 }
 
 impl Engine {
     /// An engine over `catalog` whose scans keep up to `scan_cache_bytes`
-    /// of columnar table copies (0: none).
-    pub fn new(catalog: Arc<Catalog>, scan_cache_bytes: usize) -> Arc<Engine> {
+    /// of columnar table copies (0: none), running DataFusion's plans on
+    /// the runtime `compute`.
+    pub fn new(catalog: Arc<Catalog>, scan_cache_bytes: usize, compute: tokio::runtime::Handle) -> Arc<Engine> {
         Arc::new(Engine {
             catalog,
             scan_cache: Arc::new(scan_cache::ScanCache::new(scan_cache_bytes)),
             retry_turn: tokio::sync::Mutex::new(()),
+            compute,
         })
     }
 

@@ -460,7 +460,7 @@ impl Session {
         if matches!(df.logical_plan(), LogicalPlan::Dml(_)) {
             return Err(CairnError::Syntax("a cursor's query must be a SELECT".into()));
         }
-        let stream = guard.run(async { df.execute_stream().await.map_err(from_df) }).await?;
+        let stream = guard.run(crate::compute::execute_stream(&self.engine.compute, df)).await?;
         let cursor = OpenCursor { stream, pending: None, hold };
         self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name, cursor);
         self.publish_cursors();
@@ -1205,9 +1205,7 @@ impl Session {
                 on_conflict,
                 returned: extras.returning.as_ref().map(|_| Vec::new()),
             };
-            let outcome = guard
-                .run(async { df.collect().await.map_err(from_df) })
-                .await;
+            let outcome = guard.run(crate::compute::collect(&self.engine.compute, df)).await;
             let options =
                 std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
             let batches = outcome?;
@@ -1225,9 +1223,7 @@ impl Session {
                 reported: Vec::new(),
             });
         }
-        let stream = guard
-            .run(async { df.execute_stream().await.map_err(from_df) })
-            .await?;
+        let stream = guard.run(crate::compute::execute_stream(&self.engine.compute, df)).await?;
         let schema = stream.schema();
         Ok(Output::Rows {
             tag: "SELECT",
@@ -1282,12 +1278,8 @@ impl Session {
                         let input = input.clone();
                         guard
                             .run(async {
-                                ctx.execute_logical_plan(input)
-                                    .await
-                                    .map_err(from_df)?
-                                    .collect()
-                                    .await
-                                    .map_err(from_df)
+                                let df = ctx.execute_logical_plan(input).await.map_err(from_df)?;
+                                crate::compute::collect(&self.engine.compute, df).await
                             })
                             .await?
                     }

@@ -1,0 +1,168 @@
+//! Where DataFusion runs a query: on the engine's compute runtime, not on
+//! the connection's thread.
+//!
+//! The server runs each connection on a single-threaded runtime (one per
+//! core; see `cairn-pgwire`'s `threads`), which keeps the key reads and
+//! writes of the direct path cheap. A DataFusion plan spawns a task per
+//! partition on whatever runtime polls it: on a connection's runtime, one
+//! query's GROUP BY would use one core, and every other connection on that
+//! thread would wait for it. So a plan is executed, and its stream polled,
+//! by a task on the compute runtime (the server's multi-threaded one),
+//! which hands the batches back through a small channel. The cost is a
+//! hand-off between threads per query and per batch, small beside any
+//! plan that needs DataFusion.
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::AbortOnDropHandle;
+
+use cairn_types::{CairnError, Result};
+
+use crate::error::{from_df, to_df};
+
+/// Batches in flight between the compute task and the connection: enough
+/// to overlap computing one with sending the one before.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Executes `df` on `compute`; its batches arrive through the stream.
+/// Dropping the stream stops the query.
+pub(crate) async fn execute_stream(compute: &Handle, df: DataFrame) -> Result<SendableRecordBatchStream> {
+    let (started, schema) = oneshot::channel();
+    let (batches, received) = mpsc::channel::<datafusion::error::Result<RecordBatch>>(BATCHES_IN_FLIGHT);
+    let task = compute.spawn(async move {
+        let mut stream = match df.execute_stream().await {
+            Ok(stream) => stream,
+            Err(error) => {
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
+        if started.send(Ok(stream.schema())).is_err() {
+            return;
+        }
+        while let Some(batch) = stream.next().await {
+            if batches.send(batch).await.is_err() {
+                return;
+            }
+        }
+    });
+    let task = AbortOnDropHandle::new(task);
+    let schema = match schema.await {
+        Ok(schema) => schema.map_err(from_df)?,
+        Err(_) => return Err(stopped(task).await),
+    };
+    // The task lives as long as the stream: dropping it aborts the query.
+    // The channel closes when the task ends; if it ended by panicking, the
+    // stream ends with that error rather than silently short.
+    let stream = futures::stream::unfold(Some((received, task)), |state| async move {
+        let (mut received, task) = state?;
+        match received.recv().await {
+            Some(batch) => Some((batch, Some((received, task)))),
+            None => match task.await {
+                Ok(()) => None,
+                Err(error) => Some((Err(to_df(task_failed(&error))), None)),
+            },
+        }
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// Executes `df` on `compute` and gathers every batch (an INSERT's write,
+/// an UPDATE's rows).
+pub(crate) async fn collect(compute: &Handle, df: DataFrame) -> Result<Vec<RecordBatch>> {
+    let task = AbortOnDropHandle::new(compute.spawn(df.collect()));
+    match task.await {
+        Ok(outcome) => outcome.map_err(from_df),
+        Err(error) => Err(task_failed(&error)),
+    }
+}
+
+/// Why a compute task ended without an answer: it panicked.
+async fn stopped(task: AbortOnDropHandle<()>) -> CairnError {
+    match task.await {
+        Ok(()) => CairnError::Internal("a query ended without a result".into()),
+        Err(error) => task_failed(&error),
+    }
+}
+
+fn task_failed(error: &tokio::task::JoinError) -> CairnError {
+    match error.is_panic() {
+        true => CairnError::Internal("the statement panicked; the connection is still usable".into()),
+        false => CairnError::Internal(format!("query task failed: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    fn compute_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    }
+
+    fn sum(batches: &[RecordBatch]) -> i64 {
+        let column = |b: &RecordBatch| b.column(0).as_any().downcast_ref::<Int64Array>().expect("int64").clone();
+        batches.iter().map(|b| column(b).iter().flatten().sum::<i64>()).sum()
+    }
+
+    #[tokio::test]
+    async fn a_query_on_the_compute_runtime_streams_every_batch_back() {
+        let compute = compute_runtime();
+        let ctx = SessionContext::new();
+        let df = ctx.sql("SELECT value FROM generate_series(1, 100000)").await.expect("plan");
+        let mut stream = execute_stream(compute.handle(), df).await.expect("execute");
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch.expect("batch"));
+        }
+        assert!(batches.len() > BATCHES_IN_FLIGHT, "more batches than the channel holds");
+        assert_eq!(sum(&batches), 100_000 * 100_001 / 2);
+
+        let df = ctx.sql("SELECT sum(value) FROM generate_series(1, 1000)").await.expect("plan");
+        assert_eq!(sum(&collect(compute.handle(), df).await.expect("collect")), 500_500);
+        compute.shutdown_background();
+    }
+
+    #[tokio::test]
+    async fn an_execution_error_comes_back_as_the_statement_s_error() {
+        let compute = compute_runtime();
+        let ctx = SessionContext::new();
+        let df = ctx.sql("SELECT 1 / (value - 3) FROM generate_series(1, 5)").await.expect("plan");
+        let mut stream = execute_stream(compute.handle(), df).await.expect("execute");
+        let mut failed = false;
+        while let Some(batch) = stream.next().await {
+            failed |= batch.is_err();
+        }
+        assert!(failed, "division by zero reaches the client");
+        let df = ctx.sql("SELECT 1 / (value - 3) FROM generate_series(1, 5)").await.expect("plan");
+        assert!(collect(compute.handle(), df).await.is_err());
+        compute.shutdown_background();
+    }
+
+    #[tokio::test]
+    async fn dropping_the_stream_stops_the_query() {
+        let compute = compute_runtime();
+        let ctx = SessionContext::new();
+        let df = ctx.sql("SELECT value FROM generate_series(1, 1000000000)").await.expect("plan");
+        let mut stream = execute_stream(compute.handle(), df).await.expect("execute");
+        stream.next().await.expect("a batch").expect("ok");
+        drop(stream);
+        let metrics = compute.metrics();
+        for _ in 0..500 {
+            if metrics.num_alive_tasks() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(metrics.num_alive_tasks(), 0, "the query's task was aborted");
+        compute.shutdown_background();
+    }
+}
