@@ -81,6 +81,10 @@ impl Raw {
 
     /// Binds text-format parameters; results in text.
     async fn bind(&mut self, portal: &str, statement: &str, params: &[Option<&str>]) {
+        self.bind_with_result_formats(portal, statement, params, &[]).await;
+    }
+
+    async fn bind_with_result_formats(&mut self, portal: &str, statement: &str, params: &[Option<&str>], formats: &[i16]) {
         let mut body = Vec::new();
         cstr(&mut body, portal);
         cstr(&mut body, statement);
@@ -95,7 +99,10 @@ impl Raw {
                 None => body.extend_from_slice(&(-1i32).to_be_bytes()),
             }
         }
-        body.extend_from_slice(&0i16.to_be_bytes());
+        body.extend_from_slice(&(formats.len() as i16).to_be_bytes());
+        for format in formats {
+            body.extend_from_slice(&format.to_be_bytes());
+        }
         self.send(b'B', &body).await;
     }
 
@@ -238,6 +245,53 @@ async fn describing_an_insert_with_parameters_answers_no_data() {
     raw.sync().await;
     let messages = raw.until_ready().await;
     assert_eq!(tags(&messages), "1tn1tTZ", "ParameterDescription then NoData for the INSERT, RowDescription for the SELECT");
+}
+
+/// A RowDescription's columns: (name, type oid, format code).
+fn described_columns(body: &[u8]) -> Vec<(String, u32, i16)> {
+    let count = i16::from_be_bytes([body[0], body[1]]);
+    let mut at = 2;
+    (0..count)
+        .map(|_| {
+            let end = at + body[at..].iter().position(|&b| b == 0).expect("name ends");
+            let name = String::from_utf8_lossy(&body[at..end]).into_owned();
+            let field = &body[end + 1..end + 19];
+            at = end + 19;
+            let oid = u32::from_be_bytes([field[6], field[7], field[8], field[9]]);
+            (name, oid, i16::from_be_bytes([field[16], field[17]]))
+        })
+        .collect()
+}
+
+/// Drivers (node-postgres, pgbench) describe the portal before each
+/// Execute: the answer must follow the portal's result formats however
+/// often the statement is run.
+#[tokio::test]
+async fn describing_a_portal_follows_its_result_formats() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.send(b'Q', b"CREATE TABLE t (k INT PRIMARY KEY, v TEXT)\0").await;
+    raw.until_ready().await;
+    raw.parse("s", "SELECT k, v FROM t WHERE k = $1", &[0]).await;
+    raw.parse("i", "INSERT INTO t VALUES ($1, 'x')", &[0]).await;
+    raw.sync().await;
+    assert_eq!(tags(&raw.until_ready().await), "11Z");
+    for round in 0..2 {
+        raw.bind("", "s", &[Some("1")]).await;
+        raw.describe_portal("").await;
+        raw.bind_with_result_formats("", "s", &[Some("1")], &[1]).await;
+        raw.describe_portal("").await;
+        raw.bind_with_result_formats("", "s", &[Some("1")], &[0, 1]).await;
+        raw.describe_portal("").await;
+        raw.bind("", "i", &[Some(&round.to_string())]).await;
+        raw.describe_portal("").await;
+        raw.sync().await;
+        let messages = raw.until_ready().await;
+        assert_eq!(tags(&messages), "2T2T2T2nZ", "round {round}");
+        let described: Vec<_> = messages.iter().filter(|m| m.0 == b'T').map(|m| described_columns(&m.1)).collect();
+        let columns = |k: i16, v: i16| vec![("k".to_owned(), 23, k), ("v".to_owned(), 25, v)];
+        assert_eq!(described, [columns(0, 0), columns(1, 1), columns(0, 1)], "round {round}");
+    }
 }
 
 #[tokio::test]
