@@ -183,7 +183,8 @@ impl Session {
                 )
                 .and_then(LogicalPlanBuilder::build)
                 .map_err(from_df)?;
-                let batches = self.ctx.execute_logical_plan(plan).await.map_err(from_df)?.collect().await.map_err(from_df)?;
+                let df = self.ctx.execute_logical_plan(plan).await.map_err(from_df)?;
+                let batches = crate::compute::collect(&self.engine.compute, df).await?;
                 Ok(super::inserted_count(&batches))
             })
             .await?;
