@@ -57,11 +57,13 @@ impl ConnectionThreads {
             .iter()
             .min_by_key(|thread| thread.live.load(Ordering::Relaxed))
             .ok_or_else(|| CairnError::Internal("no connection thread".into()))?;
+        // Counted before the send, so that the thread's count down when
+        // the connection ends can never come first.
         thread.live.fetch_add(1, Ordering::Relaxed);
-        thread
-            .handoff
-            .send((socket, peer))
-            .map_err(|_| CairnError::Internal("a connection thread has stopped".into()))
+        thread.handoff.send((socket, peer)).map_err(|_| {
+            thread.live.fetch_sub(1, Ordering::Relaxed);
+            CairnError::Internal("a connection thread has stopped".into())
+        })
     }
 
     /// Closes every connection and waits for the threads to end, so that
