@@ -232,3 +232,36 @@ async fn ssl_is_refused_cleanly_when_tls_is_not_configured() {
     config.ssl_mode(tokio_postgres::config::SslMode::Require);
     assert!(config.connect(crate::tls::connector()).await.is_err());
 }
+
+/// Connections share one thread per core (`cairn-pgwire`'s `threads`):
+/// a long query must not hold the other connections on its thread, and
+/// a cancel must reach it where it runs (the compute runtime). With one
+/// more connection than there are threads, at least one shares its
+/// thread.
+#[tokio::test]
+async fn a_long_query_does_not_hold_the_connections_on_its_thread() {
+    let server = Server::start();
+    let long = server.root().await;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut others = Vec::new();
+    for _ in 0..=threads {
+        others.push(server.root().await);
+    }
+    let mut running = std::pin::pin!(long.query_one("SELECT count(*) FROM generate_series(1, 1000000000000)", &[]));
+    let quick = async {
+        for _ in 0..3 {
+            for client in &others {
+                let row = client.query_one("SELECT count(*) FROM generate_series(1, 1000)", &[]).await.expect("quick");
+                assert_eq!(row.get::<_, i64>(0), 1000);
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        outcome = &mut running => panic!("the long query ended first: {outcome:?}"),
+        () = quick => {}
+    }
+    long.cancel_token().cancel_query(NoTls).await.expect("cancel");
+    let error = running.await.expect_err("cancelled");
+    assert_eq!(sqlstate(&error), "57014");
+}

@@ -5,8 +5,9 @@
 //! core; see `cairn-pgwire`'s `threads`), which keeps the key reads and
 //! writes of the direct path cheap. A DataFusion plan spawns a task per
 //! partition on whatever runtime polls it: on a connection's runtime, one
-//! query's GROUP BY would use one core, and every other connection on that
-//! thread would wait for it. So a plan is executed, and its stream polled,
+//! query's GROUP BY would use one core, and share it with every other
+//! connection on that thread (DataFusion yields between batches, so they
+//! interleave rather than wait). So a plan is executed, and its stream polled,
 //! by a task on the compute runtime (the server's multi-threaded one),
 //! which hands the batches back through a small channel. The cost is a
 //! hand-off between threads per query and per batch, small beside any
