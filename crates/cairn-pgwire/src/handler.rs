@@ -12,6 +12,7 @@
 //!
 //! A panic inside a statement becomes an XX000 error on that connection.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::panic::AssertUnwindSafe;
@@ -230,9 +231,7 @@ fn command_tag(tag: &str, rows: Option<u64>) -> Tag {
     }
 }
 
-pub(crate) fn panicked() -> CairnError {
-    CairnError::Internal("the statement panicked; the connection is still usable".into())
-}
+pub(crate) use cairn_sql::error::panicked;
 
 /// The server parameters sent after authentication.
 struct StartupParameters(HashMap<String, String>);
@@ -526,19 +525,22 @@ impl WireStatement {
         WireStatement { prepared, text_fields: OnceLock::new() }
     }
 
-    /// What Describe of a portal answers: its columns in `format`, or
-    /// `None` (NoData) for a statement that returns none.
-    fn row_description(&self, format: &Format) -> Option<RowDescription> {
-        let describe = |format: &Format| fields(&self.prepared.schema, format, &Arc::new(FormatOptions::default()));
-        let built;
-        let fields = match format {
-            Format::UnifiedText => self.text_fields.get_or_init(|| describe(format)),
-            _ => {
-                built = describe(format);
-                &built
-            }
-        };
-        (!fields.is_empty()).then(|| RowDescription::new(fields.iter().map(Into::into).collect()))
+    /// The columns its portals return in `format` (none for a command).
+    fn fields(&self, format: &Format) -> Cow<'_, [FieldInfo]> {
+        let build = || fields(&self.prepared.schema, format, &Arc::new(FormatOptions::default()));
+        match format {
+            Format::UnifiedText => Cow::Borrowed(self.text_fields.get_or_init(build).as_slice()),
+            _ => Cow::Owned(build()),
+        }
+    }
+}
+
+/// What Describe answers for `fields`: RowDescription, or NoData for a
+/// statement that returns no rows.
+fn describe_rows(fields: &[FieldInfo]) -> PgWireBackendMessage {
+    match fields.is_empty() {
+        true => PgWireBackendMessage::NoData(NoData::new()),
+        false => PgWireBackendMessage::RowDescription(RowDescription::new(fields.iter().map(Into::into).collect())),
     }
 }
 
@@ -574,8 +576,7 @@ impl QueryParser for Parser {
     }
 
     fn get_result_schema(&self, stmt: &Self::Statement, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
-        let format = format.cloned().unwrap_or_default();
-        Ok(fields(&stmt.prepared.schema, &format, &Arc::new(FormatOptions::default())))
+        Ok(stmt.fields(format.unwrap_or(&Format::UnifiedText)).into_owned())
     }
 }
 
@@ -778,22 +779,22 @@ impl ExtendedQueryHandler for Handler {
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
         if message.target_type == TARGET_TYPE_BYTE_PORTAL {
-            if let Some(Entry::Value(portal)) = client.portal_store().get_portal(name) {
-                let reply = match portal.statement.statement.row_description(&portal.result_column_format) {
-                    Some(description) => PgWireBackendMessage::RowDescription(description),
-                    None => PgWireBackendMessage::NoData(NoData::new()),
-                };
-                client.feed(reply).await?;
-                return Ok(());
-            }
-        }
-        if message.target_type == TARGET_TYPE_BYTE_PORTAL && client.portal_store().get_portal(name).is_none() {
-            let connection = connection(client)?;
-            if let Some(schema) = connection.session.cursor_schema(name) {
-                let fields = fields(&schema, &Format::UnifiedText, &format_options(&connection.session));
-                let description = RowDescription::new(fields.iter().map(Into::into).collect());
-                client.feed(PgWireBackendMessage::RowDescription(description)).await?;
-                return Ok(());
+            match client.portal_store().get_portal(name) {
+                Some(Entry::Value(portal)) => {
+                    let fields = portal.statement.statement.fields(&portal.result_column_format);
+                    client.feed(describe_rows(&fields)).await?;
+                    return Ok(());
+                }
+                Some(Entry::Empty) => {}
+                None => {
+                    let connection = connection(client)?;
+                    if let Some(schema) = connection.session.cursor_schema(name) {
+                        let fields = fields(&schema, &Format::UnifiedText, &format_options(&connection.session));
+                        let description = RowDescription::new(fields.iter().map(Into::into).collect());
+                        client.feed(PgWireBackendMessage::RowDescription(description)).await?;
+                        return Ok(());
+                    }
+                }
             }
         }
         let statement = match client.portal_store().get_statement(name) {
@@ -803,12 +804,7 @@ impl ExtendedQueryHandler for Handler {
         let response = self.do_describe_statement(client, &statement).await?;
         let oids = response.parameters.iter().map(|t| t.oid()).collect();
         client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
-        if response.fields.is_empty() {
-            client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
-        } else {
-            let description = RowDescription::new(response.fields.iter().map(Into::into).collect());
-            client.feed(PgWireBackendMessage::RowDescription(description)).await?;
-        }
+        client.feed(describe_rows(&response.fields)).await?;
         Ok(())
     }
 

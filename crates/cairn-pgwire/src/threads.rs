@@ -134,13 +134,13 @@ mod tests {
     use super::*;
 
     /// Answers each connection with the name of the thread serving it,
-    /// then holds it open until the client leaves; counts those that end.
-    fn name_thread(ended: Arc<AtomicUsize>) -> impl Fn(TcpStream, SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone {
+    /// then holds it open until the client leaves; counts those open.
+    fn name_thread(open: Arc<AtomicUsize>) -> impl Fn(TcpStream, SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone {
         move |mut socket, _peer| {
-            let ended = Arc::clone(&ended);
+            let open = Arc::clone(&open);
             Box::pin(async move {
-                let _ended = LiveConnection(Arc::clone(&ended));
-                ended.fetch_add(1, Ordering::Relaxed);
+                let _open = LiveConnection(Arc::clone(&open));
+                open.fetch_add(1, Ordering::Relaxed);
                 let name = std::thread::current().name().unwrap_or_default().to_owned();
                 let mut request = [0u8; 1];
                 if socket.read_exact(&mut request).await.is_ok() {

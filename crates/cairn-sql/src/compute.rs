@@ -24,7 +24,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use cairn_types::{CairnError, Result};
 
-use crate::error::{from_df, to_df};
+use crate::error::{from_df, panicked, to_df};
 
 /// Batches in flight between the compute task and the connection: enough
 /// to overlap computing one with sending the one before.
@@ -93,7 +93,7 @@ async fn stopped(task: AbortOnDropHandle<()>) -> CairnError {
 
 fn task_failed(error: &tokio::task::JoinError) -> CairnError {
     match error.is_panic() {
-        true => CairnError::Internal("the statement panicked; the connection is still usable".into()),
+        true => panicked(),
         false => CairnError::Internal(format!("query task failed: {error}")),
     }
 }

@@ -211,13 +211,15 @@ fn evaluate(
 ) -> Option<Vec<ArrayRef>> {
     // Columns passed through as they are, the usual `INSERT … VALUES`:
     // nothing to simplify or plan (that was 7% of a one-row insert).
-    let passed_through = |expr: &Expr| match expr {
-        Expr::Column(column) => schema.index_of_column(column).ok(),
-        Expr::Alias(alias) => match alias.expr.as_ref() {
+    let passed_through = |expr: &Expr| {
+        let expr = match expr {
+            Expr::Alias(alias) => alias.expr.as_ref(),
+            other => other,
+        };
+        match expr {
             Expr::Column(column) => schema.index_of_column(column).ok(),
             _ => None,
-        },
-        _ => None,
+        }
     };
     if let Some(columns) = exprs.iter().map(|e| passed_through(e).map(|i| Arc::clone(input.column(i)))).collect() {
         return Some(columns);

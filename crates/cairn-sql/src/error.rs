@@ -7,6 +7,12 @@ use cairn_types::CairnError;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
+/// A statement that panicked: the panic was caught where the statement
+/// ran, so the session goes on.
+pub fn panicked() -> CairnError {
+    CairnError::Internal("the statement panicked; the connection is still usable".into())
+}
+
 /// Wraps a CairnDB error for DataFusion.
 pub fn to_df(error: CairnError) -> DataFusionError {
     DataFusionError::External(Box::new(error))
