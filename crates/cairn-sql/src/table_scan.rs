@@ -277,7 +277,10 @@ impl ScanSource for TableScan {
         match transaction.as_mut() {
             Some(transaction) => self.build(self.read_in(transaction)?),
             None if self.reads_whole_partition() => self.read_through_cache(),
-            None => self.read_snapshot(&self.catalog.snapshot()),
+            None => match &self.path {
+                RowPath::PointGet(keys) if keys.len() == 1 => self.read_latest(&keys[0]),
+                _ => self.read_snapshot(&self.catalog.snapshot()),
+            },
         }
     }
 
@@ -398,6 +401,16 @@ impl TableScan {
             ranges.reverse();
         }
         Box::new(ranges.into_iter().flat_map(move |range| snapshot.scan_encoded_rows(table, partition, &range, reverse)))
+    }
+
+    /// The one row under a full key, outside a transaction: read without
+    /// a snapshot (see [`cairn_store::Store::get_latest_encoded_row`]).
+    fn read_latest(&self, primary_key: &[u8]) -> cairn_types::Result<Vec<RecordBatch>> {
+        let mut batches = Batches::new(self)?;
+        if let Some(row) = self.catalog.store().get_latest_encoded_row(self.def.id, self.partition, primary_key)? {
+            batches.push_encoded(&row)?;
+        }
+        batches.finish()
     }
 
     /// Reads from a snapshot, filtering (expiry, pushed key conditions,

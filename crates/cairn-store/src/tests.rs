@@ -320,8 +320,14 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     assert_eq!(snapshot.scan_row_range(table, alice, &KeyRange::prefix(&pk(1)), false).count(), 1);
     assert_eq!(snapshot.scan_row_range(table, alice, &KeyRange::prefix(&pk(3)), false).count(), 0);
 
+    let latest = store.get_latest_encoded_row(table, bob, &pk(1)).expect("get").expect("present");
+    assert_eq!(latest.to_row().expect("decodes").values[1], Value::Text("b".into()));
+    assert!(store.get_latest_encoded_row(table, bob, &pk(2)).expect("get").is_none());
+
     let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
     assert_eq!(removed, 2);
+    assert!(snapshot.get_row(table, bob, &pk(1)).expect("get").is_some(), "the older snapshot still sees it");
+    assert!(store.get_latest_encoded_row(table, bob, &pk(1)).expect("get").is_none(), "the latest read does not");
     let snapshot = store.snapshot();
     assert_eq!(snapshot.scan_rows(table, alice).count() + snapshot.scan_rows(table, bob).count(), 0);
     assert_eq!(snapshot.scan_rows(TableId(1001), Partition::Shared).count(), 1, "other tables untouched");
