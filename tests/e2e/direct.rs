@@ -60,6 +60,17 @@ async fn key_reads_answer_as_the_general_path_does() {
     let range = "SELECT v FROM pairs WHERE a >= $1 AND a < $2 ORDER BY a DESC, b DESC LIMIT $3";
     prepared_same(&root, range, &[&2i32, &5i32, &7i64]).await;
     prepared_same(&root, "SELECT v FROM pairs WHERE a IN ($1, $2) ORDER BY a, b", &[&1i32, &99i32]).await;
+    // A prepared key read is worked out once; each execution binds its own
+    // values: other keys, a NULL key (no row), a NULL LIMIT (no limit).
+    let by_key = root.prepare("SELECT v FROM pairs WHERE $2 = b AND a = $1").await.expect("prepare");
+    for (a, b, v) in [(Some(3i32), "k7", Some(73i64)), (Some(5), "k2", Some(25)), (Some(3), "nope", None), (None, "k7", None)] {
+        let row = root.query_opt(&by_key, &[&a, &b]).await.expect("execute");
+        assert_eq!(row.map(|row| row.get::<_, i64>(0)), v, "a = {a:?}, b = {b}");
+    }
+    let limited = root.prepare("SELECT v FROM pairs WHERE a = $1 ORDER BY a, b LIMIT $2").await.expect("prepare");
+    for (limit, count) in [(Some(3i64), 3), (None, 20), (Some(0), 0), (Some(2), 2)] {
+        assert_eq!(root.query(&limited, &[&4i32, &limit]).await.expect("execute").len(), count, "LIMIT {limit:?}");
+    }
     // A parameter in the output is not a key read: the general path answers.
     prepared_same(&root, "SELECT v, $1::text AS p FROM pairs WHERE a = 5", &[&"x"]).await;
 

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard};
 use crate::copy::CopyOptions;
-use crate::direct::{parameter_number, Params};
+use crate::direct::{parameter_number, KeyRead, Params};
 use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
@@ -133,8 +133,17 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 enum PreparedKind {
     Empty,
-    Plan(Box<(LogicalPlan, Extras)>),
+    Plan(Box<Planned>),
     Statement(Statement),
+}
+
+/// A prepared query or DML statement.
+#[derive(Debug, Clone)]
+struct Planned {
+    plan: LogicalPlan,
+    extras: Extras,
+    /// The plan as a direct key read, if it is one.
+    key_read: Option<KeyRead>,
 }
 
 impl Prepared {
@@ -638,7 +647,8 @@ impl Session {
                 let (sql, extras) = returning::split(&sql)?;
                 let mut guard = self.start_statement();
                 let plan = guard.run(plan_query(&self.ctx, &sql)).await?;
-                if let Some(output) = self.run_direct(&plan, Params(&[]), &extras).await? {
+                let key_read = KeyRead::compile(&plan);
+                if let Some(output) = self.run_direct(&plan, key_read.as_ref(), Params(&[]), &extras).await? {
                     return Ok(output);
                 }
                 let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
@@ -1039,8 +1049,9 @@ impl Session {
                     (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
                     (None, _) => Arc::clone(plan.schema().inner()),
                 };
+                let key_read = KeyRead::compile(&plan);
                 Ok(Prepared {
-                    kind: PreparedKind::Plan(Box::new((plan, extras))),
+                    kind: PreparedKind::Plan(Box::new(Planned { plan, extras, key_read })),
                     param_types,
                     schema,
                 })
@@ -1107,11 +1118,10 @@ impl Session {
             PreparedKind::Empty => Ok(Output::command("")),
             PreparedKind::Statement(statement) => self.execute_bound(statement.clone(), params).await,
             PreparedKind::Plan(planned) => {
-                let (plan, extras) = planned.as_ref();
                 if self.tx_state() == TxState::Failed {
                     return Err(CairnError::InFailedSqlTransaction);
                 }
-                let result = self.run_plan(plan, params, extras).await;
+                let result = self.run_plan(planned, params).await;
                 if result.is_err() {
                     self.statement_failed();
                 }
@@ -1122,8 +1132,14 @@ impl Session {
 
     /// Runs `plan` on the direct path ([`crate::direct`]) if it is a key
     /// read or an INSERT … VALUES (without RETURNING or ON CONFLICT).
-    async fn run_direct(&self, plan: &LogicalPlan, params: Params<'_>, extras: &Extras) -> Result<Option<Output>> {
-        if let Some(batch) = crate::direct::answer(plan, params)? {
+    async fn run_direct(
+        &self,
+        plan: &LogicalPlan,
+        key_read: Option<&KeyRead>,
+        params: Params<'_>,
+        extras: &Extras,
+    ) -> Result<Option<Output>> {
+        if let Some(batch) = key_read.map(|read| read.read(params)).transpose()?.flatten() {
             return rows_output("SELECT", batch).map(Some);
         }
         if extras.returning.is_some() || extras.on_conflict.is_some() {
@@ -1133,16 +1149,12 @@ impl Session {
         Ok(written.map(|rows| Output::Command { tag: "INSERT 0", rows: Some(rows), reported: Vec::new() }))
     }
 
-    async fn run_plan(
-        &self,
-        plan: &LogicalPlan,
-        params: Vec<ScalarValue>,
-        extras: &Extras,
-    ) -> Result<Output> {
+    async fn run_plan(&self, planned: &Planned, params: Vec<ScalarValue>) -> Result<Output> {
+        let Planned { plan, extras, key_read } = planned;
         // The direct path's one await is its commit's sync, which a cancel
         // must not cut short; arming cancel and timeout for it cost a
         // one-row insert 4% of its CPU.
-        if let Some(output) = self.run_direct(plan, Params(&params), extras).await? {
+        if let Some(output) = self.run_direct(plan, key_read.as_ref(), Params(&params), extras).await? {
             return Ok(output);
         }
         let mut guard = self.start_statement();

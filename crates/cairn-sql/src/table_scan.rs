@@ -78,7 +78,12 @@ pub(crate) fn key_condition(def: &TableDef, filter: &Expr) -> Option<KeyConditio
     if let Some(Equality { column, values }) = equality(filter) {
         let (key_position, column) = key_column(def, column)?;
         // A key column is never NULL: IS NULL (and = NULL) match nothing.
-        let values = values.into_iter().flatten().map(|literal| key_value(column, literal)).collect::<Option<_>>()?;
+        let values = values
+            .into_iter()
+            .flatten()
+            .filter(|literal| !literal.is_null())
+            .map(|literal| key_value(column, literal))
+            .collect::<Option<_>>()?;
         return Some(KeyCondition::Equal { key_position, values });
     }
     let range = range(filter)?;
@@ -93,6 +98,22 @@ pub(crate) fn key_condition(def: &TableDef, filter: &Expr) -> Option<KeyConditio
         })
     };
     Some(KeyCondition::Range { key_position, lower: bound(range.lower)?, upper: bound(range.upper)? })
+}
+
+/// `key = value` on the key column at `key_position`, as [`key_condition`]
+/// makes of `k = literal`; `None` where that would be `None`.
+pub(crate) fn key_equals(def: &TableDef, key_position: usize, value: &ScalarValue) -> Option<KeyCondition> {
+    let column = &def.columns[usize::from(*def.primary_key.get(key_position)?)];
+    let values = match value.is_null() {
+        true => Vec::new(),
+        false => vec![key_value(column, value)?],
+    };
+    Some(KeyCondition::Equal { key_position, values })
+}
+
+/// The position in the primary key of the column named `name`.
+pub(crate) fn key_position(def: &TableDef, name: &str) -> Option<usize> {
+    key_column(def, name).map(|(position, _)| position)
 }
 
 fn key_column<'d>(def: &'d TableDef, name: &str) -> Option<(usize, &'d cairn_types::ColumnDef)> {

@@ -105,7 +105,7 @@ impl DataTable {
 
     /// The scan of `projection` that answers `conditions` (checked on every
     /// row), as this session may read the table.
-    fn table_scan(
+    pub(crate) fn table_scan(
         &self,
         conditions: Vec<KeyCondition>,
         projection: Vec<usize>,
