@@ -140,7 +140,7 @@ impl KeyRead {
             .map(|filter| Condition::of(def, filter))
             .collect::<Option<Vec<_>>>()?;
         let limit = shape.limit;
-        Some(KeyRead { outputs, descending, limit, conditions, schema, provider: Arc::clone(&provider) })
+        Some(KeyRead { outputs, descending, limit, conditions, schema, provider })
     }
 
     /// The rows, read with `params` bound; `None` if these values do not
@@ -188,18 +188,23 @@ impl Condition {
         if !has_placeholder(filter) {
             return key_condition(def, filter).map(Condition::Fixed);
         }
-        if let Expr::BinaryExpr(binary) = filter {
-            if binary.op == Operator::Eq {
-                if let (Expr::Column(column), Expr::Placeholder(placeholder)) | (Expr::Placeholder(placeholder), Expr::Column(column)) =
-                    (binary.left.as_ref(), binary.right.as_ref())
-                {
-                    if let (Some(key_position), Some(n)) = (key_position(def, &column.name), parameter_number(&placeholder.id)) {
-                        return Some(Condition::KeyEqualsParameter { key_position, parameter: n - 1 });
-                    }
-                }
-            }
+        Some(Condition::key_equals_parameter(def, filter).unwrap_or_else(|| Condition::Bound(filter.clone())))
+    }
+
+    /// `key = $n` or `$n = key`.
+    fn key_equals_parameter(def: &cairn_types::TableDef, filter: &Expr) -> Option<Condition> {
+        let Expr::BinaryExpr(binary) = filter else { return None };
+        let ((Expr::Column(column), Expr::Placeholder(placeholder)) | (Expr::Placeholder(placeholder), Expr::Column(column))) =
+            (binary.left.as_ref(), binary.right.as_ref())
+        else {
+            return None;
+        };
+        if binary.op != Operator::Eq {
+            return None;
         }
-        Some(Condition::Bound(filter.clone()))
+        let key_position = key_position(def, &column.name)?;
+        let parameter = parameter_number(&placeholder.id)? - 1;
+        Some(Condition::KeyEqualsParameter { key_position, parameter })
     }
 }
 

@@ -77,14 +77,8 @@ impl KeyCondition {
 pub(crate) fn key_condition(def: &TableDef, filter: &Expr) -> Option<KeyCondition> {
     if let Some(Equality { column, values }) = equality(filter) {
         let (key_position, column) = key_column(def, column)?;
-        // A key column is never NULL: IS NULL (and = NULL) match nothing.
-        let values = values
-            .into_iter()
-            .flatten()
-            .filter(|literal| !literal.is_null())
-            .map(|literal| key_value(column, literal))
-            .collect::<Option<_>>()?;
-        return Some(KeyCondition::Equal { key_position, values });
+        // IS NULL (a `None`) matches nothing: a key column is never NULL.
+        return equal_condition(key_position, column, values.into_iter().flatten());
     }
     let range = range(filter)?;
     let (key_position, column) = key_column(def, range.column)?;
@@ -104,10 +98,21 @@ pub(crate) fn key_condition(def: &TableDef, filter: &Expr) -> Option<KeyConditio
 /// makes of `k = literal`; `None` where that would be `None`.
 pub(crate) fn key_equals(def: &TableDef, key_position: usize, value: &ScalarValue) -> Option<KeyCondition> {
     let column = &def.columns[usize::from(*def.primary_key.get(key_position)?)];
-    let values = match value.is_null() {
-        true => Vec::new(),
-        false => vec![key_value(column, value)?],
-    };
+    equal_condition(key_position, column, [value])
+}
+
+/// The key column equal to one of `literals`; `None` if one does not cast
+/// exactly. A key column is never NULL, so `= NULL` matches nothing.
+fn equal_condition<'l>(
+    key_position: usize,
+    column: &cairn_types::ColumnDef,
+    literals: impl IntoIterator<Item = &'l ScalarValue>,
+) -> Option<KeyCondition> {
+    let values = literals
+        .into_iter()
+        .filter(|literal| !literal.is_null())
+        .map(|literal| key_value(column, literal))
+        .collect::<Option<_>>()?;
     Some(KeyCondition::Equal { key_position, values })
 }
 
