@@ -139,3 +139,27 @@ async fn acknowledged_user_table_rows_survive_kill_9_whole() {
         assert!(counts.len() <= statements.len() + 1, "{user}: rows from nowhere");
     }
 }
+
+/// A large insert into an empty table is written as a bulk load, around
+/// the journal: it must be on disk when acknowledged all the same, and a
+/// write acknowledged after it must not be lost or hidden by it.
+#[tokio::test]
+async fn an_acknowledged_load_survives_kill_9() {
+    let mut server = Server::start();
+    {
+        let root = server.root().await;
+        root.batch_execute(
+            "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT);
+             INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 70000) AS t(g);
+             INSERT INTO big VALUES (70001, 'after the load');
+             UPDATE big SET v = 'changed' WHERE id = 5",
+        )
+        .await
+        .expect("load and write after it");
+    }
+    server.kill();
+    server.restart();
+    let root = server.root().await;
+    assert_eq!(text_rows(&root, "SELECT count(*), max(id) FROM big").await, [["70001", "70001"]]);
+    assert_eq!(text_rows(&root, "SELECT v FROM big WHERE id IN (5, 6, 70001) ORDER BY id").await, [["changed"], ["v6"], ["after the load"]]);
+}

@@ -7,6 +7,7 @@ mod copy;
 mod direct;
 mod durability;
 mod isolation;
+mod loads;
 mod namespaces;
 mod pg_catalog;
 mod raw;

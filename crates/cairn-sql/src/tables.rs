@@ -1,5 +1,6 @@
 //! User and shared tables as DataFusion tables: scans read the caller's
-//! partition through one snapshot; INSERT writes one atomic batch.
+//! partition through one snapshot; INSERT writes one atomic batch, or a
+//! bulk load when it is large and the partition empty.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_catalog::{access, Actor, Catalog, TableOp};
-use cairn_store::{encode_primary_key, row_key, KeyRange, Partition, StoredRow, Writer};
+use cairn_store::{encode_primary_key, row_key, KeyRange, Load, LoadRow, Partition, StoredRow, Writer};
 use cairn_types::{CairnError, DataType, TableDef, TableKind, Timestamp, Value};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -369,21 +370,62 @@ impl Changes {
             let store = self.catalog.store().clone();
             return store.write_async(|w| self.write_changes(w)).await;
         }
-        tokio::task::spawn_blocking(move || self.catalog.store().write(|w| self.write_changes(w)))
+        tokio::task::spawn_blocking(move || {
+            let affected = self.catalog.store().write(|w| self.write_changes(w))?;
+            // A million rows take a tenth of a second to free: not before
+            // the statement answers.
+            tokio::task::spawn_blocking(move || drop(self));
+            Ok(affected)
+        })
+        .await
+        .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+    }
+
+    /// Inserts `batches` (a column per table column, in table order) as a
+    /// bulk load ([`cairn_store::Store::load`]) if they are many rows, the
+    /// partition is empty, and the statement is a plain INSERT or COPY
+    /// outside a transaction. The rows go from Arrow to their stored bytes
+    /// in one pass, on every core. `None`, having written nothing, when it
+    /// cannot be a load; then insert through a batch, which also names the
+    /// row that repeats a key, as PostgreSQL would.
+    async fn load(&self, batches: &[RecordBatch], expires_at: Option<Timestamp>) -> cairn_types::Result<Option<u64>> {
+        let store = self.catalog.store();
+        let may_load = self.on_conflict.is_none()
+            && !self.keep_rows
+            && rows_in(batches) >= LOAD_AT_LEAST
+            && self.transaction.lock().is_none()
+            && store.partition_is_empty(self.def.id, self.partition)?;
+        if !may_load {
+            return Ok(None);
+        }
+        let rows = convert_inserts(&self.def, self, batches, expires_at, |key, row| LoadRow::new(&key, row))?;
+        let count = rows.len() as u64;
+        let (store, def, partition) = (store.clone(), Arc::clone(&self.def), self.partition);
+        let loaded = tokio::task::spawn_blocking(move || store.load(&def, partition, rows))
             .await
-            .map_err(|e| CairnError::Internal(format!("write task failed: {e}")))?
+            .map_err(|e| CairnError::Internal(format!("load task failed: {e}")))??;
+        tracing::debug!(table = %self.def.name, rows = count, outcome = ?loaded, "bulk load");
+        match loaded {
+            Load::Loaded => Ok(Some(count)),
+            Load::PartitionNotEmpty | Load::KeyRepeats => Ok(None),
+            Load::DefinitionChanged => Err(self.altered()),
+        }
+    }
+
+    /// Rows are positional: they must be written with the definition they
+    /// were built for. (In a transaction, the ALTER's touch of the table
+    /// fails the COMMIT instead.)
+    fn altered(&self) -> CairnError {
+        CairnError::FeatureNotSupported(format!(
+            "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
+            self.def.name
+        ))
     }
 
     fn write_changes(&self, w: &mut Writer) -> cairn_types::Result<Affected> {
         let constraint = self.constraint();
-        // Rows are positional: they must be written with the definition
-        // they were built for. (In a transaction, the ALTER's touch of the
-        // table fails the COMMIT instead.)
         if w.get::<TableDef>(&self.def.id)?.as_ref() != Some(&*self.def) {
-            return Err(CairnError::FeatureNotSupported(format!(
-                "table \"{}\" was altered or dropped since this statement was planned; run or prepare it again",
-                self.def.name
-            )));
+            return Err(self.altered());
         }
         if self.on_conflict.is_none() && self.changes.len() >= BULK_INSERT_AT_LEAST {
             w.expect_inserts_into(self.def.id, self.partition);
@@ -615,17 +657,38 @@ fn expiry(def: &TableDef) -> Option<Timestamp> {
 
 /// Checks and converts each row of `batches` (a column per table column,
 /// in table order) and adds it to `changes` as an insert.
-///
-/// Many rows are converted in contiguous parts, one per core, and the
-/// parts appended in order, so the changes and the first error are those
-/// of a conversion row by row. (For a COPY of 1M rows this was as long as
-/// the write itself, on one core.)
 fn stage_inserts(
     def: &TableDef,
     changes: &mut Changes,
     batches: &[RecordBatch],
     expires_at: Option<Timestamp>,
 ) -> cairn_types::Result<()> {
+    let staged = convert_inserts(def, changes, batches, expires_at, |key, row| {
+        Ok(Change::Insert(key, StoredRow { expires_at: row.expires_at, values: std::mem::take(&mut row.values) }))
+    })?;
+    match changes.changes.is_empty() {
+        true => changes.changes = staged,
+        false => changes.changes.extend(staged),
+    }
+    Ok(())
+}
+
+/// Reads each row of `batches` (a column per table column, in table
+/// order), checks it and works out its key, and hands both to `convert`
+/// (which may take the row's values). Returns what `convert` made, in
+/// row order.
+///
+/// Many rows are converted in contiguous parts, one per core, and the
+/// parts appended in order, so the results and the first error are those
+/// of a conversion row by row. (For a COPY of 1M rows this was as long as
+/// the write itself, on one core.)
+fn convert_inserts<T: Send>(
+    def: &TableDef,
+    changes: &Changes,
+    batches: &[RecordBatch],
+    expires_at: Option<Timestamp>,
+    convert: impl Fn(Vec<u8>, &mut StoredRow) -> cairn_types::Result<T> + Sync,
+) -> cairn_types::Result<Vec<T>> {
     let pieces: Vec<(&RecordBatch, std::ops::Range<usize>)> = batches
         .iter()
         .flat_map(|batch| {
@@ -633,33 +696,58 @@ fn stage_inserts(
             (0..rows).step_by(STAGING_PIECE_ROWS).map(move |start| (batch, start..(start + STAGING_PIECE_ROWS).min(rows)))
         })
         .collect();
-    let rows: usize = pieces.iter().map(|(_, range)| range.len()).sum();
-    let threads = crate::cores().min(MAX_STAGING_THREADS);
-    let stage = |pieces: &[(&RecordBatch, std::ops::Range<usize>)], changes: &Changes| {
-        let mut staged = Vec::with_capacity(pieces.iter().map(|(_, range)| range.len()).sum());
+    let convert_pieces = |pieces: &[(&RecordBatch, std::ops::Range<usize>)]| {
+        let mut converted = Vec::with_capacity(pieces.iter().map(|(_, range)| range.len()).sum());
+        let mut row = StoredRow { expires_at, values: Vec::new() };
         for (batch, range) in pieces {
-            staged_inserts(def, changes, batch, range.clone(), expires_at, &mut staged)?;
+            for index in range.clone() {
+                row.values.clear();
+                row.values.reserve(def.columns.len());
+                for (column, array) in def.columns.iter().zip(batch.columns()) {
+                    row.values.push(read_value(array, &column.data_type, index)?);
+                }
+                check_row(def, &row.values)?;
+                let key = changes.key_of(&row.values)?;
+                converted.push(convert(key, &mut row)?);
+            }
         }
-        Ok::<_, CairnError>(staged)
+        Ok(converted)
     };
-    if rows < STAGE_IN_PARALLEL_AT_LEAST || threads < 2 {
-        let staged = stage(&pieces, changes)?;
-        changes.changes.extend(staged);
-        return Ok(());
+    match rows_in(batches) < STAGE_IN_PARALLEL_AT_LEAST {
+        true => convert_pieces(&pieces),
+        false => in_parts(&pieces, convert_pieces),
     }
-    let shared: &Changes = changes;
-    let parts: Vec<cairn_types::Result<Vec<Change>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            pieces.chunks(pieces.len().div_ceil(threads)).map(|part| scope.spawn(move || stage(part, shared))).collect();
+}
+
+fn rows_in(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// `f` over contiguous parts of `items`, one part per core, its results
+/// appended in the order of the items; the error of the earliest part
+/// that fails wins, as it would one item at a time.
+fn in_parts<T: Sync, U: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> cairn_types::Result<Vec<U>> + Sync,
+) -> cairn_types::Result<Vec<U>> {
+    let threads = crate::cores().min(MAX_STAGING_THREADS);
+    if threads < 2 || items.len() < 2 {
+        return f(items);
+    }
+    let f = &f;
+    let parts: Vec<cairn_types::Result<Vec<U>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(items.len().div_ceil(threads)).map(|part| scope.spawn(move || f(part))).collect();
         handles
             .into_iter()
-            .map(|handle| handle.join().unwrap_or_else(|_| Err(CairnError::Internal("staging rows panicked".into()))))
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(CairnError::Internal("converting rows panicked".into()))))
             .collect()
     });
+    let parts = parts.into_iter().collect::<cairn_types::Result<Vec<_>>>()?;
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for part in parts {
-        changes.changes.extend(part?);
+        all.extend(part);
     }
-    Ok(())
+    Ok(all)
 }
 
 /// From how many rows an insert is converted on more than one thread.
@@ -671,28 +759,10 @@ const STAGING_PIECE_ROWS: usize = 8192;
 /// The most threads one insert is converted on.
 const MAX_STAGING_THREADS: usize = 8;
 
-/// The inserts of `rows` of `batch`, checked and converted, onto `staged`.
-fn staged_inserts(
-    def: &TableDef,
-    changes: &Changes,
-    batch: &RecordBatch,
-    rows: std::ops::Range<usize>,
-    expires_at: Option<Timestamp>,
-    staged: &mut Vec<Change>,
-) -> cairn_types::Result<()> {
-    for row in rows {
-        let values = def
-            .columns
-            .iter()
-            .zip(batch.columns())
-            .map(|(column, array)| read_value(array, &column.data_type, row))
-            .collect::<cairn_types::Result<Vec<_>>>()?;
-        check_row(def, &values)?;
-        let key = changes.key_of(&values)?;
-        staged.push(Change::Insert(key, StoredRow { expires_at, values }));
-    }
-    Ok(())
-}
+/// From how many rows a plain insert into an empty partition is written
+/// as a bulk load. A load flushes the memtable and syncs new files, a few
+/// milliseconds whatever its size; a batch of this many rows costs more.
+const LOAD_AT_LEAST: usize = 64 * 1024;
 
 /// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
 fn describe_key(def: &TableDef, row: &[Value]) -> String {
@@ -729,7 +799,11 @@ impl DataSink for RowSink {
         while let Some(batch) = data.next().await {
             batches.push(batch?);
         }
-        stage_inserts(&self.def, &mut changes, &batches, expiry(&self.def)).map_err(to_df)?;
+        let expires_at = expiry(&self.def);
+        if let Some(count) = changes.load(&batches, expires_at).await.map_err(to_df)? {
+            return Ok(count);
+        }
+        stage_inserts(&self.def, &mut changes, &batches, expires_at).map_err(to_df)?;
         let affected = changes.apply().await.map_err(to_df)?;
         let count = affected.count;
         if let Some(returned) = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).returned.as_mut() {

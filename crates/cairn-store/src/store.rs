@@ -18,6 +18,9 @@ use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRo
 use crate::value::{decode_value, encode_value};
 use crate::versions::{TableVersion, TableVersions};
 
+mod load;
+pub use load::{Load, LoadRow};
+
 /// When a write is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {

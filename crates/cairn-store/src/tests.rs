@@ -497,3 +497,71 @@ fn a_table_version_changes_with_commits_to_that_table_only() {
     store.write(|w| w.delete_all_rows(table)).expect("drop rows");
     assert_ne!(version(table), second);
 }
+
+#[test]
+fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
+    use crate::{encode_primary_key, Load, LoadRow, Partition, StoredRow};
+    use cairn_types::{ColumnDef, DataType, NamespaceId, StorageId, TableDef, TableId, TableKind, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let def = TableDef {
+        id: TableId(1000),
+        namespace_id: NamespaceId(1),
+        name: "t".into(),
+        kind: TableKind::User,
+        access_level: None,
+        ttl_seconds: None,
+        storage_id: StorageId(1),
+        columns: vec![ColumnDef { name: "id".into(), data_type: DataType::BigInt, nullable: false, default: None }],
+        primary_key: vec![0],
+        created_at: Timestamp(0),
+    };
+    let (alice, bob) = (Partition::User(UserId(2)), Partition::User(UserId(3)));
+    let row = |n: i64| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+    let key = |partition, n: i64| crate::row_key(def.id, partition, &encode_primary_key(&[&Value::Int64(n)]).expect("key"));
+    let rows = |partition, keys: &mut dyn Iterator<Item = i64>| -> Vec<LoadRow> {
+        keys.map(|n| LoadRow::new(&key(partition, n), &row(n)).expect("encode")).collect()
+    };
+    let count = |store: &Store, partition| store.snapshot().scan_rows(def.id, partition).count();
+    {
+        let store = open(&dir);
+        assert_eq!(store.load(&def, alice, rows(alice, &mut (1..3))).expect("load"), Load::DefinitionChanged, "no such table yet");
+        store.write(|w| w.put(&def)).expect("create");
+        store.write(|w| w.insert_row_at(&key(bob, 7), &row(7), "t_pkey")).expect("bob's row");
+
+        assert!(store.partition_is_empty(def.id, alice).expect("read") && !store.partition_is_empty(def.id, bob).expect("read"));
+        let before = store.snapshot();
+        let version = store.snapshot_with_version(def.id).1.expect("stable");
+        assert_eq!(store.load(&def, alice, rows(alice, &mut (1..1001).rev())).expect("load"), Load::Loaded, "in any order");
+        assert_eq!(before.scan_rows(def.id, alice).count(), 0, "an older snapshot does not see the load");
+        assert_eq!(count(&store, alice), 1000);
+        assert!(!store.partition_is_empty(def.id, alice).expect("read"));
+        assert_eq!(store.snapshot().get_row(def.id, alice, &encode_primary_key(&[&Value::Int64(500)]).expect("key")).expect("get"), Some(row(500)));
+        assert_ne!(store.snapshot_with_version(def.id).1, Some(version), "the load is a write to the table");
+
+        // A partition with a row, or a table altered since: nothing written.
+        assert_eq!(store.load(&def, alice, rows(alice, &mut (2000..2010))).expect("load"), Load::PartitionNotEmpty);
+        assert_eq!(store.load(&def, bob, rows(bob, &mut (1..3))).expect("load"), Load::PartitionNotEmpty);
+        let altered = TableDef { name: "renamed".into(), ..def.clone() };
+        store.write(|w| w.put(&altered)).expect("alter");
+        assert_eq!(store.load(&def, Partition::User(UserId(4)), rows(Partition::User(UserId(4)), &mut (1..3))).expect("load"), Load::DefinitionChanged);
+        store.write(|w| w.put(&def)).expect("alter back");
+
+        // A key twice, or a row outside the partition: nothing written.
+        let carol = Partition::User(UserId(4));
+        assert_eq!(store.load(&def, carol, rows(carol, &mut [3, 1, 2, 1].into_iter())).expect("load"), Load::KeyRepeats);
+        assert_eq!(store.load(&def, carol, rows(alice, &mut (5000..5001))).expect_err("partition").code().as_str(), "XX000");
+        assert_eq!(count(&store, carol), 0);
+
+        // Emptied by a delete, the partition takes a load again; the new
+        // rows hide the deleted ones' tombstones.
+        store.write(|w| w.delete_all_rows(def.id)).expect("empty the table");
+        assert_eq!(store.load(&def, bob, rows(bob, &mut (5..10))).expect("load"), Load::Loaded);
+        assert_eq!(count(&store, bob), 5);
+        store.write(|w| w.insert_row_at(&key(bob, 10), &row(10), "t_pkey")).expect("a later insert");
+        let duplicate = store.write(|w| w.insert_row_at(&key(bob, 9), &row(9), "t_pkey"));
+        assert_eq!(duplicate.expect_err("loaded keys are taken").code().as_str(), "23505");
+    }
+    let store = open(&dir);
+    assert_eq!(count(&store, alice), 0, "dropped before the restart");
+    assert_eq!(count(&store, bob), 6, "the load and the insert after it survive a reopen");
+}

@@ -24,9 +24,14 @@ impl TryFrom<u8> for ValueFormat {
 }
 
 pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    let out = vec![ValueFormat::PostcardV1 as u8];
-    postcard::to_extend(value, out)
-        .map_err(|e| CairnError::Internal(format!("cannot encode value: {e}")))
+    encode_value_into(value, Vec::new())
+}
+
+/// [`encode_value`] into `out`, which it clears first (to reuse a buffer).
+pub(crate) fn encode_value_into<T: Serialize>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>> {
+    out.clear();
+    out.push(ValueFormat::PostcardV1 as u8);
+    postcard::to_extend(value, out).map_err(|e| CairnError::Internal(format!("cannot encode value: {e}")))
 }
 
 /// Decodes a value; text in it may borrow `bytes` (see [`cairn_types::ValueRef`]).
