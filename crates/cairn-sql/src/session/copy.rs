@@ -33,7 +33,7 @@ pub struct CopyIn {
 
 /// The client's data as it arrives, read as its format says.
 enum CopyInput {
-    Lines(RecordReader),
+    Lines(Box<RecordReader>),
     Binary(BinaryReader),
 }
 
@@ -101,11 +101,11 @@ impl Session {
         }
         let input = match spec.options.format {
             CopyFormat::Binary => CopyInput::Binary(BinaryReader::new(qualified(&namespace, &name))),
-            CopyFormat::Text | CopyFormat::Csv => CopyInput::Lines(RecordReader::new(
+            CopyFormat::Text | CopyFormat::Csv => CopyInput::Lines(Box::new(RecordReader::new(
                 spec.options,
                 qualified(&namespace, &name),
                 typed.iter().map(|(name, _)| name.clone()).collect(),
-            )),
+            ))),
         };
         Ok(Output::CopyIn(Box::new(CopyIn { input, table, reference, columns: typed })))
     }
