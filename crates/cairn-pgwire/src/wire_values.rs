@@ -6,7 +6,6 @@ use std::error::Error;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use bytes::{BufMut, BytesMut};
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use pgwire::api::results::DataRowEncoder;
@@ -141,25 +140,62 @@ impl ToSqlText for PgTimestamp {
         if !options.date_style.starts_with("ISO") || !(1..=9999).contains(&at.year()) || nanos >= 1_000_000_000 {
             return PgTemporal(at).to_sql_text(ty, out, options);
         }
-        write!(
-            out,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            at.year(),
-            at.month(),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        )?;
+        // Digit by digit: `write!` with padding was a tenth of a per-user
+        // feed's CPU (20 rows, each with a timestamp).
+        let year = at.year().unsigned_abs();
+        let fields = [(year, 4, b'-'), (at.month(), 2, b'-'), (at.day(), 2, b' '), (at.hour(), 2, b':'), (at.minute(), 2, b':')];
+        for (value, width, separator) in fields {
+            put_padded(out, value, width);
+            out.put_u8(separator);
+        }
+        put_padded(out, at.second(), 2);
         let micros = nanos / 1_000;
         if micros != 0 {
-            write!(out, ".{micros:06}")?;
+            out.put_u8(b'.');
+            put_padded(out, micros, 6);
             // PostgreSQL trims the fraction's trailing zeros.
             let trimmed = out.len() - out.iter().rev().take_while(|&&b| b == b'0').count();
             out.truncate(trimmed);
         }
         Ok(IsNull::No)
     }
+}
+
+/// An integer: in text through `itoa`, since pgwire's `write!` was a
+/// share of every result with a number in it.
+#[derive(Debug)]
+pub struct PgInteger<T>(pub T);
+
+impl<T: ToSql + itoa::Integer> ToSql for PgInteger<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl<T: itoa::Integer + std::fmt::Debug> ToSqlText for PgInteger<T> {
+    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
+        out.put_slice(itoa::Buffer::new().format(self.0).as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+/// `value` in decimal, zero-padded to at least `width` digits.
+fn put_padded(out: &mut BytesMut, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut first = digits.len();
+    let mut rest = value;
+    while rest > 0 {
+        first -= 1;
+        digits[first] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.put_slice(&digits[first.min(digits.len() - width.min(digits.len()))..]);
 }
 
 /// `"char"`: one byte in binary; in text, that byte (none for 0).
@@ -264,7 +300,16 @@ mod tests {
             PgTimestamp(value).to_sql_text(&Type::TIMESTAMP, &mut out, &options).expect("formats");
             String::from_utf8(out.to_vec()).expect("utf-8")
         };
-        for value in ["2026-01-01 12:00:00", "0001-02-03 04:05:06.000001", "1999-12-31 23:59:59.5", "2026-11-22 07:08:09.123450"] {
+        let values = [
+            "2026-01-01 12:00:00",
+            "0001-02-03 04:05:06.000001",
+            "0099-10-11 00:00:00.1",
+            "1999-12-31 23:59:59.5",
+            "2026-11-22 07:08:09.123450",
+            "9999-12-31 23:59:59.999999",
+            "2000-01-01 00:00:00.010000",
+        ];
+        for value in values {
             for style in ["ISO, MDY", "ISO, DMY", "German, DMY", "SQL, MDY"] {
                 assert_eq!(hand(at(value), style), text(at(value), &Type::TIMESTAMP, style), "{value} in {style}");
             }
