@@ -19,6 +19,8 @@ use pgwire::api::Type;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
+use pgwire::types::ToSqlText;
+use postgres_types::ToSql;
 use postgres_types::Kind;
 use rust_decimal::Decimal;
 
@@ -30,7 +32,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::handler::panicked;
 use crate::types::pg_type_of_field;
-use crate::wire_values::{list_values, PgChar, PgJsonb, PgTemporal, PgTimestamp, PgUuid};
+use crate::wire_values::{list_values, PgChar, PgInteger, PgJsonb, PgTemporal, PgTimestamp, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -155,43 +157,43 @@ impl<'a> Column<'a> {
         })
     }
 
-    fn encode(&self, row: usize, encoder: &mut DataRowEncoder) -> PgWireResult<()> {
+    fn encode(&self, row: usize, encoder: &mut DataRowEncoder, field: &FieldInfo) -> PgWireResult<()> {
         macro_rules! put {
             ($array:expr) => {{
                 let array = $array;
                 if array.is_null(row) {
-                    encoder.encode_field(&None::<i8>)
+                    put_field(encoder, field, &None::<i8>)
                 } else {
-                    encoder.encode_field(&array.value(row))
+                    put_field(encoder, field, &array.value(row))
                 }
             }};
             ($array:expr, $convert:expr) => {{
                 let array = $array;
                 if array.is_null(row) {
-                    encoder.encode_field(&None::<i8>)
+                    put_field(encoder, field, &None::<i8>)
                 } else {
-                    encoder.encode_field(&$convert(array.value(row)))
+                    put_field(encoder, field, &$convert(array.value(row)))
                 }
             }};
         }
         match self {
-            Column::Null => encoder.encode_field(&None::<i8>),
+            Column::Null => put_field(encoder, field, &None::<i8>),
             Column::Bool(a) => put!(a, |v: bool| v),
-            Column::I8(a) => put!(a, |v: i8| i16::from(v)),
-            Column::I16(a) => put!(a, |v: i16| v),
-            Column::I32(a) => put!(a, |v: i32| v),
-            Column::I64(a) => put!(a, |v: i64| v),
-            Column::U8(a) => put!(a, |v: u8| i16::from(v)),
-            Column::U16(a) => put!(a, |v: u16| i32::from(v)),
+            Column::I8(a) => put!(a, |v: i8| PgInteger(i16::from(v))),
+            Column::I16(a) => put!(a, PgInteger),
+            Column::I32(a) => put!(a, PgInteger),
+            Column::I64(a) => put!(a, PgInteger),
+            Column::U8(a) => put!(a, |v: u8| PgInteger(i16::from(v))),
+            Column::U16(a) => put!(a, |v: u16| PgInteger(i32::from(v))),
             Column::U32(a) => put!(a, |v: u32| v),
             Column::U64(a) => {
                 if a.is_null(row) {
-                    encoder.encode_field(&None::<i8>)
+                    put_field(encoder, field, &None::<i8>)
                 } else {
                     let value = i64::try_from(a.value(row)).map_err(|_| {
                         PgWireError::ApiError("unsigned value out of range for bigint".into())
                     })?;
-                    encoder.encode_field(&value)
+                    put_field(encoder, field, &PgInteger(value))
                 }
             }
             Column::F16(a) => put!(a, |v: half::f16| f32::from(v)),
@@ -212,20 +214,20 @@ impl<'a> Column<'a> {
             }),
             Column::Timestamp { array, unit, tz } => {
                 if array.is_null(row) {
-                    return encoder.encode_field(&None::<i8>);
+                    return put_field(encoder, field, &None::<i8>);
                 }
                 let raw = timestamp_raw(array, *unit, row);
                 let naive = to_naive(raw, *unit)
                     .ok_or_else(|| PgWireError::ApiError("timestamp out of range".into()))?;
                 if *tz {
-                    encoder.encode_field(&PgTemporal(DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc)))
+                    put_field(encoder, field, &PgTemporal(DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc)))
                 } else {
-                    encoder.encode_field(&PgTimestamp(naive))
+                    put_field(encoder, field, &PgTimestamp(naive))
                 }
             }
             Column::Time { array, unit } => {
                 if array.is_null(row) {
-                    return encoder.encode_field(&None::<i8>);
+                    return put_field(encoder, field, &None::<i8>);
                 }
                 let raw = time_raw(array, *unit, row);
                 let nanos = match unit {
@@ -237,36 +239,36 @@ impl<'a> Column<'a> {
                     (nanos % 1_000_000_000) as u32,
                 )
                 .ok_or_else(|| PgWireError::ApiError("time out of range".into()))?;
-                encoder.encode_field(&PgTemporal(time))
+                put_field(encoder, field, &PgTemporal(time))
             }
             Column::Decimal { array, scale } => {
                 put!(array, |v: i128| Decimal::from_i128_with_scale(v, *scale))
             }
             Column::Uuid(array) => match text_at(array, row)? {
-                None => encoder.encode_field(&None::<i8>),
-                Some(text) => encoder.encode_field(&PgUuid::parse(text)?),
+                None => put_field(encoder, field, &None::<i8>),
+                Some(text) => put_field(encoder, field, &PgUuid::parse(text)?),
             },
             Column::Jsonb(array) => match text_at(array, row)? {
-                None => encoder.encode_field(&None::<i8>),
-                Some(text) => encoder.encode_field(&PgJsonb(text)),
+                None => put_field(encoder, field, &None::<i8>),
+                Some(text) => put_field(encoder, field, &PgJsonb(text)),
             },
             Column::Char(array) => match text_at(array, row)? {
-                None => encoder.encode_field(&None::<i8>),
-                Some(text) => encoder.encode_field(&PgChar(text.bytes().next().unwrap_or(0))),
+                None => put_field(encoder, field, &None::<i8>),
+                Some(text) => put_field(encoder, field, &PgChar(text.bytes().next().unwrap_or(0))),
             },
             Column::Interval(a) => put!(a, |v: arrow::datatypes::IntervalMonthDayNano| {
                 pg_interval::Interval::new(v.months, v.days, v.nanoseconds / 1_000)
             }),
             Column::List(a) => {
                 if a.is_null(row) {
-                    encoder.encode_field(&None::<i8>)
+                    put_field(encoder, field, &None::<i8>)
                 } else {
                     list_values(&a.value(row), encoder)
                 }
             }
             // NULLs of text-rendered columns are handled by the caller,
             // which has the array.
-            Column::Text(formatter) => encoder.encode_field(&formatter.value(row).to_string()),
+            Column::Text(formatter) => put_field(encoder, field, &formatter.value(row).to_string()),
         }
     }
 }
@@ -331,16 +333,23 @@ pub fn encode_batch(
     let mut encoder = DataRowEncoder::new(Arc::clone(fields));
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
-        for (column, array) in columns.iter().zip(batch.columns()) {
+        for ((column, array), field) in columns.iter().zip(batch.columns()).zip(fields.iter()) {
             if matches!(column, Column::Text(_)) && array.is_null(row) {
-                encoder.encode_field(&None::<i8>)?;
+                put_field(&mut encoder, field, &None::<i8>)?;
             } else {
-                column.encode(row, &mut encoder)?;
+                column.encode(row, &mut encoder, field)?;
             }
         }
         rows.push(encoder.take_row());
     }
     Ok(rows)
+}
+
+/// Encodes one value of `field`'s column. `DataRowEncoder::encode_field`
+/// clones the field's type and its options' `Arc` for every value, which
+/// showed in the profile of a 20-row feed; this borrows them.
+fn put_field<T: ToSql + ToSqlText>(encoder: &mut DataRowEncoder, field: &FieldInfo, value: &T) -> PgWireResult<()> {
+    encoder.encode_field_with_type_and_format(value, field.datatype(), field.format(), field.format_options())
 }
 
 /// The next batch of a statement's results, encoded as rows for `fields`;
