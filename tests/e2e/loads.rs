@@ -140,3 +140,44 @@ async fn a_load_is_atomic_to_transactions() {
     let error = reader.batch_execute("COMMIT").await.expect_err("what it read has changed");
     assert_eq!(sqlstate(&error), "40001");
 }
+
+/// A statement that answers 57014 has written nothing, and one that
+/// answers its row count has written every row. The write runs where the
+/// statement's guard cannot stop it; a timeout that fires once it has
+/// begun must not say the statement failed. The timeouts are spread so
+/// that some fire before the write (while INSERT … SELECT generates its
+/// rows) and some after; whichever way each goes, the answer must be true.
+#[tokio::test]
+async fn a_timeout_never_hides_a_write_that_happened() {
+    let server = Server::start();
+    let root = server.root().await;
+    let data = lines(1..=ROWS);
+    let insert = format!("INSERT INTO {{}} SELECT g, 'v', '{PAD}' FROM generate_series(1, {ROWS}) AS t(g)");
+    let mut outcomes = Vec::new();
+    for (round, timeout_ms) in [1, 5, 20, 50, 100, 200, 300, 400, 500, 600].into_iter().enumerate() {
+        for copy in [true, false] {
+            let table = format!("t{round}_{copy}");
+            root.batch_execute(&format!("CREATE SHARED TABLE {table} (id BIGINT PRIMARY KEY, v TEXT, pad TEXT)")).await.expect("table");
+            root.batch_execute(&format!("SET statement_timeout = {timeout_ms}")).await.expect("set");
+            let result = match copy {
+                true => copy_in(&root, &format!("COPY {table} FROM STDIN"), &data).await,
+                false => root.execute(&insert.replace("{}", &table), &[]).await,
+            };
+            root.batch_execute("SET statement_timeout = 0").await.expect("reset");
+            // A write cut off from its statement would still be landing.
+            if result.is_err() {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            let count = text_rows(&root, &format!("SELECT count(*) FROM {table}")).await[0][0].clone();
+            match &result {
+                Ok(rows) => assert_eq!((*rows, count.as_str()), (ROWS as u64, "70000"), "{table}, {timeout_ms} ms"),
+                Err(error) => {
+                    assert_eq!(sqlstate(error), "57014", "{table}, {timeout_ms} ms: {error:?}");
+                    assert_eq!(count, "0", "{table}, {timeout_ms} ms: answered 57014 but the rows were written");
+                }
+            }
+            outcomes.push(result.is_ok());
+        }
+    }
+    assert!(outcomes.contains(&true) && outcomes.contains(&false), "both outcomes seen: {outcomes:?}");
+}

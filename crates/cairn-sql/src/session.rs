@@ -31,7 +31,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::alter::{AlterTable, Fill, TableChange};
-use crate::cancel::{GuardedStream, StatementGuard};
+use crate::cancel::{GuardedStream, StatementGuard, WriteGate};
 use crate::copy::CopyOptions;
 use crate::direct::{parameter_number, KeyRead, Params};
 use crate::ddl::parse_create_table;
@@ -1216,13 +1216,14 @@ impl Session {
                 (Some(on_conflict), Some(def)) => Some(conflict_action(ctx, on_conflict, def)?),
                 _ => None,
             };
+            let gate = WriteGate::default();
             *self.insert.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions {
                 on_conflict,
                 returned: extras.returning.as_ref().map(|_| Vec::new()),
+                gate: gate.clone(),
             };
-            let outcome = guard.run(crate::compute::collect(&self.engine.compute, df)).await;
-            let options =
-                std::mem::take(&mut *self.insert.lock().unwrap_or_else(PoisonError::into_inner));
+            let outcome = guard.run_write(&gate, crate::compute::collect(&self.engine.compute, df)).await;
+            let options = end_insert(&self.insert, gate);
             let batches = outcome?;
             if let (Some(returning), Some(def)) = (&extras.returning, &def) {
                 return rows_output(
@@ -1533,4 +1534,14 @@ fn type_placeholders_from_casts(plan: LogicalPlan) -> datafusion::error::Result<
         })
     })?;
     Ok(typed.data)
+}
+
+/// Ends an INSERT or COPY that ran with `gate`: returns what its sink left
+/// in the session's slot (RETURNING rows), and leaves the closed gate
+/// there. A compute task the statement left behind (stopped, its answer
+/// given) may yet reach the sink; it must find this gate, not a fresh one.
+pub(crate) fn end_insert(slot: &InsertSlot, gate: WriteGate) -> InsertOptions {
+    gate.stop();
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    std::mem::replace(&mut *slot, InsertOptions { gate, ..Default::default() })
 }

@@ -26,6 +26,7 @@ use crate::error::to_df;
 use crate::returning::ConflictAction;
 use crate::scan_cache::ScanCache;
 use crate::scan_exec::ScanExec;
+use crate::cancel::WriteGate;
 use crate::txn::{TxCell, WRITE_INLINE_AT_MOST};
 use crate::values::{column_field, read_value};
 
@@ -640,6 +641,8 @@ struct RowSink {
 pub(crate) struct InsertOptions {
     pub on_conflict: Option<ConflictAction>,
     pub returned: Option<Vec<Vec<Value>>>,
+    /// Shared with the statement's guard: see [`WriteGate`].
+    pub gate: WriteGate,
 }
 
 /// Shared between a session and its tables.
@@ -795,16 +798,19 @@ impl DataSink for RowSink {
 
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> DfResult<u64> {
         let mut changes = (self.changes)();
-        {
+        let gate = {
             let slot = self.returned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             changes.on_conflict = slot.on_conflict.clone();
             changes.keep_rows = slot.returned.is_some();
-        }
+            slot.gate.clone()
+        };
         // All of them first, so that a large insert is converted on every core.
         let mut batches = Vec::new();
         while let Some(batch) = data.next().await {
             batches.push(batch?);
         }
+        // From here the rows are written whatever happens to the statement.
+        gate.begin_write().map_err(to_df)?;
         let expires_at = expiry(&self.def);
         if let Some(count) = changes.load(&batches, expires_at).await.map_err(to_df)? {
             return Ok(count);

@@ -4,7 +4,7 @@
 //! provider as INSERT, so access rules, defaults, keys and transactions
 //! apply unchanged).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use cairn_types::{CairnError, DataType, Result};
 use datafusion::catalog::TableProvider;
@@ -14,7 +14,8 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
 
 use super::{quote_identifier, Output, Session};
-use crate::cancel::GuardedStream;
+use crate::cancel::{GuardedStream, WriteGate};
+use crate::tables::InsertOptions;
 use crate::copy::binary::{BinaryReader, FieldDecoder};
 use crate::copy::reader::RecordReader;
 use crate::copy::{CopyFormat, CopySource, CopySpec};
@@ -171,9 +172,11 @@ impl Session {
             };
             row.push(cast(value, arrow_type(&column.data_type)?).alias(column.name.as_str()));
         }
+        let gate = WriteGate::default();
+        *self.insert.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions { gate: gate.clone(), ..Default::default() };
         let mut guard = self.start_statement();
         let written = guard
-            .run(async {
+            .run_write(&gate, async {
                 let input = self.ctx.read_batch(batch).map_err(from_df)?.select(row).map_err(from_df)?;
                 let plan = LogicalPlanBuilder::insert_into(
                     input.into_unoptimized_plan(),
@@ -187,7 +190,9 @@ impl Session {
                 let batches = crate::compute::collect(&self.engine.compute, df).await?;
                 Ok(super::inserted_count(&batches))
             })
-            .await?;
+            .await;
+        super::end_insert(&self.insert, gate);
+        let written = written?;
         Ok(Output::Command { tag: "COPY", rows: Some(written), reported: Vec::new() })
     }
 }
