@@ -1216,12 +1216,8 @@ impl Session {
                 (Some(on_conflict), Some(def)) => Some(conflict_action(ctx, on_conflict, def)?),
                 _ => None,
             };
-            let gate = WriteGate::default();
-            *self.insert.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions {
-                on_conflict,
-                returned: extras.returning.as_ref().map(|_| Vec::new()),
-                gate: gate.clone(),
-            };
+            let returned = extras.returning.as_ref().map(|_| Vec::new());
+            let gate = begin_insert(&self.insert, InsertOptions { on_conflict, returned, ..Default::default() });
             let outcome = guard.run_write(&gate, crate::compute::collect(&self.engine.compute, df)).await;
             let options = end_insert(&self.insert, gate);
             let batches = outcome?;
@@ -1534,6 +1530,14 @@ fn type_placeholders_from_casts(plan: LogicalPlan) -> datafusion::error::Result<
         })
     })?;
     Ok(typed.data)
+}
+
+/// Starts an INSERT or COPY with `options` in the session's slot, where
+/// its sink reads them, and a new [`WriteGate`] for its guard.
+pub(crate) fn begin_insert(slot: &InsertSlot, options: InsertOptions) -> WriteGate {
+    let gate = WriteGate::default();
+    *slot.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions { gate: gate.clone(), ..options };
+    gate
 }
 
 /// Ends an INSERT or COPY that ran with `gate`: returns what its sink left

@@ -4,7 +4,7 @@
 //! provider as INSERT, so access rules, defaults, keys and transactions
 //! apply unchanged).
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use cairn_types::{CairnError, DataType, Result};
 use datafusion::catalog::TableProvider;
@@ -14,7 +14,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
 
 use super::{quote_identifier, Output, Session};
-use crate::cancel::{GuardedStream, WriteGate};
+use crate::cancel::GuardedStream;
 use crate::tables::InsertOptions;
 use crate::copy::binary::{BinaryReader, FieldDecoder};
 use crate::copy::reader::RecordReader;
@@ -172,8 +172,7 @@ impl Session {
             };
             row.push(cast(value, arrow_type(&column.data_type)?).alias(column.name.as_str()));
         }
-        let gate = WriteGate::default();
-        *self.insert.lock().unwrap_or_else(PoisonError::into_inner) = InsertOptions { gate: gate.clone(), ..Default::default() };
+        let gate = super::begin_insert(&self.insert, InsertOptions::default());
         let mut guard = self.start_statement();
         let written = guard
             .run_write(&gate, async {
