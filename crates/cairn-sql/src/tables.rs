@@ -393,15 +393,13 @@ impl Changes {
         let store = self.catalog.store();
         // The rows' own bytes: a batch sliced from a larger one would
         // report the whole buffer from get_array_memory_size.
-        let bytes: usize = batches
-            .iter()
-            .flat_map(RecordBatch::columns)
-            .map(|column| column.to_data().get_slice_memory_size().unwrap_or(0))
-            .sum();
+        let bytes = || -> usize {
+            batches.iter().flat_map(RecordBatch::columns).map(|column| column.to_data().get_slice_memory_size().unwrap_or(0)).sum()
+        };
         let may_load = self.on_conflict.is_none()
             && !self.keep_rows
-            && bytes >= LOAD_AT_LEAST_BYTES
             && self.transaction.lock().is_none()
+            && bytes() >= LOAD_AT_LEAST_BYTES
             && store.partition_is_empty(self.def.id, self.partition)?;
         if !may_load {
             return Ok(None);

@@ -98,6 +98,15 @@ struct Inner {
 }
 
 impl Inner {
+    /// The latest committed version of an entity, without a snapshot: for
+    /// read-check-write under the write lock.
+    fn latest<E: Entity>(&self, key: &E::Key) -> Result<Option<E>> {
+        match self.meta.get(entity_key::<E>(key)).map_err(storage_error)? {
+            Some(bytes) => decode_value(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// One fdatasync of the journal, for the group commit's leader.
     fn sync_journal(&self) -> Result<()> {
         let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
@@ -460,10 +469,7 @@ impl Writer<'_> {
     /// Reads the latest committed version. Safe for read-check-write: no
     /// other writer runs while this batch is being built.
     pub fn get<E: Entity>(&self, key: &E::Key) -> Result<Option<E>> {
-        match self.inner.meta.get(entity_key::<E>(key)).map_err(storage_error)? {
-            Some(bytes) => decode_value(&bytes).map(Some),
-            None => Ok(None),
-        }
+        self.inner.latest(key)
     }
 
     /// Allocates the next id of `sequence` (ids start at `first`).

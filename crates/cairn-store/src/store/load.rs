@@ -18,10 +18,10 @@ use std::sync::PoisonError;
 use cairn_types::{CairnError, Result, TableDef, TableId};
 use fjall::{UserKey, UserValue};
 
-use super::{entity_key, storage_error, Store};
+use super::{storage_error, Store};
 use crate::conflicts::Written;
 use crate::rows::{partition_prefix, Partition, StoredRow};
-use crate::value::{decode_value, encode_value_into};
+use crate::value::encode_value_into;
 
 /// What [`Store::load`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,11 +95,10 @@ impl Store {
         // Held to the end: no commit may add a row to the partition between
         // the check that it is empty and the rows becoming visible.
         let _guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = inner.meta.get(entity_key::<TableDef>(&def.id)).map_err(storage_error)?;
-        if current.map(|bytes| decode_value::<TableDef>(&bytes)).transpose()?.as_ref() != Some(def) {
+        if inner.latest::<TableDef>(&def.id)?.as_ref() != Some(def) {
             return Ok(Load::DefinitionChanged);
         }
-        if inner.rows.prefix(&prefix).next().is_some() {
+        if !self.partition_is_empty(def.id, partition)? {
             return Ok(Load::PartitionNotEmpty);
         }
         if rows.is_empty() {
