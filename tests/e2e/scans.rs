@@ -128,3 +128,84 @@ async fn a_cached_table_copy_follows_every_change() {
     thrice(&root, "SELECT count(*) FROM big", &[vec!["39991".to_owned()]], "the transaction ended").await;
     thrice(&other, "SELECT count(*) FROM big", &[vec!["39991".to_owned()]], "the DELETE, in its own session").await;
 }
+
+/// A user's reads of their partition in key order, with LIMIT or without,
+/// either way round (a feed's latest rows), are answered from a copy of
+/// the partition once it has been read twice unchanged. Every read runs
+/// three times (store, copy made, copy read), after each change by the
+/// user and by others, through the extended protocol as drivers send it.
+#[tokio::test]
+async fn a_users_cached_feed_follows_their_writes() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE USER alice WITH PASSWORD 'alice-pw' ROLE user;
+         CREATE USER bob WITH PASSWORD 'bob-pw' ROLE user;
+         CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT, at TIMESTAMP);
+         EXECUTE AS USER 'alice' (INSERT INTO notes SELECT n, 'note ' || n, TIMESTAMP '2026-01-01 00:00:00' FROM generate_series(1, 100) AS g(n));
+         EXECUTE AS USER 'bob' (INSERT INTO notes SELECT n, 'bob ' || n, TIMESTAMP '2026-01-02 00:00:00' FROM generate_series(1, 10000) AS g(n));",
+    )
+    .await
+    .expect("setup");
+    let alice = server.connect("alice", "alice-pw").await.expect("alice");
+    let bob = server.connect("bob", "bob-pw").await.expect("bob");
+    let latest = alice.prepare("SELECT * FROM notes ORDER BY id DESC LIMIT $1").await.expect("prepare");
+    let first = alice.prepare("SELECT id, body FROM notes ORDER BY id LIMIT 3").await.expect("prepare");
+    let every = alice.prepare("SELECT id FROM notes ORDER BY id DESC").await.expect("prepare");
+
+    /// Alice's feed must show exactly `ids` (ascending) on every read.
+    async fn check(alice: &tokio_postgres::Client, statements: &[&tokio_postgres::Statement; 3], ids: &[i64], after: &str) {
+        let [latest, first, every] = statements;
+        let newest: Vec<(i64, String)> = ids.iter().rev().take(20).map(|&id| (id, format!("note {id}"))).collect();
+        let oldest: Vec<(i64, String)> = ids.iter().take(3).map(|&id| (id, format!("note {id}"))).collect();
+        for round in 1..=3 {
+            let rows = alice.query(*latest, &[&20_i64]).await.expect("latest");
+            let got: Vec<(i64, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+            assert_eq!(got, newest, "latest 20, read {round} after {after}");
+            assert!(rows.iter().all(|row| row.get::<_, std::time::SystemTime>(2) > std::time::UNIX_EPOCH), "every column");
+            let rows = alice.query(*first, &[]).await.expect("first");
+            assert_eq!(rows.iter().map(|row| (row.get(0), row.get(1))).collect::<Vec<(i64, String)>>(), oldest, "first 3, read {round} after {after}");
+            let rows = alice.query(*every, &[]).await.expect("every");
+            let got: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+            assert_eq!(got, ids.iter().rev().copied().collect::<Vec<_>>(), "all, newest first, read {round} after {after}");
+        }
+    }
+    let statements = [&latest, &first, &every];
+    let mut ids: Vec<i64> = (1..=100).collect();
+    check(&alice, &statements, &ids, "loading").await;
+
+    bob.batch_execute("INSERT INTO notes VALUES (10001, 'bob 10001', now()); DELETE FROM notes WHERE id = 100")
+        .await
+        .expect("bob writes his rows");
+    check(&alice, &statements, &ids, "another user's writes").await;
+
+    alice.batch_execute("INSERT INTO notes VALUES (101, 'note 101', now())").await.expect("insert");
+    ids.push(101);
+    check(&alice, &statements, &ids, "an INSERT").await;
+    alice.batch_execute("DELETE FROM notes WHERE id IN (1, 100)").await.expect("delete");
+    ids.retain(|&id| id != 1 && id != 100);
+    check(&alice, &statements, &ids, "a DELETE").await;
+    alice.batch_execute("UPDATE notes SET body = 'note ' || (id + 1000), id = id + 1000 WHERE id = 50").await.expect("update the key");
+    ids.retain(|&id| id != 50);
+    ids.push(1050);
+    check(&alice, &statements, &ids, "an UPDATE of the key").await;
+    // Own writes in an open transaction, then the commit.
+    alice.batch_execute("BEGIN; INSERT INTO notes VALUES (2000, 'note 2000', now())").await.expect("begin");
+    ids.push(2000);
+    check(&alice, &statements, &ids, "an insert in the open transaction").await;
+    alice.batch_execute("COMMIT").await.expect("commit");
+    check(&alice, &statements, &ids, "COMMIT").await;
+
+    // Bob's partition is larger than a read with LIMIT copies, and a read
+    // of all of it spans several batches, read backwards.
+    let bob_ids: Vec<i64> = (1..=10_001).filter(|&id| id != 100).collect();
+    for round in 1..=3 {
+        let latest: Vec<i64> = bob.query("SELECT id FROM notes ORDER BY id DESC LIMIT 9000", &[]).await.expect("bob's latest").iter().map(|row| row.get(0)).collect();
+        assert_eq!(latest, bob_ids.iter().rev().take(9000).copied().collect::<Vec<_>>(), "read {round}");
+        let all: Vec<i64> = bob.query("SELECT id FROM notes ORDER BY id DESC", &[]).await.expect("all of bob's").iter().map(|row| row.get(0)).collect();
+        assert_eq!(all, bob_ids.iter().rev().copied().collect::<Vec<_>>(), "read {round}");
+    }
+    // Now a copy of all of it is there, and serves reads with LIMIT.
+    let latest: Vec<i64> = bob.query("SELECT id FROM notes ORDER BY id DESC LIMIT 9000", &[]).await.expect("from the copy").iter().map(|row| row.get(0)).collect();
+    assert_eq!(latest, bob_ids.iter().rev().take(9000).copied().collect::<Vec<_>>());
+}

@@ -61,7 +61,7 @@ pub struct ServeArgs {
     /// Block cache size in MiB [default: 64]
     #[arg(long, env = "CAIRN_CACHE_MB", value_name = "MIB")]
     pub cache_mb: Option<u64>,
-    /// Memory for columnar copies of large, rarely written tables, in MiB; 0 turns them off [default: 256]
+    /// Memory for columnar copies of partitions read more often than written, in MiB; 0 turns them off [default: 256]
     #[arg(long, env = "CAIRN_SCAN_CACHE_MB", value_name = "MIB")]
     pub scan_cache_mb: Option<u64>,
     /// TLS certificate chain (PEM); enables TLS together with --tls-key

@@ -1,19 +1,22 @@
-//! A columnar copy of large tables that are read more often than written.
+//! A columnar copy of partitions that are read more often than written.
 //!
-//! A full scan decodes every stored row, one key-value pair at a time,
-//! and most of its time goes to walking the LSM tree and decoding values.
-//! When a table has not changed since the last scan, that work gives the
-//! same Arrow arrays again. So the arrays of a full scan are kept here,
-//! under the table's [`TableVersion`], and a later scan that finds the
-//! same version projects them instead of reading the store. Any commit to
-//! the table changes its version, so a stale copy is never read: it is
-//! dropped at the next lookup, or when space runs short.
+//! A scan decodes every stored row it reads, one key-value pair at a
+//! time, and most of its time goes to walking the LSM tree and decoding
+//! values. When a partition has not changed since the last read, that
+//! work gives the same Arrow arrays again. So the arrays of a whole
+//! partition are kept here, under the partition's [`TableVersion`], and a
+//! later read that finds the same version takes its rows from them instead
+//! of reading the store. Any commit to the partition changes its version,
+//! so a stale copy is never read: it is dropped at the next lookup, or
+//! when space runs short.
 //!
-//! Only what repays the memory is kept: a partition is cached at the
-//! second full scan that finds it unchanged (so a table written between
-//! every scan never pays for copies nobody reads), only when it has at
-//! least [`CACHE_AFTER_ROWS`] rows (short scans are cheap anyway), and
-//! within a byte budget, least recently used copies going first.
+//! Only what repays the memory is kept: a partition is copied at the
+//! second read that finds it unchanged (so a partition written between
+//! every two reads never pays for copies nobody reads), and within a byte
+//! budget, least recently used copies going first. A read with LIMIT
+//! (a feed's latest rows) copies only a partition of at most
+//! [`LIMITED_COPY_ROWS`] rows: reading a large partition whole to answer
+//! a short read would cost more than the copy saves.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -22,24 +25,42 @@ use cairn_store::{Partition, TableVersion};
 use cairn_types::{ColumnDef, TableId};
 use datafusion::arrow::array::RecordBatch;
 
-/// Rows a partition must have before its scans are cached.
-pub(crate) const CACHE_AFTER_ROWS: usize = 32 * 1024;
+/// The most rows of a partition a read with LIMIT copies.
+pub(crate) const LIMITED_COPY_ROWS: usize = 4096;
+
+/// The most partitions remembered as read once: the marks are only hints,
+/// and past this many they are forgotten together rather than grow with
+/// the number of users.
+const MAX_SEEN: usize = 64 * 1024;
 
 type CacheKey = (TableId, Partition);
 
-/// What a scan should do, as [`ScanCache::lookup`] tells it.
+/// How much of its partition a read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extent {
+    /// Every row.
+    Whole,
+    /// Up to a LIMIT.
+    Limited,
+}
+
+/// What a read should do, as [`ScanCache::lookup`] tells it.
+#[derive(Debug)]
 pub(crate) enum Lookup {
-    /// Read these batches (every column of the table, in table order).
+    /// Take the rows from these batches (every column of the table, every
+    /// row of the partition, in key order).
     Hit(Vec<RecordBatch>),
-    /// Read the store for every column and [`ScanCache::insert`] the result.
-    Fill,
+    /// Read every column of the whole partition, but not more than
+    /// `at_most` rows, and [`ScanCache::insert`] the result, or
+    /// [`ScanCache::scanned`] it if there were more.
+    Fill { at_most: Option<usize> },
     /// Read the store as usual, then [`ScanCache::scanned`].
     Miss,
 }
 
 enum Entry {
-    /// Scanned at this version with at least [`CACHE_AFTER_ROWS`] rows.
-    Seen(TableVersion),
+    /// Read at this version, holding at least this many rows.
+    Seen { version: TableVersion, rows: usize },
     Cached(Cached),
 }
 
@@ -58,14 +79,57 @@ struct State {
     entries: HashMap<CacheKey, Entry>,
     /// Bytes held by cached batches.
     used: usize,
+    /// How many entries are [`Entry::Seen`].
+    seen: usize,
     /// Ticks on every lookup and insert, for least-recently-used eviction.
     clock: u64,
 }
 
 impl State {
     fn remove(&mut self, key: &CacheKey) {
-        if let Some(Entry::Cached(cached)) = self.entries.remove(key) {
-            self.used -= cached.bytes;
+        match self.entries.remove(key) {
+            Some(Entry::Cached(cached)) => self.used -= cached.bytes,
+            Some(Entry::Seen { .. }) => self.seen -= 1,
+            None => {}
+        }
+    }
+
+    fn mark_seen(&mut self, key: CacheKey, version: TableVersion, rows: usize) {
+        let rows = match self.entries.get(&key) {
+            Some(Entry::Seen { version: seen, rows: known }) if *seen == version => rows.max(*known),
+            _ => rows,
+        };
+        self.remove(&key);
+        if self.seen >= MAX_SEEN {
+            self.entries.retain(|_, entry| matches!(entry, Entry::Cached(_)));
+            self.seen = 0;
+        }
+        self.entries.insert(key, Entry::Seen { version, rows });
+        self.seen += 1;
+    }
+
+    /// Evicts the least recently used copies until `bytes` more fit, and
+    /// then some: sorting the copies is paid once per eighth of the budget
+    /// rather than at every insert.
+    fn make_room(&mut self, bytes: usize, budget: usize) {
+        if self.used + bytes <= budget {
+            return;
+        }
+        let mut by_age: Vec<(u64, CacheKey)> = self
+            .entries
+            .iter()
+            .filter_map(|(key, entry)| match entry {
+                Entry::Cached(cached) => Some((cached.last_used, *key)),
+                Entry::Seen { .. } => None,
+            })
+            .collect();
+        by_age.sort_unstable_by_key(|(last_used, _)| *last_used);
+        let target = budget - budget / 8;
+        for (_, key) in by_age {
+            if self.used + bytes <= target {
+                break;
+            }
+            self.remove(&key);
         }
     }
 }
@@ -85,9 +149,16 @@ impl ScanCache {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What a full scan of `partition` of `table` at `version`, under the
-    /// definition `columns`, should do.
-    pub(crate) fn lookup(&self, table: TableId, partition: Partition, version: TableVersion, columns: &[ColumnDef]) -> Lookup {
+    /// What a read of `extent` of `partition` of `table` at `version`,
+    /// under the definition `columns`, should do.
+    pub(crate) fn lookup(
+        &self,
+        table: TableId,
+        partition: Partition,
+        version: TableVersion,
+        columns: &[ColumnDef],
+        extent: Extent,
+    ) -> Lookup {
         if self.budget_bytes == 0 {
             return Lookup::Miss;
         }
@@ -95,30 +166,32 @@ impl ScanCache {
         let mut state = self.lock();
         state.clock += 1;
         let now = state.clock;
-        match state.entries.get_mut(&key) {
-            Some(Entry::Cached(cached)) if cached.version == version && cached.columns == columns => {
+        match (state.entries.get_mut(&key), extent) {
+            (Some(Entry::Cached(cached)), _) if cached.version == version && cached.columns == columns => {
                 cached.last_used = now;
                 Lookup::Hit(cached.batches.clone())
             }
-            Some(Entry::Seen(seen)) if *seen == version => Lookup::Fill,
-            Some(_) => {
+            (Some(Entry::Seen { version: seen, .. }), Extent::Whole) if *seen == version => Lookup::Fill { at_most: None },
+            (Some(Entry::Seen { version: seen, rows }), Extent::Limited) if *seen == version => match *rows <= LIMITED_COPY_ROWS {
+                true => Lookup::Fill { at_most: Some(LIMITED_COPY_ROWS) },
+                false => Lookup::Miss,
+            },
+            (Some(_), _) => {
                 state.remove(&key);
                 Lookup::Miss
             }
-            None => Lookup::Miss,
+            (None, _) => Lookup::Miss,
         }
     }
 
-    /// Records a full scan of `rows` rows at `version`, which makes the
-    /// next one at that version a [`Lookup::Fill`] if the partition is big
-    /// enough to cache.
+    /// Records a read at `version` that found at least `rows` rows in the
+    /// partition (all of them, or more than a fill may copy), which makes
+    /// the next read at that version a [`Lookup::Fill`] if it may copy them.
     pub(crate) fn scanned(&self, table: TableId, partition: Partition, version: TableVersion, rows: usize) {
-        if self.budget_bytes == 0 || rows < CACHE_AFTER_ROWS {
+        if self.budget_bytes == 0 {
             return;
         }
-        let mut state = self.lock();
-        state.remove(&(table, partition));
-        state.entries.insert((table, partition), Entry::Seen(version));
+        self.lock().mark_seen((table, partition), version, rows);
     }
 
     /// Keeps `batches`, every column of the partition at `version`, if
@@ -139,18 +212,7 @@ impl ScanCache {
         if bytes > self.budget_bytes {
             return;
         }
-        while state.used + bytes > self.budget_bytes {
-            let oldest = state
-                .entries
-                .iter()
-                .filter_map(|(key, entry)| match entry {
-                    Entry::Cached(cached) => Some((cached.last_used, *key)),
-                    Entry::Seen(_) => None,
-                })
-                .min_by_key(|(last_used, _)| *last_used);
-            let Some((_, oldest)) = oldest else { break };
-            state.remove(&oldest);
-        }
+        state.make_room(bytes, self.budget_bytes);
         state.clock += 1;
         let cached = Cached {
             version,
@@ -193,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path(), &Default::default()).expect("store");
         let table = TableId(1000);
-        let version = || store.snapshot_with_version(table).1.expect("stable");
+        let version = || store.snapshot_with_version(table, Partition::Shared).1.expect("stable");
         let before = version();
         store
             .write(|w| w.set_row_at(&cairn_store::row_key(table, Partition::Shared, b"k"), Some(&cairn_store::StoredRow { expires_at: None, values: Vec::new() })))
@@ -202,61 +264,91 @@ mod tests {
     }
 
     #[test]
-    fn a_partition_is_cached_at_its_second_unchanged_scan_and_dropped_when_it_changes() {
+    fn a_partition_is_cached_at_its_second_unchanged_read_and_dropped_when_it_changes() {
         let cache = ScanCache::new(1 << 30);
         let (v1, v2) = two_versions();
         let (table, shared, columns) = (TableId(1000), Partition::Shared, [column("v")]);
-        assert!(matches!(cache.lookup(table, shared, v1, &columns), Lookup::Miss));
-        cache.scanned(table, shared, v1, CACHE_AFTER_ROWS);
-        assert!(matches!(cache.lookup(table, shared, v1, &columns), Lookup::Fill));
+        assert!(matches!(cache.lookup(table, shared, v1, &columns, Extent::Whole), Lookup::Miss));
+        cache.scanned(table, shared, v1, 10);
+        assert!(matches!(cache.lookup(table, shared, v1, &columns, Extent::Whole), Lookup::Fill { at_most: None }));
         cache.insert(table, shared, v1, &columns, &[batch(10)]);
-        let Lookup::Hit(batches) = cache.lookup(table, shared, v1, &columns) else { panic!("expected a hit") };
-        assert_eq!(batches, [batch(10)]);
+        let Lookup::Hit(batches) = cache.lookup(table, shared, v1, &columns, Extent::Limited) else { panic!("expected a hit") };
+        assert_eq!(batches, [batch(10)], "a copy serves reads with LIMIT too");
         // Another partition of the same table is its own entry.
-        assert!(matches!(cache.lookup(table, Partition::User(cairn_types::UserId(7)), v1, &columns), Lookup::Miss));
+        let user = Partition::User(cairn_types::UserId(7));
+        assert!(matches!(cache.lookup(table, user, v1, &columns, Extent::Whole), Lookup::Miss));
         // A changed definition or a new version is a miss, and frees the copy.
-        assert!(matches!(cache.lookup(table, shared, v1, &[column("renamed")]), Lookup::Miss));
+        assert!(matches!(cache.lookup(table, shared, v1, &[column("renamed")], Extent::Whole), Lookup::Miss));
         assert_eq!(cache.used_bytes(), 0);
         cache.insert(table, shared, v1, &columns, &[batch(10)]);
-        assert!(matches!(cache.lookup(table, shared, v2, &columns), Lookup::Miss));
+        assert!(matches!(cache.lookup(table, shared, v2, &columns, Extent::Whole), Lookup::Miss));
         assert_eq!(cache.used_bytes(), 0);
+        // A mark of an older version does not count either.
+        cache.scanned(table, shared, v1, 10);
+        assert!(matches!(cache.lookup(table, shared, v2, &columns, Extent::Whole), Lookup::Miss));
     }
 
     #[test]
-    fn small_partitions_are_never_cached() {
+    fn a_read_with_limit_copies_only_a_small_partition() {
         let cache = ScanCache::new(1 << 30);
         let (version, _) = two_versions();
         let (table, columns) = (TableId(1000), [column("v")]);
-        cache.scanned(table, Partition::Shared, version, CACHE_AFTER_ROWS - 1);
-        assert!(matches!(cache.lookup(table, Partition::Shared, version, &columns), Lookup::Miss));
+        let limited = || cache.lookup(table, Partition::Shared, version, &columns, Extent::Limited);
+        assert!(matches!(limited(), Lookup::Miss));
+        // Twenty rows read: the partition holds at least that many.
+        cache.scanned(table, Partition::Shared, version, 20);
+        assert!(matches!(limited(), Lookup::Fill { at_most: Some(LIMITED_COPY_ROWS) }));
+        // The fill found more than it may copy; a shorter read later does
+        // not make that forgotten.
+        cache.scanned(table, Partition::Shared, version, LIMITED_COPY_ROWS + 1);
+        cache.scanned(table, Partition::Shared, version, 20);
+        assert!(matches!(limited(), Lookup::Miss));
+        // A read of every row still copies it.
+        assert!(matches!(cache.lookup(table, Partition::Shared, version, &columns, Extent::Whole), Lookup::Fill { at_most: None }));
     }
 
     #[test]
-    fn the_budget_evicts_the_least_recently_used_copy() {
+    fn the_budget_evicts_the_least_recently_used_copies() {
         let one = batch(1000).get_array_memory_size();
-        let cache = ScanCache::new(2 * one);
+        let cache = ScanCache::new(4 * one);
         let (version, _) = two_versions();
         let columns = [column("v")];
-        let (a, b, c) = (TableId(1), TableId(2), TableId(3));
-        cache.insert(a, Partition::Shared, version, &columns, &[batch(1000)]);
-        cache.insert(b, Partition::Shared, version, &columns, &[batch(1000)]);
-        // `a` is used after `b`, so `b` goes to make room for `c`.
-        assert!(matches!(cache.lookup(a, Partition::Shared, version, &columns), Lookup::Hit(_)));
-        cache.insert(c, Partition::Shared, version, &columns, &[batch(1000)]);
-        assert!(matches!(cache.lookup(a, Partition::Shared, version, &columns), Lookup::Hit(_)));
-        assert!(matches!(cache.lookup(b, Partition::Shared, version, &columns), Lookup::Miss));
-        assert!(matches!(cache.lookup(c, Partition::Shared, version, &columns), Lookup::Hit(_)));
-        assert_eq!(cache.used_bytes(), 2 * one);
+        let tables = [1, 2, 3, 4, 5].map(TableId);
+        let hit = |table| matches!(cache.lookup(table, Partition::Shared, version, &columns, Extent::Whole), Lookup::Hit(_));
+        for table in &tables[..4] {
+            cache.insert(*table, Partition::Shared, version, &columns, &[batch(1000)]);
+        }
+        // The first is used after the others, so the second and third go
+        // to make room for the fifth and an eighth of the budget more.
+        assert!(hit(tables[0]));
+        cache.insert(tables[4], Partition::Shared, version, &columns, &[batch(1000)]);
+        assert_eq!([0, 1, 2, 3, 4].map(|i| hit(tables[i])), [true, false, false, true, true]);
+        assert_eq!(cache.used_bytes(), 3 * one);
         // A copy bigger than the whole budget is not kept.
-        cache.insert(a, Partition::Shared, version, &columns, &[batch(3000)]);
-        assert!(matches!(cache.lookup(a, Partition::Shared, version, &columns), Lookup::Miss));
+        cache.insert(tables[0], Partition::Shared, version, &columns, &[batch(5000)]);
+        assert!(!hit(tables[0]));
+    }
+
+    #[test]
+    fn marks_of_partitions_read_once_stay_bounded() {
+        let cache = ScanCache::new(1 << 30);
+        let (version, _) = two_versions();
+        let columns = [column("v")];
+        cache.insert(TableId(1), Partition::Shared, version, &columns, &[batch(10)]);
+        for user in 0..=MAX_SEEN as u64 {
+            cache.scanned(TableId(2), Partition::User(cairn_types::UserId(user)), version, 1);
+        }
+        let state = cache.lock();
+        assert!(state.seen <= MAX_SEEN && state.entries.len() <= MAX_SEEN + 1);
+        drop(state);
+        assert!(matches!(cache.lookup(TableId(1), Partition::Shared, version, &columns, Extent::Whole), Lookup::Hit(_)), "copies are kept");
     }
 
     #[test]
     fn a_zero_budget_caches_nothing() {
         let cache = ScanCache::new(0);
         let (version, _) = two_versions();
-        cache.scanned(TableId(1), Partition::Shared, version, CACHE_AFTER_ROWS);
-        assert!(matches!(cache.lookup(TableId(1), Partition::Shared, version, &[column("v")]), Lookup::Miss));
+        cache.scanned(TableId(1), Partition::Shared, version, 10);
+        assert!(matches!(cache.lookup(TableId(1), Partition::Shared, version, &[column("v")], Extent::Whole), Lookup::Miss));
     }
 }

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use cairn_catalog::Catalog;
 use cairn_store::{encode_primary_key, row_key, successor, EncodedRow, KeyRange, Partition, StoredRow, StoredRowRef};
 use cairn_types::{CairnError, TableDef, Timestamp, Value, ValueRef};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
 
 use crate::equality::{equality, range, Equality};
-use crate::scan_cache::{Lookup, ScanCache};
+use crate::scan_cache::{Extent, Lookup, ScanCache};
 use crate::scan_exec::ScanSource;
 use crate::txn::TxCell;
 use crate::values::{arrow_type, read_value, ColumnBuilder};
@@ -311,7 +312,7 @@ impl ScanSource for TableScan {
         let mut transaction = self.transaction.lock();
         match transaction.as_mut() {
             Some(transaction) => self.build(self.read_in(transaction)?),
-            None if self.reads_whole_partition() => self.read_through_cache(),
+            None if self.reads_partition_in_key_order() => self.read_through_cache(),
             None => match &self.path {
                 RowPath::PointGet(keys) if keys.len() == 1 => self.read_latest(&keys[0]),
                 _ => self.read_snapshot(&self.catalog.snapshot()),
@@ -345,35 +346,49 @@ impl TableScan {
         }
     }
 
-    /// Whether this scan returns every row of its partition, so that it
-    /// reads the same rows whenever the table's version is the same: a
-    /// full scan in key order, without conditions or LIMIT, of a table
-    /// whose rows never expire (expiry depends on the clock, not on commits).
-    fn reads_whole_partition(&self) -> bool {
-        matches!(self.path, RowPath::FullScan)
-            && self.conditions.is_empty()
-            && self.limit.is_none()
-            && !self.reverse
-            && self.def.ttl_seconds.is_none()
+    /// Whether this scan reads its partition from one end in key order,
+    /// so that it reads the same rows whenever the partition's version is
+    /// the same and can take them from a copy of the whole partition: no
+    /// key conditions, of a table whose rows never expire (expiry depends
+    /// on the clock, not on commits). LIMIT and either order are fine.
+    fn reads_partition_in_key_order(&self) -> bool {
+        matches!(self.path, RowPath::FullScan) && self.conditions.is_empty() && self.def.ttl_seconds.is_none()
     }
 
-    /// A whole-partition scan outside a transaction: from the columnar
-    /// copy if the table has not changed since it was made, otherwise
-    /// from the store (see [`crate::scan_cache`]).
+    /// A read of the partition in key order outside a transaction: from
+    /// the columnar copy if the partition has not changed since it was
+    /// made, otherwise from the store (see [`crate::scan_cache`]).
     fn read_through_cache(&self) -> cairn_types::Result<Vec<RecordBatch>> {
         let (table, partition) = (self.def.id, self.partition);
-        let (snapshot, version) = self.catalog.store().snapshot_with_version(table);
-        let Some(version) = version else { return self.read_snapshot(&snapshot) };
-        match self.cache.lookup(table, partition, version, &self.def.columns) {
-            Lookup::Hit(every_column) => self.project(&every_column),
-            Lookup::Fill => {
-                let all = (0..self.def.columns.len()).collect();
-                let scan = TableScan { projection: all, schema: crate::tables::table_schema(&self.def)?, ..self.clone() };
-                let every_column = scan.read_snapshot(&snapshot)?;
-                self.cache.insert(table, partition, version, &self.def.columns, &every_column);
-                self.project(&every_column)
-            }
-            Lookup::Miss => {
+        let store = self.catalog.store();
+        // A hit needs no snapshot: the version says the copy holds the
+        // latest committed rows.
+        let Some(version) = store.partition_version(table, partition) else {
+            return self.read_snapshot(&store.snapshot());
+        };
+        let extent = if self.limit.is_some() { Extent::Limited } else { Extent::Whole };
+        let lookup = self.cache.lookup(table, partition, version, &self.def.columns, extent);
+        if let Lookup::Hit(every_column) = &lookup {
+            return self.read_copy(every_column);
+        }
+        let (snapshot, snapshot_version) = store.snapshot_with_version(table, partition);
+        if snapshot_version != Some(version) {
+            // A commit came in between: read what the snapshot holds, and
+            // leave the cache to a later read.
+            return self.read_snapshot(&snapshot);
+        }
+        match lookup {
+            Lookup::Fill { at_most } => match self.read_every_column(&snapshot, at_most)? {
+                Ok(every_column) => {
+                    self.cache.insert(table, partition, version, &self.def.columns, &every_column);
+                    self.read_copy(&every_column)
+                }
+                Err(more_than) => {
+                    self.cache.scanned(table, partition, version, more_than);
+                    self.read_snapshot(&snapshot)
+                }
+            },
+            Lookup::Hit(_) | Lookup::Miss => {
                 let batches = self.read_snapshot(&snapshot)?;
                 self.cache.scanned(table, partition, version, batches.iter().map(RecordBatch::num_rows).sum());
                 Ok(batches)
@@ -381,17 +396,71 @@ impl TableScan {
         }
     }
 
-    /// This scan's columns of batches that hold every column of the table.
-    fn project(&self, every_column: &[RecordBatch]) -> cairn_types::Result<Vec<RecordBatch>> {
-        every_column
-            .iter()
-            .map(|batch| {
-                let columns = self.projection.iter().map(|&i| Arc::clone(batch.column(i))).collect();
-                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
-                    .map_err(|e| CairnError::Internal(e.to_string()))
-            })
-            .collect()
+    /// Every column of every row of the partition, in key order; with
+    /// `at_most`, `Err(at_most + 1)` if the partition holds more rows.
+    fn read_every_column(
+        &self,
+        snapshot: &cairn_store::Snapshot,
+        at_most: Option<usize>,
+    ) -> cairn_types::Result<Result<Vec<RecordBatch>, usize>> {
+        let whole = TableScan {
+            projection: (0..self.def.columns.len()).collect(),
+            schema: crate::tables::table_schema(&self.def)?,
+            limit: at_most.map(|rows| rows + 1),
+            reverse: false,
+            ..self.clone()
+        };
+        let batches = whole.read_snapshot(snapshot)?;
+        let Some(at_most) = at_most else { return Ok(Ok(batches)) };
+        if batches.iter().map(RecordBatch::num_rows).sum::<usize>() > at_most {
+            return Ok(Err(at_most + 1));
+        }
+        // The builders were sized for `at_most` rows: copy what they hold
+        // into arrays of its size, which is what the cache keeps.
+        let compact = |batch: &RecordBatch| {
+            let rows = u32::try_from(batch.num_rows()).map_err(|e| CairnError::Internal(e.to_string()))?;
+            take_record_batch(batch, &UInt32Array::from_iter_values(0..rows)).map_err(|e| CairnError::Internal(e.to_string()))
+        };
+        Ok(Ok(batches.iter().map(compact).collect::<cairn_types::Result<_>>()?))
+    }
+
+    /// This scan's rows (its order and LIMIT) and columns from batches of
+    /// every column of every row of the partition, in key order.
+    fn read_copy(&self, every_column: &[RecordBatch]) -> cairn_types::Result<Vec<RecordBatch>> {
+        let mut wanted = self.limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let batches: Box<dyn Iterator<Item = &RecordBatch>> = match self.reverse {
+            true => Box::new(every_column.iter().rev()),
+            false => Box::new(every_column.iter()),
+        };
+        for batch in batches {
+            if wanted == 0 {
+                break;
+            }
+            let rows = batch.num_rows().min(wanted);
+            wanted -= rows;
+            let batch = self.project(batch)?;
+            out.push(match self.reverse {
+                // The last `rows` rows, last first.
+                true => {
+                    let last = u32::try_from(batch.num_rows()).map_err(|e| CairnError::Internal(e.to_string()))?;
+                    let indices = UInt32Array::from_iter_values((last - rows as u32..last).rev());
+                    take_record_batch(&batch, &indices).map_err(|e| CairnError::Internal(e.to_string()))?
+                }
+                false => batch.slice(0, rows),
+            });
+        }
+        if out.is_empty() {
+            out.push(RecordBatch::new_empty(Arc::clone(&self.schema)));
+        }
+        Ok(out)
+    }
+
+    /// This scan's columns of a batch that holds every column of the table.
+    fn project(&self, every_column: &RecordBatch) -> cairn_types::Result<RecordBatch> {
+        let columns = self.projection.iter().map(|&i| Arc::clone(every_column.column(i))).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(every_column.num_rows()));
+        RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options).map_err(|e| CairnError::Internal(e.to_string()))
     }
 
     /// The rows the path selects, as an open transaction sees them (which

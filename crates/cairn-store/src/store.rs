@@ -161,15 +161,23 @@ impl Store {
         }
     }
 
-    /// A snapshot, and the version of `table`'s rows it holds; `None` if a
-    /// commit to the table was in flight (see [`crate::versions`]). Two
-    /// snapshots with the same version hold the same rows of `table`.
-    pub fn snapshot_with_version(&self, table: TableId) -> (Snapshot, Option<TableVersion>) {
+    /// A snapshot, and the version of the rows of `partition` of `table`
+    /// it holds; `None` if a commit to them was in flight (see
+    /// [`crate::versions`]). Two snapshots with the same version hold the
+    /// same rows of that partition.
+    pub fn snapshot_with_version(&self, table: TableId, partition: Partition) -> (Snapshot, Option<TableVersion>) {
         let versions = &self.inner.versions;
-        let before = versions.current(table);
+        let before = versions.current(table, partition);
         let snapshot = self.snapshot();
-        let after = versions.current(table);
+        let after = versions.current(table, partition);
         (snapshot, before.filter(|_| before == after))
+    }
+
+    /// The version of the latest committed rows of `partition` of
+    /// `table`, without a snapshot; `None` while a commit writes them. A
+    /// copy of the rows made at this version is what a read now would see.
+    pub fn partition_version(&self, table: TableId, partition: Partition) -> Option<TableVersion> {
+        self.inner.versions.current(table, partition)
     }
 
     /// A snapshot for a transaction, with a pin that keeps the record of

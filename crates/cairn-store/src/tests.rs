@@ -478,7 +478,7 @@ fn a_table_version_changes_with_commits_to_that_table_only() {
             .write(|w| w.set_row_at(&crate::row_key(table, Partition::Shared, &[n]), Some(&StoredRow { expires_at: None, values: vec![Value::Int64(n.into())] })))
             .expect("write");
     };
-    let version = |table: TableId| store.snapshot_with_version(table).1.expect("no write in flight");
+    let version = |table: TableId| store.snapshot_with_version(table, Partition::Shared).1.expect("no write in flight");
     let first = version(table);
     assert_eq!(version(table), first, "reading does not change it");
     write(other, 1);
@@ -530,13 +530,13 @@ fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
 
         assert!(store.partition_is_empty(def.id, alice).expect("read") && !store.partition_is_empty(def.id, bob).expect("read"));
         let before = store.snapshot();
-        let version = store.snapshot_with_version(def.id).1.expect("stable");
+        let version = store.snapshot_with_version(def.id, alice).1.expect("stable");
         assert_eq!(store.load(&def, alice, rows(alice, &mut (1..1001).rev())).expect("load"), Load::Loaded, "in any order");
         assert_eq!(before.scan_rows(def.id, alice).count(), 0, "an older snapshot does not see the load");
         assert_eq!(count(&store, alice), 1000);
         assert!(!store.partition_is_empty(def.id, alice).expect("read"));
         assert_eq!(store.snapshot().get_row(def.id, alice, &encode_primary_key(&[&Value::Int64(500)]).expect("key")).expect("get"), Some(row(500)));
-        assert_ne!(store.snapshot_with_version(def.id).1, Some(version), "the load is a write to the table");
+        assert_ne!(store.snapshot_with_version(def.id, alice).1, Some(version), "the load is a write to the table");
 
         // A partition with a row, or a table altered since: nothing written.
         assert_eq!(store.load(&def, alice, rows(alice, &mut (2000..2010))).expect("load"), Load::PartitionNotEmpty);

@@ -1,120 +1,244 @@
-//! Per-table write versions: a number that changes whenever a commit
-//! writes rows of a table, so that a copy of the table's rows kept outside
-//! the store (the SQL layer's columnar scan cache) can tell whether it is
-//! still what a snapshot would read.
+//! Partition write versions: a number that changes whenever a commit
+//! writes rows of a partition, so that a copy of a partition's rows kept
+//! outside the store (the SQL layer's columnar scan cache) can tell
+//! whether it is still what a snapshot would read.
 //!
-//! Each commit moves the version of every table it writes twice, under the
-//! write lock: to an odd number before its batch becomes visible and to the
-//! next even number after. A reader reads the version, takes its snapshot,
-//! and reads the version again ([`crate::Store::snapshot_with_version`]).
-//! If both reads agree on an even version, no commit to the table was in
-//! flight or landed in between, so every snapshot that gets that version
-//! holds the same rows of the table.
+//! Each commit moves the version of every partition it writes twice,
+//! under the write lock: to an odd number before its batch becomes
+//! visible and to the next even number after. A reader reads the version,
+//! takes its snapshot, and reads the version again
+//! ([`crate::Store::snapshot_with_version`]). If both reads agree on an
+//! even version, no commit to the partition was in flight or landed in
+//! between, so every snapshot that gets that version holds the same rows
+//! of the partition.
+//!
+//! A shared table's partition is the whole table: it has a counter per
+//! table. User partitions are counted in [`STRIPES`] stripes, a user's
+//! partition of a table hashing to one of them, so that a write to one
+//! user's rows leaves every other user's copy valid (bar the users who
+//! share its stripe, whose copies are read again once, spuriously) and
+//! the counters never grow with the number of users. A key says which
+//! table it belongs to but not whether that table has user partitions, so
+//! a commit moves the counter of every table it writes and the stripe its
+//! key's first bytes after the table id would name for a user table; for
+//! a shared table that stripe is a harmless extra change.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use cairn_types::TableId;
+use cairn_types::{TableId, UserId};
 
 use crate::conflicts::Written;
 use crate::key::KeyCodec;
-use crate::rows::ROW_KIND;
+use crate::rows::{Partition, ROW_KIND};
 
-/// A table's rows as of some set of commits. Only stable versions (no
+/// How many counters user partitions share. More stripes make a spurious
+/// change rarer; each is 8 bytes.
+const STRIPES: usize = 4096;
+
+/// A partition's rows as of some set of commits. Only stable versions (no
 /// commit in flight) exist as values, so holding one means it is safe to
-/// compare.
+/// compare (with another version of the same partition).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TableVersion(u64);
 
-#[derive(Default)]
 pub(crate) struct TableVersions {
-    counters: Mutex<HashMap<TableId, u64>>,
+    counters: Mutex<Counters>,
+}
+
+struct Counters {
+    tables: HashMap<TableId, u64>,
+    stripes: Box<[u64; STRIPES]>,
+}
+
+impl Default for TableVersions {
+    fn default() -> Self {
+        TableVersions { counters: Mutex::new(Counters { tables: HashMap::new(), stripes: Box::new([0; STRIPES]) }) }
+    }
 }
 
 impl TableVersions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<TableId, u64>> {
+    fn lock(&self) -> MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The version of `table`'s rows; `None` while a commit writes them.
-    pub(crate) fn current(&self, table: TableId) -> Option<TableVersion> {
-        let counter = self.lock().get(&table).copied().unwrap_or(0);
+    /// The version of `partition` of `table`; `None` while a commit writes it.
+    pub(crate) fn current(&self, table: TableId, partition: Partition) -> Option<TableVersion> {
+        let counters = self.lock();
+        let counter = match partition {
+            Partition::Shared => counters.tables.get(&table).copied().unwrap_or(0),
+            Partition::User(user) => counters.stripes[stripe(table, user)],
+        };
         (counter % 2 == 0).then_some(TableVersion(counter))
     }
 
-    /// Marks the tables of `written` as being written until the returned
-    /// guard drops. Hold it from before the batch commits until after.
+    /// Marks the partitions of `written` as being written until the
+    /// returned guard drops. Hold it from before the batch commits until after.
     pub(crate) fn writing(&self, written: &[Written]) -> Writing<'_> {
-        let tables = tables_of(written);
-        self.advance(&tables);
-        Writing { versions: self, tables }
+        let touched = Touched::of(written);
+        self.advance(&touched);
+        Writing { versions: self, touched }
     }
 
-    fn advance(&self, tables: &[TableId]) {
+    fn advance(&self, touched: &Touched) {
         let mut counters = self.lock();
-        for table in tables {
-            *counters.entry(*table).or_insert(0) += 1;
+        for table in &touched.tables {
+            *counters.tables.entry(*table).or_insert(0) += 1;
+        }
+        for stripe in touched.stripes() {
+            counters.stripes[stripe] += 1;
         }
     }
 }
 
-/// Tables being written; see [`TableVersions::writing`].
+/// The stripe of a user's partition of a table. A multiplicative hash:
+/// table and user ids are small consecutive numbers, which it spreads.
+fn stripe(table: TableId, user: UserId) -> usize {
+    let mixed = table.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ user.0.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (mixed.wrapping_mul(0x1656_67B1_9E37_79F9) >> (64 - STRIPES.trailing_zeros())) as usize
+}
+
+/// Partitions being written; see [`TableVersions::writing`].
 pub(crate) struct Writing<'a> {
     versions: &'a TableVersions,
-    tables: Vec<TableId>,
+    touched: Touched,
 }
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        self.versions.advance(&self.tables);
+        self.versions.advance(&self.touched);
     }
 }
 
-/// The tables whose rows `written` touches, each once.
-fn tables_of(written: &[Written]) -> Vec<TableId> {
-    let mut tables: Vec<TableId> = Vec::new();
-    for entry in written {
-        let (Written::Key(key) | Written::Prefix(key)) = entry;
-        let Some(mut id) = key.strip_prefix(&[ROW_KIND]) else { continue };
-        let Ok(table) = TableId::decode_key(&mut id) else { continue };
-        // Batches write a table's rows together: comparing with the last
-        // one keeps this linear for a million-row COPY.
-        if tables.last() != Some(&table) && !tables.contains(&table) {
-            tables.push(table);
+/// The counters a commit moves, each once: a counter moved twice by one
+/// commit would look stable while the commit is in flight.
+#[derive(Debug, Default, PartialEq)]
+struct Touched {
+    tables: Vec<TableId>,
+    /// One bit per stripe.
+    stripes: Vec<u64>,
+}
+
+impl Touched {
+    fn of(written: &[Written]) -> Touched {
+        let mut touched = Touched::default();
+        for entry in written {
+            let (Written::Key(key) | Written::Prefix(key)) = entry;
+            let Some(mut rest) = key.strip_prefix(&[ROW_KIND]) else { continue };
+            let Ok(table) = TableId::decode_key(&mut rest) else { continue };
+            // Batches write a table's rows together: comparing with the
+            // last one keeps this linear for a million-row COPY.
+            if touched.tables.last() != Some(&table) && !touched.tables.contains(&table) {
+                touched.tables.push(table);
+            }
+            match (entry, UserId::decode_key(&mut rest)) {
+                // A row of a user's partition, or the whole partition
+                // (shorter keys are rows of shared tables, whose keys
+                // hold no user).
+                (_, Ok(user)) => touched.add_stripe(stripe(table, user)),
+                // Every partition of the table.
+                (Written::Prefix(_), Err(_)) => touched.stripes = vec![u64::MAX; STRIPES / 64],
+                (Written::Key(_), Err(_)) => {}
+            }
         }
+        touched
     }
-    tables
+
+    fn add_stripe(&mut self, stripe: usize) {
+        if self.stripes.is_empty() {
+            self.stripes = vec![0; STRIPES / 64];
+        }
+        self.stripes[stripe / 64] |= 1 << (stripe % 64);
+    }
+
+    fn stripes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.stripes.iter().enumerate().flat_map(|(word, &bits)| {
+            let mut bits = bits;
+            std::iter::from_fn(move || {
+                let bit = (bits != 0).then(|| bits.trailing_zeros() as usize)?;
+                bits &= bits - 1;
+                Some(word * 64 + bit)
+            })
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::{row_key, table_prefix, Partition};
+    use crate::rows::{partition_prefix, row_key, table_prefix};
 
     #[test]
     fn a_version_is_hidden_while_a_write_is_in_flight_and_new_after() {
         let versions = TableVersions::default();
         let (written_table, other) = (TableId(1001), TableId(1002));
-        let before = versions.current(written_table).expect("stable");
-        let untouched = versions.current(other).expect("stable");
+        let before = versions.current(written_table, Partition::Shared).expect("stable");
+        let untouched = versions.current(other, Partition::Shared).expect("stable");
         let written = [
             Written::Key(row_key(written_table, Partition::Shared, b"a")),
             Written::Key(row_key(written_table, Partition::Shared, b"b")),
             Written::Prefix(table_prefix(written_table)),
         ];
         let writing = versions.writing(&written);
-        assert_eq!(versions.current(written_table), None);
-        assert_eq!(versions.current(other), Some(untouched));
+        assert_eq!(versions.current(written_table, Partition::Shared), None);
+        assert_eq!(versions.current(other, Partition::Shared), Some(untouched));
         drop(writing);
-        let after = versions.current(written_table).expect("stable again");
+        let after = versions.current(written_table, Partition::Shared).expect("stable again");
         assert_ne!(after, before);
-        assert_eq!(versions.current(other), Some(untouched));
+        assert_eq!(versions.current(other, Partition::Shared), Some(untouched));
+    }
+
+    /// Two users whose partitions of `table` fall in different stripes.
+    fn two_users(table: TableId) -> (Partition, Partition) {
+        let first = UserId(1);
+        let second = (2..).map(UserId).find(|&user| stripe(table, user) != stripe(table, first)).expect("another stripe");
+        (Partition::User(first), Partition::User(second))
     }
 
     #[test]
-    fn tables_of_lists_each_written_table_once() {
-        let key = |table: u64, user: u64| Written::Key(row_key(TableId(table), Partition::User(cairn_types::UserId(user)), b"k"));
-        let written = [key(1001, 1), key(1002, 1), key(1001, 2), Written::Prefix(table_prefix(TableId(1003)))];
-        assert_eq!(tables_of(&written), vec![TableId(1001), TableId(1002), TableId(1003)]);
+    fn a_write_to_one_users_rows_leaves_other_users_versions() {
+        let versions = TableVersions::default();
+        let table = TableId(1001);
+        let (alice, bob) = two_users(table);
+        let version = |partition| versions.current(table, partition).expect("stable");
+        let (alice_before, bob_before) = (version(alice), version(bob));
+
+        let writing = versions.writing(&[Written::Key(row_key(table, alice, b"row")), Written::Key(row_key(table, alice, b"another"))]);
+        assert_eq!(versions.current(table, alice), None, "in flight, though written twice");
+        assert_eq!(versions.current(table, bob), Some(bob_before));
+        drop(writing);
+        assert_ne!(version(alice), alice_before);
+        assert_eq!(version(bob), bob_before);
+
+        // A load writes a partition by its prefix.
+        let alice_now = version(alice);
+        drop(versions.writing(&[Written::Prefix(partition_prefix(table, alice))]));
+        assert_ne!(version(alice), alice_now);
+        assert_eq!(version(bob), bob_before);
+
+        // Every user's rows at once (DROP, TRUNCATE, ALTER).
+        let (alice_now, bob_now) = (version(alice), version(bob));
+        let writing = versions.writing(&[Written::Prefix(table_prefix(table))]);
+        assert_eq!((versions.current(table, alice), versions.current(table, bob)), (None, None));
+        drop(writing);
+        assert!(version(alice) != alice_now && version(bob) != bob_now);
+    }
+
+    #[test]
+    fn touched_lists_each_table_and_stripe_once() {
+        let key = |table: u64, user: u64| Written::Key(row_key(TableId(table), Partition::User(UserId(user)), b"k"));
+        let touched = Touched::of(&[key(1001, 1), key(1002, 1), key(1001, 2), key(1001, 1), Written::Key(row_key(TableId(1003), Partition::Shared, b"k"))]);
+        assert_eq!(touched.tables, vec![TableId(1001), TableId(1002), TableId(1003)]);
+        let mut expected = vec![stripe(TableId(1001), UserId(1)), stripe(TableId(1002), UserId(1)), stripe(TableId(1001), UserId(2))];
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(touched.stripes().collect::<Vec<_>>(), expected, "a shared key shorter than a user id names no stripe");
+        assert_eq!(Touched::of(&[Written::Prefix(table_prefix(TableId(1)))]).stripes().count(), STRIPES);
+    }
+
+    #[test]
+    fn stripes_spread_consecutive_users() {
+        let used: std::collections::HashSet<usize> = (1..=1000).map(|user| stripe(TableId(1024), UserId(user))).collect();
+        assert!(used.len() > 850, "1,000 users in {} of {STRIPES} stripes", used.len());
     }
 }
