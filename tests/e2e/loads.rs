@@ -181,3 +181,40 @@ async fn a_timeout_never_hides_a_write_that_happened() {
     }
     assert!(outcomes.contains(&true) && outcomes.contains(&false), "both outcomes seen: {outcomes:?}");
 }
+
+/// DROP TABLE drops a loaded table's files whole rather than writing a
+/// tombstone per row: the rows must be gone all the same, a new table of
+/// the same name empty, the other tables whole, before and after a restart.
+#[tokio::test]
+async fn a_dropped_load_is_gone_and_its_neighbours_stay() {
+    let mut server = Server::start();
+    let root = server.root().await;
+    let schema = "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, v TEXT NOT NULL, pad TEXT)";
+    root.batch_execute(&format!("{schema}; CREATE SHARED TABLE kept (id BIGINT PRIMARY KEY, v TEXT NOT NULL, pad TEXT)")).await.expect("tables");
+    copy_in(&root, "COPY big FROM STDIN", &lines(1..=ROWS)).await.expect("load big");
+    copy_in(&root, "COPY kept FROM STDIN", &lines(1..=ROWS)).await.expect("load kept");
+    root.batch_execute("INSERT INTO big VALUES (0, 'batched', NULL)").await.expect("a row in the memtable too");
+
+    // A transaction that read the table fails at COMMIT once it is dropped.
+    let reader = server.root().await;
+    reader.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.expect("begin");
+    assert_eq!(text_rows(&reader, "SELECT count(*) FROM big").await, [[(ROWS + 1).to_string()]]);
+    reader.batch_execute("INSERT INTO kept VALUES (-1, 'from the reader', NULL)").await.expect("write");
+
+    root.batch_execute(&format!("DROP TABLE big; {schema}")).await.expect("drop and recreate");
+    let error = reader.batch_execute("COMMIT").await.expect_err("read a dropped table");
+    assert_eq!(sqlstate(&error), "40001");
+
+    let kept = [[ROWS.to_string(), (ROWS * (ROWS + 1) / 2).to_string()]];
+    for when in ["after the drop", "after a restart"] {
+        let root = server.root().await;
+        assert_eq!(text_rows(&root, "SELECT count(*) FROM big").await, [["0"]], "{when}");
+        assert_eq!(text_rows(&root, "SELECT count(*), sum(id) FROM kept").await, kept, "{when}");
+        server.kill();
+        server.restart();
+    }
+    // The new table takes a load again.
+    let root = server.root().await;
+    copy_in(&root, "COPY big FROM STDIN", &lines(1..=10)).await.expect("copy into the new table");
+    assert_eq!(text_rows(&root, "SELECT count(*) FROM big").await, [["10"]]);
+}

@@ -223,7 +223,7 @@ impl Catalog {
                 )));
             }
             for table in &tables {
-                w.delete_all_rows(table.id)?;
+                w.drop_table_rows(table.id)?;
                 w.delete::<TableDef>(&table.id)?;
             }
             w.delete::<Namespace>(&namespace.id)?;
@@ -231,6 +231,7 @@ impl Catalog {
         })?;
         if dropped {
             tracing::info!(actor = %actor.username, namespace = name, "namespace dropped");
+            self.remove_dropped_rows();
         }
         Ok(dropped)
     }
@@ -409,7 +410,18 @@ impl Catalog {
         Ok(created)
     }
 
-    /// `DROP TABLE`: the definition and every row, in one atomic write.
+    /// After a drop: removes the dropped tables' rows from storage. The
+    /// drop has committed and no statement can reach those rows, so a
+    /// failure here is logged, not the client's; the next drop or the next
+    /// start tries again.
+    fn remove_dropped_rows(&self) {
+        if let Err(error) = self.store.remove_dropped_rows() {
+            tracing::warn!(%error, "could not remove a dropped table's rows yet");
+        }
+    }
+
+    /// `DROP TABLE`: the definition and every row, in one atomic write
+    /// (the rows' storage is reclaimed after it).
     pub fn drop_table(&self, actor: &Actor, namespace: &str, name: &str, if_exists: bool) -> Result<bool> {
         access::check_manage_tables(actor)?;
         let dropped = self.store.write(|w| {
@@ -420,12 +432,13 @@ impl Catalog {
                     Err(CairnError::UndefinedTable(format!("relation \"{namespace}.{name}\" does not exist")))
                 };
             };
-            w.delete_all_rows(table.id)?;
+            w.drop_table_rows(table.id)?;
             w.delete::<TableDef>(&table.id)?;
             Ok(true)
         })?;
         if dropped {
             tracing::info!(actor = %actor.username, namespace, table = name, "table dropped");
+            self.remove_dropped_rows();
         }
         Ok(dropped)
     }

@@ -11,7 +11,7 @@
 //! Because every key part is self-delimiting, `[kind][index id][index key]`
 //! is a prefix of exactly the entries for that index value.
 
-use cairn_types::{Job, JobStatus, LiveQuery, Namespace, Role, Storage, TableDef, Timestamp, User};
+use cairn_types::{DroppedTable, Job, JobStatus, LiveQuery, Namespace, Role, Storage, TableDef, Timestamp, User};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::key::KeyCodec;
@@ -28,6 +28,7 @@ pub enum EntityKind {
     Storage = 5,
     Job = 6,
     LiveQuery = 7,
+    DroppedTable = 8,
 }
 
 /// A record kept in the meta keyspace under a typed key.
@@ -220,6 +221,14 @@ impl Entity for Job {
 impl Entity for LiveQuery {
     const KIND: EntityKind = EntityKind::LiveQuery;
     type Key = cairn_types::LiveQueryId;
+    fn key(&self) -> Self::Key {
+        self.id
+    }
+}
+
+impl Entity for DroppedTable {
+    const KIND: EntityKind = EntityKind::DroppedTable;
+    type Key = cairn_types::TableId;
     fn key(&self) -> Self::Key {
         self.id
     }

@@ -18,6 +18,7 @@ use crate::rows::{cut_points, partition_prefix, row_key, table_prefix, EncodedRo
 use crate::value::{decode_value, encode_value};
 use crate::versions::{TableVersion, TableVersions};
 
+mod drop;
 mod load;
 pub use load::{Load, LoadRow};
 
@@ -135,7 +136,7 @@ impl Store {
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default).map_err(storage_error)?;
         let index = db.keyspace("index", KeyspaceCreateOptions::default).map_err(storage_error)?;
         let rows = db.keyspace("rows", KeyspaceCreateOptions::default).map_err(storage_error)?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db,
                 meta,
@@ -148,7 +149,9 @@ impl Store {
                 versions: TableVersions::default(),
                 durability: options.durability,
             }),
-        })
+        };
+        store.remove_dropped_rows()?;
+        Ok(store)
     }
 
     /// A consistent view of everything committed so far.
@@ -627,18 +630,6 @@ impl Writer<'_> {
     /// definition changed under them).
     pub fn touch_table(&mut self, table: TableId) {
         self.written.push(Written::Prefix(table_prefix(table)));
-    }
-
-    /// Removes every row of `table`, in every partition. Returns how many.
-    pub fn delete_all_rows(&mut self, table: TableId) -> Result<usize> {
-        self.touch_table(table);
-        let mut removed = 0;
-        for guard in self.inner.rows.prefix(table_prefix(table)) {
-            let key = guard.key().map_err(storage_error)?;
-            self.batch.remove(&self.inner.rows, key);
-            removed += 1;
-        }
-        Ok(removed)
     }
 
     /// Removes the entity and its index entries. Returns whether it existed.

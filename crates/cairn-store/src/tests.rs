@@ -324,8 +324,8 @@ fn rows_are_unique_per_partition_and_dropped_with_their_table() {
     assert_eq!(latest.to_row().expect("decodes").values[1], Value::Text("b".into()));
     assert!(store.get_latest_encoded_row(table, bob, &pk(2)).expect("get").is_none());
 
-    let removed = store.write(|w| w.delete_all_rows(table)).expect("drop rows");
-    assert_eq!(removed, 2);
+    store.write(|w| w.drop_table_rows(table)).expect("drop rows");
+    store.remove_dropped_rows().expect("remove rows");
     assert!(snapshot.get_row(table, bob, &pk(1)).expect("get").is_some(), "the older snapshot still sees it");
     assert!(store.get_latest_encoded_row(table, bob, &pk(1)).expect("get").is_none(), "the latest read does not");
     let snapshot = store.snapshot();
@@ -494,7 +494,7 @@ fn a_table_version_changes_with_commits_to_that_table_only() {
     assert!(failed.is_err());
     assert_eq!(version(table), second);
     // Dropping the table's rows is a write to it.
-    store.write(|w| w.delete_all_rows(table)).expect("drop rows");
+    store.write(|w| w.drop_table_rows(table)).expect("drop rows");
     assert_ne!(version(table), second);
 }
 
@@ -554,7 +554,8 @@ fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
 
         // Emptied by a delete, the partition takes a load again; the new
         // rows hide the deleted ones' tombstones.
-        store.write(|w| w.delete_all_rows(def.id)).expect("empty the table");
+        store.write(|w| w.drop_table_rows(def.id)).expect("empty the table");
+        store.remove_dropped_rows().expect("remove rows");
         assert_eq!(store.load(&def, bob, rows(bob, &mut (5..10))).expect("load"), Load::Loaded);
         assert_eq!(count(&store, bob), 5);
         store.write(|w| w.insert_row_at(&key(bob, 10), &row(10), "t_pkey")).expect("a later insert");
@@ -564,4 +565,55 @@ fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
     let store = open(&dir);
     assert_eq!(count(&store, alice), 0, "dropped before the restart");
     assert_eq!(count(&store, bob), 6, "the load and the insert after it survive a reopen");
+}
+
+#[test]
+fn a_dropped_tables_rows_are_removed_even_across_a_crash() {
+    use crate::{encode_primary_key, LoadRow, Partition, StoredRow};
+    use cairn_types::{ColumnDef, DataType, DroppedTable, NamespaceId, StorageId, TableDef, TableId, TableKind, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let def = |id: u64| TableDef {
+        id: TableId(id),
+        namespace_id: NamespaceId(1),
+        name: format!("t{id}"),
+        kind: TableKind::User,
+        access_level: None,
+        ttl_seconds: None,
+        storage_id: StorageId(1),
+        columns: vec![ColumnDef { name: "id".into(), data_type: DataType::BigInt, nullable: false, default: None }],
+        primary_key: vec![0],
+        created_at: Timestamp(0),
+    };
+    let (dropped, before, after) = (def(1001), def(1000), def(1002));
+    let (alice, bob) = (Partition::User(UserId(2)), Partition::User(UserId(3)));
+    let row = |n: i64| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
+    let key = |table: TableId, partition, n: i64| crate::row_key(table, partition, &encode_primary_key(&[&Value::Int64(n)]).expect("key"));
+    let count = |store: &Store, table: TableId| store.snapshot().scan_rows(table, alice).count() + store.snapshot().scan_rows(table, bob).count();
+    {
+        let store = open(&dir);
+        store.write(|w| [&before, &dropped, &after].into_iter().try_for_each(|def| w.put(def))).expect("create");
+        // Alice's rows in table files of their own, Bob's in the memtable,
+        // more than one batch of tombstones.
+        let loaded = (1..=1000).map(|n| LoadRow::new(&key(dropped.id, alice, n), &row(n)).expect("encode")).collect();
+        assert_eq!(store.load(&dropped, alice, loaded).expect("load"), crate::Load::Loaded);
+        store
+            .write(|w| (1..=70_000).try_for_each(|n| w.set_row_at(&key(dropped.id, bob, n), Some(&row(n)))))
+            .expect("bob's rows");
+        for table in [before.id, after.id] {
+            store.write(|w| w.insert_row_at(&key(table, alice, 1), &row(1), "t_pkey")).expect("a neighbour's row");
+        }
+        assert_eq!(count(&store, dropped.id), 71_000);
+        // The drop commits, and the process dies before the rows go.
+        store
+            .write(|w| {
+                w.drop_table_rows(dropped.id)?;
+                w.delete::<TableDef>(&dropped.id).map(drop)
+            })
+            .expect("drop");
+        assert_eq!(store.snapshot().scan::<DroppedTable>().count(), 1, "the removal is pending");
+    }
+    let store = open(&dir);
+    assert_eq!(count(&store, dropped.id), 0, "opening finished the removal");
+    assert_eq!(store.snapshot().scan::<DroppedTable>().count(), 0);
+    assert_eq!((count(&store, before.id), count(&store, after.id)), (1, 1), "neighbouring tables keep their rows");
 }

@@ -17,7 +17,7 @@ mod value;
 pub use error::{CairnError, Result, SqlState};
 pub use ids::{JobId, LiveQueryId, NamespaceId, SessionId, StorageId, TableId, UserId};
 pub use models::{
-    ColumnDef, DataType, Job, JobStatus, JobType, LiveQuery, Namespace, SessionInfo, Storage,
+    ColumnDef, DataType, DroppedTable, Job, JobStatus, JobType, LiveQuery, Namespace, SessionInfo, Storage,
     StorageKind, TableDef, User,
 };
 pub use role::{AccessLevel, Role, TableKind};

@@ -221,6 +221,15 @@ pub struct Job {
     pub finished_at: Option<Timestamp>,
 }
 
+/// A dropped table whose rows are still being removed from storage. Its
+/// definition is gone, so no statement reaches the rows; the record makes
+/// their removal finish after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedTable {
+    pub id: TableId,
+    pub dropped_at: Timestamp,
+}
+
 /// A live-query subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveQuery {
