@@ -112,7 +112,17 @@ impl Inner {
     fn sync_journal(&self) -> Result<()> {
         let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         match journal.sync() {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                if journal.wants_rotation() {
+                    // A flush of the rows' memtable (the one that fills the
+                    // journal) makes fjall start a new journal.
+                    // `rotate_memtable` only seals it and queues the flush.
+                    if let Err(error) = self.rows.rotate_memtable() {
+                        tracing::warn!(%error, "could not start a flush to keep the journal within its preallocation");
+                    }
+                }
+                Ok(())
+            }
             Ok(false) => self.db.persist(PersistMode::SyncData).map_err(storage_error),
             Err(error) => Err(CairnError::Storage(format!("journal sync failed: {error}"))),
         }
