@@ -498,15 +498,13 @@ fn a_table_version_changes_with_commits_to_that_table_only() {
     assert_ne!(version(table), second);
 }
 
-#[test]
-fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
-    use crate::{encode_primary_key, Load, LoadRow, Partition, StoredRow};
-    use cairn_types::{ColumnDef, DataType, NamespaceId, StorageId, TableDef, TableId, TableKind, Value};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let def = TableDef {
-        id: TableId(1000),
+/// A user table `t<id>` with one BIGINT key column.
+fn user_table(id: u64) -> cairn_types::TableDef {
+    use cairn_types::{ColumnDef, DataType, NamespaceId, StorageId, TableDef, TableId, TableKind};
+    TableDef {
+        id: TableId(id),
         namespace_id: NamespaceId(1),
-        name: "t".into(),
+        name: format!("t{id}"),
         kind: TableKind::User,
         access_level: None,
         ttl_seconds: None,
@@ -514,7 +512,15 @@ fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
         columns: vec![ColumnDef { name: "id".into(), data_type: DataType::BigInt, nullable: false, default: None }],
         primary_key: vec![0],
         created_at: Timestamp(0),
-    };
+    }
+}
+
+#[test]
+fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
+    use crate::{encode_primary_key, Load, LoadRow, Partition, StoredRow};
+    use cairn_types::{TableDef, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let def = user_table(1000);
     let (alice, bob) = (Partition::User(UserId(2)), Partition::User(UserId(3)));
     let row = |n: i64| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
     let key = |partition, n: i64| crate::row_key(def.id, partition, &encode_primary_key(&[&Value::Int64(n)]).expect("key"));
@@ -570,21 +576,9 @@ fn a_load_fills_an_empty_partition_at_once_and_survives_reopen() {
 #[test]
 fn a_dropped_tables_rows_are_removed_even_across_a_crash() {
     use crate::{encode_primary_key, LoadRow, Partition, StoredRow};
-    use cairn_types::{ColumnDef, DataType, DroppedTable, NamespaceId, StorageId, TableDef, TableId, TableKind, Value};
+    use cairn_types::{DroppedTable, TableDef, TableId, Value};
     let dir = tempfile::tempdir().expect("tempdir");
-    let def = |id: u64| TableDef {
-        id: TableId(id),
-        namespace_id: NamespaceId(1),
-        name: format!("t{id}"),
-        kind: TableKind::User,
-        access_level: None,
-        ttl_seconds: None,
-        storage_id: StorageId(1),
-        columns: vec![ColumnDef { name: "id".into(), data_type: DataType::BigInt, nullable: false, default: None }],
-        primary_key: vec![0],
-        created_at: Timestamp(0),
-    };
-    let (dropped, before, after) = (def(1001), def(1000), def(1002));
+    let (dropped, before, after) = (user_table(1001), user_table(1000), user_table(1002));
     let (alice, bob) = (Partition::User(UserId(2)), Partition::User(UserId(3)));
     let row = |n: i64| StoredRow { expires_at: None, values: vec![Value::Int64(n)] };
     let key = |table: TableId, partition, n: i64| crate::row_key(table, partition, &encode_primary_key(&[&Value::Int64(n)]).expect("key"));
