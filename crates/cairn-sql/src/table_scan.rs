@@ -367,18 +367,20 @@ impl TableScan {
             return self.read_snapshot(&store.snapshot());
         };
         let extent = if self.limit.is_some() { Extent::Limited } else { Extent::Whole };
-        let lookup = self.cache.lookup(table, partition, version, &self.def.columns, extent);
-        if let Lookup::Hit(every_column) = &lookup {
-            return self.read_copy(every_column);
-        }
+        // `Some(at_most)`: make a copy of at most that many rows (`None`: any).
+        let fill = match self.cache.lookup(table, partition, version, &self.def.columns, extent) {
+            Lookup::Hit(every_column) => return self.read_copy(&every_column),
+            Lookup::Fill { at_most } => Some(at_most),
+            Lookup::Miss => None,
+        };
         let (snapshot, snapshot_version) = store.snapshot_with_version(table, partition);
         if snapshot_version != Some(version) {
             // A commit came in between: read what the snapshot holds, and
             // leave the cache to a later read.
             return self.read_snapshot(&snapshot);
         }
-        match lookup {
-            Lookup::Fill { at_most } => match self.read_every_column(&snapshot, at_most)? {
+        match fill {
+            Some(at_most) => match self.read_every_column(&snapshot, at_most)? {
                 Ok(every_column) => {
                     self.cache.insert(table, partition, version, &self.def.columns, &every_column);
                     self.read_copy(&every_column)
@@ -388,7 +390,7 @@ impl TableScan {
                     self.read_snapshot(&snapshot)
                 }
             },
-            Lookup::Hit(_) | Lookup::Miss => {
+            None => {
                 let batches = self.read_snapshot(&snapshot)?;
                 self.cache.scanned(table, partition, version, batches.iter().map(RecordBatch::num_rows).sum());
                 Ok(batches)
