@@ -63,9 +63,11 @@ impl Store {
         // all fall in the range, without reading or writing a row.
         self.inner.rows.tree.drop_range(prefix.clone()..end).map_err(|e| storage_error(e.into()))?;
         let mut tombstones = 0;
+        // No `touch_table` here: the drop's own write touched the table, and
+        // no statement can read it since. Touching it again would move every
+        // user partition's version once per batch, for nothing.
         loop {
             let removed = self.write(|w| {
-                w.touch_table(table);
                 let removed = w.remove_rows_under(&prefix, REMOVE_BATCH_ROWS)?;
                 if removed < REMOVE_BATCH_ROWS {
                     w.delete::<DroppedTable>(&table)?;
