@@ -128,9 +128,17 @@ impl KeyRead {
             None => false,
             Some(sort) => key_order(def, sort, &shape, &column_of)?,
         };
+        // The scan builds its batches with the plan's schema, so each
+        // output must be the table column's type, and may be NOT NULL only
+        // where the column is.
         let schema = Arc::clone(plan.schema().inner());
-        let output_types = outputs.iter().map(|&i| table.schema().field(i).data_type().clone());
-        if schema.fields().len() != outputs.len() || output_types.zip(schema.fields()).any(|(t, f)| t != *f.data_type()) {
+        let table_schema = table.schema();
+        let columns = outputs.iter().map(|&i| table_schema.field(i));
+        if schema.fields().len() != outputs.len()
+            || columns.zip(schema.fields()).any(|(column, output)| {
+                column.data_type() != output.data_type() || (column.is_nullable() && !output.is_nullable())
+            })
+        {
             return None;
         }
         let conditions = shape
@@ -174,11 +182,9 @@ impl KeyRead {
                 None => return Ok(None),
             }
         }
-        let scan = table.table_scan(conditions, self.outputs.clone(), limit, self.descending)?;
-        let batch = read_all(&scan)?;
-        RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())
-            .map(Some)
-            .map_err(|e| CairnError::Internal(e.to_string()))
+        let scan =
+            table.table_scan_as(conditions, self.outputs.clone(), limit, self.descending, Arc::clone(&self.schema))?;
+        read_all(&scan).map(Some)
     }
 }
 

@@ -155,6 +155,24 @@ fn key_value(column: &cairn_types::ColumnDef, literal: &ScalarValue) -> Option<V
 /// back to scanning the partition.
 const MAX_KEY_LOOKUPS: usize = 1024;
 
+/// The key's values if `conditions` are one value for each key column and
+/// nothing else, the usual point read: then the key alone finds the row,
+/// and every row it finds meets the conditions.
+fn one_full_key<'c>(def: &TableDef, conditions: &'c [KeyCondition]) -> Option<Vec<&'c Value>> {
+    if conditions.len() != def.primary_key.len() || conditions.is_empty() {
+        return None;
+    }
+    (0..conditions.len())
+        .map(|position| {
+            let mut equal = conditions.iter().filter(|c| c.key_position() == position);
+            match (equal.next(), equal.next()) {
+                (Some(KeyCondition::Equal { values, .. }), None) if values.len() == 1 => Some(&values[0]),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// How a scan finds its rows.
 #[derive(Debug, Clone)]
 pub(crate) enum RowPath {
@@ -171,7 +189,18 @@ pub(crate) enum RowPath {
 /// Chooses a path: equality on every key column is a set of point gets; on
 /// the leading ones, prefix scans; bounds on the next column narrow those
 /// (or the whole partition) to ranges.
-pub(crate) fn row_path(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<RowPath> {
+///
+/// Returns the conditions the rows read must still be checked against:
+/// none for a read of one full key.
+pub(crate) fn row_path(def: &TableDef, conditions: Vec<KeyCondition>) -> cairn_types::Result<(RowPath, Vec<KeyCondition>)> {
+    if let Some(key) = one_full_key(def, &conditions) {
+        let path = RowPath::PointGet(vec![encode_primary_key(&key)?]);
+        return Ok((path, Vec::new()));
+    }
+    Ok((path_of(def, &conditions)?, conditions))
+}
+
+fn path_of(def: &TableDef, conditions: &[KeyCondition]) -> cairn_types::Result<RowPath> {
     let mut combinations: Vec<Vec<&Value>> = vec![vec![]];
     let mut leading = 0;
     for position in 0..def.primary_key.len() {
@@ -270,7 +299,8 @@ pub(crate) struct TableScan {
     /// An open transaction's snapshot and writes, read instead of the store.
     pub transaction: TxCell,
     pub path: RowPath,
-    /// Pushed-down key conditions, all re-checked on every row read.
+    /// Pushed-down key conditions that the path does not imply, checked on
+    /// every row read.
     pub conditions: Vec<KeyCondition>,
     pub projection: Vec<usize>,
     pub limit: Option<usize>,

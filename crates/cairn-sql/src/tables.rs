@@ -105,8 +105,8 @@ impl DataTable {
         self.table_scan(conditions, projection, limit, descending).map(Some)
     }
 
-    /// The scan of `projection` that answers `conditions` (checked on every
-    /// row), as this session may read the table.
+    /// The scan of `projection` that answers `conditions`, as this session
+    /// may read the table.
     pub(crate) fn table_scan(
         &self,
         conditions: Vec<KeyCondition>,
@@ -114,9 +114,23 @@ impl DataTable {
         limit: Option<usize>,
         reverse: bool,
     ) -> cairn_types::Result<TableScan> {
-        let partition = access::table_partition(&self.actor, &self.def, TableOp::Read)?;
-        let path = row_path(&self.def, &conditions)?;
         let schema = Arc::new(self.schema.project(&projection).map_err(|e| CairnError::Internal(e.to_string()))?);
+        self.table_scan_as(conditions, projection, limit, reverse, schema)
+    }
+
+    /// As [`DataTable::table_scan`], with the batches' schema given:
+    /// `schema` must have the projected columns' types, and no column
+    /// that is not nullable where the table's is.
+    pub(crate) fn table_scan_as(
+        &self,
+        conditions: Vec<KeyCondition>,
+        projection: Vec<usize>,
+        limit: Option<usize>,
+        reverse: bool,
+        schema: SchemaRef,
+    ) -> cairn_types::Result<TableScan> {
+        let partition = access::table_partition(&self.actor, &self.def, TableOp::Read)?;
+        let (path, conditions) = row_path(&self.def, conditions)?;
         Ok(TableScan {
             catalog: Arc::clone(&self.catalog),
             cache: Arc::clone(&self.scan_cache),
