@@ -308,3 +308,38 @@ async fn deallocate_drops_a_named_statement() {
     let messages = raw.until_ready().await;
     assert_eq!(tags(&messages), "EZ", "binding a deallocated statement fails");
 }
+
+/// A key read's result columns are kept from one execution to the next:
+/// they must still follow the portal's result formats and the session's
+/// DateStyle, and a portal run to its end returns no more rows.
+#[tokio::test]
+async fn a_repeated_key_read_follows_formats_and_date_style() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.send(b'Q', b"CREATE TABLE t (k INT PRIMARY KEY, d DATE); INSERT INTO t VALUES (1, DATE '2026-01-02')\0").await;
+    raw.until_ready().await;
+    raw.parse("s", "SELECT d FROM t WHERE k = $1", &[0]).await;
+    raw.sync().await;
+    assert_eq!(tags(&raw.until_ready().await), "1Z");
+    let days_since_2000 = 9498i32.to_be_bytes();
+    for expected in ["2026-01-02", "02.01.2026"] {
+        raw.bind("", "s", &[Some("1")]).await;
+        raw.execute("", 0).await;
+        raw.bind_with_result_formats("", "s", &[Some("1")], &[1]).await;
+        raw.execute("", 0).await;
+        raw.sync().await;
+        let messages = raw.until_ready().await;
+        assert_eq!(tags(&messages), "2DC2DCZ");
+        assert_eq!(data_row(&messages[1].1), [Some(expected.to_owned())]);
+        assert_eq!(&messages[4].1[6..], &days_since_2000, "binary date, whatever the DateStyle");
+        raw.send(b'Q', b"SET DateStyle = 'German'\0").await;
+        raw.until_ready().await;
+    }
+    raw.bind("p", "s", &[Some("1")]).await;
+    raw.execute("p", 0).await;
+    raw.execute("p", 0).await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(tags(&messages), "2DCCZ");
+    assert_eq!(command_tag(&messages[3].1), "SELECT 0", "the portal has no rows left");
+}

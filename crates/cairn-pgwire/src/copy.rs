@@ -32,7 +32,7 @@ use pgwire::messages::PgWireBackendMessage;
 use crate::encode::{fields, next_rows};
 use crate::errors::to_pg;
 use crate::types::{decode_value, pg_type_of_field, WireValue};
-use crate::handler::{connection, format_options, panicked, transaction_status, Handler};
+use crate::handler::{format_options, panicked, transaction_status, Connection, Handler};
 
 /// The fields of an encoded row: `None` for NULL.
 fn row_fields(row: &DataRow) -> impl Iterator<Item = Option<&[u8]>> {
@@ -105,10 +105,10 @@ where
 /// arrived; returns the CopyInResponse's format (0 text, 1 binary) and how
 /// many columns each row has. The caller sends the CopyInResponse and sets
 /// the connection state.
-pub(crate) fn park_copy_in<C: ClientInfo>(client: &C, copy: Box<CopyIn>) -> PgWireResult<(i8, usize)> {
+pub(crate) fn park_copy_in(connection: &Connection, copy: Box<CopyIn>) -> (i8, usize) {
     let shape = (i8::from(copy.is_binary()), copy.width());
-    *connection(client)?.copy_in() = Some(copy);
-    Ok(shape)
+    *connection.copy_in() = Some(copy);
+    shape
 }
 
 /// A binary COPY field, read as a binary parameter of the column's type is.
@@ -123,13 +123,13 @@ fn no_copy_in_progress() -> PgWireError {
 
 #[async_trait]
 impl CopyHandler for Handler {
-    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let connection = connection(client)?;
+        let connection = self.connection()?;
         let mut copy = connection.copy_in();
         copy.as_mut().ok_or_else(no_copy_in_progress)?.feed(&copy_data.data);
         Ok(())
@@ -141,7 +141,7 @@ impl CopyHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let connection = connection(client)?;
+        let connection = self.connection()?;
         let copy = connection.copy_in().take().ok_or_else(no_copy_in_progress)?;
         let session = &connection.session;
         let outcome = match AssertUnwindSafe(session.finish_copy(copy, &decode_binary_field)).catch_unwind().await {
@@ -168,7 +168,7 @@ impl CopyHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let connection = match connection(client) {
+        let connection = match self.connection() {
             Ok(connection) => connection,
             Err(error) => return error,
         };

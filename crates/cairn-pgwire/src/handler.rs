@@ -23,6 +23,7 @@ use cairn_sql::settings::ReportedChange;
 use cairn_sql::statement::Statement;
 use cairn_sql::{CopyIn, Engine, Output, Prepared, Session, SessionParams, TxState};
 use cairn_types::{CairnError, SessionId};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
@@ -32,8 +33,9 @@ use pgwire::api::auth::{
 };
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
-use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::copy::send_copy_in_response;
+use pgwire::api::query::{send_execution_response, ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
@@ -76,12 +78,26 @@ pub(crate) struct Connection {
     /// Names of the statements the client prepared (Parse), for
     /// `DEALLOCATE ALL`: pgwire's store cannot list them.
     prepared: Mutex<std::collections::BTreeSet<String>>,
+    /// The format options and the settings generation they were built at
+    /// (0: none yet).
+    format: Mutex<(u64, Arc<FormatOptions>)>,
     _cancel: CancelRegistration,
 }
 
 impl Connection {
     pub fn copy_in(&self) -> std::sync::MutexGuard<'_, Option<Box<CopyIn>>> {
         self.copy_in.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How values are written as text, from the session's settings; built
+    /// again only when they change (building it was 5% of a point select).
+    fn format_options(&self) -> Arc<FormatOptions> {
+        let generation = self.session.settings_generation();
+        let mut format = self.format.lock().unwrap_or_else(PoisonError::into_inner);
+        if format.0 != generation {
+            *format = (generation, format_options(&self.session));
+        }
+        Arc::clone(&format.1)
     }
 }
 
@@ -138,38 +154,63 @@ impl CancelRegistry {
     }
 }
 
-pub struct Handler {
+/// What every connection's handler shares.
+pub struct Frontend {
     engine: Arc<Engine>,
     policy: AuthPolicy,
     cancels: CancelRegistry,
     pids: Arc<RandomPidSecretKeyGenerator>,
-    parser: Arc<Parser>,
 }
 
-impl Handler {
-    pub fn new(engine: Arc<Engine>, policy: AuthPolicy) -> Handler {
-        Handler {
-            engine,
-            policy,
-            cancels: CancelRegistry::default(),
-            pids: Arc::default(),
-            parser: Arc::new(Parser),
-        }
+impl Frontend {
+    pub fn new(engine: Arc<Engine>, policy: AuthPolicy) -> Frontend {
+        Frontend { engine, policy, cancels: CancelRegistry::default(), pids: Arc::default() }
     }
 
     /// The handler set for one connection. pgwire clones every handler's
     /// `Arc` for each message it reads; one `Arc` shared by all
     /// connections put those reference counts on one cache line bouncing
     /// between the cores (4% of a point select), so each connection gets
-    /// its own, sharing only the engine, the cancel registry and the pids.
+    /// its own, which also holds the connection's session once it has
+    /// authenticated.
     pub fn for_connection(&self) -> Wire {
+        let connection = ConnectionSlot::default();
         Wire(Arc::new(Handler {
             engine: Arc::clone(&self.engine),
             policy: self.policy,
             cancels: self.cancels.clone(),
             pids: Arc::clone(&self.pids),
-            parser: Arc::new(Parser),
+            parser: Arc::new(Parser { connection: connection.clone() }),
+            connection,
         }))
+    }
+}
+
+/// The handlers of one connection.
+pub struct Handler {
+    engine: Arc<Engine>,
+    policy: AuthPolicy,
+    cancels: CancelRegistry,
+    pids: Arc<RandomPidSecretKeyGenerator>,
+    parser: Arc<Parser>,
+    connection: ConnectionSlot,
+}
+
+/// A connection's session and state, set once it has authenticated. It
+/// lives in the connection's handlers rather than in pgwire's session
+/// extensions, whose lookup (a lock and a map of types) every message paid.
+#[derive(Default, Clone)]
+struct ConnectionSlot(Arc<OnceLock<Connection>>);
+
+impl ConnectionSlot {
+    fn get(&self) -> PgWireResult<&Connection> {
+        self.0.get().ok_or(PgWireError::NotReadyForQuery)
+    }
+}
+
+impl Handler {
+    pub(crate) fn connection(&self) -> PgWireResult<&Connection> {
+        self.connection.get()
     }
 }
 
@@ -197,10 +238,6 @@ impl PgWireServerHandlers for Wire {
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
         Arc::clone(&self.0)
     }
-}
-
-pub(crate) fn connection<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Connection>> {
-    client.session_extensions().get::<Connection>().ok_or(PgWireError::NotReadyForQuery)
 }
 
 pub(crate) fn transaction_status(state: TxState) -> TransactionStatus {
@@ -316,12 +353,16 @@ impl Handler {
         })?);
         let registration = self.cancels.register(pid, &secret, &session);
         let parameters = startup_parameters(&session);
-        client.session_extensions().insert(Connection {
+        let connection = Connection {
             session,
             copy_in: Mutex::new(None),
             prepared: Mutex::default(),
+            format: Mutex::default(),
             _cancel: registration,
-        });
+        };
+        if self.connection.0.set(connection).is_err() {
+            return Err(PgWireError::ApiError("a connection authenticated twice".into()));
+        }
         tracing::info!(user = %username, pid, peer = %client.socket_addr(), "session started");
         finish_authentication(client, &parameters).await
     }
@@ -360,36 +401,28 @@ impl Handler {
                 Ok(Ok(Flow::Next))
             }
             Output::Deallocate { name, tag, reported } => {
-                deallocate(client, name)?;
+                deallocate(client, self.connection()?, name)?;
                 report_parameters(client, reported).await?;
                 client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
                 Ok(Ok(Flow::Next))
             }
             Output::CopyIn(copy) => {
-                let (format, columns) = park_copy_in(client, copy)?;
+                let (format, columns) = park_copy_in(self.connection()?, copy);
                 let response = CopyInResponse::new(format, columns as i16, vec![i16::from(format); columns]);
                 client.send(PgWireBackendMessage::CopyInResponse(response)).await?;
                 Ok(Ok(Flow::CopyIn))
             }
             Output::Rows { tag, schema, stream } => {
-                let fields = Arc::new(fields(&schema, &Format::UnifiedText, &format_options(session)));
+                let fields = Arc::new(fields(&schema, &Format::UnifiedText, &self.connection()?.format_options()));
                 let description = pgwire::messages::data::RowDescription::new(
                     fields.iter().map(Into::into).collect(),
                 );
                 client.feed(PgWireBackendMessage::RowDescription(description)).await?;
-                let mut rows = 0usize;
                 let mut stream = stream;
-                while let Some(encoded) = next_rows(&mut stream, &fields).await {
-                    let encoded = match encoded {
-                        Ok(encoded) => encoded,
-                        Err(error) => return Ok(Err(error)),
-                    };
-                    rows += encoded.len();
-                    for row in encoded {
-                        client.feed(PgWireBackendMessage::DataRow(row)).await?;
-                    }
-                    client.flush().await?;
-                }
+                let rows = match send_rows(client, &mut stream, &fields).await? {
+                    Ok(rows) => rows,
+                    Err(error) => return Ok(Err(error)),
+                };
                 let tag = match tag {
                     "SELECT" | "INSERT 0" | "UPDATE" | "DELETE" => Tag::new(tag).with_rows(rows),
                     _ => Tag::new(tag),
@@ -399,6 +432,138 @@ impl Handler {
             }
         }
     }
+}
+
+impl Handler {
+    /// Runs a portal's statement (not an empty one).
+    async fn run_portal(&self, portal: &Portal<Arc<WireStatement>>) -> PgWireResult<Output> {
+        let session = &self.connection()?.session;
+        let params = parameters(portal).map_err(|e| {
+            session.statement_failed();
+            to_pg(&e)
+        })?;
+        let prepared = &portal.statement.statement.prepared;
+        match AssertUnwindSafe(session.execute_prepared(prepared, params)).catch_unwind().await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(error)) => Err(to_pg(&error)),
+            Err(_) => {
+                session.statement_failed();
+                Err(to_pg(&panicked()))
+            }
+        }
+    }
+
+    /// What pgwire's Execute is to answer for a portal's `output`.
+    async fn respond<C>(&self, client: &mut C, portal: &Portal<Arc<WireStatement>>, output: Output) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Arc<WireStatement>>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let connection = self.connection()?;
+        let session = &connection.session;
+        match output {
+            Output::Command { tag, rows, reported } => {
+                report_parameters(client, reported).await?;
+                Ok(Response::Execution(command_tag(tag, rows)))
+            }
+            Output::CopyOut { options, schema, stream } => {
+                match send_copy_out(client, session, &options, schema, stream).await? {
+                    Ok(rows) => Ok(Response::Execution(Tag::new("COPY").with_rows(rows))),
+                    Err(error) => {
+                        session.statement_failed();
+                        Err(to_pg(&error))
+                    }
+                }
+            }
+            Output::Deallocate { name, tag, reported } => {
+                deallocate(client, connection, name)?;
+                report_parameters(client, reported).await?;
+                Ok(Response::Execution(Tag::new(tag)))
+            }
+            Output::CopyIn(copy) => {
+                let (format, columns) = park_copy_in(connection, copy);
+                let empty = futures::stream::empty();
+                Ok(Response::CopyIn(CopyResponse::new(format, columns, empty)))
+            }
+            Output::Rows { tag, schema, stream } => {
+                let fields = portal.statement.statement.row_fields(&schema, &portal.result_column_format, connection.format_options());
+                let rows = row_stream(Arc::clone(session), stream, Arc::clone(&fields));
+                let mut response = QueryResponse::new(fields, rows);
+                response.set_command_tag(tag);
+                Ok(Response::Query(response))
+            }
+        }
+    }
+
+    /// Execute of a portal not yet run, for all its rows (no row limit,
+    /// the usual case): as pgwire's own, except that rows go straight to
+    /// the client. pgwire's parks them in the portal and fetches them back
+    /// through a tokio lock, a boxed stream and a vector of rows.
+    async fn execute_whole<C>(&self, client: &mut C, portal: &Portal<Arc<WireStatement>>) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Arc<WireStatement>>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let output = self.run_portal(portal).await?;
+        let connection = self.connection()?;
+        let session = &connection.session;
+        match output {
+            Output::Rows { tag, schema, mut stream } => {
+                let fields = portal.statement.statement.row_fields(&schema, &portal.result_column_format, connection.format_options());
+                let rows = match send_rows(client, &mut stream, &fields).await? {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        session.statement_failed();
+                        return Err(to_pg(&error));
+                    }
+                };
+                client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).with_rows(rows).into())).await?;
+            }
+            output => match self.respond(client, portal, output).await? {
+                Response::Execution(tag) => send_execution_response(client, tag).await?,
+                Response::CopyIn(copy) => {
+                    client.set_state(PgWireConnectionState::CopyInProgress(true));
+                    send_copy_in_response(client, copy).await?;
+                    return Ok(());
+                }
+                _ => return Err(PgWireError::ApiError("a statement's output has no Execute response".into())),
+            },
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        Ok(())
+    }
+}
+
+/// Sends a statement's rows as DataRows; the count, or the statement's
+/// error (in the plan or in encoding).
+async fn send_rows<C>(
+    client: &mut C,
+    stream: &mut SendableRecordBatchStream,
+    fields: &Arc<Vec<FieldInfo>>,
+) -> PgWireResult<Result<usize, CairnError>>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let mut rows = 0;
+    while let Some(encoded) = next_rows(stream, fields).await {
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(error) => return Ok(Err(error)),
+        };
+        rows += encoded.len();
+        for row in encoded {
+            client.feed(PgWireBackendMessage::DataRow(row)).await?;
+        }
+        client.flush().await?;
+    }
+    Ok(Ok(rows))
 }
 
 #[async_trait]
@@ -448,7 +613,7 @@ impl SimpleQueryHandler for Handler {
             return Err(PgWireError::NotReadyForQuery);
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
-        let connection = connection(client)?;
+        let connection = self.connection()?;
         let session = &connection.session;
         let failure = match session.parse(&query.query) {
             Err(error) => Some(error),
@@ -502,12 +667,11 @@ impl SimpleQueryHandler for Handler {
 }
 
 /// `DEALLOCATE name` (`None`: all) of statements prepared with Parse.
-fn deallocate<C>(client: &C, name: Option<String>) -> PgWireResult<()>
+fn deallocate<C>(client: &C, connection: &Connection, name: Option<String>) -> PgWireResult<()>
 where
-    C: ClientInfo + ClientPortalStore,
+    C: ClientPortalStore,
     C::PortalStore: PortalStore,
 {
-    let connection = connection(client)?;
     let mut prepared = connection.prepared.lock().unwrap_or_else(PoisonError::into_inner);
     let names: Vec<String> = match name {
         Some(name) => {
@@ -533,11 +697,38 @@ fn is_copy_in(statement: &Statement) -> bool {
 pub struct WireStatement {
     prepared: Prepared,
     text_fields: OnceLock<Vec<FieldInfo>>,
+    /// The columns of the last execution's rows.
+    row_fields: Mutex<Option<RowFields>>,
+}
+
+/// The columns of a result, as built for a schema, the portal's formats
+/// and the session's format options.
+struct RowFields {
+    schema: SchemaRef,
+    format: Format,
+    options: Arc<FormatOptions>,
+    fields: Arc<Vec<FieldInfo>>,
 }
 
 impl WireStatement {
     fn new(prepared: Prepared) -> WireStatement {
-        WireStatement { prepared, text_fields: OnceLock::new() }
+        WireStatement { prepared, text_fields: OnceLock::new(), row_fields: Mutex::new(None) }
+    }
+
+    /// The columns of an execution's rows: the last execution's, if it had
+    /// the same schema (the same `Arc`, which a key read gives every time),
+    /// formats and options. Building them for every point select was 3% of it.
+    fn row_fields(&self, schema: &SchemaRef, format: &Format, options: Arc<FormatOptions>) -> Arc<Vec<FieldInfo>> {
+        let mut last = self.row_fields.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(last) = last.as_ref() {
+            // Holding both `Arc`s keeps their addresses from being reused.
+            if Arc::ptr_eq(&last.schema, schema) && Arc::ptr_eq(&last.options, &options) && same_format(&last.format, format) {
+                return Arc::clone(&last.fields);
+            }
+        }
+        let fields = Arc::new(fields(schema, format, &options));
+        *last = Some(RowFields { schema: Arc::clone(schema), format: format.clone(), options, fields: Arc::clone(&fields) });
+        fields
     }
 
     /// The columns its portals return in `format` (none for a command).
@@ -547,6 +738,14 @@ impl WireStatement {
             Format::UnifiedText => Cow::Borrowed(self.text_fields.get_or_init(build).as_slice()),
             _ => Cow::Owned(build()),
         }
+    }
+}
+
+fn same_format(a: &Format, b: &Format) -> bool {
+    match (a, b) {
+        (Format::UnifiedText, Format::UnifiedText) | (Format::UnifiedBinary, Format::UnifiedBinary) => true,
+        (Format::Individual(a), Format::Individual(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -560,17 +759,19 @@ fn describe_rows(fields: &[FieldInfo]) -> PgWireBackendMessage {
 }
 
 /// Parses (and plans) statements for the extended protocol.
-pub struct Parser;
+pub struct Parser {
+    connection: ConnectionSlot,
+}
 
 #[async_trait]
 impl QueryParser for Parser {
     type Statement = Arc<WireStatement>;
 
-    async fn parse_sql<C>(&self, client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let connection = connection(client)?;
+        let connection = self.connection.get()?;
         match AssertUnwindSafe(connection.session.prepare(sql)).catch_unwind().await {
             Ok(Ok(prepared)) => Ok(Some(Arc::new(WireStatement::new(prepared)))),
             Ok(Err(error)) => {
@@ -665,56 +866,11 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let connection = connection(client)?;
-        let session = &connection.session;
-        let prepared = &portal.statement.statement.prepared;
-        if prepared.is_empty() {
+        if portal.statement.statement.prepared.is_empty() {
             return Ok(Response::EmptyQuery);
         }
-        let params = parameters(portal).map_err(|e| {
-            session.statement_failed();
-            to_pg(&e)
-        })?;
-        let output = match AssertUnwindSafe(session.execute_prepared(prepared, params)).catch_unwind().await {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => return Err(to_pg(&error)),
-            Err(_) => {
-                session.statement_failed();
-                return Err(to_pg(&panicked()));
-            }
-        };
-        match output {
-            Output::Command { tag, rows, reported } => {
-                report_parameters(client, reported).await?;
-                Ok(Response::Execution(command_tag(tag, rows)))
-            }
-            Output::CopyOut { options, schema, stream } => {
-                match send_copy_out(client, session, &options, schema, stream).await? {
-                    Ok(rows) => Ok(Response::Execution(Tag::new("COPY").with_rows(rows))),
-                    Err(error) => {
-                        session.statement_failed();
-                        Err(to_pg(&error))
-                    }
-                }
-            }
-            Output::Deallocate { name, tag, reported } => {
-                deallocate(client, name)?;
-                report_parameters(client, reported).await?;
-                Ok(Response::Execution(Tag::new(tag)))
-            }
-            Output::CopyIn(copy) => {
-                let (format, columns) = park_copy_in(client, copy)?;
-                let empty = futures::stream::empty();
-                Ok(Response::CopyIn(CopyResponse::new(format, columns, empty)))
-            }
-            Output::Rows { tag, schema, stream } => {
-                let fields = Arc::new(fields(&schema, &portal.result_column_format, &format_options(session)));
-                let rows = row_stream(Arc::clone(session), stream, Arc::clone(&fields));
-                let mut response = QueryResponse::new(fields, rows);
-                response.set_command_tag(tag);
-                Ok(Response::Query(response))
-            }
-        }
+        let output = self.run_portal(portal).await?;
+        self.respond(client, portal, output).await
     }
 
     /// As pgwire's own, but BindComplete waits for Sync ([`Deferred`]).
@@ -757,7 +913,22 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self._on_execute(&mut Deferred::new(client), message).await
+        let mut client = Deferred::new(client);
+        if message.max_rows == 0 && matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+            if let Some(Entry::Value(portal)) = client.portal_store().get_portal(name) {
+                // Not yet run (and not being run: a portal's state is only
+                // locked while an Execute or a cursor fetch runs it).
+                if let Ok(mut state) = portal.state.try_lock() {
+                    if matches!(*state, PortalExecutionState::Initial) && !portal.statement.statement.prepared.is_empty() {
+                        self.execute_whole(&mut client, &portal).await?;
+                        *state = PortalExecutionState::Finished;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self._on_execute(&mut client, message).await
     }
 
     /// As pgwire's own, and the statement's name is remembered for
@@ -775,7 +946,7 @@ impl ExtendedQueryHandler for Handler {
             None => client.portal_store().put_empty_statement(&name),
         }
         if name != DEFAULT_NAME {
-            connection(client)?.prepared.lock().unwrap_or_else(PoisonError::into_inner).insert(name);
+            self.connection()?.prepared.lock().unwrap_or_else(PoisonError::into_inner).insert(name);
         }
         client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
         Ok(())
@@ -802,9 +973,9 @@ impl ExtendedQueryHandler for Handler {
                 }
                 Some(Entry::Empty) => {}
                 None => {
-                    let connection = connection(client)?;
+                    let connection = self.connection()?;
                     if let Some(schema) = connection.session.cursor_schema(name) {
-                        let fields = fields(&schema, &Format::UnifiedText, &format_options(&connection.session));
+                        let fields = fields(&schema, &Format::UnifiedText, &connection.format_options());
                         let description = RowDescription::new(fields.iter().map(Into::into).collect());
                         client.feed(PgWireBackendMessage::RowDescription(description)).await?;
                         return Ok(());
@@ -831,7 +1002,7 @@ impl ExtendedQueryHandler for Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         client.portal_store().rm_portal(DEFAULT_NAME);
-        let status = match connection(client) {
+        let status = match self.connection() {
             Ok(connection) => transaction_status(connection.session.tx_state()),
             Err(_) => client.transaction_status(),
         };

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::handler::{AuthPolicy, Handler};
+use crate::handler::{AuthPolicy, Frontend};
 use crate::threads::ConnectionThreads;
 
 /// Certificate and key files (PEM) for TLS.
@@ -63,9 +63,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-    let handler = Arc::new(Handler::new(engine, config.auth));
+    let frontend = Arc::new(Frontend::new(engine, config.auth));
     let threads = ConnectionThreads::start(cairn_sql::cores(), move |socket, peer| {
-        let (tls, wire) = (tls.clone(), handler.for_connection());
+        let (tls, wire) = (tls.clone(), frontend.for_connection());
         async move {
             if let Err(error) = process_socket(socket, tls, wire).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");

@@ -425,6 +425,11 @@ impl Session {
         self.state().settings.get(name).ok().map(str::to_owned)
     }
 
+    /// The settings' [`Settings::generation`](crate::settings::Settings::generation).
+    pub fn settings_generation(&self) -> u64 {
+        self.state().settings.generation()
+    }
+
     /// Marks the transaction block failed after an error the wire layer
     /// saw (for example while streaming rows).
     pub fn statement_failed(&self) {

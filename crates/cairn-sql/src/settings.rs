@@ -2,6 +2,7 @@
 //! the defaults PostgreSQL clients expect to find.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_types::{CairnError, Result};
@@ -189,6 +190,16 @@ fn builtin(name: &str) -> Option<&'static Builtin> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     values: BTreeMap<String, String>,
+    /// Names these values: see [`Settings::generation`].
+    generation: u64,
+}
+
+/// The next [`Settings::generation`], shared by all sessions so that a
+/// number is never given to two different sets of values.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Default for Settings {
@@ -198,6 +209,7 @@ impl Default for Settings {
                 .iter()
                 .map(|b| (b.name.to_ascii_lowercase(), b.default.to_owned()))
                 .collect(),
+            generation: next_generation(),
         }
     }
 }
@@ -215,7 +227,15 @@ impl Settings {
         let mut settings = Settings::default();
         settings.values.insert("is_superuser".into(), if superuser { "on" } else { "off" }.into());
         settings.values.insert("session_authorization".into(), username.to_owned());
+        settings.generation = next_generation();
         settings
+    }
+
+    /// A number that changes whenever any value does, and is the same only
+    /// for the same values (a copy restored at ROLLBACK keeps its number),
+    /// so that what is derived from the values can be kept until it moves.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn get(&self, name: &str) -> Result<&str> {
@@ -231,6 +251,9 @@ impl Settings {
     /// parameters with a dot in the name (`myapp.tenant`) are accepted, as
     /// in PostgreSQL.
     pub fn set(&mut self, name: &str, value: Option<String>) -> Result<Option<ReportedChange>> {
+        // Even a failed set leaves a new number: harmless, and simpler than
+        // tracking which paths changed a value.
+        self.generation = next_generation();
         let key = name.to_ascii_lowercase();
         let Some(builtin) = builtin(name) else {
             if !key.contains('.') {
@@ -408,6 +431,24 @@ mod tests {
             settings.get("nope").expect_err("unknown").code().as_str(),
             "42704"
         );
+    }
+
+    #[test]
+    fn a_generation_names_one_set_of_values() {
+        let mut settings = Settings::default();
+        let at_begin = settings.clone();
+        assert_eq!(at_begin.generation(), settings.generation());
+        settings.set("DateStyle", Some("German".into())).expect("set");
+        let changed = settings.generation();
+        assert_ne!(changed, at_begin.generation());
+        // ROLLBACK restores the copy, and with it the copy's number; the
+        // next change must not take a number already seen.
+        settings = at_begin.clone();
+        assert_eq!(settings.generation(), at_begin.generation());
+        settings.set("DateStyle", Some("SQL".into())).expect("set");
+        assert_ne!(settings.generation(), changed);
+        assert_ne!(settings.generation(), at_begin.generation());
+        assert_ne!(Settings::default().generation(), Settings::default().generation());
     }
 
     #[test]
