@@ -21,7 +21,11 @@
 //! table it belongs to but not whether that table has user partitions, so
 //! a commit moves the counter of every table it writes and the stripe its
 //! key's first bytes after the table id would name for a user table; for
-//! a shared table that stripe is a harmless extra change.
+//! a shared table that stripe is a harmless extra change. A write of every
+//! partition of a table at once (DROP, ALTER rewriting rows) moves a third
+//! counter, the table's own, which is part of each of its user partitions'
+//! versions: so it reaches them all without moving the stripes, which
+//! other tables' user partitions share.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,22 +42,27 @@ const STRIPES: usize = 4096;
 
 /// A partition's rows as of some set of commits. Only stable versions (no
 /// commit in flight) exist as values, so holding one means it is safe to
-/// compare (with another version of the same partition).
+/// compare (with another version of the same partition). For a user
+/// partition: the table's writes of all partitions, and its stripe's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TableVersion(u64);
+pub struct TableVersion(u64, u64);
 
 pub(crate) struct TableVersions {
     counters: Mutex<Counters>,
 }
 
 struct Counters {
+    /// Per table, every write: a shared table's version.
     tables: HashMap<TableId, u64>,
+    /// Per table, writes of all its partitions at once.
+    whole_tables: HashMap<TableId, u64>,
     stripes: Box<[u64; STRIPES]>,
 }
 
 impl Default for TableVersions {
     fn default() -> Self {
-        TableVersions { counters: Mutex::new(Counters { tables: HashMap::new(), stripes: Box::new([0; STRIPES]) }) }
+        let counters = Counters { tables: HashMap::new(), whole_tables: HashMap::new(), stripes: Box::new([0; STRIPES]) };
+        TableVersions { counters: Mutex::new(counters) }
     }
 }
 
@@ -65,11 +74,13 @@ impl TableVersions {
     /// The version of `partition` of `table`; `None` while a commit writes it.
     pub(crate) fn current(&self, table: TableId, partition: Partition) -> Option<TableVersion> {
         let counters = self.lock();
-        let counter = match partition {
-            Partition::Shared => counters.tables.get(&table).copied().unwrap_or(0),
-            Partition::User(user) => counters.stripes[stripe(table, user)],
+        let (whole, part) = match partition {
+            Partition::Shared => (0, counters.tables.get(&table).copied().unwrap_or(0)),
+            Partition::User(user) => {
+                (counters.whole_tables.get(&table).copied().unwrap_or(0), counters.stripes[stripe(table, user)])
+            }
         };
-        (counter % 2 == 0).then_some(TableVersion(counter))
+        (whole % 2 == 0 && part % 2 == 0).then_some(TableVersion(whole, part))
     }
 
     /// Marks the partitions of `written` as being written until the
@@ -84,6 +95,9 @@ impl TableVersions {
         let mut counters = self.lock();
         for table in &touched.tables {
             *counters.tables.entry(*table).or_insert(0) += 1;
+        }
+        for table in &touched.whole_tables {
+            *counters.whole_tables.entry(*table).or_insert(0) += 1;
         }
         for stripe in touched.stripes() {
             counters.stripes[stripe] += 1;
@@ -115,6 +129,8 @@ impl Drop for Writing<'_> {
 #[derive(Debug, Default, PartialEq)]
 struct Touched {
     tables: Vec<TableId>,
+    /// Tables whose partitions were all written.
+    whole_tables: Vec<TableId>,
     /// One bit per stripe.
     stripes: Vec<u64>,
 }
@@ -137,7 +153,11 @@ impl Touched {
                 // hold no user).
                 (_, Ok(user)) => touched.add_stripe(stripe(table, user)),
                 // Every partition of the table.
-                (Written::Prefix(_), Err(_)) => touched.stripes = vec![u64::MAX; STRIPES / 64],
+                (Written::Prefix(_), Err(_)) => {
+                    if !touched.whole_tables.contains(&table) {
+                        touched.whole_tables.push(table);
+                    }
+                }
                 (Written::Key(_), Err(_)) => {}
             }
         }
@@ -216,12 +236,18 @@ mod tests {
         assert_ne!(version(alice), alice_now);
         assert_eq!(version(bob), bob_before);
 
-        // Every user's rows at once (DROP, TRUNCATE, ALTER).
+        // Every user's rows at once (DROP, TRUNCATE, ALTER), and not
+        // another table's users, though they share the stripes.
+        let other = TableId(1002);
+        let (carol, _) = two_users(other);
+        let carol_before = versions.current(other, carol).expect("stable");
         let (alice_now, bob_now) = (version(alice), version(bob));
         let writing = versions.writing(&[Written::Prefix(table_prefix(table))]);
         assert_eq!((versions.current(table, alice), versions.current(table, bob)), (None, None));
+        assert_eq!(versions.current(other, carol), Some(carol_before));
         drop(writing);
         assert!(version(alice) != alice_now && version(bob) != bob_now);
+        assert_eq!(versions.current(other, carol), Some(carol_before));
     }
 
     #[test]
@@ -233,7 +259,8 @@ mod tests {
         expected.sort_unstable();
         expected.dedup();
         assert_eq!(touched.stripes().collect::<Vec<_>>(), expected, "a shared key shorter than a user id names no stripe");
-        assert_eq!(Touched::of(&[Written::Prefix(table_prefix(TableId(1)))]).stripes().count(), STRIPES);
+        let whole = Touched::of(&[Written::Prefix(table_prefix(TableId(1))), Written::Prefix(table_prefix(TableId(1)))]);
+        assert_eq!((whole.stripes().count(), whole.whole_tables), (0, vec![TableId(1)]));
     }
 
     #[test]
