@@ -905,7 +905,9 @@ impl ExtendedQueryHandler for Handler {
         Ok(())
     }
 
-    /// As pgwire's own, but the replies wait for Sync ([`Deferred`]).
+    /// As pgwire's own, but the replies wait for Sync ([`Deferred`]), and
+    /// a portal run whole and for the first time goes through
+    /// [`Handler::execute_whole`].
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
