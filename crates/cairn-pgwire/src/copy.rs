@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_sql::copy::{write_header, write_row, write_trailer, CopyFormat, CopyOptions};
-use cairn_sql::{CopyIn, Output, Session};
+use cairn_sql::{CopyIn, Output};
 use cairn_types::CairnError;
 use datafusion::arrow::datatypes::{Field, SchemaRef};
 use datafusion::common::ScalarValue;
@@ -32,7 +32,7 @@ use pgwire::messages::PgWireBackendMessage;
 use crate::encode::{fields, next_rows};
 use crate::errors::to_pg;
 use crate::types::{decode_value, pg_type_of_field, WireValue};
-use crate::handler::{format_options, panicked, transaction_status, Connection, Handler};
+use crate::handler::{panicked, transaction_status, Connection, Handler};
 
 /// The fields of an encoded row: `None` for NULL.
 fn row_fields(row: &DataRow) -> impl Iterator<Item = Option<&[u8]>> {
@@ -56,7 +56,7 @@ fn row_fields(row: &DataRow) -> impl Iterator<Item = Option<&[u8]>> {
 /// of the CommandComplete).
 pub(crate) async fn send_copy_out<C>(
     client: &mut C,
-    session: &Session,
+    connection: &Connection,
     options: &CopyOptions,
     schema: SchemaRef,
     stream: SendableRecordBatchStream,
@@ -75,7 +75,7 @@ where
     let mut header = Vec::new();
     write_header(options, schema.fields().iter().map(|f| f.name().as_str()), &mut header);
     let format = if binary { Format::UnifiedBinary } else { Format::UnifiedText };
-    let fields = Arc::new(fields(&schema, &format, &format_options(session)));
+    let fields = Arc::new(fields(&schema, &format, &connection.format_options()));
     let mut rows = 0;
     let mut stream = stream;
     while let Some(encoded) = next_rows(&mut stream, &fields).await {

@@ -91,7 +91,7 @@ impl Connection {
 
     /// How values are written as text, from the session's settings; built
     /// again only when they change (building it was 5% of a point select).
-    fn format_options(&self) -> Arc<FormatOptions> {
+    pub(crate) fn format_options(&self) -> Arc<FormatOptions> {
         let generation = self.session.settings_generation();
         let mut format = self.format.lock().unwrap_or_else(PoisonError::into_inner);
         if format.0 != generation {
@@ -173,13 +173,10 @@ impl Frontend {
     /// between the cores (4% of a point select), so each connection gets
     /// its own, which also holds the connection's session once it has
     /// authenticated.
-    pub fn for_connection(&self) -> Wire {
+    pub fn for_connection(self: &Arc<Self>) -> Wire {
         let connection = ConnectionSlot::default();
         Wire(Arc::new(Handler {
-            engine: Arc::clone(&self.engine),
-            policy: self.policy,
-            cancels: self.cancels.clone(),
-            pids: Arc::clone(&self.pids),
+            frontend: Arc::clone(self),
             parser: Arc::new(Parser { connection: connection.clone() }),
             connection,
         }))
@@ -188,10 +185,7 @@ impl Frontend {
 
 /// The handlers of one connection.
 pub struct Handler {
-    engine: Arc<Engine>,
-    policy: AuthPolicy,
-    cancels: CancelRegistry,
-    pids: Arc<RandomPidSecretKeyGenerator>,
+    frontend: Arc<Frontend>,
     parser: Arc<Parser>,
     connection: ConnectionSlot,
 }
@@ -248,7 +242,7 @@ pub(crate) fn transaction_status(state: TxState) -> TransactionStatus {
     }
 }
 
-pub(crate) fn format_options(session: &Session) -> Arc<FormatOptions> {
+fn format_options(session: &Session) -> Arc<FormatOptions> {
     let mut options = FormatOptions::default();
     if let Some(date_style) = session.setting("datestyle") {
         options.date_style = date_style;
@@ -320,7 +314,7 @@ fn startup_parameters(session: &Session) -> StartupParameters {
 
 impl Handler {
     fn cleartext_allowed<C: ClientInfo>(&self, client: &C) -> bool {
-        client.is_secure() || client.socket_addr().ip().is_loopback() || self.policy.allow_insecure_remote
+        client.is_secure() || client.socket_addr().ip().is_loopback() || self.frontend.policy.allow_insecure_remote
     }
 
     async fn authenticate<C>(&self, client: &mut C, password: String) -> PgWireResult<()>
@@ -337,8 +331,8 @@ impl Handler {
             .filter(|(name, _)| !matches!(name.as_str(), "user" | "database" | "options" | "replication"))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        let user = self.engine.authenticate(&username, &password).await.map_err(|e| to_pg(&e))?;
-        let (pid, secret) = self.pids.generate(client);
+        let user = self.frontend.engine.authenticate(&username, &password).await.map_err(|e| to_pg(&e))?;
+        let (pid, secret) = self.frontend.pids.generate(client);
         client.set_pid_and_secret_key(pid, secret.clone());
         let params = SessionParams {
             session_id: SessionId(u64::try_from(pid).unwrap_or_default()),
@@ -346,12 +340,12 @@ impl Handler {
             database,
             startup,
         };
-        let session = Arc::new(self.engine.open_session(&user, params).map_err(|e| {
+        let session = Arc::new(self.frontend.engine.open_session(&user, params).map_err(|e| {
             let mut info = error_info(&e);
             info.severity = SEVERITY_FATAL.into();
             PgWireError::UserError(Box::new(info))
         })?);
-        let registration = self.cancels.register(pid, &secret, &session);
+        let registration = self.frontend.cancels.register(pid, &secret, &session);
         let parameters = startup_parameters(&session);
         let connection = Connection {
             session,
@@ -393,7 +387,7 @@ impl Handler {
                 Ok(Ok(Flow::Next))
             }
             Output::CopyOut { options, schema, stream } => {
-                let rows = match send_copy_out(client, session, &options, schema, stream).await? {
+                let rows = match send_copy_out(client, self.connection()?, &options, schema, stream).await? {
                     Ok(rows) => rows,
                     Err(error) => return Ok(Err(error)),
                 };
@@ -469,7 +463,7 @@ impl Handler {
                 Ok(Response::Execution(command_tag(tag, rows)))
             }
             Output::CopyOut { options, schema, stream } => {
-                match send_copy_out(client, session, &options, schema, stream).await? {
+                match send_copy_out(client, connection, &options, schema, stream).await? {
                     Ok(rows) => Ok(Response::Execution(Tag::new("COPY").with_rows(rows))),
                     Err(error) => {
                         session.statement_failed();
@@ -1017,6 +1011,6 @@ impl ExtendedQueryHandler for Handler {
 #[async_trait]
 impl CancelHandler for Handler {
     async fn on_cancel_request(&self, request: CancelRequest) {
-        self.cancels.cancel(request.pid, &request.secret_key);
+        self.frontend.cancels.cancel(request.pid, &request.secret_key);
     }
 }
