@@ -116,10 +116,7 @@ pub fn check_alter_user(actor: &Actor, target: &User, change: &UserChange) -> Re
         return Ok(());
     }
     if !is_admin(actor) {
-        return Err(denied(format!(
-            "permission denied to alter user \"{}\": a {} may change only its own password",
-            target.username, actor.role
-        )));
+        return Err(refused(actor, &target.username, UserOp::Alter));
     }
     if target.role > actor.role {
         return Err(denied(format!(
@@ -193,17 +190,51 @@ pub fn check_execute_as(actor: &Actor, target: &User) -> Result<()> {
     if actor.role >= Role::Service && target.role < actor.role {
         Ok(())
     } else {
-        Err(denied(format!(
-            "permission denied to execute as user \"{}\": role {} may act only for accounts of a lower role, and only from role service up",
-            target.username, actor.role
-        )))
+        Err(refused(actor, &target.username, UserOp::ExecuteAs))
+    }
+}
+
+/// What is done to another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOp {
+    Alter,
+    Drop,
+    ExecuteAs,
+}
+
+/// The 42501 for `op` on `username` by someone who may not do it. It says
+/// nothing of the account itself (not even whether it exists), only what
+/// the actor's role allows.
+fn refused(actor: &Actor, username: &str, op: UserOp) -> CairnError {
+    denied(match op {
+        UserOp::Alter => format!(
+            "permission denied to alter user \"{username}\": a {} may change only its own password",
+            actor.role
+        ),
+        UserOp::Drop => "permission denied to drop user: requires role dba or system".to_owned(),
+        UserOp::ExecuteAs => format!(
+            "permission denied to execute as user \"{username}\": role {} may act only for accounts of a lower role, and only from role service up",
+            actor.role
+        ),
+    })
+}
+
+/// What `actor` is told when no live account `username` exists for `op`:
+/// 42704 only for those who may read every account (dba and system).
+/// Anyone else gets exactly the 42501 that `op` gives for an account they
+/// may not touch, so that user names cannot be probed.
+pub fn unknown_user(actor: &Actor, username: &str, op: UserOp) -> CairnError {
+    if is_admin(actor) {
+        CairnError::UndefinedObject(format!("user \"{username}\" does not exist"))
+    } else {
+        refused(actor, username, op)
     }
 }
 
 /// May `actor` drop `target`?
 pub fn check_drop_user(actor: &Actor, target: &User) -> Result<()> {
     if !is_admin(actor) {
-        return Err(denied("permission denied to drop user: requires role dba or system"));
+        return Err(refused(actor, &target.username, UserOp::Drop));
     }
     if actor.user_id == target.id {
         return Err(CairnError::ObjectInUse("current user cannot be dropped".into()));
@@ -240,6 +271,26 @@ mod tests {
     }
 
     /// The whole matrix of the module docs, row by row.
+    #[test]
+    fn an_unknown_user_looks_like_a_forbidden_one_below_dba() {
+        for role in Role::ALL {
+            for op in [UserOp::Alter, UserOp::Drop, UserOp::ExecuteAs] {
+                let me = actor(1, role);
+                let unknown = unknown_user(&me, "u9", op);
+                if role >= Role::Dba {
+                    assert_eq!(unknown.code().as_str(), "42704");
+                    continue;
+                }
+                let forbidden = match op {
+                    UserOp::Alter => check_alter_user(&me, &target(9, Role::System), &UserChange::Role(Role::User)),
+                    UserOp::Drop => check_drop_user(&me, &target(9, Role::System)),
+                    UserOp::ExecuteAs => check_execute_as(&me, &target(9, Role::System)),
+                };
+                assert_eq!(forbidden.expect_err("forbidden"), unknown, "{role:?} {op:?}");
+            }
+        }
+    }
+
     #[test]
     fn the_documented_matrix_holds() {
         use Role::*;

@@ -13,7 +13,7 @@ use cairn_store::entity::{
 use cairn_store::{Sequence, Snapshot, Store, Writer};
 use cairn_types::{
     AccessLevel, CairnError, ColumnDef, TableKind, Job, JobId, JobStatus, JobType, LiveQuery, LiveQueryId, Namespace, NamespaceId,
-    Result, Role, SessionId, Storage, StorageId, StorageKind, TableDef, TableId, Timestamp, User, UserId,
+    Result, Role, SessionId, SqlState, Storage, StorageId, StorageKind, TableDef, TableId, Timestamp, User, UserId,
 };
 
 use crate::access::{self, Actor, UserChange};
@@ -315,7 +315,7 @@ impl Catalog {
         };
         let user = self.store.write(|w| {
             let mut user = live_user_for_write(w, self, username)?
-                .ok_or_else(|| undefined_user(username))?;
+                .ok_or_else(|| access::unknown_user(actor, username, access::UserOp::Alter))?;
             access::check_alter_user(actor, &user, &change)?;
             match change {
                 UserChange::Password(_) => {
@@ -337,7 +337,9 @@ impl Catalog {
     pub fn drop_user(&self, actor: &Actor, username: &str, if_exists: bool) -> Result<bool> {
         let dropped = self.store.write(|w| {
             let Some(mut user) = live_user_for_write(w, self, username)? else {
-                return if if_exists { Ok(false) } else { Err(undefined_user(username)) };
+                let unknown = access::unknown_user(actor, username, access::UserOp::Drop);
+                // IF EXISTS spares only those who may know that it does not.
+                return if if_exists && unknown.code() != SqlState::INSUFFICIENT_PRIVILEGE { Ok(false) } else { Err(unknown) };
             };
             access::check_drop_user(actor, &user)?;
             let now = Timestamp::now();
@@ -549,10 +551,6 @@ impl Catalog {
     pub fn remove_live_query(&self, id: LiveQueryId) -> Result<bool> {
         self.store.write(|w| w.delete::<LiveQuery>(&id))
     }
-}
-
-fn undefined_user(username: &str) -> CairnError {
-    CairnError::UndefinedObject(format!("user \"{username}\" does not exist"))
 }
 
 /// Looks a live user up from inside a write. Writes are serialised, so a

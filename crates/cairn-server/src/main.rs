@@ -43,7 +43,14 @@ fn main() -> ExitCode {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(colour).init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // This runtime plans and runs statements (DataFusion's compute, and
+    // catalog work on its blocking threads): stacks deep enough for the
+    // most deeply nested statement CairnDB accepts.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(cairn_sql::nesting::STATEMENT_STACK_BYTES)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cairn: cannot start the runtime: {error}");

@@ -47,6 +47,10 @@ use crate::tables::DataTable;
 #[derive(Clone, Copy)]
 pub(crate) struct Params<'a>(pub(crate) &'a [ScalarValue]);
 
+/// How many parameters a statement may have: the wire protocol counts
+/// them in 16 bits, so PostgreSQL cannot bind more either.
+pub const MAX_PARAMETERS: usize = u16::MAX as usize;
+
 /// The number of a placeholder named `$n` (from 1).
 pub(crate) fn parameter_number(id: &str) -> Option<usize> {
     id.strip_prefix('$')?.parse().ok().filter(|n| *n >= 1)

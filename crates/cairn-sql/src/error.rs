@@ -34,6 +34,11 @@ pub fn from_df(error: DataFusionError) -> CairnError {
 fn classify(error: &DataFusionError) -> CairnError {
     let message = error.message().into_owned();
     match error {
+        DataFusionError::SQL(parser_error, _)
+            if matches!(parser_error.as_ref(), datafusion::sql::sqlparser::parser::ParserError::RecursionLimitExceeded) =>
+        {
+            crate::nesting::too_deep()
+        }
         DataFusionError::SQL(parser_error, _) => {
             let text = parser_error.to_string();
             let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);

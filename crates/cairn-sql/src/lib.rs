@@ -7,6 +7,7 @@
 //! `cairn_types::Result`.
 #![deny(clippy::unwrap_used)]
 
+mod allowed;
 pub mod alter;
 mod cancel;
 mod compute;
@@ -19,6 +20,7 @@ mod equality;
 pub mod error;
 mod functions;
 mod namespaces;
+pub mod nesting;
 mod pg_catalog;
 pub mod postgres;
 mod returning;
@@ -70,6 +72,11 @@ pub struct Engine {
     retry_turn: tokio::sync::Mutex<()>,
     /// The multi-threaded runtime DataFusion's plans run on ([`compute`]).
     compute: tokio::runtime::Handle,
+    /// Password checks running at once. Each scrypt takes 16 MiB and a
+    /// core for tens of milliseconds: one per core is as fast as more
+    /// would be, and many login attempts at once wait here instead of
+    /// each holding its 16 MiB.
+    password_checks: tokio::sync::Semaphore,
 }
 
 impl Engine {
@@ -82,6 +89,7 @@ impl Engine {
             scan_cache: Arc::new(scan_cache::ScanCache::new(scan_cache_bytes)),
             retry_turn: tokio::sync::Mutex::new(()),
             compute,
+            password_checks: tokio::sync::Semaphore::new(cores()),
         })
     }
 
@@ -103,6 +111,11 @@ impl Engine {
     /// Verifies a login (28P01 on any failure).
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<User> {
         let (username, password) = (username.to_owned(), password.to_owned());
+        let _turn = self
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|_| CairnError::Internal("the password checks were closed".into()))?;
         self.blocking(move |catalog| catalog.authenticate(&username, &password))
             .await
     }

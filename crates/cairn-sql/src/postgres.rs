@@ -412,6 +412,10 @@ pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
 /// - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
 ///   as aggregates, and correlated ones in forms DataFusion decorrelates
 ///   (see [`array_of_subquery`] and [`subqueries`]).
+///
+/// AND/OR chains are rebalanced and too deep a statement is refused
+/// before anything recurses over it ([`crate::nesting`]); the plan is
+/// refused unless every node in it is one CairnDB runs ([`crate::allowed`]).
 pub async fn plan(
     state: &datafusion::execution::session_state::SessionState,
     sql: &str,
@@ -420,6 +424,7 @@ pub async fn plan(
     use std::ops::ControlFlow;
     let dialect = state.config().options().sql_parser.dialect;
     let mut statement = state.sql_to_statement(sql, &dialect)?;
+    crate::nesting::bound(&mut statement, sql).map_err(crate::error::to_df)?;
     if let DfStatement::Statement(inner) = &mut statement {
         column_names::name_columns(inner);
         let _ = ast::visit_relations_mut(inner.as_mut(), |name| {
@@ -495,7 +500,9 @@ pub async fn plan(
             ControlFlow::<()>::Continue(())
         });
     }
-    state.statement_to_plan(statement).await
+    let plan = state.statement_to_plan(statement).await?;
+    crate::allowed::check(&plan).map_err(crate::error::to_df)?;
+    Ok(plan)
 }
 
 /// `'name'::regclass` as a lookup of the table's OID by name. (Other

@@ -21,7 +21,7 @@ use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::config::Dialect;
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alter::{AlterTable, Fill, TableChange};
 use crate::cancel::{GuardedStream, StatementGuard, WriteGate};
 use crate::copy::CopyOptions;
-use crate::direct::{parameter_number, KeyRead, Params};
+use crate::direct::{parameter_number, KeyRead, Params, MAX_PARAMETERS};
 use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
@@ -187,26 +187,6 @@ struct OpenCursor {
 
 /// DataFusion plans CairnDB does not run: `COPY … TO 'file'` would write
 /// files on the server for any client.
-fn refuse_unsupported(plan: &LogicalPlan) -> Result<()> {
-    match plan {
-        LogicalPlan::Copy(_) => Err(CairnError::FeatureNotSupported(
-            "COPY is not supported yet (and never to or from server files)".into(),
-        )),
-        LogicalPlan::Dml(dml)
-            if !matches!(
-                dml.op,
-                WriteOp::Insert(_) | WriteOp::Update | WriteOp::Delete
-            ) =>
-        {
-            Err(CairnError::FeatureNotSupported(format!(
-                "{} is not supported yet",
-                dml.op
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// A DataFusion context whose tables are seen as `actor` sees them.
 fn build_context(
     engine: &Engine,
@@ -221,6 +201,8 @@ fn build_context(
         // names) replaces DataFusion's.
         .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    config.options_mut().sql_parser.recursion_limit =
+        datafusion::config::ConfigNonZeroUsize::try_new(crate::nesting::PARSER_RECURSION_LIMIT).map_err(from_df)?;
     let (per_row_first, per_row_last) = crate::correlated::RunPerRow::rules();
     let mut optimizer_rules = datafusion::optimizer::Optimizer::new().rules;
     optimizer_rules.insert(0, Arc::clone(&per_row_first) as _);
@@ -291,18 +273,6 @@ fn configure_context(
     }
 }
 
-fn sql_options() -> SQLOptions {
-    // CairnDB executes DDL, DML and session statements itself; DataFusion
-    // must never run its own (in-memory) versions of them.
-    // INSERT is planned by DataFusion and written by our table provider.
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(true)
-        .with_allow_statements(false)
-}
-
-/// Plans `sql` (PostgreSQL syntax normalised, see [`crate::postgres::plan`]),
-/// refuses what CairnDB must not run, and makes it a DataFrame.
 /// What `SELECT set_config(…), …` returns: a text column per call.
 fn set_config_schema(calls: &[SetConfigCall]) -> SchemaRef {
     Arc::new(Schema::new(calls.iter().map(|call| Field::new(call.column.as_str(), DataType::Utf8, true)).collect::<Vec<_>>()))
@@ -329,6 +299,13 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
     for (name, data_type) in types {
         let index = parameter_number(&name)
             .ok_or_else(|| CairnError::Syntax(format!("invalid parameter name {name}")))?;
+        // The vector is sized by the highest number: a client must not
+        // make it huge with `$99999999999`.
+        if index > MAX_PARAMETERS {
+            return Err(CairnError::ProtocolViolation(format!(
+                "parameter {name} is out of range: a statement has at most {MAX_PARAMETERS} parameters"
+            )));
+        }
         if index > param_types.len() {
             param_types.resize(index, None);
         }
@@ -337,16 +314,16 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
     Ok(param_types)
 }
 
+/// Plans `sql` (PostgreSQL syntax normalised and only allowed plans, see
+/// [`crate::postgres::plan`]) and makes it a DataFrame.
 async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
     let plan = plan_query(ctx, sql).await?;
     ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
-/// Plans `sql` and refuses what DataFusion must not run itself.
+/// Plans `sql`; see [`crate::postgres::plan`].
 async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
-    let plan = crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)?;
-    sql_options().verify_plan(&plan).map_err(from_df)?;
-    Ok(plan)
+    crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -1044,8 +1021,6 @@ impl Session {
                     .await
                     .map_err(from_df)?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
-                sql_options().verify_plan(&plan).map_err(from_df)?;
-                refuse_unsupported(&plan)?;
                 let param_types = parameter_types(&plan)?;
                 let schema = match (&extras.returning, &plan) {
                     (Some(returning), _) => returning.schema(&self.ctx, &target_def(&plan)?)?,
@@ -1184,7 +1159,7 @@ impl Session {
         let target = catalog
             .live_user(&catalog.snapshot(), username)?
             .ok_or_else(|| {
-                CairnError::UndefinedObject(format!("user \"{username}\" does not exist"))
+                cairn_catalog::access::unknown_user(&self.actor, username, cairn_catalog::access::UserOp::ExecuteAs)
             })?;
         cairn_catalog::access::check_execute_as(&self.actor, &target)?;
         let text = match parse_statements(sql)?.as_slice() {
@@ -1214,7 +1189,6 @@ impl Session {
         mut guard: StatementGuard,
         extras: &Extras,
     ) -> Result<Output> {
-        refuse_unsupported(df.logical_plan())?;
         if let LogicalPlan::Dml(dml) = df.logical_plan() {
             if matches!(dml.op, WriteOp::Update | WriteOp::Delete) {
                 return self

@@ -603,7 +603,7 @@ impl Cursor<'_> {
     fn argument(&mut self) -> Option<Argument> {
         let argument = match self.peek()? {
             Token::Placeholder(p) => {
-                let n = p.strip_prefix('$')?.parse().ok().filter(|n| *n >= 1)?;
+                let n = p.strip_prefix('$')?.parse().ok().filter(|n| (1..=crate::direct::MAX_PARAMETERS).contains(n))?;
                 self.pos += 1;
                 Argument::Parameter(n)
             }

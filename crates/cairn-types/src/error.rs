@@ -48,7 +48,10 @@ impl SqlState {
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
+    pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+    pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
     pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
+    pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
     pub const OBJECT_IN_USE: SqlState = SqlState("55006");
     pub const QUERY_CANCELED: SqlState = SqlState("57014");
     pub const IO_ERROR: SqlState = SqlState("58030");
@@ -147,6 +150,13 @@ pub enum CairnError {
     QueryCanceled(String),
     /// The connection limit is reached.
     TooManyConnections,
+    /// A message that breaks the wire protocol's rules.
+    ProtocolViolation(String),
+    /// A statement nests deeper than the server's stacks allow (PostgreSQL's
+    /// "stack depth limit exceeded").
+    StackDepthExceeded(String),
+    /// A statement needs more memory than its limit allows.
+    OutOfMemory(String),
     /// The storage engine failed (I/O, corruption, poisoned after a failed fsync).
     Storage(String),
     /// A bug: something that should not happen. Logged in full.
@@ -197,6 +207,9 @@ impl CairnError {
             CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
             CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
             CairnError::TooManyConnections => SqlState::TOO_MANY_CONNECTIONS,
+            CairnError::ProtocolViolation(_) => SqlState::PROTOCOL_VIOLATION,
+            CairnError::StackDepthExceeded(_) => SqlState::STATEMENT_TOO_COMPLEX,
+            CairnError::OutOfMemory(_) => SqlState::OUT_OF_MEMORY,
             CairnError::Storage(_) => SqlState::IO_ERROR,
             CairnError::Internal(_) => SqlState::INTERNAL_ERROR,
         }
@@ -266,7 +279,10 @@ impl fmt::Display for CairnError {
             | CairnError::InvalidCursorName(m)
             | CairnError::DuplicateCursor(m)
             | CairnError::InvalidSavepoint(m)
-            | CairnError::QueryCanceled(m) => f.write_str(m),
+            | CairnError::QueryCanceled(m)
+            | CairnError::ProtocolViolation(m)
+            | CairnError::StackDepthExceeded(m)
+            | CairnError::OutOfMemory(m) => f.write_str(m),
             CairnError::NotNullViolation { column } => {
                 write!(f, "null value in column \"{column}\" violates not-null constraint")
             }
@@ -343,6 +359,9 @@ mod tests {
             (CairnError::SerializationFailure, "40001"),
             (CairnError::QueryCanceled(String::new()), "57014"),
             (CairnError::TooManyConnections, "53300"),
+            (CairnError::ProtocolViolation(String::new()), "08P01"),
+            (CairnError::StackDepthExceeded(String::new()), "54001"),
+            (CairnError::OutOfMemory(String::new()), "53200"),
             (CairnError::Storage(String::new()), "58030"),
             (CairnError::Internal(String::new()), "XX000"),
         ];
