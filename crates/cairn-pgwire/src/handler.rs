@@ -60,6 +60,7 @@ use crate::copy::{park_copy_in, send_copy_out};
 use crate::deferred::Deferred;
 use crate::encode::{encode_batch, fields, next_rows};
 use crate::errors::{error_info, to_pg, SEVERITY_ERROR, SEVERITY_FATAL};
+use crate::framing::InvalidText;
 use crate::types::{decode_parameter, pg_type_of_field};
 
 /// How passwords may travel.
@@ -175,10 +176,12 @@ impl Frontend {
     /// authenticated.
     pub fn for_connection(self: &Arc<Self>) -> Wire {
         let connection = ConnectionSlot::default();
+        let invalid_text = InvalidText::default();
         Wire(Arc::new(Handler {
             frontend: Arc::clone(self),
-            parser: Arc::new(Parser { connection: connection.clone() }),
+            parser: Arc::new(Parser { connection: connection.clone(), invalid_text: invalid_text.clone() }),
             connection,
+            invalid_text,
         }))
     }
 }
@@ -188,6 +191,8 @@ pub struct Handler {
     frontend: Arc<Frontend>,
     parser: Arc<Parser>,
     connection: ConnectionSlot,
+    /// Query texts the frame guard found not to be UTF-8.
+    invalid_text: InvalidText,
 }
 
 /// A connection's session and state, set once it has authenticated. It
@@ -205,6 +210,25 @@ impl ConnectionSlot {
 impl Handler {
     pub(crate) fn connection(&self) -> PgWireResult<&Connection> {
         self.connection.get()
+    }
+
+    /// Whether the client has logged in (the frame guard allows large
+    /// messages only then).
+    pub(crate) fn authenticated(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let slot = self.connection.clone();
+        Arc::new(move || slot.0.get().is_some())
+    }
+
+    pub(crate) fn invalid_text(&self) -> InvalidText {
+        self.invalid_text.clone()
+    }
+}
+
+/// 22021 for a query text the client sent as invalid UTF-8.
+fn not_utf8(invalid_text: &InvalidText, text: &str) -> Result<(), CairnError> {
+    match invalid_text.take(text) {
+        Some(message) => Err(CairnError::CharacterNotInRepertoire(message)),
+        None => Ok(()),
     }
 }
 
@@ -609,7 +633,8 @@ impl SimpleQueryHandler for Handler {
         client.set_state(PgWireConnectionState::QueryInProgress);
         let connection = self.connection()?;
         let session = &connection.session;
-        let failure = match session.parse(&query.query) {
+        let parsed = not_utf8(&self.invalid_text, &query.query).and_then(|()| session.parse(&query.query));
+        let failure = match parsed {
             Err(error) => Some(error),
             Ok(statements) if statements.is_empty() => {
                 client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
@@ -755,6 +780,7 @@ fn describe_rows(fields: &[FieldInfo]) -> PgWireBackendMessage {
 /// Parses (and plans) statements for the extended protocol.
 pub struct Parser {
     connection: ConnectionSlot,
+    invalid_text: InvalidText,
 }
 
 #[async_trait]
@@ -766,6 +792,10 @@ impl QueryParser for Parser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let connection = self.connection.get()?;
+        if let Err(error) = not_utf8(&self.invalid_text, sql) {
+            connection.session.statement_failed();
+            return Err(to_pg(&error));
+        }
         match AssertUnwindSafe(connection.session.prepare(sql)).catch_unwind().await {
             Ok(Ok(prepared)) => Ok(Some(Arc::new(WireStatement::new(prepared)))),
             Ok(Err(error)) => {

@@ -5,10 +5,12 @@
 //! internals, and holds no SQL logic of its own.
 #![deny(clippy::unwrap_used)]
 
+mod connection;
 mod copy;
 mod deferred;
 mod encode;
 mod errors;
+mod framing;
 mod handler;
 mod server;
 mod threads;

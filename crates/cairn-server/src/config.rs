@@ -17,6 +17,9 @@ pub const DEFAULT_DATA_DIR: &str = "data";
 /// Enough for the columns of a few million-row tables.
 pub const DEFAULT_SCAN_CACHE_MB: u64 = 256;
 /// fjall reports routine housekeeping at info; keep it to warnings.
+/// PostgreSQL's default `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
 pub const DEFAULT_LOG: &str = "info,fjall=warn,lsm_tree=warn";
 
 /// CairnDB: a multi-tenant SQL database that speaks the PostgreSQL wire protocol.
@@ -73,6 +76,9 @@ pub struct ServeArgs {
     /// Accept cleartext passwords from non-loopback clients without TLS (not recommended)
     #[arg(long, env = "CAIRN_ALLOW_INSECURE_REMOTE")]
     pub allow_insecure_remote: Option<bool>,
+    /// Connections served at once; more are refused with SQLSTATE 53300 [default: 100]
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Failed logins before an account is locked [default: 5]
     #[arg(long, env = "CAIRN_MAX_FAILED_LOGINS", value_name = "N")]
     pub max_failed_logins: Option<u32>,
@@ -102,6 +108,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub allow_insecure_remote: Option<bool>,
+    pub max_connections: Option<usize>,
     pub max_failed_logins: Option<u32>,
     pub lockout_seconds: Option<u64>,
     pub scrypt_log_n: Option<u8>,
@@ -181,6 +188,7 @@ impl Config {
             },
             wire: WireConfig {
                 tls,
+                max_connections: args.max_connections.or(file.max_connections).unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1),
                 auth: AuthPolicy {
                     allow_insecure_remote: args
                         .allow_insecure_remote
