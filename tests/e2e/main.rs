@@ -6,6 +6,7 @@ mod auth;
 mod copy;
 mod direct;
 mod durability;
+mod hardening;
 mod isolation;
 mod loads;
 mod namespaces;

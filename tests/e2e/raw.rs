@@ -343,3 +343,160 @@ async fn a_repeated_key_read_follows_formats_and_date_style() {
     assert_eq!(tags(&messages), "2DCCZ");
     assert_eq!(command_tag(&messages[3].1), "SELECT 0", "the portal has no rows left");
 }
+
+/// The SQLSTATE field of an ErrorResponse body.
+fn error_code_of(body: &[u8]) -> String {
+    let mut fields = body.split(|b| *b == 0);
+    fields
+        .find_map(|field| field.strip_prefix(b"C"))
+        .map(|code| String::from_utf8_lossy(code).into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads until the server closes the connection; the messages it sent.
+async fn until_closed(raw: &mut Raw) -> Vec<(u8, Vec<u8>)> {
+    let mut messages = Vec::new();
+    loop {
+        let Ok(tag) = raw.stream.read_u8().await else { return messages };
+        let Ok(len) = raw.stream.read_u32().await else { return messages };
+        let mut body = vec![0; len as usize - 4];
+        if raw.stream.read_exact(&mut body).await.is_err() {
+            return messages;
+        }
+        messages.push((tag, body));
+    }
+}
+
+#[tokio::test]
+async fn a_message_hidden_inside_a_query_is_never_run() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    // The declared length covers `SELECT 1\0` and a whole second Query.
+    let mut body = Vec::new();
+    cstr(&mut body, "SELECT 1");
+    let mut hidden = Vec::new();
+    cstr(&mut hidden, "CREATE NAMESPACE smuggled");
+    body.push(b'Q');
+    body.extend_from_slice(&((hidden.len() + 4) as u32).to_be_bytes());
+    body.extend_from_slice(&hidden);
+    raw.send(b'Q', &body).await;
+    let messages = until_closed(&mut raw).await;
+    assert_eq!(messages.len(), 1, "one FATAL error, then the connection closes: {messages:?}");
+    assert_eq!((messages[0].0, error_code_of(&messages[0].1)), (b'E', "08P01".to_owned()));
+
+    let root = server.root().await;
+    let namespaces = cairn_e2e::text_rows(&root, "SELECT name FROM system.namespaces WHERE name = 'smuggled'").await;
+    assert!(namespaces.is_empty(), "the hidden statement ran");
+}
+
+#[tokio::test]
+async fn a_large_message_before_login_closes_the_connection_unread() {
+    let server = Server::start();
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let mut body = vec![0, 3, 0, 0];
+    cstr(&mut body, "user");
+    cstr(&mut body, "root");
+    body.push(0);
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend_from_slice(&body);
+    stream.write_all(&startup).await.expect("startup");
+    let mut raw = Raw { stream };
+    let (tag, _) = raw.recv().await;
+    assert_eq!(tag, b'R');
+    // A password message that claims 1 GiB: refused from its header.
+    let mut header = vec![b'p'];
+    header.extend_from_slice(&(1u32 << 30).to_be_bytes());
+    raw.stream.write_all(&header).await.expect("header");
+    let messages = until_closed(&mut raw).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(error_code_of(&messages[0].1), "08P01");
+}
+
+#[tokio::test]
+async fn a_wrong_password_ends_with_the_error_and_no_ready_for_query() {
+    let server = Server::start();
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let mut body = vec![0, 3, 0, 0];
+    cstr(&mut body, "user");
+    cstr(&mut body, "root");
+    body.push(0);
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend_from_slice(&body);
+    stream.write_all(&startup).await.expect("startup");
+    let mut raw = Raw { stream };
+    raw.recv().await;
+    let mut password = Vec::new();
+    cstr(&mut password, "wrong");
+    raw.send(b'p', &password).await;
+    let messages = until_closed(&mut raw).await;
+    let tags: Vec<u8> = messages.iter().map(|m| m.0).collect();
+    assert_eq!(tags, vec![b'E'], "ErrorResponse, then the connection closes");
+    assert_eq!(error_code_of(&messages[0].1), "28P01");
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_22021_and_the_connection_goes_on() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    raw.send(b'Q', b"SELECT '\xff\xfe'\0").await;
+    let messages = raw.until_ready().await;
+    assert_eq!(messages[0].0, b'E');
+    assert_eq!(error_code_of(&messages[0].1), "22021");
+    assert!(String::from_utf8_lossy(&messages[0].1).contains("invalid byte sequence for encoding \"UTF8\": 0xff"));
+
+    // The extended protocol too; the pipeline skips to Sync.
+    raw.send(b'P', b"\0SELECT 'a\xc3'\0\0\0").await;
+    raw.sync().await;
+    let messages = raw.until_ready().await;
+    assert_eq!(error_code_of(&messages[0].1), "22021");
+
+    // A real U+FFFD is text like any other.
+    raw.send(b'Q', "SELECT '\u{FFFD}' AS r\0".as_bytes()).await;
+    let messages = raw.until_ready().await;
+    let row = messages.iter().find(|m| m.0 == b'D').expect("a row");
+    assert_eq!(data_row(&row.1), vec![Some("\u{FFFD}".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_parameter_number_past_65535_is_refused_without_a_huge_allocation() {
+    let server = Server::start();
+    let mut raw = Raw::connect(&server).await;
+    for sql in ["SELECT 1 WHERE 1 = $99999999999", "SELECT 1 WHERE 1 = $65536"] {
+        raw.parse("", sql, &[]).await;
+        raw.sync().await;
+        let messages = raw.until_ready().await;
+        assert_eq!(messages[0].0, b'E', "{sql}");
+        let code = error_code_of(&messages[0].1);
+        assert!(code == "08P01" || code == "42601", "{sql}: {code}");
+    }
+    raw.send(b'Q', b"SELECT 1\0").await;
+    assert!(raw.until_ready().await.iter().any(|m| m.0 == b'D'), "the connection still serves");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_get_53300() {
+    let server = Server::start_with(&["--max-connections", "2"]);
+    let first = server.root().await;
+    let _second = server.root().await;
+    let refused = server.connect("root", ROOT_PASSWORD).await.err().expect("refused");
+    assert_eq!(cairn_e2e::sqlstate(&refused), "53300");
+    // A cancel request is not a connection to refuse, and a place freed
+    // is a place taken again.
+    first.cancel_token().cancel_query(tokio_postgres::NoTls).await.expect("cancel");
+    drop(first);
+    let mut attempts = 0;
+    loop {
+        match server.connect("root", ROOT_PASSWORD).await {
+            Ok(client) => {
+                client.simple_query("SELECT 1").await.expect("serves");
+                break;
+            }
+            Err(error) if attempts < 50 => {
+                assert_eq!(cairn_e2e::sqlstate(&error), "53300");
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("the freed place was not given back: {error}"),
+        }
+    }
+}

@@ -299,11 +299,13 @@ async fn services_act_for_users_with_execute_as() {
     // The service's own partition is untouched.
     assert_eq!(text_rows(&svc, "SELECT count(*) FROM app.messages").await, [["0"]]);
     // Users cannot act for others, nobody acts for an equal or higher role,
-    // and unknown users are reported.
+    // and an unknown user looks like a forbidden one to all but dba and
+    // system (who may list every user).
     assert_eq!(error_code(&alice, "EXECUTE AS USER 'bob' (SELECT 1)").await, "42501");
     assert_eq!(error_code(&svc, "EXECUTE AS USER 'svc' (SELECT 1)").await, "42501");
     assert_eq!(error_code(&svc, "EXECUTE AS USER 'root' (SELECT 1)").await, "42501");
-    assert_eq!(error_code(&svc, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42704");
+    assert_eq!(error_code(&svc, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42501");
+    assert_eq!(error_code(&root, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42704");
     assert_eq!(error_code(&root, "EXECUTE AS USER 'alice' (CREATE NAMESPACE x)").await, "0A000");
     let root_count = text_rows(&root, "EXECUTE AS USER 'alice' (SELECT count(*) FROM app.messages)").await;
     assert_eq!(root_count, [["2"]], "a dba reads a user's partition only through EXECUTE AS");

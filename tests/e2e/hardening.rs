@@ -1,0 +1,121 @@
+//! What no client may do to the server or to other tenants: touch server
+//! files through SQL, abort the process with a deep statement, or learn
+//! which user names exist.
+
+use cairn_e2e::{error_code, text_rows, Server};
+
+async fn plain_user(server: &Server) -> tokio_postgres::Client {
+    let root = server.root().await;
+    root.batch_execute("CREATE USER mallory WITH PASSWORD 'm-pw' ROLE user; CREATE USER victim WITH PASSWORD 'v-pw' ROLE user")
+        .await
+        .expect("users");
+    server.connect("mallory", "m-pw").await.expect("mallory connects")
+}
+
+#[tokio::test]
+async fn no_statement_reads_or_writes_a_server_file() {
+    let server = Server::start();
+    let root = server.root().await;
+    let mallory = plain_user(&server).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let target = dir.path().join("sub").join("pwned.csv");
+    let target = target.display();
+    let statements = [
+        format!("EXPLAIN ANALYZE COPY (SELECT 'x') TO '{target}' STORED AS CSV"),
+        format!("EXPLAIN COPY (SELECT 'x') TO '{target}' STORED AS CSV"),
+        format!("EXPLAIN ANALYZE VERBOSE COPY (SELECT 1) TO '{target}'"),
+        format!("CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '/etc/passwd'"),
+        format!("EXPLAIN CREATE EXTERNAL TABLE leak STORED AS CSV LOCATION '/etc/passwd'"),
+        format!("COPY (SELECT 'x') TO '{target}'"),
+    ];
+    for client in [&root, &mallory] {
+        for sql in &statements {
+            assert_eq!(error_code(client, sql).await, "42501", "{sql}");
+        }
+        // The extended protocol plans through the same check.
+        let prepared = client.prepare(&statements[0]).await.err().expect("refused");
+        assert_eq!(cairn_e2e::sqlstate(&prepared), "42501");
+    }
+    assert!(!dir.path().join("sub").exists(), "a directory or file was created");
+    let rows = text_rows(&mallory, "SELECT 1").await;
+    assert_eq!(rows, vec![vec!["1".to_owned()]]);
+}
+
+/// `terms` joined by `separator` after `head`.
+fn chain(head: &str, term: impl Fn(usize) -> String, separator: &str, terms: usize) -> String {
+    let body: Vec<String> = (0..terms).map(term).collect();
+    format!("{head}{}", body.join(separator))
+}
+
+#[tokio::test]
+async fn deep_statements_answer_or_fail_and_the_server_stays_up() {
+    let server = Server::start();
+    let client = server.root().await;
+    let other = server.root().await;
+    let n = 100_000;
+    // As in PostgreSQL: AND / OR chains and IN lists of 100,000 run.
+    let or_chain = chain("SELECT count(*) FROM generate_series(1, 10) v WHERE ", |i| format!("v = {i}"), " OR ", n);
+    assert_eq!(text_rows(&client, &or_chain).await, vec![vec!["10".to_owned()]]);
+    let and_chain = chain("SELECT ", |_| "true".to_owned(), " AND ", n);
+    assert_eq!(text_rows(&client, &and_chain).await, vec![vec!["t".to_owned()]]);
+    let in_list = format!(
+        "SELECT count(*) FROM generate_series(1, 10) v WHERE v IN ({})",
+        (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    );
+    assert_eq!(text_rows(&client, &in_list).await, vec![vec!["10".to_owned()]]);
+    // 2,000 terms of + run; 100,000 are refused with 54001, as in PostgreSQL.
+    assert_eq!(text_rows(&client, &chain("SELECT ", |_| "1".to_owned(), " + ", 2_000)).await, vec![vec!["2000".to_owned()]]);
+    assert_eq!(error_code(&client, &chain("SELECT ", |_| "1".to_owned(), " + ", n)).await, "54001");
+    // Nesting through the parser's recursion: refused, never a crash.
+    let parentheses = format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(error_code(&client, &parentheses).await, "54001");
+    let cases = format!("SELECT {}1{}", "CASE WHEN true THEN ".repeat(n), " END".repeat(n));
+    let code = error_code(&client, &cases).await;
+    assert!(code == "54001" || code == "42601", "{code}");
+    let subqueries = format!("SELECT {}1{}", "(SELECT ".repeat(200), ")".repeat(200));
+    assert_eq!(error_code(&client, &subqueries).await, "54001");
+    let scalar = format!("SELECT {}1{}", "(SELECT ".repeat(10), ")".repeat(10));
+    assert_eq!(text_rows(&client, &scalar).await, vec![vec!["1".to_owned()]]);
+    let unary = format!("SELECT {}1", "- ".repeat(n));
+    let code = error_code(&client, &unary).await;
+    assert!(code == "54001" || code == "42601", "{code}");
+    let casts = format!("SELECT 1{}", "::int".repeat(n));
+    assert_eq!(error_code(&client, &casts).await, "54001");
+    // The extended protocol parses the same way.
+    let prepared = client.prepare(&chain("SELECT ", |_| "1".to_owned(), " + ", n)).await.err().expect("refused");
+    assert_eq!(cairn_e2e::sqlstate(&prepared), "54001");
+    // Every connection is still served.
+    assert_eq!(text_rows(&other, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+    assert_eq!(text_rows(&client, "SELECT 2").await, vec![vec!["2".to_owned()]]);
+}
+
+#[tokio::test]
+async fn user_names_cannot_be_probed() {
+    let server = Server::start();
+    let mallory = plain_user(&server).await;
+    for (existing, unknown) in [
+        ("EXECUTE AS USER 'victim' (SELECT 1)", "EXECUTE AS USER 'nobody' (SELECT 1)"),
+        ("EXECUTE AS USER 'root' (SELECT 1)", "EXECUTE AS USER 'nobody' (SELECT 1)"),
+        ("ALTER USER victim SET ROLE user", "ALTER USER nobody SET ROLE user"),
+        ("ALTER USER victim SET PASSWORD 'x-password'", "ALTER USER nobody SET PASSWORD 'x-password'"),
+        ("DROP USER victim", "DROP USER nobody"),
+        ("DROP USER IF EXISTS victim", "DROP USER IF EXISTS nobody"),
+    ] {
+        let answer = |sql: &'static str| {
+            let mallory = &mallory;
+            async move {
+                let error = mallory.batch_execute(sql).await.err().expect("refused");
+                let db = error.as_db_error().expect("a server error");
+                (db.code().code().to_owned(), db.message().replace("victim", "?").replace("root", "?").replace("nobody", "?"))
+            }
+        };
+        let (existing_answer, unknown_answer) = (answer(existing).await, answer(unknown).await);
+        assert_eq!(existing_answer.0, "42501", "{existing}");
+        assert_eq!(existing_answer, unknown_answer, "{existing} / {unknown}");
+    }
+    // An administrator, who may list every user, is told it does not exist.
+    let root = server.root().await;
+    assert_eq!(error_code(&root, "ALTER USER nobody SET ROLE user").await, "42704");
+    assert_eq!(error_code(&root, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42704");
+    root.batch_execute("DROP USER IF EXISTS nobody").await.expect("IF EXISTS");
+}
