@@ -185,8 +185,6 @@ struct OpenCursor {
     hold: bool,
 }
 
-/// DataFusion plans CairnDB does not run: `COPY … TO 'file'` would write
-/// files on the server for any client.
 /// A DataFusion context whose tables are seen as `actor` sees them.
 fn build_context(
     engine: &Engine,
