@@ -17,7 +17,8 @@ fn cstr(out: &mut Vec<u8>, s: &str) {
 }
 
 impl Raw {
-    async fn connect(server: &Server) -> Raw {
+    /// Sends root's startup packet and reads the password request.
+    async fn start(server: &Server) -> Raw {
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");
         let mut body = vec![0, 3, 0, 0];
         cstr(&mut body, "user");
@@ -31,6 +32,11 @@ impl Raw {
         let mut raw = Raw { stream };
         let (tag, body) = raw.recv().await;
         assert_eq!((tag, body.as_slice()), (b'R', &[0, 0, 0, 3][..]), "cleartext password requested");
+        raw
+    }
+
+    async fn connect(server: &Server) -> Raw {
+        let mut raw = Raw::start(server).await;
         let mut password = Vec::new();
         cstr(&mut password, ROOT_PASSWORD);
         raw.send(b'p', &password).await;
@@ -392,17 +398,7 @@ async fn a_message_hidden_inside_a_query_is_never_run() {
 #[tokio::test]
 async fn a_large_message_before_login_closes_the_connection_unread() {
     let server = Server::start();
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    let mut body = vec![0, 3, 0, 0];
-    cstr(&mut body, "user");
-    cstr(&mut body, "root");
-    body.push(0);
-    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    startup.extend_from_slice(&body);
-    stream.write_all(&startup).await.expect("startup");
-    let mut raw = Raw { stream };
-    let (tag, _) = raw.recv().await;
-    assert_eq!(tag, b'R');
+    let mut raw = Raw::start(&server).await;
     // A password message that claims 1 GiB: refused from its header.
     let mut header = vec![b'p'];
     header.extend_from_slice(&(1u32 << 30).to_be_bytes());
@@ -415,16 +411,7 @@ async fn a_large_message_before_login_closes_the_connection_unread() {
 #[tokio::test]
 async fn a_wrong_password_ends_with_the_error_and_no_ready_for_query() {
     let server = Server::start();
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    let mut body = vec![0, 3, 0, 0];
-    cstr(&mut body, "user");
-    cstr(&mut body, "root");
-    body.push(0);
-    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    startup.extend_from_slice(&body);
-    stream.write_all(&startup).await.expect("startup");
-    let mut raw = Raw { stream };
-    raw.recv().await;
+    let mut raw = Raw::start(&server).await;
     let mut password = Vec::new();
     cstr(&mut password, "wrong");
     raw.send(b'p', &password).await;
