@@ -119,3 +119,53 @@ async fn user_names_cannot_be_probed() {
     assert_eq!(error_code(&root, "EXECUTE AS USER 'nobody' (SELECT 1)").await, "42704");
     root.batch_execute("DROP USER IF EXISTS nobody").await.expect("IF EXISTS");
 }
+
+/// The SQLSTATE and severity of a server error.
+fn code_and_severity(error: &tokio_postgres::Error) -> (String, String) {
+    let db = error.as_db_error().expect("a server error");
+    (db.code().code().to_owned(), db.severity().to_owned())
+}
+
+#[tokio::test]
+async fn a_dropped_or_demoted_user_loses_its_open_sessions() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute(
+        "CREATE USER d WITH PASSWORD 'd-pw' ROLE dba; CREATE USER e WITH PASSWORD 'e-pw' ROLE user; \
+         CREATE USER bystander WITH PASSWORD 'b-pw' ROLE user",
+    )
+    .await
+    .expect("users");
+    let simple = server.connect("d", "d-pw").await.expect("d connects");
+    let extended = server.connect("d", "d-pw").await.expect("d connects again");
+    let count_users = extended.prepare("SELECT count(*) FROM system.users").await.expect("prepare as dba");
+    extended.query(&count_users, &[]).await.expect("runs as dba");
+    let dropped = server.connect("e", "e-pw").await.expect("e connects");
+    let bystander = server.connect("bystander", "b-pw").await.expect("bystander connects");
+
+    // Another user's password or e-mail changing ends no session.
+    root.batch_execute("ALTER USER e SET EMAIL 'e@example.com'; ALTER USER bystander SET PASSWORD 'b-pw-2'").await.expect("alter");
+    dropped.batch_execute("SELECT 1").await.expect("e goes on");
+    bystander.batch_execute("SELECT 1").await.expect("bystander goes on");
+
+    root.batch_execute("ALTER USER d SET ROLE user").await.expect("demote d");
+    // At its next statement, on either protocol, the session ends: FATAL
+    // 57P01, and the connection is closed.
+    let error = simple.batch_execute("CREATE USER sneaky WITH PASSWORD 'x-pw' ROLE dba").await.err().expect("ended");
+    assert_eq!(code_and_severity(&error), ("57P01".to_owned(), "FATAL".to_owned()));
+    let error = extended.query(&count_users, &[]).await.err().expect("ended");
+    assert_eq!(code_and_severity(&error), ("57P01".to_owned(), "FATAL".to_owned()));
+    for client in [&simple, &extended] {
+        assert!(client.batch_execute("SELECT 1").await.is_err(), "the connection is closed");
+    }
+    assert!(text_rows(&root, "SELECT username FROM system.users WHERE username = 'sneaky'").await.is_empty());
+    // Logging in again gives the new role.
+    let demoted = server.connect("d", "d-pw").await.expect("d reconnects");
+    assert_eq!(error_code(&demoted, "CREATE USER sneaky WITH PASSWORD 'x-pw' ROLE dba").await, "42501");
+
+    root.batch_execute("DROP USER e").await.expect("drop e");
+    let error = dropped.batch_execute("SELECT 1").await.err().expect("ended");
+    assert_eq!(code_and_severity(&error), ("57P01".to_owned(), "FATAL".to_owned()));
+    assert!(server.connect("e", "e-pw").await.is_err(), "a dropped user cannot log in");
+    bystander.batch_execute("SELECT 1").await.expect("bystander goes on");
+}

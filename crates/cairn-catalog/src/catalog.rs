@@ -4,6 +4,7 @@
 //! Methods that write or hash passwords block (fsync, scrypt): async callers
 //! run them on a blocking thread.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -41,6 +42,15 @@ pub struct CatalogOptions {
     pub lockout: LockoutPolicy,
 }
 
+/// What [`Catalog::user_is_current`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityCheck {
+    Current,
+    /// Dropped (or dropped and its name given to a new user).
+    Dropped,
+    RoleChanged(Role),
+}
+
 /// Table ids below this are reserved for built-in tables.
 pub const FIRST_TABLE_ID: u64 = 1000;
 
@@ -74,6 +84,10 @@ pub struct Catalog {
     /// A hash verified when the user does not exist, so that an unknown
     /// user costs as much time as a wrong password.
     decoy_hash: OnceLock<String>,
+    /// Bumped after every committed change to a user, so that open
+    /// sessions notice a drop or a role change with one atomic load per
+    /// statement instead of a lookup.
+    users_version: AtomicU64,
 }
 
 fn validate_name(kind: &str, name: &str) -> Result<()> {
@@ -124,6 +138,7 @@ impl Catalog {
             logins: LoginGuard::new(options.lockout),
             options,
             decoy_hash: OnceLock::new(),
+            users_version: AtomicU64::new(0),
         }
     }
 
@@ -236,6 +251,29 @@ impl Catalog {
         Ok(dropped)
     }
 
+    /// Changes whenever a user is altered or dropped (see [`Catalog::user_is_current`]).
+    pub fn users_version(&self) -> u64 {
+        self.users_version.load(Ordering::Acquire)
+    }
+
+    /// Whether `actor` is still who its session logged in as: the same
+    /// user, not dropped, with the same role. Sessions ask this when
+    /// [`Catalog::users_version`] moved since they last did.
+    pub fn user_is_current(&self, actor: &Actor) -> Result<IdentityCheck> {
+        Ok(match self.live_user(&self.snapshot(), &actor.username)? {
+            Some(user) if user.id != actor.user_id => IdentityCheck::Dropped,
+            Some(user) if user.role != actor.role => IdentityCheck::RoleChanged(user.role),
+            Some(_) => IdentityCheck::Current,
+            None => IdentityCheck::Dropped,
+        })
+    }
+
+    /// Called after a user change commits; a session that reads the new
+    /// version then sees the change in its snapshot.
+    fn users_changed(&self) {
+        self.users_version.fetch_add(1, Ordering::Release);
+    }
+
     /// The live (not dropped) user with this name.
     pub fn live_user(&self, snapshot: &Snapshot, username: &str) -> Result<Option<User>> {
         snapshot.lookup(&USERS_BY_LIVE_USERNAME, &username.to_string()).next().transpose()
@@ -328,6 +366,7 @@ impl Catalog {
             w.put(&user)?;
             Ok(user)
         })?;
+        self.users_changed();
         tracing::info!(actor = %actor.username, user = %user.username, "user altered");
         Ok(user)
     }
@@ -349,6 +388,7 @@ impl Catalog {
             Ok(true)
         })?;
         if dropped {
+            self.users_changed();
             tracing::info!(actor = %actor.username, user = username, "user dropped");
         }
         Ok(dropped)

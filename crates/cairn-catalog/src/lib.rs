@@ -14,7 +14,7 @@ mod sessions;
 
 pub use access::{Actor, RowScope, SystemTable, TableOp, UserChange};
 pub use catalog::{
-    Catalog, CatalogOptions, NewTable, NewUser, FIRST_TABLE_ID, DEFAULT_NAMESPACE, LOCAL_STORAGE, RESERVED_NAMESPACES, ROOT_USERNAME,
+    Catalog, CatalogOptions, IdentityCheck, NewTable, NewUser, FIRST_TABLE_ID, DEFAULT_NAMESPACE, LOCAL_STORAGE, RESERVED_NAMESPACES, ROOT_USERNAME,
 };
 pub use logins::LockoutPolicy;
 pub use password::HashCost;

@@ -662,6 +662,10 @@ impl SimpleQueryHandler for Handler {
             }
         };
         if let Some(error) = failure {
+            if error.is_fatal() {
+                // The connection loop sends it and closes the connection.
+                return Err(to_pg(&error));
+            }
             session.statement_failed();
             client.feed(PgWireBackendMessage::ErrorResponse(error_info(&error).into())).await?;
         }

@@ -9,9 +9,10 @@
 //!                                └─ Query(text)       ─ DataFusion ─ GuardedStream
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_catalog::{Actor, NewTable, NewUser, SessionGuard};
+use cairn_catalog::{Actor, IdentityCheck, NewTable, NewUser, SessionGuard};
 use cairn_types::{CairnError, Result, Role, SessionId};
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::UInt64Type;
@@ -172,6 +173,9 @@ pub struct Session {
     state: Mutex<State>,
     /// The running statement's token; cancel requests fire it.
     current: Mutex<CancellationToken>,
+    /// The [`Catalog::users_version`](cairn_catalog::Catalog::users_version)
+    /// at which `actor` was last found current.
+    identity_checked_at: AtomicU64,
     /// Open cursors (`DECLARE`), by name.
     cursors: Mutex<std::collections::HashMap<String, OpenCursor>>,
     _registration: SessionGuard,
@@ -357,7 +361,9 @@ impl Session {
         let transaction = TxCell::default();
         let insert = InsertSlot::default();
         let ctx = build_context(&engine, &actor, &transaction, &insert)?;
+        let identity_checked_at = AtomicU64::new(engine.catalog().users_version());
         let session = Session {
+            identity_checked_at,
             transaction,
             insert,
             engine,
@@ -583,6 +589,33 @@ impl Session {
         );
     }
 
+    /// Ends the session if its user was dropped or given another role
+    /// since it logged in. Run before every statement; costs one atomic
+    /// load unless some user changed. A changed role ends the session too,
+    /// rather than rebuilding it: its context, prepared plans and open
+    /// cursors were all made for the old role, and a reconnect rebuilds
+    /// them all correctly.
+    fn check_identity(&self) -> Result<()> {
+        let catalog = self.engine.catalog();
+        let version = catalog.users_version();
+        if self.identity_checked_at.load(Ordering::Acquire) == version {
+            return Ok(());
+        }
+        let name = &self.actor.username;
+        match catalog.user_is_current(&self.actor)? {
+            IdentityCheck::Current => {
+                self.identity_checked_at.store(version, Ordering::Release);
+                Ok(())
+            }
+            IdentityCheck::Dropped => Err(CairnError::SessionTerminated(format!(
+                "terminating connection because user \"{name}\" was dropped"
+            ))),
+            IdentityCheck::RoleChanged(role) => Err(CairnError::SessionTerminated(format!(
+                "terminating connection because the role of user \"{name}\" changed to {role}; reconnect to continue"
+            ))),
+        }
+    }
+
     /// Parses a query string into statements (simple protocol).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         parse_statements(sql)
@@ -590,6 +623,7 @@ impl Session {
 
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        self.check_identity()?;
         self.execute_bound(statement, Vec::new()).await
     }
 
@@ -996,6 +1030,7 @@ impl Session {
 
     /// Parses and plans `sql` once (extended protocol Parse).
     pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
+        self.check_identity()?;
         let mut statements = parse_statements(sql)?;
         let statement = match statements.len() {
             0 => {
@@ -1092,6 +1127,7 @@ impl Session {
         prepared: &Prepared,
         params: Vec<ScalarValue>,
     ) -> Result<Output> {
+        self.check_identity()?;
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             // Boxed: the general paths' futures are large, and moving this

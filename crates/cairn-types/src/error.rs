@@ -54,6 +54,7 @@ impl SqlState {
     pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
     pub const OBJECT_IN_USE: SqlState = SqlState("55006");
     pub const QUERY_CANCELED: SqlState = SqlState("57014");
+    pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
     pub const IO_ERROR: SqlState = SqlState("58030");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
 
@@ -150,6 +151,9 @@ pub enum CairnError {
     QueryCanceled(String),
     /// The connection limit is reached.
     TooManyConnections,
+    /// The session's user was dropped or its role changed: the connection
+    /// ends (PostgreSQL's code for a session an administrator terminated).
+    SessionTerminated(String),
     /// A message that breaks the wire protocol's rules.
     ProtocolViolation(String),
     /// A statement nests deeper than the server's stacks allow (PostgreSQL's
@@ -207,6 +211,7 @@ impl CairnError {
             CairnError::SerializationFailure => SqlState::SERIALIZATION_FAILURE,
             CairnError::QueryCanceled(_) => SqlState::QUERY_CANCELED,
             CairnError::TooManyConnections => SqlState::TOO_MANY_CONNECTIONS,
+            CairnError::SessionTerminated(_) => SqlState::ADMIN_SHUTDOWN,
             CairnError::ProtocolViolation(_) => SqlState::PROTOCOL_VIOLATION,
             CairnError::StackDepthExceeded(_) => SqlState::STATEMENT_TOO_COMPLEX,
             CairnError::OutOfMemory(_) => SqlState::OUT_OF_MEMORY,
@@ -240,7 +245,9 @@ impl CairnError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            CairnError::AuthenticationFailed { .. } | CairnError::TooManyConnections
+            CairnError::AuthenticationFailed { .. }
+                | CairnError::TooManyConnections
+                | CairnError::SessionTerminated(_)
         )
     }
 }
@@ -281,6 +288,7 @@ impl fmt::Display for CairnError {
             | CairnError::InvalidSavepoint(m)
             | CairnError::QueryCanceled(m)
             | CairnError::ProtocolViolation(m)
+            | CairnError::SessionTerminated(m)
             | CairnError::StackDepthExceeded(m)
             | CairnError::OutOfMemory(m) => f.write_str(m),
             CairnError::NotNullViolation { column } => {
@@ -359,6 +367,7 @@ mod tests {
             (CairnError::SerializationFailure, "40001"),
             (CairnError::QueryCanceled(String::new()), "57014"),
             (CairnError::TooManyConnections, "53300"),
+            (CairnError::SessionTerminated(String::new()), "57P01"),
             (CairnError::ProtocolViolation(String::new()), "08P01"),
             (CairnError::StackDepthExceeded(String::new()), "54001"),
             (CairnError::OutOfMemory(String::new()), "53200"),
