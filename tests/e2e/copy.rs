@@ -295,3 +295,26 @@ async fn malformed_binary_copy_writes_nothing() {
     };
     assert_eq!(sqlstate(&error), "42601");
 }
+
+#[tokio::test]
+async fn a_long_line_is_read_while_other_clients_go_on() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let other = server.root().await;
+    let value_bytes = 32 * 1024 * 1024;
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let sink = root.copy_in::<_, Bytes>("COPY app.products (sku, name) FROM STDIN").await.expect("copy");
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"long\t")).await.expect("send");
+    for sent in 0..value_bytes / chunk.len() {
+        sink.send(chunk.clone()).await.expect("send");
+        // Half-way through the line, another client is answered.
+        if sent == value_bytes / chunk.len() / 2 {
+            assert_eq!(text_rows(&other, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+        }
+    }
+    sink.send(Bytes::from_static(b"\nshort\ty\n")).await.expect("send");
+    assert_eq!(sink.finish().await.expect("finish"), 2);
+    let lengths = text_rows(&root, "SELECT sku, length(name) FROM app.products ORDER BY sku").await;
+    assert_eq!(lengths, vec![vec!["long".to_owned(), value_bytes.to_string()], vec!["short".to_owned(), "1".to_owned()]]);
+}

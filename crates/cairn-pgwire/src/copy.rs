@@ -130,8 +130,11 @@ impl CopyHandler for Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let connection = self.connection()?;
-        let mut copy = connection.copy_in();
-        copy.as_mut().ok_or_else(no_copy_in_progress)?.feed(&copy_data.data);
+        // Out of its slot while the parser takes the data: the slot's lock
+        // is not held across the wait.
+        let mut copy = connection.copy_in().take().ok_or_else(no_copy_in_progress)?;
+        copy.feed(copy_data.data).await;
+        *connection.copy_in() = Some(copy);
         Ok(())
     }
 

@@ -3,15 +3,23 @@
 //! batch and inserts it as one statement (atomic, through the same
 //! provider as INSERT, so access rules, defaults, keys and transactions
 //! apply unchanged).
+//!
+//! The data is parsed on a blocking-pool thread as it arrives, not on the
+//! connection's thread: that thread serves other connections too, and a
+//! large COPY must not stall them.
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use cairn_types::{CairnError, DataType, Result};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{quote_identifier, Output, Session};
 use crate::cancel::GuardedStream;
@@ -25,7 +33,8 @@ use crate::values::{arrow_type, column_field};
 
 /// A `COPY … FROM STDIN` waiting for (or receiving) its data.
 pub struct CopyIn {
-    input: CopyInput,
+    parser: Parser,
+    binary: bool,
     table: Arc<dyn TableProvider>,
     reference: TableReference,
     /// The columns the data has, in its order, with their types.
@@ -38,6 +47,87 @@ enum CopyInput {
     Binary(BinaryReader),
 }
 
+impl CopyInput {
+    fn feed(&mut self, data: &[u8]) {
+        match self {
+            CopyInput::Lines(reader) => reader.feed(data),
+            CopyInput::Binary(reader) => reader.feed(data),
+        }
+    }
+
+    /// The rows, typed as `columns`, or the first error.
+    fn finish(self, columns: &[(String, DataType)], decode: &FieldDecoder) -> Result<RecordBatch> {
+        match self {
+            CopyInput::Lines(reader) => {
+                let types: Vec<DataType> = columns.iter().map(|(_, t)| t.clone()).collect();
+                reader.finish(&types)
+            }
+            CopyInput::Binary(reader) => {
+                let fields = columns.iter().map(|(name, t)| column_field(name, t)).collect::<Result<Vec<_>>>()?;
+                reader.finish(&fields, decode)
+            }
+        }
+    }
+}
+
+/// Small CopyData messages are gathered up to this before they go to the
+/// parser: clients that send a message per row would otherwise wake its
+/// thread once per row.
+const PARSER_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Chunks on their way to the parser. Bounded, so that a client sending
+/// faster than its data is parsed waits (its connection is not read)
+/// instead of piling up memory.
+const PARSER_QUEUE_CHUNKS: usize = 4;
+
+/// Feeds a [`CopyInput`] that lives on a blocking-pool thread.
+struct Parser {
+    gathered: BytesMut,
+    chunks: mpsc::Sender<Bytes>,
+    worker: JoinHandle<CopyInput>,
+}
+
+impl Parser {
+    fn start(mut input: CopyInput) -> Parser {
+        let (chunks, mut received) = mpsc::channel::<Bytes>(PARSER_QUEUE_CHUNKS);
+        let worker = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = received.blocking_recv() {
+                input.feed(&chunk);
+            }
+            input
+        });
+        Parser { gathered: BytesMut::new(), chunks, worker }
+    }
+
+    async fn feed(&mut self, data: Bytes) {
+        if self.gathered.is_empty() && data.len() >= PARSER_CHUNK_BYTES {
+            self.send(data).await;
+            return;
+        }
+        self.gathered.extend_from_slice(&data);
+        if self.gathered.len() >= PARSER_CHUNK_BYTES {
+            let chunk = self.gathered.split().freeze();
+            self.send(chunk).await;
+        }
+    }
+
+    async fn send(&mut self, chunk: Bytes) {
+        // A send fails only if the worker is gone (it panicked); `finish`
+        // reports that.
+        let _ = self.chunks.send(chunk).await;
+    }
+
+    /// Everything received, parsed.
+    async fn finish(mut self) -> Result<CopyInput> {
+        let rest = self.gathered.split().freeze();
+        if !rest.is_empty() {
+            self.send(rest).await;
+        }
+        drop(self.chunks);
+        self.worker.await.map_err(|e| CairnError::Internal(format!("parsing COPY data failed: {e}")))
+    }
+}
+
 impl CopyIn {
     /// How many columns each row has.
     pub fn width(&self) -> usize {
@@ -46,15 +136,13 @@ impl CopyIn {
 
     /// FORMAT binary (the CopyInResponse says so).
     pub fn is_binary(&self) -> bool {
-        matches!(self.input, CopyInput::Binary(_))
+        self.binary
     }
 
-    /// Takes the next chunk of CopyData; errors wait for the end.
-    pub fn feed(&mut self, data: &[u8]) {
-        match &mut self.input {
-            CopyInput::Lines(reader) => reader.feed(data),
-            CopyInput::Binary(reader) => reader.feed(data),
-        }
+    /// Takes the next CopyData message; errors wait for the end. Waits
+    /// while the parser is behind.
+    pub async fn feed(&mut self, data: Bytes) {
+        self.parser.feed(data).await;
     }
 }
 
@@ -100,6 +188,7 @@ impl Session {
             }
             typed.push((column, found.data_type.clone()));
         }
+        let binary = spec.options.format == CopyFormat::Binary;
         let input = match spec.options.format {
             CopyFormat::Binary => CopyInput::Binary(BinaryReader::new(qualified(&namespace, &name))),
             CopyFormat::Text | CopyFormat::Csv => CopyInput::Lines(Box::new(RecordReader::new(
@@ -108,7 +197,7 @@ impl Session {
                 typed.iter().map(|(name, _)| name.clone()).collect(),
             ))),
         };
-        Ok(Output::CopyIn(Box::new(CopyIn { input, table, reference, columns: typed })))
+        Ok(Output::CopyIn(Box::new(CopyIn { parser: Parser::start(input), binary, table, reference, columns: typed })))
     }
 
     async fn copy_out(&self, spec: CopySpec) -> Result<Output> {
@@ -132,7 +221,7 @@ impl Session {
     /// Ends a `COPY FROM STDIN` (CopyDone): parses what is left, then
     /// inserts every row in one statement, or none. Binary data's values
     /// are read by `decode` (the wire layer's binary codecs).
-    pub async fn finish_copy(&self, copy: Box<CopyIn>, decode: &FieldDecoder) -> Result<Output> {
+    pub async fn finish_copy(&self, copy: Box<CopyIn>, decode: &'static FieldDecoder) -> Result<Output> {
         let result = self.write_copy(copy, decode).await;
         if result.is_err() {
             self.statement_failed();
@@ -147,27 +236,23 @@ impl Session {
         CairnError::QueryCanceled(format!("COPY from stdin failed: {message}"))
     }
 
-    async fn write_copy(&self, copy: Box<CopyIn>, decode: &FieldDecoder) -> Result<Output> {
-        let copy = *copy;
-        let batch = match copy.input {
-            CopyInput::Lines(reader) => {
-                let types: Vec<DataType> = copy.columns.iter().map(|(_, t)| t.clone()).collect();
-                reader.finish(&types)?
-            }
-            CopyInput::Binary(reader) => {
-                let fields = copy.columns.iter().map(|(name, t)| column_field(name, t)).collect::<Result<Vec<_>>>()?;
-                reader.finish(&fields, decode)?
-            }
-        };
-        let Some(table) = copy.table.downcast_ref::<DataTable>() else {
+    async fn write_copy(&self, copy: Box<CopyIn>, decode: &'static FieldDecoder) -> Result<Output> {
+        let CopyIn { parser, table, reference, columns, .. } = *copy;
+        let input = parser.finish().await?;
+        // Typing the columns is the expensive half: off this thread too.
+        let (batch, columns) = tokio::task::spawn_blocking(move || (input.finish(&columns, decode), columns))
+            .await
+            .map_err(|e| CairnError::Internal(format!("parsing COPY data failed: {e}")))?;
+        let batch = batch?;
+        let Some(data_table) = table.downcast_ref::<DataTable>() else {
             return Err(CairnError::Internal("COPY target is not a table".into()));
         };
         // Every table column, from the data or from its default.
-        let mut row = Vec::with_capacity(table.def().columns.len());
-        for column in &table.def().columns {
-            let value = match copy.columns.iter().any(|(name, _)| *name == column.name) {
+        let mut row = Vec::with_capacity(data_table.def().columns.len());
+        for column in &data_table.def().columns {
+            let value = match columns.iter().any(|(name, _)| *name == column.name) {
                 true => Expr::Column(Column::from_name(column.name.as_str())),
-                false => copy.table.get_column_default(&column.name).cloned().unwrap_or(lit(ScalarValue::Null)),
+                false => table.get_column_default(&column.name).cloned().unwrap_or(lit(ScalarValue::Null)),
             };
             row.push(cast(value, arrow_type(&column.data_type)?).alias(column.name.as_str()));
         }
@@ -178,8 +263,8 @@ impl Session {
                 let input = self.ctx.read_batch(batch).map_err(from_df)?.select(row).map_err(from_df)?;
                 let plan = LogicalPlanBuilder::insert_into(
                     input.into_unoptimized_plan(),
-                    copy.reference,
-                    provider_as_source(Arc::clone(&copy.table)),
+                    reference,
+                    provider_as_source(Arc::clone(&table)),
                     InsertOp::Append,
                 )
                 .and_then(LogicalPlanBuilder::build)
