@@ -169,3 +169,56 @@ async fn a_dropped_or_demoted_user_loses_its_open_sessions() {
     assert!(server.connect("e", "e-pw").await.is_err(), "a dropped user cannot log in");
     bystander.batch_execute("SELECT 1").await.expect("bystander goes on");
 }
+
+/// A query that runs for minutes on one table of 20,000 rows: a cross
+/// join of 400 million pairs, sorted.
+const ENDLESS: &str = "SELECT a.k, b.k FROM t a, t b ORDER BY a.v * b.v + a.k DESC OFFSET 100 LIMIT 5";
+
+/// CPU seconds the server uses over `seconds` of wall time.
+async fn cpu_over(server: &Server, seconds: u64) -> f64 {
+    let before = server.cpu_seconds();
+    tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+    server.cpu_seconds() - before
+}
+
+#[tokio::test]
+async fn a_cancelled_or_timed_out_statement_stops_working() {
+    let server = Server::start();
+    let client = server.root().await;
+    client
+        .batch_execute("CREATE SHARED TABLE t (k BIGINT PRIMARY KEY, v BIGINT); INSERT INTO t SELECT value, value % 977 FROM generate_series(1, 20000)")
+        .await
+        .expect("table");
+    client.batch_execute("SET statement_timeout = '1s'").await.expect("set");
+    assert_eq!(error_code(&client, ENDLESS).await, "57014");
+    // The plan ran on two cores; stopped, it uses (almost) nothing.
+    let used = cpu_over(&server, 3).await;
+    assert!(used < 1.0, "the server used {used} CPU seconds after the timeout");
+
+    client.batch_execute("SET statement_timeout = 0").await.expect("reset");
+    let cancel = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        cancel.cancel_query(tokio_postgres::NoTls).await.expect("cancel request");
+    });
+    assert_eq!(error_code(&client, ENDLESS).await, "57014");
+    canceller.await.expect("canceller");
+    let used = cpu_over(&server, 3).await;
+    assert!(used < 1.0, "the server used {used} CPU seconds after the cancel");
+    assert_eq!(text_rows(&client, "SELECT count(*) FROM t").await, vec![vec!["20000".to_owned()]]);
+}
+
+#[tokio::test]
+async fn a_statement_past_its_memory_fails_with_53200_and_sorts_spill() {
+    let server = Server::start_with(&["--statement-memory-mb", "16"]);
+    let client = server.root().await;
+    // An aggregate that must hold every value: refused, not grown without bound.
+    let error = client.query("SELECT cardinality(array_agg(value)) FROM generate_series(1, 3000000)", &[]).await.err().expect("refused");
+    assert_eq!(cairn_e2e::sqlstate(&error), "53200");
+    // Sorts and groupings larger than the limit spill to disk and finish.
+    let sorted = text_rows(&client, "SELECT count(*) FROM (SELECT value FROM generate_series(1, 3000000) ORDER BY value DESC) s").await;
+    assert_eq!(sorted, vec![vec!["3000000".to_owned()]]);
+    let grouped = text_rows(&client, "SELECT count(*) FROM (SELECT DISTINCT value FROM generate_series(1, 3000000)) s").await;
+    assert_eq!(grouped, vec![vec!["3000000".to_owned()]]);
+    assert_eq!(text_rows(&client, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+}

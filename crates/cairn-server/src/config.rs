@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use cairn_catalog::{CatalogOptions, HashCost, LockoutPolicy};
 use cairn_pgwire::{AuthPolicy, TlsFiles, WireConfig};
+use cairn_sql::MemoryLimits;
 use cairn_store::{Durability, StoreOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
@@ -16,10 +17,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// Enough for the columns of a few million-row tables.
 pub const DEFAULT_SCAN_CACHE_MB: u64 = 256;
-/// fjall reports routine housekeeping at info; keep it to warnings.
 /// PostgreSQL's default `max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+/// Query memory when the machine's memory cannot be read.
+pub const FALLBACK_QUERY_MEMORY_MB: u64 = 4096;
 
+/// fjall reports routine housekeeping at info; keep it to warnings.
 pub const DEFAULT_LOG: &str = "info,fjall=warn,lsm_tree=warn";
 
 /// CairnDB: a multi-tenant SQL database that speaks the PostgreSQL wire protocol.
@@ -79,6 +82,12 @@ pub struct ServeArgs {
     /// Connections served at once; more are refused with SQLSTATE 53300 [default: 100]
     #[arg(long, env = "CAIRN_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Memory all running statements' sorts, joins and aggregations may hold together, in MiB [default: half the machine's memory]
+    #[arg(long, env = "CAIRN_QUERY_MEMORY_MB", value_name = "MIB")]
+    pub query_memory_mb: Option<u64>,
+    /// Memory one statement may hold, in MiB; past it sorts and aggregations spill, the rest fail with 53200 [default: a quarter of query memory]
+    #[arg(long, env = "CAIRN_STATEMENT_MEMORY_MB", value_name = "MIB")]
+    pub statement_memory_mb: Option<u64>,
     /// Failed logins before an account is locked [default: 5]
     #[arg(long, env = "CAIRN_MAX_FAILED_LOGINS", value_name = "N")]
     pub max_failed_logins: Option<u32>,
@@ -109,6 +118,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub allow_insecure_remote: Option<bool>,
     pub max_connections: Option<usize>,
+    pub query_memory_mb: Option<u64>,
+    pub statement_memory_mb: Option<u64>,
     pub max_failed_logins: Option<u32>,
     pub lockout_seconds: Option<u64>,
     pub scrypt_log_n: Option<u8>,
@@ -134,6 +145,8 @@ pub struct Config {
     /// Bytes of columnar table copies scans may keep (0: none).
     pub scan_cache_bytes: usize,
     pub wire: WireConfig,
+    /// What running statements may hold, and where they spill.
+    pub memory: MemoryLimits,
     /// How often expired stream rows are removed.
     pub eviction_interval: Duration,
     pub log: String,
@@ -161,9 +174,23 @@ impl Config {
             return Err(format!("scrypt_log_n must be from 4 to 20, not {log_n}"));
         }
         let defaults = LockoutPolicy::default();
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let query_memory_mb = args
+            .query_memory_mb
+            .or(file.query_memory_mb)
+            .unwrap_or_else(|| machine_memory_mb().map_or(FALLBACK_QUERY_MEMORY_MB, |total| total / 2))
+            .max(1);
+        let statement_memory_mb =
+            args.statement_memory_mb.or(file.statement_memory_mb).unwrap_or(query_memory_mb / 4).clamp(1, query_memory_mb);
+        let mib = |mb: u64| usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(default_listen),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            memory: MemoryLimits {
+                server_bytes: mib(query_memory_mb),
+                statement_bytes: mib(statement_memory_mb),
+                spill_dir: Some(data_dir.join(SPILL_DIR)),
+            },
+            data_dir,
             store: StoreOptions {
                 durability,
                 cache_bytes: args.cache_mb.or(file.cache_mb).unwrap_or(64).saturating_mul(1024 * 1024),
@@ -204,6 +231,18 @@ impl Config {
     }
 }
 
+/// Under the data directory: where sorts and aggregations spill. Emptied
+/// at start (files a crash left behind).
+pub const SPILL_DIR: &str = "spill";
+
+/// The machine's memory in MiB, from `/proc/meminfo` (None elsewhere).
+fn machine_memory_mb() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +276,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("data"));
         assert_eq!(config.store.durability, Durability::Durable);
         assert!(!config.wire.auth.allow_insecure_remote);
+        assert!(config.memory.statement_bytes > 0 && config.memory.statement_bytes <= config.memory.server_bytes / 4);
+        assert_eq!(config.memory.spill_dir, Some(PathBuf::from("data/spill")));
     }
 }

@@ -96,7 +96,14 @@ async fn serve(config: Config) -> Result<(), String> {
         env!("CARGO_PKG_VERSION")
     );
     tokio::spawn(evict_expired_rows(Arc::clone(&catalog), config.eviction_interval));
-    let engine = Engine::new(catalog, config.scan_cache_bytes, tokio::runtime::Handle::current());
+    if let Some(spill) = &config.memory.spill_dir {
+        // Spill files live only as long as their statement: any here were left by a crash.
+        if spill.exists() {
+            std::fs::remove_dir_all(spill).map_err(|e| format!("cannot empty {}: {e}", spill.display()))?;
+        }
+    }
+    let engine = Engine::new(catalog, config.scan_cache_bytes, tokio::runtime::Handle::current(), &config.memory)
+        .map_err(|e| e.to_string())?;
     cairn_pgwire::serve(listener, engine, config.wire.clone(), shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

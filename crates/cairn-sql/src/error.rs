@@ -45,6 +45,8 @@ fn classify(error: &DataFusionError) -> CairnError {
             CairnError::Syntax(format!("syntax error: {text}"))
         }
         DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),
+        // The memory pools' own messages (`crate::memory`).
+        DataFusionError::ResourcesExhausted(m) => CairnError::OutOfMemory(m.clone()),
         DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
             datafusion::common::SchemaError::FieldNotFound { field, .. } => {
                 CairnError::UndefinedColumn(format!("column \"{}\" does not exist", field.name))

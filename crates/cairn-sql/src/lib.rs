@@ -19,6 +19,7 @@ mod direct;
 mod equality;
 pub mod error;
 mod functions;
+mod memory;
 mod namespaces;
 pub mod nesting;
 mod pg_catalog;
@@ -42,6 +43,7 @@ use std::sync::Arc;
 use cairn_catalog::{Actor, Catalog};
 use cairn_types::{CairnError, Result, Role, SessionId, SessionInfo, Timestamp, User};
 
+pub use memory::MemoryLimits;
 pub use functions::version_string;
 pub use session::{CopyIn, Output, Prepared, Session, TxState, CATALOG_NAME};
 pub use settings::Settings;
@@ -70,8 +72,9 @@ pub struct Engine {
     /// retries take turns, so writers contending for one hot row make
     /// progress instead of colliding again and again.
     retry_turn: tokio::sync::Mutex<()>,
-    /// The multi-threaded runtime DataFusion's plans run on ([`compute`]).
-    compute: tokio::runtime::Handle,
+    /// The multi-threaded runtime DataFusion's plans run on, and the
+    /// memory they may hold ([`compute`]).
+    compute: compute::Compute,
     /// Password checks running at once. Each scrypt takes 16 MiB and a
     /// core for tens of milliseconds: one per core is as fast as more
     /// would be, and many login attempts at once wait here instead of
@@ -82,15 +85,20 @@ pub struct Engine {
 impl Engine {
     /// An engine over `catalog` whose scans keep up to `scan_cache_bytes`
     /// of columnar table copies (0: none), running DataFusion's plans on
-    /// the runtime `compute`.
-    pub fn new(catalog: Arc<Catalog>, scan_cache_bytes: usize, compute: tokio::runtime::Handle) -> Arc<Engine> {
-        Arc::new(Engine {
+    /// the runtime `compute` within the `memory` limits.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        scan_cache_bytes: usize,
+        compute: tokio::runtime::Handle,
+        memory: &MemoryLimits,
+    ) -> Result<Arc<Engine>> {
+        Ok(Arc::new(Engine {
             catalog,
             scan_cache: Arc::new(scan_cache::ScanCache::new(scan_cache_bytes)),
             retry_turn: tokio::sync::Mutex::new(()),
-            compute,
+            compute: compute::Compute::new(compute, memory)?,
             password_checks: tokio::sync::Semaphore::new(cores()),
-        })
+        }))
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
