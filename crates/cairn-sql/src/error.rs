@@ -33,6 +33,13 @@ pub fn from_df(error: DataFusionError) -> CairnError {
 
 fn classify(error: &DataFusionError) -> CairnError {
     let message = error.message().into_owned();
+    // `(value).field` on a value that is not composite (get_field's check).
+    if let Some((_, rest)) = message.split_once("Cannot access field at argument 1: type ") {
+        let data_type = rest.split_once(" is not").map_or(rest, |(data_type, _)| data_type);
+        return CairnError::WrongObjectType(format!(
+            "column notation applied to type {data_type}, which is not a composite type"
+        ));
+    }
     match error {
         DataFusionError::SQL(parser_error, _)
             if matches!(parser_error.as_ref(), datafusion::sql::sqlparser::parser::ParserError::RecursionLimitExceeded) =>
@@ -48,9 +55,15 @@ fn classify(error: &DataFusionError) -> CairnError {
         // The memory pools' own messages (`crate::memory`).
         DataFusionError::ResourcesExhausted(m) => CairnError::OutOfMemory(m.clone()),
         DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
-            datafusion::common::SchemaError::FieldNotFound { field, .. } => {
-                CairnError::UndefinedColumn(format!("column \"{}\" does not exist", field.name))
-            }
+            // As PostgreSQL: a qualifier that names no relation in scope
+            // is the error; a bare name is quoted, a qualified one not.
+            datafusion::common::SchemaError::FieldNotFound { field, valid_fields } => match &field.relation {
+                Some(relation) if !valid_fields.iter().any(|valid| valid.relation.as_ref().is_some_and(|r| r.table() == relation.table())) => {
+                    CairnError::UndefinedTable(format!("missing FROM-clause entry for table \"{}\"", relation.table()))
+                }
+                Some(relation) => CairnError::UndefinedColumn(format!("column {relation}.{} does not exist", field.name)),
+                None => CairnError::UndefinedColumn(format!("column \"{}\" does not exist", field.name)),
+            },
             _ => CairnError::Plan(message),
         },
         DataFusionError::Plan(plan) => classify_plan(plan),

@@ -34,9 +34,11 @@ use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
 use crate::values::PG_TYPE_METADATA;
 
 mod column_names;
+mod field_access;
 mod subqueries;
 
 pub use column_names::client_column_name;
+pub use field_access::NonCompositeFieldAccess;
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {
     let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), pg_type.to_owned())]);

@@ -212,6 +212,12 @@ fn build_context(
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        // Before DataFusion's own, which plan field access on any column.
+        .with_expr_planners(
+            std::iter::once(Arc::new(crate::postgres::NonCompositeFieldAccess) as _)
+                .chain(datafusion::execution::SessionStateDefaults::default_expr_planners())
+                .collect(),
+        )
         .with_type_planner(Arc::new(crate::postgres::PgTypes))
         .with_analyzer_rules(crate::postgres::analyzer_rules())
         .with_optimizer_rules(optimizer_rules)

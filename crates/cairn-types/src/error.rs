@@ -35,6 +35,7 @@ impl SqlState {
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
     pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: SqlState = SqlState("42000");
     pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
@@ -79,6 +80,9 @@ pub enum CairnError {
     Plan(String),
     /// Operand types do not fit together.
     DatatypeMismatch(String),
+    /// An operation on the wrong kind of object (field access on a value
+    /// that has no fields).
+    WrongObjectType(String),
     /// No function of that name and argument types.
     UndefinedFunction(String),
     /// Text longer than its `varchar(n)`.
@@ -175,6 +179,7 @@ impl CairnError {
             CairnError::Syntax(_) => SqlState::SYNTAX_ERROR,
             CairnError::Plan(_) => SqlState::SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
             CairnError::DatatypeMismatch(_) => SqlState::DATATYPE_MISMATCH,
+            CairnError::WrongObjectType(_) => SqlState::WRONG_OBJECT_TYPE,
             CairnError::UndefinedFunction(_) => SqlState::UNDEFINED_FUNCTION,
             CairnError::NumericValueOutOfRange(_) => SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
             CairnError::StringDataRightTruncation(_) => SqlState::STRING_DATA_RIGHT_TRUNCATION,
@@ -258,6 +263,7 @@ impl fmt::Display for CairnError {
             CairnError::Syntax(m)
             | CairnError::Plan(m)
             | CairnError::DatatypeMismatch(m)
+            | CairnError::WrongObjectType(m)
             | CairnError::UndefinedFunction(m)
             | CairnError::NumericValueOutOfRange(m)
             | CairnError::StringDataRightTruncation(m)
@@ -329,6 +335,7 @@ mod tests {
             (CairnError::FeatureNotSupported(String::new()), "0A000"),
             (CairnError::Plan(String::new()), "42000"),
             (CairnError::DatatypeMismatch(String::new()), "42804"),
+            (CairnError::WrongObjectType(String::new()), "42809"),
             (CairnError::UndefinedFunction(String::new()), "42883"),
             (CairnError::NumericValueOutOfRange(String::new()), "22003"),
             (CairnError::StringDataRightTruncation(String::new()), "22001"),
