@@ -244,3 +244,28 @@ async fn a_field_of_a_plain_column_is_an_error_postgres_names() {
     }
     assert_eq!(text_rows(&client, "SELECT a.a FROM generate_series(1,2) a").await, vec![vec!["1".to_owned()], vec!["2".to_owned()]]);
 }
+
+#[tokio::test]
+async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
+    let server = Server::start();
+    let client = server.root().await;
+    let limit = server.open_file_limit();
+    server.limit_open_files(64);
+    // Idle connections past the limit: accept() fails with EMFILE.
+    let idle: Vec<std::net::TcpStream> =
+        (0..150).filter_map(|_| std::net::TcpStream::connect(server.addr).ok()).collect();
+    assert!(idle.len() > 64, "the kernel queues connections the server cannot accept");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (lines, cpu) = (server.log_lines(), cpu_over(&server, 3).await);
+    assert!(cpu < 1.0, "accept() spun: {cpu} CPU seconds in 3 s");
+    assert!(server.log_lines() - lines < 10, "the log was flooded: {} lines in 3 s", server.log_lines() - lines);
+    // A session already open goes on.
+    assert_eq!(text_rows(&client, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+    drop(idle);
+    server.limit_open_files(limit);
+    // Once descriptors are free again, new clients get in (the idle ones
+    // the server accepted in between end at the startup timeout or when
+    // their peer closes).
+    let newcomer = server.root().await;
+    assert_eq!(text_rows(&newcomer, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+}

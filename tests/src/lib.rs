@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
@@ -33,6 +34,8 @@ pub fn cairn_binary() -> PathBuf {
 /// A running server and its data directory.
 pub struct Server {
     child: Child,
+    /// Lines the server has logged on standard output.
+    log_lines: Arc<AtomicUsize>,
     pub addr: SocketAddr,
     data_dir: PathBuf,
     args: Vec<String>,
@@ -49,8 +52,9 @@ impl Server {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let (child, addr) = spawn(&data_dir, &args);
-        Server { child, addr, data_dir, args, _temp: temp }
+        let log_lines = Arc::new(AtomicUsize::new(0));
+        let (child, addr) = spawn(&data_dir, &args, &log_lines);
+        Server { child, log_lines, addr, data_dir, args, _temp: temp }
     }
 
     pub fn port(&self) -> u16 {
@@ -92,6 +96,28 @@ impl Server {
         ticks as f64 / 100.0
     }
 
+    /// How many lines the server has logged so far.
+    pub fn log_lines(&self) -> usize {
+        self.log_lines.load(Ordering::Relaxed)
+    }
+
+    /// The server's soft open-file limit.
+    pub fn open_file_limit(&self) -> u64 {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.child.id())).expect("read /proc limits");
+        let line = limits.lines().find(|line| line.starts_with("Max open files")).expect("open files line");
+        line.split_whitespace().nth(3).and_then(|soft| soft.parse().ok()).expect("a number")
+    }
+
+    /// Sets the server's soft open-file limit while it runs (the hard
+    /// one stays, so it can be raised again).
+    pub fn limit_open_files(&self, limit: u64) {
+        let status = Command::new("prlimit")
+            .args(["--pid", &self.child.id().to_string(), &format!("--nofile={limit}:")])
+            .status()
+            .expect("run prlimit");
+        assert!(status.success(), "prlimit failed");
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -110,7 +136,7 @@ impl Server {
 
     /// Starts the server again on the same data directory (new port).
     pub fn restart(&mut self) {
-        let (child, addr) = spawn(&self.data_dir, &self.args);
+        let (child, addr) = spawn(&self.data_dir, &self.args, &self.log_lines);
         self.child = child;
         self.addr = addr;
     }
@@ -124,7 +150,7 @@ impl Drop for Server {
 
 /// Starts `cairn serve` on port 0 and reads the address it bound from its
 /// log, so no two tests can race for a port.
-fn spawn(data_dir: &Path, args: &[String]) -> (Child, SocketAddr) {
+fn spawn(data_dir: &Path, args: &[String], log_lines: &Arc<AtomicUsize>) -> (Child, SocketAddr) {
     let mut child = Command::new(cairn_binary())
         .arg("serve")
         .arg("--data-dir")
@@ -140,10 +166,12 @@ fn spawn(data_dir: &Path, args: &[String]) -> (Child, SocketAddr) {
         .expect("start cairn");
     let stdout = child.stdout.take().expect("stdout");
     let (sender, receiver) = mpsc::channel();
+    let log_lines = Arc::clone(log_lines);
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            log_lines.fetch_add(1, Ordering::Relaxed);
             if let Some(addr) = line.split("listen=").nth(1).and_then(|rest| rest.split_whitespace().next()) {
                 if let (Some(sender), Ok(addr)) = (sender.take(), addr.parse::<SocketAddr>()) {
                     let _ = sender.send(addr);

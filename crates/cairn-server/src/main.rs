@@ -66,7 +66,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Descriptors the server needs besides its connections: the store's
+/// files, spill files, the listener.
+const FILES_BESIDES_CONNECTIONS: u64 = 256;
+
+/// Raises the open-file limit to the hard limit: every connection is a
+/// descriptor, and the usual soft limit (1,024) is below what
+/// `max_connections` and the store may need together. When the limit is
+/// reached anyway, accepts back off (see cairn-pgwire's server).
+fn raise_open_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections as u64 + FILES_BESIDES_CONNECTIONS => tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the open-file limit is low for max_connections; raise it (ulimit -n) or lower max_connections"
+        ),
+        Ok(limit) => tracing::debug!(open_files = limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
+}
+
 async fn serve(config: Config) -> Result<(), String> {
+    raise_open_file_limit(config.wire.max_connections);
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir, &config.store)
