@@ -32,7 +32,6 @@ use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler,
 };
 use pgwire::api::cancel::CancelHandler;
-use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::copy::send_copy_in_response;
 use pgwire::api::query::{send_execution_response, ExtendedQueryHandler, SimpleQueryHandler};
@@ -40,7 +39,7 @@ use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PidSecretKeyGenerator,
     RandomPidSecretKeyGenerator, Type, DEFAULT_NAME, METADATA_DATABASE, METADATA_USER,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -232,31 +231,10 @@ fn not_utf8(invalid_text: &InvalidText, text: &str) -> Result<(), CairnError> {
     }
 }
 
-/// The handler set for pgwire's connection loop.
+/// The handler our connection loop ([`crate::connection`]) hands
+/// pgwire's message processing.
 #[derive(Clone)]
 pub struct Wire(pub Arc<Handler>);
-
-impl PgWireServerHandlers for Wire {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        Arc::clone(&self.0)
-    }
-
-    fn copy_handler(&self) -> Arc<impl CopyHandler> {
-        Arc::clone(&self.0)
-    }
-}
 
 pub(crate) fn transaction_status(state: TxState) -> TransactionStatus {
     match state {
