@@ -209,3 +209,56 @@ async fn a_users_cached_feed_follows_their_writes() {
     let latest: Vec<i64> = bob.query("SELECT id FROM notes ORDER BY id DESC LIMIT 9000", &[]).await.expect("from the copy").iter().map(|row| row.get(0)).collect();
     assert_eq!(latest, bob_ids.iter().rev().take(9000).copied().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_scan_holds_its_batches_in_flight_not_the_table() {
+    // No columnar copy and a small block cache: what the scan itself holds.
+    let mut server = Server::start_with(&["--scan-cache-mb", "0", "--cache-mb", "1"]);
+    let client = server.root().await;
+    client
+        .batch_execute(
+            "CREATE SHARED TABLE wide (id BIGINT PRIMARY KEY, pad TEXT);
+             INSERT INTO wide SELECT value, repeat('x', 200) FROM generate_series(1, 1000000)",
+        )
+        .await
+        .expect("200 MB of text");
+    drop(client);
+    // A fresh process: the insert's memory is not in the measure.
+    assert!(server.stop().success());
+    server.restart();
+    let client = server.root().await;
+    assert_eq!(text_rows(&client, "SELECT 1").await, vec![vec!["1".to_owned()]]);
+    server.reset_peak_memory();
+    let before = server.peak_memory();
+    let sum = text_rows(&client, "SELECT sum(length(pad)) FROM wide").await;
+    assert_eq!(sum, vec![vec!["200000000".to_owned()]]);
+    let grown = server.peak_memory().saturating_sub(before);
+    assert!(grown < 100 << 20, "the scan of 200 MB raised the peak by {} MiB", grown >> 20);
+}
+
+#[tokio::test]
+async fn a_timeout_or_cancel_stops_a_plain_select_of_a_large_table() {
+    let server = Server::start();
+    let client = server.root().await;
+    client
+        .batch_execute(
+            "CREATE SHARED TABLE big (id BIGINT PRIMARY KEY, pad TEXT);
+             INSERT INTO big SELECT value, repeat('x', 200) FROM generate_series(1, 300000)",
+        )
+        .await
+        .expect("table");
+    client.batch_execute("SET statement_timeout = 50").await.expect("set");
+    // Every path: the direct key path's plain SELECT *, a filtered scan, COPY TO.
+    for sql in ["SELECT * FROM big", "SELECT * FROM big WHERE pad LIKE 'x%'"] {
+        let error = client.simple_query(sql).await.err().expect("stopped");
+        assert_eq!(cairn_e2e::sqlstate(&error), "57014", "{sql}");
+    }
+    let copied: Result<Vec<bytes::Bytes>, _> = match client.copy_out("COPY big TO STDOUT").await {
+        Ok(stream) => futures::TryStreamExt::try_collect(stream).await,
+        Err(error) => Err(error),
+    };
+    assert_eq!(cairn_e2e::sqlstate(&copied.err().expect("stopped")), "57014", "COPY TO");
+    client.batch_execute("SET statement_timeout = 0").await.expect("reset");
+    let rows = client.query("SELECT * FROM big WHERE id <= 20000", &[]).await.expect("a range of more than the direct path reads");
+    assert_eq!(rows.len(), 20000);
+}

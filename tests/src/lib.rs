@@ -96,6 +96,20 @@ impl Server {
         ticks as f64 / 100.0
     }
 
+    /// The most memory the server has had resident since it started or
+    /// since [`Server::reset_peak_memory`], in bytes (`VmHWM`).
+    pub fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("read /proc status");
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM line");
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("a number");
+        kib * 1024
+    }
+
+    /// Starts [`Server::peak_memory`] again from what is resident now.
+    pub fn reset_peak_memory(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("reset the peak (clear_refs)");
+    }
+
     /// How many lines the server has logged so far.
     pub fn log_lines(&self) -> usize {
         self.log_lines.load(Ordering::Relaxed)

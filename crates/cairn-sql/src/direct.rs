@@ -43,6 +43,10 @@ use crate::scan_exec::ScanSource;
 use crate::table_scan::{key_condition, key_equals, key_position, KeyCondition, TableScan};
 use crate::tables::DataTable;
 
+/// The most rows the direct path reads. A key read that finds more (a
+/// whole table, a wide range) stops there and takes the general path.
+const DIRECT_READ_ROWS: usize = 10_000;
+
 /// The values bound to a plan's placeholders (`$1` is the first).
 #[derive(Clone, Copy)]
 pub(crate) struct Params<'a>(pub(crate) &'a [ScalarValue]);
@@ -186,9 +190,14 @@ impl KeyRead {
                 None => return Ok(None),
             }
         }
-        let scan =
+        // Read here, on the connection's thread and all at once, only
+        // what is small: a read of more rows goes to the general path,
+        // which streams them and can be cancelled.
+        let mut scan =
             table.table_scan_as(conditions, self.outputs.clone(), limit, self.descending, Arc::clone(&self.schema))?;
-        read_all(&scan).map(Some)
+        scan.at_most = Some(DIRECT_READ_ROWS + 1);
+        let batch = read_all(&scan)?;
+        Ok((batch.num_rows() <= DIRECT_READ_ROWS).then_some(batch))
     }
 }
 

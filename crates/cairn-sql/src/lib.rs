@@ -27,6 +27,7 @@ pub mod postgres;
 mod returning;
 mod scan_cache;
 mod scan_exec;
+mod scan_stream;
 mod series;
 mod session;
 pub mod settings;

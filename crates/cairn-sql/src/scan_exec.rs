@@ -32,6 +32,13 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
     /// Reads the rows, projected, at execution time, in one batch or more.
     fn read(&self) -> cairn_types::Result<Vec<RecordBatch>>;
 
+    /// The rows as a stream, for a plan's execution: read as the stream is
+    /// polled where the source can, else all at once.
+    fn execute(&self, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+        let batches = self.read()?;
+        Ok(Box::pin(MemoryStream::try_new(batches, schema, None).map_err(crate::error::from_df)?))
+    }
+
     /// The positions, in the scan's output, of the columns its rows are
     /// ordered by (the leading key columns it projects).
     fn key_columns(&self) -> Vec<usize> {
@@ -147,7 +154,6 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
     }
 
     fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        let batches = self.source.read().map_err(to_df)?;
-        Ok(Box::pin(MemoryStream::try_new(batches, Arc::clone(&self.schema), None)?))
+        self.source.execute(Arc::clone(&self.schema)).map_err(to_df)
     }
 }

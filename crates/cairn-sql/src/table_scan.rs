@@ -24,10 +24,13 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::equality::{equality, range, Equality};
 use crate::scan_cache::{Extent, Lookup, ScanCache};
 use crate::scan_exec::ScanSource;
+use crate::scan_stream::{BatchSender, Part};
 use crate::txn::TxCell;
 use crate::values::{arrow_type, read_value, ColumnBuilder};
 
@@ -304,6 +307,10 @@ pub(crate) struct TableScan {
     pub conditions: Vec<KeyCondition>,
     pub projection: Vec<usize>,
     pub limit: Option<usize>,
+    /// Stop after this many rows, whatever the LIMIT: how the direct path
+    /// bounds what it reads (unlike `limit`, not a read of a part of the
+    /// partition as far as the scan cache is concerned).
+    pub at_most: Option<usize>,
     /// Reads in descending key order (`ORDER BY key DESC`).
     pub reverse: bool,
     pub schema: SchemaRef,
@@ -339,15 +346,35 @@ impl ScanSource for TableScan {
     }
 
     fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
-        let mut transaction = self.transaction.lock();
-        match transaction.as_mut() {
-            Some(transaction) => self.build(self.read_in(transaction)?),
-            None if self.reads_partition_in_key_order() => self.read_through_cache(),
-            None => match &self.path {
-                RowPath::PointGet(keys) if keys.len() == 1 => self.read_latest(&keys[0]),
-                _ => self.read_snapshot(&self.catalog.snapshot()),
-            },
+        match self.rows()? {
+            Rows::Read(batches) => Ok(batches),
+            Rows::InSnapshot { snapshot, scanned } => {
+                let batches = self.read_snapshot(&snapshot)?;
+                let rows = batches.iter().map(RecordBatch::num_rows).sum();
+                // A read cut short by `at_most` did not see the whole partition.
+                if let (Some(version), false) = (scanned, self.at_most.is_some_and(|most| rows >= most)) {
+                    self.cache.scanned(self.def.id, self.partition, version, rows);
+                }
+                Ok(batches)
+            }
         }
+    }
+
+    /// As [`TableScan::read`], but a read of a snapshot runs on the
+    /// blocking pool and hands its batches over as they are built
+    /// ([`crate::scan_stream`]).
+    fn execute(&self, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+        // A read of at most a batch (point gets, a small LIMIT) is done
+        // here: a thread hop would cost more than the read.
+        let small = matches!(self.path, RowPath::PointGet(_)) || self.limit.is_some_and(|limit| limit <= BATCH_ROWS);
+        let batches = match small {
+            true => self.read()?,
+            false => match self.rows()? {
+                Rows::Read(batches) => batches,
+                Rows::InSnapshot { snapshot, scanned } => return Ok(self.stream(snapshot, scanned, schema)),
+            },
+        };
+        Ok(Box::pin(MemoryStream::try_new(batches, schema, None).map_err(crate::error::from_df)?))
     }
 
     fn key_columns(&self) -> Vec<usize> {
@@ -367,7 +394,46 @@ impl ScanSource for TableScan {
     }
 }
 
+/// Where a scan's rows come from: already read (a transaction's view, a
+/// point get, the columnar copy), or a snapshot still to be read.
+enum Rows {
+    Read(Vec<RecordBatch>),
+    InSnapshot {
+        snapshot: cairn_store::Snapshot,
+        /// The partition version to tell the scan cache how many rows a
+        /// whole read found (it decides what is worth copying).
+        scanned: Option<cairn_store::TableVersion>,
+    },
+}
+
 impl TableScan {
+    /// Reads `snapshot` on the blocking pool, batch by batch, as the
+    /// stream is polled ([`crate::scan_stream`]).
+    fn stream(&self, snapshot: cairn_store::Snapshot, scanned: Option<cairn_store::TableVersion>, schema: SchemaRef) -> SendableRecordBatchStream {
+        let scan = self.clone();
+        crate::scan_stream::stream(schema, move |out| {
+            let snapshot = Arc::new(snapshot);
+            if let Some(rows) = scan.stream_snapshot(&snapshot, out)? {
+                if let Some(version) = scanned {
+                    scan.cache.scanned(scan.def.id, scan.partition, version, rows);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn rows(&self) -> cairn_types::Result<Rows> {
+        let mut transaction = self.transaction.lock();
+        Ok(match transaction.as_mut() {
+            Some(transaction) => Rows::Read(self.build(self.read_in(transaction)?)?),
+            None if self.reads_partition_in_key_order() => self.through_cache()?,
+            None => match &self.path {
+                RowPath::PointGet(keys) if keys.len() == 1 => Rows::Read(self.read_latest(&keys[0])?),
+                _ => Rows::InSnapshot { snapshot: self.catalog.snapshot(), scanned: None },
+            },
+        })
+    }
+
     fn ranges(&self) -> Vec<KeyRange> {
         match &self.path {
             RowPath::FullScan => vec![KeyRange::all()],
@@ -388,18 +454,18 @@ impl TableScan {
     /// A read of the partition in key order outside a transaction: from
     /// the columnar copy if the partition has not changed since it was
     /// made, otherwise from the store (see [`crate::scan_cache`]).
-    fn read_through_cache(&self) -> cairn_types::Result<Vec<RecordBatch>> {
+    fn through_cache(&self) -> cairn_types::Result<Rows> {
         let (table, partition) = (self.def.id, self.partition);
         let store = self.catalog.store();
         // A hit needs no snapshot: the version says the copy holds the
         // latest committed rows.
         let Some(version) = store.partition_version(table, partition) else {
-            return self.read_snapshot(&store.snapshot());
+            return Ok(Rows::InSnapshot { snapshot: store.snapshot(), scanned: None });
         };
         let extent = if self.limit.is_some() { Extent::Limited } else { Extent::Whole };
         // `Some(at_most)`: make a copy of at most that many rows (`None`: any).
         let fill = match self.cache.lookup(table, partition, version, &self.def.columns, extent) {
-            Lookup::Hit(every_column) => return self.read_copy(&every_column),
+            Lookup::Hit(every_column) => return Ok(Rows::Read(self.read_copy(&every_column)?)),
             Lookup::Fill { at_most } => Some(at_most),
             Lookup::Miss => None,
         };
@@ -407,25 +473,21 @@ impl TableScan {
         if snapshot_version != Some(version) {
             // A commit came in between: read what the snapshot holds, and
             // leave the cache to a later read.
-            return self.read_snapshot(&snapshot);
+            return Ok(Rows::InSnapshot { snapshot, scanned: None });
         }
-        match fill {
+        Ok(match fill {
             Some(at_most) => match self.read_every_column(&snapshot, at_most)? {
                 Ok(every_column) => {
                     self.cache.insert(table, partition, version, &self.def.columns, &every_column);
-                    self.read_copy(&every_column)
+                    Rows::Read(self.read_copy(&every_column)?)
                 }
                 Err(more_than) => {
                     self.cache.scanned(table, partition, version, more_than);
-                    self.read_snapshot(&snapshot)
+                    Rows::InSnapshot { snapshot, scanned: None }
                 }
             },
-            None => {
-                let batches = self.read_snapshot(&snapshot)?;
-                self.cache.scanned(table, partition, version, batches.iter().map(RecordBatch::num_rows).sum());
-                Ok(batches)
-            }
-        }
+            None => Rows::InSnapshot { snapshot, scanned: Some(version) },
+        })
     }
 
     /// Every column of every row of the partition, in key order; with
@@ -439,6 +501,7 @@ impl TableScan {
             projection: (0..self.def.columns.len()).collect(),
             schema: crate::tables::table_schema(&self.def)?,
             limit: at_most.map(|rows| rows + 1),
+            at_most: None,
             reverse: false,
             ..self.clone()
         };
@@ -572,11 +635,79 @@ impl TableScan {
         batches.finish()
     }
 
+    /// As [`TableScan::read_snapshot`], handing each batch to `out` as soon
+    /// as it is built; a long scan reads the rest of its range in parts on
+    /// more threads, which `out` hands over in key order. Returns how many
+    /// rows it read, or `None` if the consumer went away first.
+    fn stream_snapshot(&self, snapshot: &Arc<cairn_store::Snapshot>, out: &BatchSender) -> cairn_types::Result<Option<usize>> {
+        let mut batches = Batches::new(self)?;
+        let mut seen = 0;
+        for row in self.read_from(snapshot) {
+            if batches.full() {
+                break;
+            }
+            let row = row?;
+            seen += 1;
+            if seen > PARALLEL_AFTER_ROWS {
+                if let Some(rest) = self.rest_of_scan(row.primary_key()) {
+                    return self.stream_parallel(snapshot, batches, &rest, out);
+                }
+            }
+            batches.push_encoded(&row)?;
+            if !batches.hand_over(out) || (seen % ROWS_BETWEEN_CHECKS == 0 && out.is_closed()) {
+                return Ok(None);
+            }
+        }
+        batches.finish_into(out)
+    }
+
+    /// Streams `rest` in as many parts as there are cores: the first on
+    /// this thread with `batches`, each other on a thread of its own.
+    fn stream_parallel(
+        &self,
+        snapshot: &Arc<cairn_store::Snapshot>,
+        batches: Batches<'_>,
+        rest: &KeyRange,
+        out: &BatchSender,
+    ) -> cairn_types::Result<Option<usize>> {
+        let threads = crate::cores().min(MAX_SCAN_THREADS);
+        let parts = snapshot.split_row_range(self.def.id, self.partition, rest, threads)?;
+        let Some((first, others)) = parts.split_first() else { return batches.finish_into(out) };
+        let others: Vec<Part> = others
+            .iter()
+            .map(|range| {
+                let (scan, snapshot, range) = (self.clone(), Arc::clone(snapshot), range.clone());
+                out.part(move |out| scan.stream_range(&snapshot, &range, Batches::new(&scan)?, out).map(|_| ()))
+            })
+            .collect();
+        let Some(rows) = self.stream_range(snapshot, first, batches, out)? else { return Ok(None) };
+        // The other parts' rows are not counted: a scan this long is past
+        // any size the scan cache copies.
+        Ok(out.then(others).then_some(rows))
+    }
+
+    /// Every row of `range`, in key order, into `batches` and on to `out`.
+    fn stream_range(
+        &self,
+        snapshot: &cairn_store::Snapshot,
+        range: &KeyRange,
+        mut batches: Batches<'_>,
+        out: &BatchSender,
+    ) -> cairn_types::Result<Option<usize>> {
+        for (seen, row) in snapshot.scan_encoded_rows(self.def.id, self.partition, range, false).enumerate() {
+            batches.push_encoded(&row?)?;
+            if !batches.hand_over(out) || (seen % ROWS_BETWEEN_CHECKS == 0 && out.is_closed()) {
+                return Ok(None);
+            }
+        }
+        batches.finish_into(out)
+    }
+
     /// The part of the scan's one range from `next` on, if the scan may
     /// read it in parallel parts: in key order (its parts are concatenated
     /// in order) and without LIMIT (which stops one scan, not several).
     fn rest_of_scan(&self, next: &[u8]) -> Option<KeyRange> {
-        if self.reverse || self.limit.is_some() {
+        if self.reverse || self.limit.is_some() || self.at_most.is_some() {
             return None;
         }
         let end = match &self.path {
@@ -644,6 +775,10 @@ const BATCH_ROWS: usize = 8192;
 /// range over more.
 const PARALLEL_AFTER_ROWS: usize = 4 * BATCH_ROWS;
 
+/// Rows a streaming scan reads between checks that its consumer is still
+/// there (rows that do not match fill no batch, so no send notices).
+const ROWS_BETWEEN_CHECKS: usize = 1024;
+
 /// The most threads one scan reads with.
 const MAX_SCAN_THREADS: usize = 8;
 
@@ -681,9 +816,10 @@ impl<'s> Batches<'s> {
         Ok(Batches { scan, now: Timestamp::now(), columns, by_position, pending: 0, done: 0, batches: Vec::new() })
     }
 
-    /// Whether the scan's LIMIT is reached.
+    /// Whether the scan's LIMIT (or its `at_most`) is reached.
     fn full(&self) -> bool {
-        self.scan.limit.is_some_and(|limit| self.done + self.pending >= limit)
+        let read = self.done + self.pending;
+        self.scan.limit.is_some_and(|limit| read >= limit) || self.scan.at_most.is_some_and(|most| read >= most)
     }
 
     /// Adds `row` if it is live and matches the pushed conditions.
@@ -747,6 +883,20 @@ impl<'s> Batches<'s> {
         self.pending = 0;
         self.batches.push(batch);
         Ok(())
+    }
+
+    /// Hands the batches built so far to `out`; false if it is gone.
+    fn hand_over(&mut self, out: &BatchSender) -> bool {
+        std::mem::take(&mut self.batches).into_iter().all(|batch| out.send(batch))
+    }
+
+    /// Hands over the rest; the rows read in all, or `None` if `out` is gone.
+    fn finish_into(mut self, out: &BatchSender) -> cairn_types::Result<Option<usize>> {
+        if self.pending > 0 {
+            self.flush()?;
+        }
+        let rows = self.done;
+        Ok(self.hand_over(out).then_some(rows))
     }
 
     /// The batches; at least one, empty if no row matched, so that the

@@ -141,6 +141,7 @@ impl DataTable {
             conditions,
             projection,
             limit,
+            at_most: None,
             reverse,
             schema,
         })
