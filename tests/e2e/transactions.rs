@@ -223,3 +223,60 @@ async fn cursors_take_parameters_and_fetch_in_the_extended_protocol() {
     let error = root.query("FETCH 1 FROM missing", &[]).await.expect_err("no such cursor");
     assert_eq!(error.code().map(|c| c.code()), Some("34000"));
 }
+
+/// A statement outside a transaction block reads one point in time: a
+/// writer moves value between two rows (their sum stays 1000) while
+/// readers add the two up with self-joins and two scalar subqueries, over
+/// both protocols.
+#[tokio::test]
+async fn every_read_of_a_statement_sees_one_snapshot() {
+    let server = Server::start();
+    let setup = server.root().await;
+    setup
+        .batch_execute(
+            "CREATE SHARED TABLE acct (id INT PRIMARY KEY, v BIGINT);
+             INSERT INTO acct VALUES (1, 1000), (2, 0)",
+        )
+        .await
+        .expect("setup");
+    let writer = server.root().await;
+    let writes = tokio::spawn(async move {
+        for round in 0..300i64 {
+            let amount = if round % 2 == 0 { 7 } else { -7 };
+            let moved = writer
+                .batch_execute(&format!(
+                    "BEGIN; UPDATE acct SET v = v - {amount} WHERE id = 1; UPDATE acct SET v = v + {amount} WHERE id = 2; COMMIT"
+                ))
+                .await;
+            if moved.is_err() {
+                writer.batch_execute("ROLLBACK").await.expect("rollback");
+            }
+        }
+    });
+    let queries = [
+        "SELECT a.v + b.v FROM acct a, acct b WHERE a.id = 1 AND b.id = 2",
+        "SELECT (SELECT v FROM acct WHERE id = 1) + (SELECT v FROM acct WHERE id = 2)",
+        "SELECT a.v + b.v FROM acct a JOIN acct b ON b.id = a.id + 1 WHERE a.id = 1",
+        // Full scans, which may read the columnar copy, and a point read.
+        "SELECT (SELECT sum(v) FROM acct WHERE v >= 0 AND id <> 1)::bigint + (SELECT v FROM acct WHERE id = 1)",
+    ];
+    let reader = server.root().await;
+    let prepared = {
+        let mut prepared = Vec::new();
+        for sql in queries {
+            prepared.push(reader.prepare(sql).await.expect("prepare"));
+        }
+        prepared
+    };
+    let mut reads = 0;
+    while !writes.is_finished() {
+        for (sql, statement) in queries.iter().zip(&prepared) {
+            assert_eq!(text_rows(&reader, sql).await, vec![vec!["1000".to_owned()]], "{sql}");
+            let row = reader.query_one(statement, &[]).await.expect("prepared read");
+            assert_eq!(row.get::<_, i64>(0), 1000, "{sql} (prepared)");
+            reads += 2;
+        }
+    }
+    writes.await.expect("writer");
+    assert!(reads > 0);
+}

@@ -196,6 +196,8 @@ impl KeyRead {
         let mut scan =
             table.table_scan_as(conditions, self.outputs.clone(), limit, self.descending, Arc::clone(&self.schema))?;
         scan.at_most = Some(DIRECT_READ_ROWS + 1);
+        // The statement's only read: it may read the latest rows without a snapshot.
+        scan.statement = None;
         let batch = read_all(&scan)?;
         Ok((batch.num_rows() <= DIRECT_READ_ROWS).then_some(batch))
     }

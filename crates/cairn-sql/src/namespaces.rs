@@ -15,7 +15,7 @@ use crate::error::to_df;
 use crate::scan_cache::ScanCache;
 use crate::system::SYSTEM_SCHEMA;
 use crate::tables::{DataTable, InsertSlot};
-use crate::txn::TxCell;
+use crate::txn::{StatementSnapshot, TxCell};
 
 /// What a session's schemas need to build table providers.
 #[derive(Clone)]
@@ -26,6 +26,8 @@ pub(crate) struct SchemaContext {
     pub snowflake: Arc<ScalarUDF>,
     /// The session's open transaction, read and written by its tables.
     pub transaction: TxCell,
+    /// Outside a transaction block, the running statement's snapshot.
+    pub statement: StatementSnapshot,
     /// ON CONFLICT for the next INSERT, and the rows it returns.
     pub returned: InsertSlot,
 }
@@ -133,6 +135,7 @@ impl SchemaProvider for NamespaceSchema {
             self.context.actor.clone(),
             &self.context.snowflake,
             self.context.transaction.clone(),
+            self.context.statement.clone(),
             Arc::clone(&self.context.returned),
         )
         .map_err(to_df)?;

@@ -45,7 +45,7 @@ use crate::snowflake::snowflake_udf;
 use crate::statement::{parse_statements, Argument, SetConfigCall, Statement};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::tables::{DataTable, InsertOptions, InsertSlot};
-use crate::txn::{commit, TxCell};
+use crate::txn::{commit, StatementSnapshot, TxCell};
 use crate::Engine;
 
 mod copy;
@@ -168,6 +168,8 @@ pub struct Session {
     ctx: SessionContext,
     /// The open transaction's snapshot and writes (between BEGIN and its end).
     transaction: TxCell,
+    /// Outside a transaction block, the running statement's snapshot.
+    statement: StatementSnapshot,
     /// ON CONFLICT and RETURNING for the INSERT that is running.
     insert: InsertSlot,
     state: Mutex<State>,
@@ -194,6 +196,7 @@ fn build_context(
     engine: &Engine,
     actor: &Actor,
     transaction: &TxCell,
+    statement: &StatementSnapshot,
     returned: &InsertSlot,
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
@@ -227,7 +230,8 @@ fn build_context(
     per_row_first.attach(ctx.state_weak_ref());
     ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators))
         .map_err(from_df)?;
-    let system = system_schema(catalog, actor).map_err(from_df)?;
+    let view = crate::txn::ReadView { transaction: transaction.clone(), statement: statement.clone() };
+    let system = system_schema(catalog, actor, &view).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
     ctx.register_udf(crate::functions::gen_random_uuid_udf());
@@ -240,6 +244,7 @@ fn build_context(
         actor: actor.clone(),
         snowflake,
         transaction: transaction.clone(),
+        statement: statement.clone(),
         returned: Arc::clone(returned),
     };
     let pg_catalog = crate::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
@@ -364,13 +369,14 @@ impl Session {
         settings: Settings,
         registration: SessionGuard,
     ) -> Result<Session> {
-        let transaction = TxCell::default();
+        let (transaction, statement) = (TxCell::default(), StatementSnapshot::default());
         let insert = InsertSlot::default();
-        let ctx = build_context(&engine, &actor, &transaction, &insert)?;
+        let ctx = build_context(&engine, &actor, &transaction, &statement, &insert)?;
         let identity_checked_at = AtomicU64::new(engine.catalog().users_version());
         let session = Session {
             identity_checked_at,
             transaction,
+            statement,
             insert,
             engine,
             actor,
@@ -630,6 +636,7 @@ impl Session {
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
         self.check_identity()?;
+        self.statement.clear();
         self.execute_bound(statement, Vec::new()).await
     }
 
@@ -1134,6 +1141,7 @@ impl Session {
         params: Vec<ScalarValue>,
     ) -> Result<Output> {
         self.check_identity()?;
+        self.statement.clear();
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             // Boxed: the general paths' futures are large, and moving this
@@ -1211,7 +1219,7 @@ impl Session {
             }
         };
         let target = Actor::of(&target);
-        let ctx = build_context(&self.engine, &target, &self.transaction, &self.insert)?;
+        let ctx = build_context(&self.engine, &target, &self.transaction, &self.statement, &self.insert)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, catalog, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();

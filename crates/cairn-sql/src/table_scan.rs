@@ -31,7 +31,7 @@ use crate::equality::{equality, range, Equality};
 use crate::scan_cache::{Extent, Lookup, ScanCache};
 use crate::scan_exec::ScanSource;
 use crate::scan_stream::{BatchSender, Part};
-use crate::txn::TxCell;
+use crate::txn::{StatementSnapshot, TxCell};
 use crate::values::{arrow_type, read_value, ColumnBuilder};
 
 /// Bounds on a key column's encoded value.
@@ -301,6 +301,10 @@ pub(crate) struct TableScan {
     pub partition: Partition,
     /// An open transaction's snapshot and writes, read instead of the store.
     pub transaction: TxCell,
+    /// Outside a transaction, the snapshot the statement's reads share;
+    /// `None` for the only read of its statement (the direct path), which
+    /// may read the latest rows without one.
+    pub statement: Option<StatementSnapshot>,
     pub path: RowPath,
     /// Pushed-down key conditions that the path does not imply, checked on
     /// every row read.
@@ -399,7 +403,7 @@ impl ScanSource for TableScan {
 enum Rows {
     Read(Vec<RecordBatch>),
     InSnapshot {
-        snapshot: cairn_store::Snapshot,
+        snapshot: Arc<cairn_store::Snapshot>,
         /// The partition version to tell the scan cache how many rows a
         /// whole read found (it decides what is worth copying).
         scanned: Option<cairn_store::TableVersion>,
@@ -409,10 +413,9 @@ enum Rows {
 impl TableScan {
     /// Reads `snapshot` on the blocking pool, batch by batch, as the
     /// stream is polled ([`crate::scan_stream`]).
-    fn stream(&self, snapshot: cairn_store::Snapshot, scanned: Option<cairn_store::TableVersion>, schema: SchemaRef) -> SendableRecordBatchStream {
+    fn stream(&self, snapshot: Arc<cairn_store::Snapshot>, scanned: Option<cairn_store::TableVersion>, schema: SchemaRef) -> SendableRecordBatchStream {
         let scan = self.clone();
         crate::scan_stream::stream(schema, move |out| {
-            let snapshot = Arc::new(snapshot);
             if let Some(rows) = scan.stream_snapshot(&snapshot, out)? {
                 if let Some(version) = scanned {
                     scan.cache.scanned(scan.def.id, scan.partition, version, rows);
@@ -427,11 +430,20 @@ impl TableScan {
         Ok(match transaction.as_mut() {
             Some(transaction) => Rows::Read(self.build(self.read_in(transaction)?)?),
             None if self.reads_partition_in_key_order() => self.through_cache()?,
-            None => match &self.path {
-                RowPath::PointGet(keys) if keys.len() == 1 => Rows::Read(self.read_latest(&keys[0])?),
-                _ => Rows::InSnapshot { snapshot: self.catalog.snapshot(), scanned: None },
+            None => match (&self.path, &self.statement) {
+                (RowPath::PointGet(keys), None) if keys.len() == 1 => Rows::Read(self.read_latest(&keys[0])?),
+                _ => Rows::InSnapshot { snapshot: self.snapshot(), scanned: None },
             },
         })
+    }
+
+    /// The snapshot this read sees outside a transaction: its statement's,
+    /// or (the only read of its statement) a new one.
+    fn snapshot(&self) -> Arc<cairn_store::Snapshot> {
+        match &self.statement {
+            Some(statement) => statement.get(self.catalog.store()),
+            None => Arc::new(self.catalog.snapshot()),
+        }
     }
 
     fn ranges(&self) -> Vec<KeyRange> {
@@ -457,10 +469,19 @@ impl TableScan {
     fn through_cache(&self) -> cairn_types::Result<Rows> {
         let (table, partition) = (self.def.id, self.partition);
         let store = self.catalog.store();
-        // A hit needs no snapshot: the version says the copy holds the
-        // latest committed rows.
-        let Some(version) = store.partition_version(table, partition) else {
-            return Ok(Rows::InSnapshot { snapshot: store.snapshot(), scanned: None });
+        // The version of the rows the read must see, if they are the
+        // latest (which is all the cache holds). The only read of its
+        // statement needs no snapshot for a hit: it sees the latest rows.
+        let (statement, version) = match &self.statement {
+            Some(statement) => {
+                let snapshot = statement.get(store);
+                let version = store.partition_version_in(&snapshot, table, partition);
+                (Some(snapshot), version)
+            }
+            None => (None, store.partition_version(table, partition)),
+        };
+        let Some(version) = version else {
+            return Ok(Rows::InSnapshot { snapshot: statement.unwrap_or_else(|| Arc::new(store.snapshot())), scanned: None });
         };
         let extent = if self.limit.is_some() { Extent::Limited } else { Extent::Whole };
         // `Some(at_most)`: make a copy of at most that many rows (`None`: any).
@@ -469,12 +490,20 @@ impl TableScan {
             Lookup::Fill { at_most } => Some(at_most),
             Lookup::Miss => None,
         };
-        let (snapshot, snapshot_version) = store.snapshot_with_version(table, partition);
-        if snapshot_version != Some(version) {
-            // A commit came in between: read what the snapshot holds, and
-            // leave the cache to a later read.
-            return Ok(Rows::InSnapshot { snapshot, scanned: None });
-        }
+        // A snapshot that holds the rows at `version`.
+        let snapshot = match statement {
+            Some(snapshot) => snapshot,
+            None => {
+                let (snapshot, snapshot_version) = store.snapshot_with_version(table, partition);
+                let snapshot = Arc::new(snapshot);
+                if snapshot_version != Some(version) {
+                    // A commit came in between: read what the snapshot
+                    // holds, and leave the cache to a later read.
+                    return Ok(Rows::InSnapshot { snapshot, scanned: None });
+                }
+                snapshot
+            }
+        };
         Ok(match fill {
             Some(at_most) => match self.read_every_column(&snapshot, at_most)? {
                 Ok(every_column) => {

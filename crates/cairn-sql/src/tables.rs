@@ -27,7 +27,7 @@ use crate::returning::ConflictAction;
 use crate::scan_cache::ScanCache;
 use crate::scan_exec::ScanExec;
 use crate::cancel::WriteGate;
-use crate::txn::{TxCell, WRITE_INLINE_AT_MOST};
+use crate::txn::{StatementSnapshot, TxCell, WRITE_INLINE_AT_MOST};
 use crate::values::{column_field, read_value};
 
 /// The Arrow schema of a table definition. Every field is nullable as far
@@ -50,6 +50,7 @@ pub(crate) struct DataTable {
     schema: SchemaRef,
     defaults: HashMap<String, Expr>,
     transaction: TxCell,
+    statement: StatementSnapshot,
     returned: InsertSlot,
 }
 
@@ -67,6 +68,7 @@ impl DataTable {
         actor: Actor,
         snowflake: &Arc<ScalarUDF>,
         transaction: TxCell,
+        statement: StatementSnapshot,
         returned: InsertSlot,
     ) -> cairn_types::Result<Self> {
         let schema = table_schema(&def)?;
@@ -76,7 +78,7 @@ impl DataTable {
                 defaults.insert(column.name.clone(), crate::defaults::to_expr(sql, &actor.username, snowflake)?);
             }
         }
-        Ok(DataTable { catalog, scan_cache, def: Arc::new(def), actor, schema, defaults, transaction, returned })
+        Ok(DataTable { catalog, scan_cache, def: Arc::new(def), actor, schema, defaults, transaction, statement, returned })
     }
 }
 
@@ -137,6 +139,7 @@ impl DataTable {
             def: Arc::clone(&self.def),
             partition,
             transaction: self.transaction.clone(),
+            statement: Some(self.statement.clone()),
             path,
             conditions,
             projection,

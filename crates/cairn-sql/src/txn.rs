@@ -128,6 +128,48 @@ impl TxCell {
     }
 }
 
+/// The snapshot the reads of a statement outside a transaction block
+/// share, so that a join, a self-join or two subqueries see one point in
+/// time: taken at the statement's first read, dropped when the next
+/// statement starts. (Inside a block every read uses the block's.)
+#[derive(Clone, Default)]
+pub(crate) struct StatementSnapshot(Arc<Mutex<Option<Arc<Snapshot>>>>);
+
+impl StatementSnapshot {
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<Snapshot>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The running statement's snapshot, taken now if this is its first read.
+    pub fn get(&self, store: &Store) -> Arc<Snapshot> {
+        Arc::clone(self.lock().get_or_insert_with(|| Arc::new(store.snapshot())))
+    }
+
+    /// A new statement starts: its first read takes a new snapshot.
+    pub fn clear(&self) {
+        self.lock().take();
+    }
+}
+
+/// What a statement's reads see, for readers outside the write path
+/// (system tables): the block's snapshot inside a transaction block, else
+/// the statement's.
+#[derive(Clone, Default)]
+pub(crate) struct ReadView {
+    pub transaction: TxCell,
+    pub statement: StatementSnapshot,
+}
+
+impl ReadView {
+    pub fn read<T>(&self, store: &Store, read: impl FnOnce(&Snapshot) -> T) -> T {
+        let transaction = self.transaction.lock();
+        match transaction.as_ref() {
+            Some(transaction) => read(transaction.snapshot()),
+            None => read(&self.statement.get(store)),
+        }
+    }
+}
+
 /// Autocommit writes of at most this many rows are written on the
 /// session's thread: the hand-off to a blocking thread and back costs more
 /// than the write. More (INSERT … SELECT, a large transaction) would hold

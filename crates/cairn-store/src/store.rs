@@ -166,7 +166,10 @@ impl Store {
 
     /// A consistent view of everything committed so far.
     pub fn snapshot(&self) -> Snapshot {
+        // Counted first: every commit counted is then in the snapshot.
+        let commits = self.inner.versions.commits();
         Snapshot {
+            commits,
             inner: self.inner.db.snapshot(),
             meta: self.inner.meta.clone(),
             index: self.inner.index.clone(),
@@ -184,6 +187,14 @@ impl Store {
         let snapshot = self.snapshot();
         let after = versions.current(table, partition);
         (snapshot, before.filter(|_| before == after))
+    }
+
+    /// The version of the rows of `partition` of `table` that `snapshot`
+    /// holds, if they are also the latest committed ones (no commit to them
+    /// since the snapshot, none in flight): then a copy of the rows at this
+    /// version is what the snapshot would read.
+    pub fn partition_version_in(&self, snapshot: &Snapshot, table: TableId, partition: Partition) -> Option<TableVersion> {
+        self.inner.versions.current_at(snapshot.commits, table, partition)
     }
 
     /// The version of the latest committed rows of `partition` of
@@ -321,6 +332,8 @@ impl Store {
 /// A point-in-time view. Every statement reads through one snapshot; keep
 /// it short-lived, since it pins old versions.
 pub struct Snapshot {
+    /// Commits finished before it was taken (see [`crate::versions`]).
+    commits: u64,
     inner: fjall::Snapshot,
     meta: Keyspace,
     index: Keyspace,

@@ -26,6 +26,13 @@
 //! counter, the table's own, which is part of each of its user partitions'
 //! versions: so it reaches them all without moving the stripes, which
 //! other tables' user partitions share.
+//!
+//! Commits are also counted as they finish, and each counter remembers the
+//! count of the last commit that moved it: a snapshot taken after `n`
+//! commits finished still holds a partition's current rows if no counter
+//! of the partition moved after the `n`th ([`TableVersions::current_at`]),
+//! which is how one statement reads the columnar copy and the store and
+//! sees one point in time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -53,15 +60,29 @@ pub(crate) struct TableVersions {
 
 struct Counters {
     /// Per table, every write: a shared table's version.
-    tables: HashMap<TableId, u64>,
+    tables: HashMap<TableId, Counter>,
     /// Per table, writes of all its partitions at once.
-    whole_tables: HashMap<TableId, u64>,
-    stripes: Box<[u64; STRIPES]>,
+    whole_tables: HashMap<TableId, Counter>,
+    stripes: Box<[Counter; STRIPES]>,
+    /// Commits finished.
+    commits: u64,
+}
+
+/// A version counter, and the commit count when it last moved.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    value: u64,
+    changed_at: u64,
 }
 
 impl Default for TableVersions {
     fn default() -> Self {
-        let counters = Counters { tables: HashMap::new(), whole_tables: HashMap::new(), stripes: Box::new([0; STRIPES]) };
+        let counters = Counters {
+            tables: HashMap::new(),
+            whole_tables: HashMap::new(),
+            stripes: Box::new([Counter::default(); STRIPES]),
+            commits: 0,
+        };
         TableVersions { counters: Mutex::new(counters) }
     }
 }
@@ -73,34 +94,62 @@ impl TableVersions {
 
     /// The version of `partition` of `table`; `None` while a commit writes it.
     pub(crate) fn current(&self, table: TableId, partition: Partition) -> Option<TableVersion> {
-        let counters = self.lock();
+        Self::stable(&self.lock(), table, partition).map(|(version, _)| version)
+    }
+
+    /// As [`TableVersions::current`], for a snapshot taken after
+    /// `commits` commits had finished: `None` also if a commit to the
+    /// partition finished after those, since the snapshot may not hold it.
+    pub(crate) fn current_at(&self, commits: u64, table: TableId, partition: Partition) -> Option<TableVersion> {
+        let (version, changed_at) = Self::stable(&self.lock(), table, partition)?;
+        (changed_at <= commits).then_some(version)
+    }
+
+    /// Commits finished so far.
+    pub(crate) fn commits(&self) -> u64 {
+        self.lock().commits
+    }
+
+    fn stable(counters: &Counters, table: TableId, partition: Partition) -> Option<(TableVersion, u64)> {
         let (whole, part) = match partition {
-            Partition::Shared => (0, counters.tables.get(&table).copied().unwrap_or(0)),
-            Partition::User(user) => {
-                (counters.whole_tables.get(&table).copied().unwrap_or(0), counters.stripes[stripe(table, user)])
-            }
+            Partition::Shared => (Counter::default(), counters.tables.get(&table).copied().unwrap_or_default()),
+            Partition::User(user) => (
+                counters.whole_tables.get(&table).copied().unwrap_or_default(),
+                counters.stripes[stripe(table, user)],
+            ),
         };
-        (whole % 2 == 0 && part % 2 == 0).then_some(TableVersion(whole, part))
+        let stable = whole.value % 2 == 0 && part.value % 2 == 0;
+        stable.then_some((TableVersion(whole.value, part.value), whole.changed_at.max(part.changed_at)))
     }
 
     /// Marks the partitions of `written` as being written until the
     /// returned guard drops. Hold it from before the batch commits until after.
     pub(crate) fn writing(&self, written: &[Written]) -> Writing<'_> {
         let touched = Touched::of(written);
-        self.advance(&touched);
+        self.advance(&touched, false);
         Writing { versions: self, touched }
     }
 
-    fn advance(&self, touched: &Touched) {
+    /// Moves the counters `touched` names; `finished`: the commit is
+    /// visible, and counted.
+    fn advance(&self, touched: &Touched, finished: bool) {
         let mut counters = self.lock();
+        if finished {
+            counters.commits += 1;
+        }
+        let commits = counters.commits;
+        let bump = |counter: &mut Counter| {
+            counter.value += 1;
+            counter.changed_at = commits;
+        };
         for table in &touched.tables {
-            *counters.tables.entry(*table).or_insert(0) += 1;
+            bump(counters.tables.entry(*table).or_default());
         }
         for table in &touched.whole_tables {
-            *counters.whole_tables.entry(*table).or_insert(0) += 1;
+            bump(counters.whole_tables.entry(*table).or_default());
         }
         for stripe in touched.stripes() {
-            counters.stripes[stripe] += 1;
+            bump(&mut counters.stripes[stripe]);
         }
     }
 }
@@ -120,7 +169,7 @@ pub(crate) struct Writing<'a> {
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        self.versions.advance(&self.touched);
+        self.versions.advance(&self.touched, true);
     }
 }
 
@@ -187,6 +236,26 @@ impl Touched {
 mod tests {
     use super::*;
     use crate::rows::{partition_prefix, row_key, table_prefix};
+
+    #[test]
+    fn a_version_holds_for_a_snapshot_only_if_nothing_changed_since() {
+        let versions = TableVersions::default();
+        let (table, other) = (TableId(1001), TableId(1002));
+        let written = [Written::Key(row_key(table, Partition::Shared, b"a"))];
+        drop(versions.writing(&written));
+        let taken_after = versions.commits();
+        let version = versions.current(table, Partition::Shared);
+        assert_eq!(versions.current_at(taken_after, table, Partition::Shared), version);
+        // A commit in flight, then one finished after the snapshot: the
+        // snapshot may not hold them, so no version is its.
+        let writing = versions.writing(&written);
+        assert_eq!(versions.current_at(taken_after, table, Partition::Shared), None);
+        drop(writing);
+        assert_eq!(versions.current_at(taken_after, table, Partition::Shared), None);
+        assert!(versions.current_at(versions.commits(), table, Partition::Shared).is_some());
+        // Another table's commits do not matter.
+        assert!(versions.current_at(0, other, Partition::Shared).is_some());
+    }
 
     #[test]
     fn a_version_is_hidden_while_a_write_is_in_flight_and_new_after() {

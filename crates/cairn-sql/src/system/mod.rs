@@ -35,6 +35,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::equality::{equality, Equality};
 use crate::error::to_df;
+use crate::txn::ReadView;
 use crate::scan_exec::{ScanExec, ScanSource};
 
 /// The schema (namespace) the system tables live in.
@@ -45,24 +46,27 @@ pub const SYSTEM_TABLE_NAMES: [&str; 8] =
     ["users", "namespaces", "tables", "columns", "storages", "jobs", "live_queries", "sessions"];
 
 /// Registers every system table, as seen by `actor`, in a fresh schema.
-pub fn system_schema(catalog: &Arc<Catalog>, actor: &Actor) -> DfResult<Arc<dyn SchemaProvider>> {
+/// Their rows are read as `view` says (a statement's snapshot, or its
+/// transaction block's).
+pub(crate) fn system_schema(catalog: &Arc<Catalog>, actor: &Actor, view: &ReadView) -> DfResult<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
     fn add<T: SystemTableDef>(
         schema: &MemorySchemaProvider,
         catalog: &Arc<Catalog>,
         actor: &Actor,
+        view: &ReadView,
     ) -> DfResult<()> {
-        schema.register_table(T::NAME.to_owned(), Arc::new(SystemTableProvider::<T>::new(catalog, actor)))?;
+        schema.register_table(T::NAME.to_owned(), Arc::new(SystemTableProvider::<T>::new(catalog, actor, view)))?;
         Ok(())
     }
-    add::<users::Users>(&schema, catalog, actor)?;
-    add::<namespaces::Namespaces>(&schema, catalog, actor)?;
-    add::<tables::Tables>(&schema, catalog, actor)?;
-    add::<columns::Columns>(&schema, catalog, actor)?;
-    add::<storages::Storages>(&schema, catalog, actor)?;
-    add::<jobs::Jobs>(&schema, catalog, actor)?;
-    add::<live_queries::LiveQueries>(&schema, catalog, actor)?;
-    add::<sessions::Sessions>(&schema, catalog, actor)?;
+    add::<users::Users>(&schema, catalog, actor, view)?;
+    add::<namespaces::Namespaces>(&schema, catalog, actor, view)?;
+    add::<tables::Tables>(&schema, catalog, actor, view)?;
+    add::<columns::Columns>(&schema, catalog, actor, view)?;
+    add::<storages::Storages>(&schema, catalog, actor, view)?;
+    add::<jobs::Jobs>(&schema, catalog, actor, view)?;
+    add::<live_queries::LiveQueries>(&schema, catalog, actor, view)?;
+    add::<sessions::Sessions>(&schema, catalog, actor, view)?;
     Ok(Arc::new(schema))
 }
 
@@ -173,6 +177,7 @@ pub(crate) trait SystemTableDef: Send + Sync + 'static {
 pub(crate) struct SystemTableProvider<T: SystemTableDef> {
     catalog: Arc<Catalog>,
     actor: Actor,
+    view: ReadView,
     columns: Arc<Vec<ColumnSpec<T::Row>>>,
     schema: SchemaRef,
 }
@@ -184,7 +189,7 @@ impl<T: SystemTableDef> fmt::Debug for SystemTableProvider<T> {
 }
 
 impl<T: SystemTableDef> SystemTableProvider<T> {
-    fn new(catalog: &Arc<Catalog>, actor: &Actor) -> Self {
+    fn new(catalog: &Arc<Catalog>, actor: &Actor, view: &ReadView) -> Self {
         let columns = T::columns();
         let schema = Arc::new(Schema::new(
             columns
@@ -195,6 +200,7 @@ impl<T: SystemTableDef> SystemTableProvider<T> {
         SystemTableProvider {
             catalog: Arc::clone(catalog),
             actor: actor.clone(),
+            view: view.clone(),
             columns: Arc::new(columns),
             schema,
         }
@@ -260,6 +266,7 @@ impl<T: SystemTableDef> TableProvider for SystemTableProvider<T> {
         let schema = Arc::new(self.schema.project(&projection)?);
         let scan = SystemScan::<T> {
             catalog: Arc::clone(&self.catalog),
+            view: self.view.clone(),
             columns: Arc::clone(&self.columns),
             scope,
             path,
@@ -272,9 +279,31 @@ impl<T: SystemTableDef> TableProvider for SystemTableProvider<T> {
     }
 }
 
+impl<T: SystemTableDef> SystemScan<T> {
+    /// The rows the caller may see that match the conditions, up to the LIMIT.
+    fn rows(&self, snapshot: &cairn_store::Snapshot) -> cairn_types::Result<Vec<T::Row>> {
+        let mut rows = Vec::new();
+        for row in T::fetch(&self.catalog, snapshot, &self.path) {
+            if self.limit.is_some_and(|limit| rows.len() >= limit) {
+                break;
+            }
+            let row = row?;
+            let visible = match self.scope {
+                RowScope::All => true,
+                RowScope::OwnedBy(user) => T::owner(&row) == Some(user),
+            };
+            if visible && self.matches(&row) {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// Reads a system table through one access path at execution time.
 pub(crate) struct SystemScan<T: SystemTableDef> {
     catalog: Arc<Catalog>,
+    view: ReadView,
     columns: Arc<Vec<ColumnSpec<T::Row>>>,
     scope: RowScope,
     path: AccessPath,
@@ -298,21 +327,7 @@ impl<T: SystemTableDef> ScanSource for SystemScan<T> {
     }
 
     fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
-        let snapshot = self.catalog.snapshot();
-        let mut rows = Vec::new();
-        for row in T::fetch(&self.catalog, &snapshot, &self.path) {
-            if self.limit.is_some_and(|limit| rows.len() >= limit) {
-                break;
-            }
-            let row = row?;
-            let visible = match self.scope {
-                RowScope::All => true,
-                RowScope::OwnedBy(user) => T::owner(&row) == Some(user),
-            };
-            if visible && self.matches(&row) {
-                rows.push(row);
-            }
-        }
+        let rows = self.view.read(self.catalog.store(), |snapshot| self.rows(snapshot))?;
         let refs: Vec<&T::Row> = rows.iter().collect();
         let arrays: Vec<ArrayRef> =
             self.projection.iter().map(|&i| (self.columns[i].build)(&refs)).collect();
