@@ -648,6 +648,7 @@ impl SimpleQueryHandler for Handler {
             client.feed(PgWireBackendMessage::ErrorResponse(error_info(&error).into())).await?;
         }
         client.set_state(PgWireConnectionState::ReadyForQuery);
+        session.ready_for_query();
         let status = transaction_status(session.tx_state());
         client.set_transaction_status(status);
         client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
@@ -1011,7 +1012,10 @@ impl ExtendedQueryHandler for Handler {
     {
         client.portal_store().rm_portal(DEFAULT_NAME);
         let status = match self.connection() {
-            Ok(connection) => transaction_status(connection.session.tx_state()),
+            Ok(connection) => {
+                connection.session.ready_for_query();
+                transaction_status(connection.session.tx_state())
+            }
             Err(_) => client.transaction_status(),
         };
         client.set_transaction_status(status);

@@ -432,6 +432,13 @@ impl Session {
         }
     }
 
+    /// The client is told the session is ready for the next query: the
+    /// statement snapshot goes, so that an idle session pins no old row
+    /// versions in the store (a scan still streaming holds its own).
+    pub fn ready_for_query(&self) {
+        self.statement.clear();
+    }
+
     /// Cancels the running statement, if any (a CancelRequest).
     pub fn cancel(&self) {
         self.current

@@ -710,8 +710,9 @@ impl TableScan {
             })
             .collect();
         let Some(rows) = self.stream_range(snapshot, first, batches, out)? else { return Ok(None) };
-        // The other parts' rows are not counted: a scan this long is past
-        // any size the scan cache copies.
+        // The other parts' rows are not counted: the cache needs the count
+        // only to tell partitions under `LIMITED_COPY_ROWS` from larger
+        // ones, and a scan that split has read more than that already.
         Ok(out.then(others).then_some(rows))
     }
 
