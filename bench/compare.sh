@@ -33,9 +33,15 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 # PostgreSQL refuses to run as root: run it as the postgres account.
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-echo "== building CairnDB (release)"
-cargo build --release -q -p cairn-server
-cairn_bin="$CARGO_TARGET_DIR/release/cairn"
+# CAIRN_BIN=path runs that binary instead (an older build, to compare
+# two builds in today's conditions); its commit is then not known here.
+if [ -n "${CAIRN_BIN:-}" ]; then
+  cairn_bin="$CAIRN_BIN"
+else
+  echo "== building CairnDB (release)"
+  cargo build --release -q -p cairn-server
+  cairn_bin="$CARGO_TARGET_DIR/release/cairn"
+fi
 
 work="$(mktemp -d)"
 chmod 755 "$work"
@@ -224,8 +230,9 @@ while [ -e "$out" ]; do out="bench/results/$date-$n.md"; n=$((n + 1)); done
   echo "# CairnDB vs PostgreSQL, $date"
   echo
   echo "- machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB, $(uname -sr)"
-  echo "- CairnDB: $(git rev-parse --short HEAD) (release build); PostgreSQL: $("$pg_bin/postgres" --version | sed 's/.*) //'); $(pgbench --version)"
+  echo "- CairnDB: ${CAIRN_BIN:-$(git rev-parse --short HEAD)} (release build); PostgreSQL: $("$pg_bin/postgres" --version | sed 's/.*) //'); $(pgbench --version)"
   echo "- each run ${seconds}s, $rounds rounds alternating CairnDB and PostgreSQL, medians; $clients clients on $threads pgbench threads unless the workload says"
+  echo "- CairnDB's scan cache: ${CAIRN_SCAN_CACHE_MB:-256} MiB (CAIRN_SCAN_CACHE_MB=0 runs it off)"
   echo
   echo "| workload | CairnDB | PostgreSQL | CairnDB / PostgreSQL |"
   echo "|---|---:|---:|---:|"
