@@ -223,28 +223,6 @@ async fn a_statement_past_its_memory_fails_with_53200_and_sorts_spill() {
     assert_eq!(text_rows(&client, "SELECT 1").await, vec![vec!["1".to_owned()]]);
 }
 
-/// A qualified name that resolves to a plain column: errors as
-/// PostgreSQL 15 gives them (recorded from it), never XX000.
-#[tokio::test]
-async fn a_field_of_a_plain_column_is_an_error_postgres_names() {
-    let server = Server::start();
-    let client = server.root().await;
-    for (sql, code, message) in [
-        ("SELECT a.value FROM generate_series(1,3) a", "42703", "column a.value does not exist"),
-        ("SELECT a.value FROM generate_series(1,2) a WHERE a.value > 1", "42703", "column a.value does not exist"),
-        ("SELECT t.nope FROM (SELECT 1 x) t", "42703", "column t.nope does not exist"),
-        ("SELECT a.x FROM (SELECT 1 AS a) s", "42P01", "missing FROM-clause entry for table \"a\""),
-        ("SELECT zz.x FROM (SELECT 1 x) t", "42P01", "missing FROM-clause entry for table \"zz\""),
-        ("SELECT (a).x FROM (SELECT 1 AS a) s", "42809", "column notation"),
-    ] {
-        let error = client.simple_query(sql).await.err().expect("fails");
-        let db = error.as_db_error().expect("server error");
-        assert_eq!(db.code().code(), code, "{sql}");
-        assert!(db.message().starts_with(message), "{sql}: {}", db.message());
-    }
-    assert_eq!(text_rows(&client, "SELECT a.a FROM generate_series(1,2) a").await, vec![vec!["1".to_owned()], vec!["2".to_owned()]]);
-}
-
 #[tokio::test]
 async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
     let server = Server::start();

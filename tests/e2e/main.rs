@@ -13,6 +13,7 @@ mod namespaces;
 mod pg_catalog;
 mod raw;
 mod scans;
+mod sql_scripts;
 mod system_tables;
 mod tables;
 mod tls;

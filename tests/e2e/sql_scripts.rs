@@ -1,0 +1,178 @@
+//! SQL behaviour pinned in scripts: every `tests/sql/**/*.slt` runs, in
+//! sqllogictest form, against a fresh server of its own, over the simple
+//! query protocol as psql speaks it.
+//!
+//! - `query` records compare rows as text (`NULL` for NULL, `(empty)` for
+//!   the empty string); `statement error <regex>` matches the error, which
+//!   reads `42703: message` (so a SQLSTATE and message are pinned
+//!   together), and `statement error (42703)` the SQLSTATE alone.
+//! - `connection <name>` runs the next record on a connection of its own
+//!   (opened as root on first use); `\connect <user> <password>` as a
+//!   statement makes the current connection log in again as that user.
+//! - `CAIRN_SQL_UPDATE=1 cargo test --workspace --test e2e sql_scripts`
+//!   rewrites the expected output in place from what the server answers,
+//!   so that a change reviews as a diff (errors are then written as
+//!   `SQLSTATE: message`).
+//!
+//! Written on the `sqllogictest` crate (the format DataFusion, RisingWave
+//! and others test with); only the driver below is ours.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use cairn_e2e::Server;
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// One connection of a script.
+struct Connection {
+    server: tokio_postgres::Config,
+    client: Client,
+}
+
+/// A statement's failure: the server's SQLSTATE and message, or the
+/// client library's error.
+#[derive(Debug)]
+struct Failure {
+    sqlstate: Option<String>,
+    message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sqlstate {
+            Some(code) => write!(f, "{code}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Failure {
+        match error.as_db_error() {
+            Some(db) => Failure { sqlstate: Some(db.code().code().to_owned()), message: db.message().to_owned() },
+            None => Failure { sqlstate: None, message: error.to_string() },
+        }
+    }
+}
+
+async fn connect(config: &tokio_postgres::Config) -> Result<Client, Failure> {
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+#[async_trait]
+impl AsyncDB for Connection {
+    type Error = Failure;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Failure> {
+        if let Some(login) = sql.trim().strip_prefix("\\connect ") {
+            let mut words = login.split_whitespace();
+            let (Some(user), Some(password)) = (words.next(), words.next()) else {
+                return Err(Failure { sqlstate: None, message: "\\connect takes a user and a password".into() });
+            };
+            let mut config = self.server.clone();
+            config.user(user).password(password);
+            self.client = connect(&config).await?;
+            return Ok(DBOutput::StatementComplete(0));
+        }
+        let mut columns = None;
+        let mut rows = Vec::new();
+        let mut count = 0;
+        for message in self.client.simple_query(sql).await? {
+            match message {
+                SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
+                SimpleQueryMessage::Row(row) => {
+                    columns = Some(row.len());
+                    rows.push(
+                        (0..row.len())
+                            .map(|i| match row.get(i) {
+                                None => "NULL".to_owned(),
+                                Some("") => "(empty)".to_owned(),
+                                Some(text) => text.to_owned(),
+                            })
+                            .collect(),
+                    );
+                }
+                SimpleQueryMessage::CommandComplete(rows) => count = rows,
+                _ => {}
+            }
+        }
+        Ok(match columns {
+            Some(columns) => DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows },
+            None => DBOutput::StatementComplete(count),
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "cairndb"
+    }
+
+    async fn sleep(duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+
+    fn error_sql_state(error: &Failure) -> Option<String> {
+        error.sqlstate.clone()
+    }
+}
+
+/// Every `.slt` file under `dir`, in a stable order.
+fn scripts(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read tests/sql") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "slt") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Any column types: the simple protocol sends text without them.
+fn any_columns(_: &Vec<DefaultColumnType>, _: &Vec<DefaultColumnType>) -> bool {
+    true
+}
+
+#[tokio::test]
+async fn sql_scripts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let update = std::env::var_os("CAIRN_SQL_UPDATE").is_some();
+    let mut failures = Vec::new();
+    let all = scripts(&dir);
+    assert!(!all.is_empty(), "no scripts under {}", dir.display());
+    for script in all {
+        let server = Server::start();
+        let config = server.config("root", cairn_e2e::ROOT_PASSWORD);
+        let mut runner = Runner::new(move || {
+            let config = config.clone();
+            async move { Ok(Connection { client: connect(&config).await?, server: config }) }
+        });
+        runner.with_column_validator(any_columns);
+        let outcome = match update {
+            true => runner
+                .update_test_file(&script, " ", sqllogictest::default_validator, sqllogictest::default_normalizer, any_columns)
+                .await
+                .map_err(|e| e.to_string()),
+            false => runner.run_file_async(&script).await.map_err(|e| e.display(false).to_string()),
+        };
+        if let Err(error) = outcome {
+            failures.push(format!("{}:\n{error}", script.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{} script(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
