@@ -9,7 +9,6 @@ mod durability;
 mod hardening;
 mod isolation;
 mod loads;
-mod namespaces;
 mod pg_catalog;
 mod raw;
 mod scans;

@@ -145,21 +145,3 @@ async fn every_basic_type_round_trips_in_binary_and_text() {
     assert_eq!(error_code(&root, "INSERT INTO basics (k, v) VALUES (2, 'toolong')").await, "22001");
     assert_eq!(error_code(&root, "INSERT INTO basics (k, dt) VALUES (2, 'not a date')").await, "22P02");
 }
-
-/// Timestamps and times print their fraction as PostgreSQL does: trimmed,
-/// and none at all on a whole second.
-#[tokio::test]
-async fn temporal_text_forms_trim_the_fraction() {
-    let server = Server::start();
-    let root = server.root().await;
-    let rows = text_rows(
-        &root,
-        "SELECT TIMESTAMP '2026-01-01 12:00:00', TIMESTAMP '2026-01-01 12:00:00.250', \
-         CAST(TIMESTAMP '2026-01-01 12:00:00' AS TIMESTAMPTZ), TIME '07:08:09', TIME '07:08:09.000123'",
-    )
-    .await;
-    assert_eq!(
-        rows,
-        [["2026-01-01 12:00:00", "2026-01-01 12:00:00.25", "2026-01-01 12:00:00+00", "07:08:09", "07:08:09.000123"]]
-    );
-}
