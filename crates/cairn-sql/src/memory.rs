@@ -31,8 +31,9 @@ pub struct MemoryLimits {
 }
 
 impl MemoryLimits {
-    /// Limits for tests and tools: the whole of `bytes` for one statement.
-    pub fn of(bytes: usize) -> MemoryLimits {
+    /// Limits for tests: the whole of `bytes` for one statement.
+    #[cfg(test)]
+    pub(crate) fn of(bytes: usize) -> MemoryLimits {
         MemoryLimits { server_bytes: bytes, statement_bytes: bytes, spill_dir: None }
     }
 }

@@ -35,8 +35,7 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
     /// The rows as a stream, for a plan's execution: read as the stream is
     /// polled where the source can, else all at once.
     fn execute(&self, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
-        let batches = self.read()?;
-        Ok(Box::pin(MemoryStream::try_new(batches, schema, None).map_err(crate::error::from_df)?))
+        in_memory(self.read()?, schema)
     }
 
     /// The positions, in the scan's output, of the columns its rows are
@@ -60,6 +59,11 @@ pub(crate) trait ScanSource: Send + Sync + 'static {
     {
         None
     }
+}
+
+/// Batches already read, as a stream.
+pub(crate) fn in_memory(batches: Vec<RecordBatch>, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+    Ok(Box::pin(MemoryStream::try_new(batches, schema, None).map_err(crate::error::from_df)?))
 }
 
 pub(crate) struct ScanExec<S> {

@@ -635,6 +635,14 @@ impl Session {
         }
     }
 
+    /// Before a statement runs: the session's user is checked, and its
+    /// reads will take a snapshot of their own.
+    fn begin_statement(&self) -> Result<()> {
+        self.check_identity()?;
+        self.statement.clear();
+        Ok(())
+    }
+
     /// Parses a query string into statements (simple protocol).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         parse_statements(sql)
@@ -642,8 +650,7 @@ impl Session {
 
     /// Runs one statement, keeping the transaction state in step.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
-        self.check_identity()?;
-        self.statement.clear();
+        self.begin_statement()?;
         self.execute_bound(statement, Vec::new()).await
     }
 
@@ -1147,8 +1154,7 @@ impl Session {
         prepared: &Prepared,
         params: Vec<ScalarValue>,
     ) -> Result<Output> {
-        self.check_identity()?;
-        self.statement.clear();
+        self.begin_statement()?;
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::command("")),
             // Boxed: the general paths' futures are large, and moving this

@@ -24,7 +24,6 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::equality::{equality, range, Equality};
@@ -378,7 +377,7 @@ impl ScanSource for TableScan {
                 Rows::InSnapshot { snapshot, scanned } => return Ok(self.stream(snapshot, scanned, schema)),
             },
         };
-        Ok(Box::pin(MemoryStream::try_new(batches, schema, None).map_err(crate::error::from_df)?))
+        crate::scan_exec::in_memory(batches, schema)
     }
 
     fn key_columns(&self) -> Vec<usize> {

@@ -154,7 +154,7 @@ impl StatementSnapshot {
 /// What a statement's reads see, for readers outside the write path
 /// (system tables): the block's snapshot inside a transaction block, else
 /// the statement's.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct ReadView {
     pub transaction: TxCell,
     pub statement: StatementSnapshot,
