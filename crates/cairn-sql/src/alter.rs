@@ -12,8 +12,6 @@
 use cairn_store::Writer;
 use cairn_types::{CairnError, ColumnDef, Result, TableDef, Value};
 use datafusion::sql::sqlparser::ast::{self, AlterColumnOperation, AlterTableOperation, RenameTableNameKind};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::ddl::{column_definition, ident_name, qualified_name, validate_default};
 
@@ -60,11 +58,7 @@ fn unsupported(what: impl Into<String>) -> CairnError {
     CairnError::FeatureNotSupported(what.into())
 }
 
-pub fn parse_alter_table(sql: &str) -> Result<AlterTable> {
-    let statement = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_statement())
-        .map_err(|e| CairnError::Syntax(format!("syntax error: {e}")))?;
+pub fn parse_alter_table(statement: &ast::Statement) -> Result<AlterTable> {
     let ast::Statement::AlterTable(alter) = statement else {
         return Err(CairnError::Syntax("expected ALTER TABLE".into()));
     };
@@ -218,6 +212,14 @@ pub fn apply(def: &mut TableDef, w: &mut Writer, changes: &[TableChange], fills:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ALTER TABLE read as the session reads it.
+    fn parse_alter_table(sql: &str) -> Result<AlterTable> {
+        match crate::statement::parse_statements(sql)?.pop() {
+            Some(crate::statement::Statement::AlterTable(alter)) => Ok(alter),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
 
     #[test]
     fn every_supported_operation_parses() {

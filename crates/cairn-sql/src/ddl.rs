@@ -5,8 +5,6 @@ use datafusion::sql::sqlparser::ast::{
     self, CharacterLength, ColumnOption, CreateTableOptions, ExactNumberInfo, Expr, Ident,
     ObjectName, SqlOption, TableConstraint, TimezoneInfo,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::values::{arrow_type, MAX_NUMERIC_PRECISION};
 
@@ -51,14 +49,8 @@ pub fn qualified_name(name: &ObjectName) -> Result<(Option<String>, String)> {
     }
 }
 
-/// Parses `sql`, a plain `CREATE TABLE` (the kind word already taken out),
-/// into a table of `kind`.
-pub fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|e| CairnError::Syntax(format!("syntax error: {e}")))?;
-    let [ast::Statement::CreateTable(create)] = statements.as_slice() else {
-        return Err(CairnError::Syntax("expected one CREATE TABLE statement".into()));
-    };
+/// A `CREATE TABLE` (the kind word already taken out) as a table of `kind`.
+pub fn parse_create_table(kind: TableKind, create: &ast::CreateTable) -> Result<TableSpec> {
     if create.query.is_some() || create.like.is_some() || create.clone.is_some() {
         return Err(unsupported("CREATE TABLE … AS / LIKE / CLONE is not supported yet"));
     }
@@ -294,6 +286,14 @@ fn options(options: &CreateTableOptions) -> Result<(Option<AccessLevel>, Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CREATE TABLE read as the session reads it, made a table of `kind`.
+    fn parse_create_table(kind: TableKind, sql: &str) -> Result<TableSpec> {
+        match crate::statement::parse_statements(sql)?.pop() {
+            Some(crate::statement::Statement::CreateTable { definition, .. }) => super::parse_create_table(kind, &definition),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
 
     #[test]
     fn columns_keys_and_options() {

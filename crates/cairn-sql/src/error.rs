@@ -6,6 +6,7 @@
 use cairn_types::CairnError;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
 
 /// A statement that panicked: the panic was caught where the statement
 /// ran, so the session goes on.
@@ -31,6 +32,18 @@ pub fn from_df(error: DataFusionError) -> CairnError {
     classify(error.find_root())
 }
 
+/// A parser's error: 54001 past its recursion limit, else 42601.
+pub fn from_parser(error: ParserError) -> CairnError {
+    match error {
+        ParserError::RecursionLimitExceeded => crate::nesting::too_deep(),
+        other => {
+            let text = other.to_string();
+            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+            CairnError::Syntax(format!("syntax error: {text}"))
+        }
+    }
+}
+
 fn classify(error: &DataFusionError) -> CairnError {
     let message = error.message().into_owned();
     // `(value).field` on a value that is not composite (get_field's check).
@@ -41,16 +54,7 @@ fn classify(error: &DataFusionError) -> CairnError {
         ));
     }
     match error {
-        DataFusionError::SQL(parser_error, _)
-            if matches!(parser_error.as_ref(), datafusion::sql::sqlparser::parser::ParserError::RecursionLimitExceeded) =>
-        {
-            crate::nesting::too_deep()
-        }
-        DataFusionError::SQL(parser_error, _) => {
-            let text = parser_error.to_string();
-            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
-            CairnError::Syntax(format!("syntax error: {text}"))
-        }
+        DataFusionError::SQL(parser_error, _) => from_parser(parser_error.as_ref().clone()),
         DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),
         // The memory pools' own messages (`crate::memory`).
         DataFusionError::ResourcesExhausted(m) => CairnError::OutOfMemory(m.clone()),

@@ -56,31 +56,37 @@ pub const STATEMENT_STACK_BYTES: usize = 256 << 20;
 const DROP_STACK_PER_TEXT_BYTE: usize = 256;
 
 /// Rebalances AND/OR chains, then refuses `statement` with 54001 if it
-/// still nests deeper than [`MAX_NESTING`].
-pub fn bound(statement: &mut DfStatement, sql: &str) -> Result<(), CairnError> {
-    for inner in queries_of(statement) {
+/// still nests deeper than [`MAX_NESTING`]. `text_bytes`, the length of
+/// the text it was parsed from, bounds its depth.
+pub fn bound(mut statement: DfStatement, text_bytes: usize) -> Result<DfStatement, CairnError> {
+    for inner in queries_of(&mut statement) {
         let _ = match inner {
             Inner::Statement(statement) => statement.visit(&mut Rebalance),
             Inner::Query(query) => query.visit(&mut Rebalance),
         };
     }
     let mut depth = Depth::default();
-    for inner in queries_of(statement) {
+    let too_deep_found = queries_of(&mut statement).into_iter().any(|inner| {
         let flow = match inner {
             Inner::Statement(statement) => Visit::visit(&*statement, &mut depth),
             Inner::Query(query) => Visit::visit(&*query, &mut depth),
         };
-        if flow.is_break() {
-            let taken = std::mem::replace(statement, DfStatement::Statement(Box::new(ast::Statement::Commit {
-                chain: false,
-                end: false,
-                modifier: None,
-            })));
-            drop_deep(taken, sql.len());
-            return Err(too_deep());
-        }
+        flow.is_break()
+    });
+    if too_deep_found {
+        drop_deep(statement, text_bytes);
+        return Err(too_deep());
     }
-    Ok(())
+    Ok(statement)
+}
+
+/// [`bound`] for a sqlparser statement CairnDB reads itself (CREATE
+/// TABLE's defaults, ALTER TABLE, COPY's query).
+pub fn bound_sql(statement: ast::Statement, text_bytes: usize) -> Result<ast::Statement, CairnError> {
+    match bound(DfStatement::Statement(Box::new(statement)), text_bytes)? {
+        DfStatement::Statement(statement) => Ok(*statement),
+        _ => Err(CairnError::Internal("bound changed the kind of a statement".into())),
+    }
 }
 
 /// The error PostgreSQL gives when a statement nests too deeply.
@@ -251,8 +257,7 @@ mod tests {
     #[test]
     fn and_or_chains_become_balanced_and_keep_their_operands_in_order() {
         let sql = "SELECT a OR b OR c OR d OR e";
-        let mut statement = parse(sql);
-        bound(&mut statement, sql).expect("shallow");
+        let statement = bound(parse(sql), sql.len()).expect("shallow");
         assert_eq!(statement.to_string(), sql);
         let DfStatement::Statement(inner) = statement else { panic!("a query") };
         let ast::Statement::Query(query) = *inner else { panic!("a query") };
@@ -269,8 +274,7 @@ mod tests {
     #[test]
     fn a_mixed_chain_keeps_its_precedence() {
         let sql = "SELECT a AND b OR c AND d OR e";
-        let mut statement = parse(sql);
-        bound(&mut statement, sql).expect("shallow");
+        let statement = bound(parse(sql), sql.len()).expect("shallow");
         assert_eq!(statement.to_string(), "SELECT a AND b OR c AND d OR e");
     }
 
@@ -279,23 +283,20 @@ mod tests {
         on_statement_stack(|| {
             let terms: Vec<String> = (0..100_000).map(|i| format!("v = {i}")).collect();
             let sql = format!("SELECT count(*) FROM t WHERE {}", terms.join(" OR "));
-            let mut statement = parse(&sql);
-            bound(&mut statement, &sql).expect("an OR chain is rebalanced");
+            bound(parse(&sql), sql.len()).expect("an OR chain is rebalanced");
 
             let sql = format!("SELECT {}", vec!["1"; 100_000].join(" + "));
-            let mut statement = parse(&sql);
-            let error = bound(&mut statement, &sql).expect_err("too deep");
+            let error = bound(parse(&sql), sql.len()).expect_err("too deep");
             assert_eq!(error.code().as_str(), "54001");
 
             let sql = format!("SELECT {}", vec!["1"; 2_000].join(" + "));
-            let mut statement = parse(&sql);
-            bound(&mut statement, &sql).expect("2,000 terms run, as in PostgreSQL");
+            bound(parse(&sql), sql.len()).expect("2,000 terms run, as in PostgreSQL");
 
             let nested = |depth: usize| format!("SELECT {}1{}", "(SELECT ".repeat(depth), ")".repeat(depth));
             let sql = nested(MAX_SUBQUERY_NESTING);
-            bound(&mut parse(&sql), &sql).expect("subqueries up to the limit");
+            bound(parse(&sql), sql.len()).expect("subqueries up to the limit");
             let sql = nested(MAX_SUBQUERY_NESTING + 1);
-            assert_eq!(bound(&mut parse(&sql), &sql).expect_err("too deep").code().as_str(), "54001");
+            assert_eq!(bound(parse(&sql), sql.len()).expect_err("too deep").code().as_str(), "54001");
         });
     }
 }

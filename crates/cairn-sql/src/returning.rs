@@ -17,10 +17,9 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::col;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, ConflictTarget, Expr, OnConflict, OnConflictAction, OnInsert, SelectItem, Statement,
+    visit_expressions_mut, AssignmentTarget, ConflictTarget, Expr, ExprWithAlias, OnConflict, OnConflictAction, OnInsert, SelectItem, Statement,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::parser::Statement as DfStatement;
 
 use crate::ddl::ident_name;
 use crate::error::from_df;
@@ -28,11 +27,11 @@ use crate::tables::table_schema;
 use crate::values::{arrow_type, build_column, read_value};
 
 /// The RETURNING list as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Returning(Vec<SelectItem>);
 
 /// What was taken off a statement.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extras {
     pub returning: Option<Returning>,
     pub on_conflict: Option<OnConflict>,
@@ -92,23 +91,14 @@ impl ConflictUpdate {
     }
 }
 
-/// Splits `RETURNING …` and `ON CONFLICT …` off a DML statement: the
-/// statement DataFusion can plan, and what was taken off. Other statements
-/// come back untouched.
-pub fn split(sql: &str) -> Result<(String, Extras)> {
-    let first = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-    if !matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE") {
-        return Ok((sql.to_owned(), Extras::default()));
-    }
-    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        // DataFusion will report the syntax error in its own words.
-        return Ok((sql.to_owned(), Extras::default()));
-    };
-    let [statement] = statements.as_mut_slice() else {
-        return Ok((sql.to_owned(), Extras::default()));
+/// Takes `RETURNING …` and `ON CONFLICT …` off a DML statement, leaving
+/// the statement DataFusion can plan; other statements are left alone.
+pub fn take_extras(statement: &mut DfStatement) -> Result<Extras> {
+    let DfStatement::Statement(statement) = statement else {
+        return Ok(Extras::default());
     };
     let mut extras = Extras::default();
-    match statement {
+    match statement.as_mut() {
         Statement::Insert(insert) => {
             extras.returning = insert.returning.take().map(Returning);
             extras.on_conflict = match insert.on.take() {
@@ -123,10 +113,7 @@ pub fn split(sql: &str) -> Result<(String, Extras)> {
         Statement::Delete(delete) => extras.returning = delete.returning.take().map(Returning),
         _ => {}
     }
-    if extras.returning.is_none() && extras.on_conflict.is_none() {
-        return Ok((sql.to_owned(), extras));
-    }
-    Ok((statement.to_string(), extras))
+    Ok(extras)
 }
 
 /// Resolves ON CONFLICT against the table: the target must be its primary
@@ -165,8 +152,8 @@ pub fn conflict_action(ctx: &SessionContext, on_conflict: &OnConflict, def: &Tab
     let both = DFSchema::try_from_qualified_schema(def.name.as_str(), &table)
         .and_then(|existing| existing.join(&DFSchema::try_from_qualified_schema("excluded", &table)?))
         .map_err(from_df)?;
-    let plan = |sql: String, target: Option<&cairn_types::DataType>| -> Result<Arc<dyn PhysicalExpr>> {
-        let mut expr = ctx.parse_sql_expr(&sql, &both).map_err(from_df)?;
+    let plan = |expr: &Expr, target: Option<&cairn_types::DataType>| -> Result<Arc<dyn PhysicalExpr>> {
+        let mut expr = logical_expr(ctx, expr, &both)?;
         if let Some(target) = target {
             expr = cast(expr, arrow_type(target)?);
         }
@@ -181,9 +168,9 @@ pub fn conflict_action(ctx: &SessionContext, on_conflict: &OnConflict, def: &Tab
         if key.contains(&target) {
             return Err(unsupported("DO UPDATE of a primary-key column"));
         }
-        assignments.push((target, plan(assignment.value.to_string(), Some(&def.columns[target].data_type))?));
+        assignments.push((target, plan(&assignment.value, Some(&def.columns[target].data_type))?));
     }
-    let condition = update.selection.as_ref().map(|condition| plan(condition.to_string(), None)).transpose()?;
+    let condition = update.selection.as_ref().map(|condition| plan(condition, None)).transpose()?;
     let schema = Arc::new(Schema::new(
         table.fields().iter().chain(table.fields().iter()).cloned().collect::<Vec<_>>(),
     ));
@@ -191,6 +178,11 @@ pub fn conflict_action(ctx: &SessionContext, on_conflict: &OnConflict, def: &Tab
 }
 
 impl Returning {
+    /// The items as written.
+    pub fn items(&self) -> &[SelectItem] {
+        &self.0
+    }
+
     /// The returned rows, as a DataFrame over `rows` (the table's columns):
     /// each item is any expression over the table's columns, planned by
     /// DataFusion, named as PostgreSQL names it.
@@ -212,10 +204,10 @@ impl Returning {
                     exprs.extend(def.columns.iter().map(|c| col(Column::new(Some(def.name.as_str()), c.name.as_str()))))
                 }
                 SelectItem::UnnamedExpr(expr) => {
-                    exprs.push(frame.parse_sql_expr(&expr.to_string()).map_err(from_df)?.alias(output_name(expr)))
+                    exprs.push(logical_expr(ctx, expr, frame.schema())?.alias(crate::postgres::column_name(expr)))
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    exprs.push(frame.parse_sql_expr(&expr.to_string()).map_err(from_df)?.alias(ident_name(alias)))
+                    exprs.push(logical_expr(ctx, expr, frame.schema())?.alias(ident_name(alias)))
                 }
                 SelectItem::ExprWithAliases { .. } => {
                     return Err(CairnError::FeatureNotSupported("RETURNING with several aliases".into()))
@@ -239,16 +231,15 @@ impl Returning {
     }
 }
 
-/// The name PostgreSQL gives an unnamed RETURNING (or SELECT) item: a
-/// column's name, a function's name, else `?column?`.
-fn output_name(expr: &Expr) -> String {
-    match expr {
-        Expr::Identifier(ident) => ident_name(ident),
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
-        Expr::Function(function) => function.name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default(),
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
-        _ => "?column?".to_owned(),
-    }
+/// Plans one expression of RETURNING or ON CONFLICT over `schema`, after
+/// the same rewrites as a query's expressions.
+fn logical_expr(ctx: &SessionContext, expr: &Expr, schema: &DFSchema) -> Result<datafusion::logical_expr::Expr> {
+    let mut expr = expr.clone();
+    let _ = visit_expressions_mut(&mut expr, |expr| {
+        crate::postgres::rewrites::rewrite_expression(expr);
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    ctx.state().create_logical_expr_from_sql_expr(ExprWithAlias { expr, alias: None }, schema).map_err(from_df)
 }
 
 #[cfg(test)]
@@ -256,19 +247,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn returning_and_on_conflict_are_split_off_dml_only() {
-        let (sql, extras) = split("INSERT INTO t (a) VALUES (1) RETURNING a, b AS bee").expect("split");
+    fn returning_and_on_conflict_are_taken_off_dml_only() {
+        let take = |sql: &str| match crate::statement::parse_statements(sql).expect("parses").as_slice() {
+            [crate::statement::Statement::Query(query)] => (query.statement.to_string(), query.extras.clone()),
+            other => panic!("{sql}: {other:?}"),
+        };
+        let (sql, extras) = take("INSERT INTO t (a) VALUES (1) RETURNING a, b AS bee");
         assert_eq!(sql, "INSERT INTO t (a) VALUES (1)");
         assert_eq!(extras.returning.expect("returning").0.len(), 2);
-        let (sql, extras) = split("delete from t where a = 1 returning *").expect("split");
+        let (sql, extras) = take("/* note */ delete from t where a = 1 returning *");
         assert_eq!(sql, "DELETE FROM t WHERE a = 1");
         assert!(extras.returning.is_some());
-        let (sql, extras) = split("INSERT INTO t VALUES (1) ON CONFLICT (a) DO NOTHING").expect("split");
+        let (sql, extras) = take("INSERT INTO t VALUES (1) ON CONFLICT (a) DO NOTHING");
         assert_eq!(sql, "INSERT INTO t VALUES (1)");
         assert!(extras.on_conflict.is_some() && extras.returning.is_none());
-        let (sql, extras) = split("SELECT 1").expect("split");
-        assert_eq!((sql.as_str(), extras.returning.is_none()), ("SELECT 1", true));
-        let (sql, extras) = split("UPDATE t SET a = 1").expect("split");
-        assert_eq!((sql.as_str(), extras.returning.is_none()), ("UPDATE t SET a = 1", true));
+        let (sql, extras) = take("SELECT 1");
+        assert_eq!((sql.as_str(), extras), ("SELECT 1", Extras::default()));
+        let (sql, extras) = take("UPDATE t SET a = 1");
+        assert_eq!((sql.as_str(), extras), ("UPDATE t SET a = 1", Extras::default()));
     }
 }

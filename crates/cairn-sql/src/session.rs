@@ -29,6 +29,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, WriteOp};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::sql::parser::Statement as DfStatement;
 use tokio_util::sync::CancellationToken;
 
 use crate::alter::{AlterTable, Fill, TableChange};
@@ -39,10 +40,10 @@ use crate::ddl::parse_create_table;
 use crate::error::from_df;
 use crate::functions::session_functions;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
-use crate::returning::{self, conflict_action, Extras, Returning};
+use crate::returning::{conflict_action, Extras, Returning};
 use crate::settings::{ReportedChange, Settings};
 use crate::snowflake::snowflake_udf;
-use crate::statement::{parse_statements, Argument, SetConfigCall, Statement};
+use crate::statement::{parse_statements, Argument, Query, SetConfigCall, Statement};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::tables::{DataTable, InsertOptions, InsertSlot};
 use crate::txn::{commit, StatementSnapshot, TxCell};
@@ -329,14 +330,14 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
 
 /// Plans `sql` (PostgreSQL syntax normalised and only allowed plans, see
 /// [`crate::postgres::plan`]) and makes it a DataFrame.
-async fn plan_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-    let plan = plan_query(ctx, sql).await?;
+async fn plan_sql(ctx: &SessionContext, statement: DfStatement) -> Result<DataFrame> {
+    let plan = plan_query(ctx, statement).await?;
     ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
-/// Plans `sql`; see [`crate::postgres::plan`].
-async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
-    crate::postgres::plan(&ctx.state(), sql).await.map_err(from_df)
+/// Plans `statement`; see [`crate::postgres::plan`].
+async fn plan_query(ctx: &SessionContext, statement: DfStatement) -> Result<LogicalPlan> {
+    crate::postgres::plan(&ctx.state(), statement).await.map_err(from_df)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -457,7 +458,7 @@ impl Session {
     }
 
     /// `DECLARE … CURSOR FOR query`: starts the query; `FETCH` reads it.
-    async fn declare_cursor(&self, name: String, query: &str, hold: bool, params: Vec<ScalarValue>) -> Result<Output> {
+    async fn declare_cursor(&self, name: String, query: DfStatement, hold: bool, params: Vec<ScalarValue>) -> Result<Output> {
         if !hold && self.tx_state() == TxState::Idle {
             return Err(CairnError::NoActiveSqlTransaction(
                 "DECLARE CURSOR can only be used in transaction blocks".into(),
@@ -684,10 +685,10 @@ impl Session {
 
     async fn run(&self, statement: Statement, params: Vec<ScalarValue>) -> Result<Output> {
         match statement {
-            Statement::Query(sql) => {
-                let (sql, extras) = returning::split(&sql)?;
+            Statement::Query(query) => {
+                let Query { statement, extras } = *query;
                 let mut guard = self.start_statement();
-                let plan = guard.run(plan_query(&self.ctx, &sql)).await?;
+                let plan = guard.run(plan_query(&self.ctx, statement)).await?;
                 let key_read = KeyRead::compile(&plan);
                 if let Some(output) = self.run_direct(&plan, key_read.as_ref(), Params(&[]), &extras).await? {
                     return Ok(output);
@@ -695,11 +696,11 @@ impl Session {
                 let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
                 self.run_dataframe(&self.ctx, df, guard, &extras).await
             }
-            Statement::ExecuteAs { user, sql } => self.execute_as(&user, &sql).await,
+            Statement::ExecuteAs { user, statement } => self.execute_as(&user, *statement).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
             Statement::Deallocate { name } => Ok(Output::Deallocate { name, tag: "DEALLOCATE", reported: Vec::new() }),
-            Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, &query, hold, params).await,
+            Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, *query, hold, params).await,
             Statement::Fetch { name, count } => self.fetch(&name, count).await,
             Statement::CloseCursor(name) => {
                 let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
@@ -725,8 +726,8 @@ impl Session {
                 self.publish_cursors();
                 Ok(Output::Deallocate { name: None, tag: "DISCARD ALL", reported })
             }
-            Statement::CreateTable { kind, sql } => {
-                let spec = parse_create_table(kind, &sql)?;
+            Statement::CreateTable { kind, definition } => {
+                let spec = parse_create_table(kind, &definition)?;
                 let namespace = match spec.namespace {
                     Some(namespace) => namespace,
                     None => self.current_namespace(),
@@ -1075,11 +1076,9 @@ impl Session {
             }
         };
         match statement {
-            Statement::Query(text) => {
-                let (text, extras) = returning::split(&text)?;
-                let plan = crate::postgres::plan(&self.ctx.state(), &text)
-                    .await
-                    .map_err(from_df)?;
+            Statement::Query(query) => {
+                let Query { statement, extras } = *query;
+                let plan = plan_query(&self.ctx, statement).await?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 let param_types = parameter_types(&plan)?;
                 let schema = match (&extras.returning, &plan) {
@@ -1112,7 +1111,7 @@ impl Session {
                 })
             }
             Statement::DeclareCursor { ref query, .. } => {
-                let plan = crate::postgres::plan(&self.ctx.state(), query).await.map_err(from_df)?;
+                let plan = plan_query(&self.ctx, query.as_ref().clone()).await?;
                 let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
                 Ok(Prepared {
                     param_types: parameter_types(&plan)?,
@@ -1215,7 +1214,7 @@ impl Session {
     /// `EXECUTE AS USER 'name' (statement)`: one query or DML statement run
     /// with `name`'s view of every table (its partition of user tables, its
     /// access to shared ones), by a service or an administrator.
-    async fn execute_as(&self, username: &str, sql: &str) -> Result<Output> {
+    async fn execute_as(&self, username: &str, statement: Statement) -> Result<Output> {
         let catalog = self.engine.catalog();
         let target = catalog
             .live_user(&catalog.snapshot(), username)?
@@ -1223,8 +1222,8 @@ impl Session {
                 cairn_catalog::access::unknown_user(&self.actor, username, cairn_catalog::access::UserOp::ExecuteAs)
             })?;
         cairn_catalog::access::check_execute_as(&self.actor, &target)?;
-        let text = match parse_statements(sql)?.as_slice() {
-            [Statement::Query(text)] => text.clone(),
+        let Query { statement, extras } = match statement {
+            Statement::Query(query) => *query,
             _ => {
                 return Err(CairnError::FeatureNotSupported(
                     "EXECUTE AS USER runs one SELECT, INSERT, UPDATE or DELETE".into(),
@@ -1236,8 +1235,7 @@ impl Session {
         let settings = self.state().settings.clone();
         configure_context(&ctx, catalog, &settings, &target.username, &self.database);
         let mut guard = self.start_statement();
-        let (text, extras) = returning::split(&text)?;
-        let df = guard.run(plan_sql(&ctx, &text)).await?;
+        let df = guard.run(plan_sql(&ctx, statement)).await?;
         self.run_dataframe(&ctx, df, guard, &extras).await
     }
 

@@ -16,12 +16,11 @@ pub mod binary;
 pub mod reader;
 
 use cairn_types::{CairnError, Result};
+use crate::ddl::{ident_name, qualified_name};
 use datafusion::sql::sqlparser::ast::{
-    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource as AstSource, CopyTarget,
+    self, CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource as AstSource, CopyTarget,
     Statement as AstStatement,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyFormat {
@@ -75,7 +74,7 @@ pub enum CopySource {
     /// `[ns.]table [(columns)]`; no columns means all, in table order.
     Table { namespace: Option<String>, name: String, columns: Vec<String> },
     /// `(query)`, TO only.
-    Query(String),
+    Query(Box<ast::Query>),
 }
 
 /// A parsed COPY statement.
@@ -94,11 +93,7 @@ fn single_byte(option: &str, c: char) -> Result<u8> {
 }
 
 /// Reads a COPY statement.
-pub fn parse_copy(sql: &str) -> Result<CopySpec> {
-    let statement = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_statement())
-        .map_err(|e| CairnError::Syntax(e.to_string()))?;
+pub fn parse_copy(statement: AstStatement) -> Result<CopySpec> {
     let AstStatement::Copy { source, to, target, options, legacy_options, values: _ } = statement else {
         return Err(CairnError::Syntax("expected a COPY statement".into()));
     };
@@ -114,29 +109,16 @@ pub fn parse_copy(sql: &str) -> Result<CopySpec> {
     }
     let source = match source {
         AstSource::Table { table_name, columns } => {
-            let parts: Vec<String> = table_name.0.iter().map(|part| identifier(&part.to_string())).collect();
-            let (namespace, name) = match parts.as_slice() {
-                [name] => (None, name.clone()),
-                [namespace, name] => (Some(namespace.clone()), name.clone()),
-                _ => return Err(CairnError::Syntax(format!("improper table name: {table_name}"))),
-            };
-            let columns = columns.iter().map(|c| identifier(&c.to_string())).collect();
+            let (namespace, name) = qualified_name(&table_name)?;
+            let columns = columns.iter().map(ident_name).collect();
             CopySource::Table { namespace, name, columns }
         }
         AstSource::Query(_) if !to => {
             return Err(CairnError::Syntax("COPY FROM needs a table, not a query".into()));
         }
-        AstSource::Query(query) => CopySource::Query(query.to_string()),
+        AstSource::Query(query) => CopySource::Query(query),
     };
     Ok(CopySpec { from_client: !to, source, options: copy_options(&options, &legacy_options)? })
-}
-
-/// An identifier as sqlparser prints it, folded as PostgreSQL folds it.
-fn identifier(printed: &str) -> String {
-    match printed.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => printed.to_lowercase(),
-    }
 }
 
 fn copy_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<CopyOptions> {
@@ -283,6 +265,14 @@ mod tests {
         CopySource::Table { namespace: None, name: name.into(), columns: columns.iter().map(|c| c.to_string()).collect() }
     }
 
+    /// A COPY statement read as the session reads it.
+    fn parse_copy(sql: &str) -> Result<CopySpec> {
+        match crate::statement::parse_statements(sql)?.pop() {
+            Some(crate::statement::Statement::Copy(spec)) => Ok(spec),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
     #[test]
     fn statements() {
         let spec = parse_copy("COPY t FROM STDIN").expect("succeeds");
@@ -306,7 +296,7 @@ mod tests {
         assert!(spec.options.header);
 
         let spec = parse_copy("COPY (SELECT 1 AS x) TO STDOUT").expect("succeeds");
-        assert!(matches!(spec.source, CopySource::Query(q) if q.contains("SELECT 1")));
+        assert!(matches!(spec.source, CopySource::Query(q) if q.to_string() == "SELECT 1 AS x"));
     }
 
     #[test]

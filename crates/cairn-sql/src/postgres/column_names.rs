@@ -160,7 +160,7 @@ fn name_items(items: &mut [SelectItem]) {
 }
 
 /// PostgreSQL's `FigureColname`.
-fn column_name(expr: &Expr) -> String {
+pub fn column_name(expr: &Expr) -> String {
     figure(expr).unwrap_or_else(|| "?column?".to_owned())
 }
 

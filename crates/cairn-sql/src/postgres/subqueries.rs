@@ -24,8 +24,6 @@ use std::collections::{HashMap, HashSet};
 
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator, Expr};
 
-use super::parse_expr;
-
 /// Aggregates DataFusion knows: a subquery selecting one of these already
 /// returns one row.
 const AGGREGATES: [&str; 14] = [
@@ -121,9 +119,7 @@ fn aggregate_first_value(select: &mut ast::Select) {
     if aggregate {
         return;
     }
-    if let Some(first) = parse_expr(&format!("first_value({value})")) {
-        *value = first;
-    }
+    *value = super::build::call("first_value", [value.clone()]);
 }
 
 /// The names the subquery's own relations are referred to by.
@@ -272,6 +268,7 @@ fn replace_outer_columns(
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse_expr;
     use super::*;
 
     fn restated(sql: &str) -> String {

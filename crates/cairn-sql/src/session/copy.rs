@@ -18,6 +18,8 @@ use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -146,6 +148,14 @@ impl CopyIn {
     }
 }
 
+fn table_reference(namespace: &Option<String>, name: &str) -> TableReference {
+    match namespace {
+        Some(namespace) => TableReference::partial(namespace.as_str(), name),
+        None => TableReference::bare(name),
+    }
+}
+
+/// A table's name as messages show it.
 fn qualified(namespace: &Option<String>, name: &str) -> String {
     match namespace {
         Some(namespace) => format!("{}.{}", quote_identifier(namespace), quote_identifier(name)),
@@ -161,10 +171,7 @@ impl Session {
         let CopySource::Table { namespace, name, columns } = spec.source else {
             return Err(CairnError::Syntax("COPY FROM needs a table".into()));
         };
-        let reference = match &namespace {
-            Some(namespace) => TableReference::partial(namespace.as_str(), name.as_str()),
-            None => TableReference::bare(name.as_str()),
-        };
+        let reference = table_reference(&namespace, &name);
         let table = self.ctx.table_provider(reference.clone()).await.map_err(from_df)?;
         let Some(data_table) = table.downcast_ref::<DataTable>() else {
             return Err(CairnError::FeatureNotSupported(format!("cannot copy to system table \"{name}\"")));
@@ -201,18 +208,28 @@ impl Session {
     }
 
     async fn copy_out(&self, spec: CopySpec) -> Result<Output> {
-        let sql = match &spec.source {
-            CopySource::Query(query) => query.clone(),
+        let mut guard = self.start_statement();
+        let df = match spec.source {
+            CopySource::Query(query) => {
+                let statement = DfStatement::Statement(Box::new(ast::Statement::Query(query)));
+                guard.run(super::plan_sql(&self.ctx, statement)).await?
+            }
             CopySource::Table { namespace, name, columns } => {
-                let columns = match columns.is_empty() {
-                    true => "*".to_owned(),
-                    false => columns.iter().map(|c| quote_identifier(c)).collect::<Vec<_>>().join(", "),
-                };
-                format!("SELECT {columns} FROM {}", qualified(namespace, name))
+                let df = guard.run(async { self.ctx.table(table_reference(&namespace, &name)).await.map_err(from_df) }).await?;
+                if let Some(column) = columns.iter().find(|c| df.schema().index_of_column_by_name(None, c).is_none()) {
+                    return Err(CairnError::UndefinedColumn(format!(
+                        "column \"{column}\" of relation \"{name}\" does not exist"
+                    )));
+                }
+                match columns.is_empty() {
+                    true => df,
+                    false => {
+                        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                        df.select_columns(&columns).map_err(from_df)?
+                    }
+                }
             }
         };
-        let mut guard = self.start_statement();
-        let df = guard.run(super::plan_sql(&self.ctx, &sql)).await?;
         let stream = guard.run(crate::compute::execute_stream(&self.engine.compute, df)).await?;
         let schema = stream.schema();
         Ok(Output::CopyOut { options: spec.options, schema, stream: Box::pin(GuardedStream::new(stream, guard)) })
