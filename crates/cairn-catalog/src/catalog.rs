@@ -88,6 +88,9 @@ pub struct Catalog {
     /// sessions notice a drop or a role change with one atomic load per
     /// statement instead of a lookup.
     users_version: AtomicU64,
+    /// Bumped after every committed change to a namespace or a table, so
+    /// that plans kept by sessions are made again once it moves.
+    schema_version: AtomicU64,
 }
 
 fn validate_name(kind: &str, name: &str) -> Result<()> {
@@ -139,6 +142,7 @@ impl Catalog {
             options,
             decoy_hash: OnceLock::new(),
             users_version: AtomicU64::new(0),
+            schema_version: AtomicU64::new(0),
         }
     }
 
@@ -211,6 +215,7 @@ impl Catalog {
         })?;
         if created {
             tracing::info!(actor = %actor.username, namespace = name, "namespace created");
+            self.schema_changed();
         }
         Ok(created)
     }
@@ -246,6 +251,7 @@ impl Catalog {
         })?;
         if dropped {
             tracing::info!(actor = %actor.username, namespace = name, "namespace dropped");
+            self.schema_changed();
             self.remove_dropped_rows();
         }
         Ok(dropped)
@@ -266,6 +272,16 @@ impl Catalog {
             Some(_) => IdentityCheck::Current,
             None => IdentityCheck::Dropped,
         })
+    }
+
+    /// Changes whenever a namespace or table is created, altered or
+    /// dropped: a plan made before it may name what is no longer there.
+    pub fn schema_version(&self) -> u64 {
+        self.schema_version.load(Ordering::Acquire)
+    }
+
+    fn schema_changed(&self) {
+        self.schema_version.fetch_add(1, Ordering::Release);
     }
 
     /// Called after a user change commits; a session that reads the new
@@ -448,6 +464,7 @@ impl Catalog {
         })?;
         if let Some(table) = &created {
             tracing::info!(actor = %actor.username, namespace = %new.namespace, table = %table.name, "table created");
+            self.schema_changed();
         }
         Ok(created)
     }
@@ -480,6 +497,7 @@ impl Catalog {
         })?;
         if dropped {
             tracing::info!(actor = %actor.username, namespace, table = name, "table dropped");
+            self.schema_changed();
             self.remove_dropped_rows();
         }
         Ok(dropped)
@@ -524,6 +542,7 @@ impl Catalog {
         })?;
         if altered {
             tracing::info!(actor = %actor.username, namespace, table = name, "table altered");
+            self.schema_changed();
         }
         Ok(altered)
     }

@@ -31,6 +31,7 @@ mod scan_stream;
 mod series;
 mod session;
 pub mod settings;
+mod shapes;
 mod snowflake;
 pub mod statement;
 pub mod system;

@@ -27,11 +27,11 @@ use crate::tables::table_schema;
 use crate::values::{arrow_type, build_column, read_value};
 
 /// The RETURNING list as written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Returning(Vec<SelectItem>);
 
 /// What was taken off a statement.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Extras {
     pub returning: Option<Returning>,
     pub on_conflict: Option<OnConflict>,

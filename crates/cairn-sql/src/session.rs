@@ -43,6 +43,7 @@ use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::returning::{conflict_action, Extras, Returning};
 use crate::settings::{ReportedChange, Settings};
 use crate::snowflake::snowflake_udf;
+use crate::shapes::{self, Shape, ShapeKey};
 use crate::statement::{parse_statements, Argument, Query, SetConfigCall, Statement};
 use crate::system::{system_schema, SYSTEM_SCHEMA};
 use crate::tables::{DataTable, InsertOptions, InsertSlot};
@@ -50,6 +51,8 @@ use crate::txn::{commit, StatementSnapshot, TxCell};
 use crate::Engine;
 
 mod copy;
+#[cfg(test)]
+mod tests;
 
 pub use copy::CopyIn;
 
@@ -181,7 +184,24 @@ pub struct Session {
     identity_checked_at: AtomicU64,
     /// Open cursors (`DECLARE`), by name.
     cursors: Mutex<std::collections::HashMap<String, OpenCursor>>,
+    /// The simple protocol's plans, by statement shape ([`crate::shapes`]).
+    shapes: Mutex<quick_cache::unsync::Cache<ShapeKey, Arc<ShapePlan>>>,
     _registration: SessionGuard,
+}
+
+/// How many shapes a session keeps plans for: ORMs send a few dozen
+/// statement shapes; a plan is kilobytes.
+const SHAPES_PER_SESSION: usize = 128;
+
+/// A shape's plan, made under one catalog schema and one set of settings.
+struct ShapePlan {
+    /// [`Catalog::schema_version`](cairn_catalog::Catalog::schema_version)
+    /// and [`Settings::generation`](crate::settings::Settings::generation)
+    /// when it was made: when either moves, it is made again.
+    made_under: (u64, u64),
+    /// The plan and its parameters' types; `None` if the shape does not
+    /// plan, or its parameters cannot take literals ([`shapes::bindable`]).
+    planned: Option<(Planned, Vec<Option<FieldRef>>)>,
 }
 
 /// A cursor's query, running, and the rows of a batch not yet fetched.
@@ -391,6 +411,7 @@ impl Session {
             }),
             current: Mutex::new(CancellationToken::new()),
             cursors: Mutex::new(std::collections::HashMap::new()),
+            shapes: Mutex::new(quick_cache::unsync::Cache::new(SHAPES_PER_SESSION)),
             _registration: registration,
         };
         session.apply_settings();
@@ -683,19 +704,62 @@ impl Session {
         result
     }
 
+    /// A query or DML statement of the simple protocol: run by its
+    /// shape's plan where it has one ([`crate::shapes`]), else planned as
+    /// written.
+    async fn run_query(&self, query: Query) -> Result<Output> {
+        if let Some(shape) = Shape::of(&query.statement, &query.extras) {
+            let plan = self.shape_plan(&shape).await;
+            let bound = plan.as_ref().and_then(|plan| plan.planned.as_ref()).and_then(|(planned, types)| {
+                shapes::bind(&shape.literals, types).map(|params| (planned, params))
+            });
+            if let Some((planned, params)) = bound {
+                return self.run_plan(planned, params).await;
+            }
+        }
+        let Query { statement, extras } = query;
+        let mut guard = self.start_statement();
+        let plan = guard.run(plan_query(&self.ctx, statement)).await?;
+        let key_read = KeyRead::compile(&plan);
+        if let Some(output) = self.run_direct(&plan, key_read.as_ref(), Params(&[]), &extras).await? {
+            return Ok(output);
+        }
+        let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
+        self.run_dataframe(&self.ctx, df, guard, &extras).await
+    }
+
+    /// The plan of `shape`, made on first use and again once the schema or
+    /// the settings moved.
+    async fn shape_plan(&self, shape: &Shape) -> Option<Arc<ShapePlan>> {
+        // Read before planning: a change while it plans makes it stale.
+        let made_under = (self.engine.catalog().schema_version(), self.settings_generation());
+        let shapes = || self.shapes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(plan) = shapes().get(&shape.key).filter(|plan| plan.made_under == made_under) {
+            return Some(Arc::clone(plan));
+        }
+        let planned = self
+            .plan_statement(shape.statement(), shape.key.extras().clone())
+            .await
+            .ok()
+            .filter(|(_, types)| shapes::bindable(types));
+        let plan = Arc::new(ShapePlan { made_under, planned });
+        shapes().insert(shape.key.clone(), Arc::clone(&plan));
+        Some(plan)
+    }
+
+    /// Plans a query or DML statement to run many times: the plan, and the
+    /// types inferred for its parameters.
+    async fn plan_statement(&self, statement: DfStatement, extras: Extras) -> Result<(Planned, Vec<Option<FieldRef>>)> {
+        let plan = plan_query(&self.ctx, statement).await?;
+        let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
+        let param_types = parameter_types(&plan)?;
+        let key_read = KeyRead::compile(&plan);
+        Ok((Planned { plan, extras, key_read }, param_types))
+    }
+
     async fn run(&self, statement: Statement, params: Vec<ScalarValue>) -> Result<Output> {
         match statement {
-            Statement::Query(query) => {
-                let Query { statement, extras } = *query;
-                let mut guard = self.start_statement();
-                let plan = guard.run(plan_query(&self.ctx, statement)).await?;
-                let key_read = KeyRead::compile(&plan);
-                if let Some(output) = self.run_direct(&plan, key_read.as_ref(), Params(&[]), &extras).await? {
-                    return Ok(output);
-                }
-                let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
-                self.run_dataframe(&self.ctx, df, guard, &extras).await
-            }
+            Statement::Query(query) => self.run_query(*query).await,
             Statement::ExecuteAs { user, statement } => self.execute_as(&user, *statement).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
@@ -1078,22 +1142,15 @@ impl Session {
         match statement {
             Statement::Query(query) => {
                 let Query { statement, extras } = *query;
-                let plan = plan_query(&self.ctx, statement).await?;
-                let plan = type_placeholders_from_casts(plan).map_err(from_df)?;
-                let param_types = parameter_types(&plan)?;
-                let schema = match (&extras.returning, &plan) {
-                    (Some(returning), _) => returning.schema(&self.ctx, &target_def(&plan)?)?,
+                let (planned, param_types) = self.plan_statement(statement, extras).await?;
+                let schema = match (&planned.extras.returning, &planned.plan) {
+                    (Some(returning), plan) => returning.schema(&self.ctx, &target_def(plan)?)?,
                     // INSERT, UPDATE and DELETE return no rows (DataFusion's
                     // plan has a count column, which Describe must not show).
                     (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
-                    (None, _) => Arc::clone(plan.schema().inner()),
+                    (None, plan) => Arc::clone(plan.schema().inner()),
                 };
-                let key_read = KeyRead::compile(&plan);
-                Ok(Prepared {
-                    kind: PreparedKind::Plan(Box::new(Planned { plan, extras, key_read })),
-                    param_types,
-                    schema,
-                })
+                Ok(Prepared { kind: PreparedKind::Plan(Box::new(planned)), param_types, schema })
             }
             Statement::Show { name } => {
                 let schema = match &name {
