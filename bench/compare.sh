@@ -192,7 +192,9 @@ echo "== workloads: ${seconds}s each, $rounds rounds, $clients clients, $threads
 workload "point select (prepared)" -c $clients -j $threads -M prepared -f "$scripts/point.sql"
 workload "point select (simple)" -c $clients -j $threads -M simple -f "$scripts/point.sql"
 workload "insert, durable" -c $clients -j $threads -M prepared -f "$scripts/insert.sql"
+workload "insert, durable (simple)" -c $clients -j $threads -M simple -f "$scripts/insert.sql"
 workload "update by key" -c $clients -j $threads -M prepared -f "$scripts/update.sql"
+workload "update by key (simple)" -c $clients -j $threads -M simple -f "$scripts/update.sql"
 for round in $(seq 1 "$rounds"); do
   record "per-user feed" cairndb "$(feed_round cairndb)"
   record "per-user feed" postgresql "$(feed_round postgresql)"
