@@ -25,7 +25,7 @@ pub(crate) fn check(plan: &LogicalPlan) -> Result<()> {
         refused = refusal(node);
         Ok(if refused.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
     })
-    .map_err(crate::error::from_df)?;
+    .map_err(cairn_tables::error::from_df)?;
     refused.map_or(Ok(()), Err)
 }
 

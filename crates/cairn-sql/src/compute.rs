@@ -38,8 +38,8 @@ use tokio_util::task::AbortOnDropHandle;
 
 use cairn_types::{CairnError, Result};
 
-use crate::error::{from_df, panicked, to_df};
-use crate::memory::{MemoryLimits, QueryMemory};
+use cairn_tables::error::{from_df, panicked, to_df};
+use cairn_tables::memory::{MemoryLimits, QueryMemory};
 
 /// Where statements run: the runtime, and the memory they may hold.
 pub(crate) struct Compute {

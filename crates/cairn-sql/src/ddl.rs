@@ -6,7 +6,7 @@ use datafusion::sql::sqlparser::ast::{
     ObjectName, SqlOption, TableConstraint, TimezoneInfo,
 };
 
-use crate::values::{arrow_type, MAX_NUMERIC_PRECISION};
+use cairn_tables::values::{arrow_type, MAX_NUMERIC_PRECISION};
 
 /// A parsed CREATE TABLE, before its namespace is resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +233,7 @@ fn data_type(sql: &ast::DataType) -> Result<DataType> {
 /// The defaults CairnDB can evaluate: literals, `now()`,
 /// `current_timestamp`, `current_user` and `snowflake_id()`.
 pub fn validate_default(expr: &Expr) -> Result<String> {
-    crate::defaults::check(expr)?;
+    cairn_tables::defaults::check(expr)?;
     Ok(expr.to_string())
 }
 

@@ -1,59 +1,40 @@
-//! CairnDB's SQL layer: sessions, statement routing, and DataFusion table
-//! providers over the catalog (the `system.*` tables).
+//! CairnDB's SQL layer: sessions, one parse per statement, dispatch on
+//! its tree, planning and plan reuse, transactions, cancel and timeouts.
 //!
-//! It is not a wire layer (it knows nothing of pgwire or sockets) and not a
-//! storage engine (it reads and writes through `cairn-catalog` and
-//! `cairn-store`). Everything a client can reach returns
+//! It is not a wire layer (it knows nothing of pgwire or sockets) and not
+//! a storage engine: tables are `cairn-tables`' providers, PostgreSQL's
+//! catalogs and syntax `cairn-pg`'s. `docs/architecture.md` follows one
+//! statement through all of them. Everything a client can reach returns
 //! `cairn_types::Result`.
 #![deny(clippy::unwrap_used)]
 
 mod allowed;
 pub mod alter;
-mod cancel;
 mod compute;
 pub mod copy;
 mod correlated;
 pub mod ddl;
-mod defaults;
-mod direct;
-mod equality;
-pub mod error;
-mod functions;
-mod memory;
 mod namespaces;
 pub mod nesting;
-mod pg_catalog;
-pub mod postgres;
+mod planning;
 mod returning;
-mod scan_cache;
-mod scan_exec;
-mod scan_stream;
-mod series;
 mod session;
-pub mod settings;
 mod shapes;
-mod snowflake;
 pub mod statement;
-pub mod system;
-mod table_scan;
-mod tables;
-mod txn;
-pub mod values;
 
 use std::sync::Arc;
 
 use cairn_catalog::{Actor, Catalog};
 use cairn_types::{CairnError, Result, Role, SessionId, SessionInfo, Timestamp, User};
 
-pub use memory::MemoryLimits;
-pub use functions::version_string;
 pub use session::{CopyIn, Output, Prepared, Session, TxState, CATALOG_NAME};
-pub use settings::Settings;
 
-/// The PostgreSQL version CairnDB reports (`server_version`, `version()`).
-pub const PG_SERVER_VERSION: &str = "16.6";
-/// The same, as `server_version_num` gives it.
-pub const PG_SERVER_VERSION_NUM: &str = "160006";
+// What the wire layer and the server use of the layers below.
+pub use cairn_pg::settings::{self, Settings};
+pub use cairn_pg::postgres;
+pub use cairn_tables::functions::{version_string, PG_SERVER_VERSION, PG_SERVER_VERSION_NUM};
+pub use cairn_tables::memory::MemoryLimits;
+pub use cairn_tables::{cores, error, values};
 
 /// What a new session starts with, from the client's startup message.
 #[derive(Debug, Clone)]
@@ -69,7 +50,7 @@ pub struct SessionParams {
 pub struct Engine {
     catalog: Arc<Catalog>,
     /// Columnar copies of large tables, shared by every session's scans.
-    scan_cache: Arc<scan_cache::ScanCache>,
+    scan_cache: Arc<cairn_tables::scan_cache::ScanCache>,
     /// Held by an autocommit UPDATE or DELETE retrying after a conflict:
     /// retries take turns, so writers contending for one hot row make
     /// progress instead of colliding again and again.
@@ -96,7 +77,7 @@ impl Engine {
     ) -> Result<Arc<Engine>> {
         Ok(Arc::new(Engine {
             catalog,
-            scan_cache: Arc::new(scan_cache::ScanCache::new(scan_cache_bytes)),
+            scan_cache: Arc::new(cairn_tables::scan_cache::ScanCache::new(scan_cache_bytes)),
             retry_turn: tokio::sync::Mutex::new(()),
             compute: compute::Compute::new(compute, memory)?,
             password_checks: tokio::sync::Semaphore::new(cores()),
@@ -164,12 +145,4 @@ impl Engine {
             registration,
         )
     }
-}
-
-/// The cores this process may use. Read once: `available_parallelism`
-/// opens and reads the cgroup's files on every call, which cost a
-/// single-row INSERT more than its own conversion.
-pub fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

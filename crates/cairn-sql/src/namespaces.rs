@@ -11,11 +11,11 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::ScalarUDF;
 
-use crate::error::to_df;
-use crate::scan_cache::ScanCache;
-use crate::system::SYSTEM_SCHEMA;
-use crate::tables::{DataTable, InsertSlot};
-use crate::txn::{StatementSnapshot, TxCell};
+use cairn_tables::error::to_df;
+use cairn_tables::scan_cache::ScanCache;
+use cairn_tables::system::SYSTEM_SCHEMA;
+use cairn_tables::tables::{DataTable, InsertSlot};
+use cairn_tables::txn::{StatementSnapshot, TxCell};
 
 /// What a session's schemas need to build table providers.
 #[derive(Clone)]
@@ -61,8 +61,8 @@ impl CatalogProvider for NamespaceCatalog {
         let snapshot = self.context.catalog.snapshot();
         let mut names = vec![
             SYSTEM_SCHEMA.to_owned(),
-            crate::pg_catalog::PG_CATALOG.to_owned(),
-            crate::pg_catalog::INFORMATION_SCHEMA.to_owned(),
+            cairn_pg::pg_catalog::PG_CATALOG.to_owned(),
+            cairn_pg::pg_catalog::INFORMATION_SCHEMA.to_owned(),
         ];
         names.extend(snapshot.scan::<Namespace>().filter_map(|n| n.ok()).map(|n| n.name));
         names
@@ -72,10 +72,10 @@ impl CatalogProvider for NamespaceCatalog {
         if name == SYSTEM_SCHEMA {
             return Some(Arc::clone(&self.system));
         }
-        if name == crate::pg_catalog::PG_CATALOG {
+        if name == cairn_pg::pg_catalog::PG_CATALOG {
             return Some(Arc::clone(&self.pg_catalog));
         }
-        if name == crate::pg_catalog::INFORMATION_SCHEMA {
+        if name == cairn_pg::pg_catalog::INFORMATION_SCHEMA {
             return Some(Arc::clone(&self.information_schema));
         }
         let catalog = &self.context.catalog;

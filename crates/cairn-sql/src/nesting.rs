@@ -24,6 +24,7 @@
 
 use std::ops::ControlFlow;
 
+use cairn_tables::error::too_deep;
 use cairn_types::CairnError;
 use datafusion::sql::parser::{CopyToSource, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator, Expr, Visit, VisitMut, Visitor, VisitorMut};
@@ -87,13 +88,6 @@ pub fn bound_sql(statement: ast::Statement, text_bytes: usize) -> Result<ast::St
         DfStatement::Statement(statement) => Ok(*statement),
         _ => Err(CairnError::Internal("bound changed the kind of a statement".into())),
     }
-}
-
-/// The error PostgreSQL gives when a statement nests too deeply.
-pub fn too_deep() -> CairnError {
-    CairnError::StackDepthExceeded(
-        "stack depth limit exceeded: the statement nests too deeply; simplify it".into(),
-    )
 }
 
 /// Drops a deeply nested tree on a stack large enough for it: its depth

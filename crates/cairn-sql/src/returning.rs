@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use cairn_types::{CairnError, Result, TableDef, Value};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::{Column, DFSchema};
@@ -22,9 +22,10 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::parser::Statement as DfStatement;
 
 use crate::ddl::ident_name;
-use crate::error::from_df;
-use crate::tables::table_schema;
-use crate::values::{arrow_type, build_column, read_value};
+use cairn_tables::conflict::{ConflictAction, ConflictUpdate};
+use cairn_tables::error::from_df;
+use cairn_tables::values::table_schema;
+use cairn_tables::values::{arrow_type, build_column};
 
 /// The RETURNING list as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,60 +36,6 @@ pub struct Returning(Vec<SelectItem>);
 pub struct Extras {
     pub returning: Option<Returning>,
     pub on_conflict: Option<OnConflict>,
-}
-
-/// What INSERT does with a row whose key is taken.
-#[derive(Debug, Clone)]
-pub enum ConflictAction {
-    DoNothing,
-    DoUpdate(Arc<ConflictUpdate>),
-}
-
-/// `DO UPDATE SET col = expr, … [WHERE cond]`: expressions over the
-/// existing row (by the table's name) and `excluded` (the row that was to
-/// be inserted), planned once and evaluated per conflicting row.
-#[derive(Debug)]
-pub struct ConflictUpdate {
-    def: TableDef,
-    /// The existing row's columns, then the excluded row's.
-    schema: SchemaRef,
-    assignments: Vec<(usize, Arc<dyn PhysicalExpr>)>,
-    condition: Option<Arc<dyn PhysicalExpr>>,
-}
-
-impl ConflictUpdate {
-    /// The updated row, or `None` when the WHERE condition does not hold
-    /// (the row is then left alone, as with DO NOTHING).
-    pub fn apply(&self, existing: &[Value], excluded: &[Value]) -> Result<Option<Vec<Value>>> {
-        let width = self.def.columns.len();
-        let row: Vec<Value> = (0..width)
-            .map(|i| existing.get(i).cloned().unwrap_or(Value::Null))
-            .chain(excluded.iter().cloned())
-            .collect();
-        let arrays = self
-            .def
-            .columns
-            .iter()
-            .chain(self.def.columns.iter())
-            .enumerate()
-            .map(|(i, column)| build_column(&column.name, &column.data_type, std::slice::from_ref(&row), i))
-            .collect::<Result<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| CairnError::Internal(e.to_string()))?;
-        let evaluate = |expr: &Arc<dyn PhysicalExpr>| -> Result<ArrayRef> {
-            expr.evaluate(&batch).and_then(|value| value.into_array(1)).map_err(from_df)
-        };
-        if let Some(condition) = &self.condition {
-            let holds = evaluate(condition)?;
-            if !holds.as_boolean_opt().is_some_and(|b| b.is_valid(0) && b.value(0)) {
-                return Ok(None);
-            }
-        }
-        let mut values = row[..width].to_vec();
-        for (target, expr) in &self.assignments {
-            values[*target] = read_value(&evaluate(expr)?, &self.def.columns[*target].data_type, 0)?;
-        }
-        Ok(Some(values))
-    }
 }
 
 /// Takes `RETURNING …` and `ON CONFLICT …` off a DML statement, leaving
@@ -204,7 +151,7 @@ impl Returning {
                     exprs.extend(def.columns.iter().map(|c| col(Column::new(Some(def.name.as_str()), c.name.as_str()))))
                 }
                 SelectItem::UnnamedExpr(expr) => {
-                    exprs.push(logical_expr(ctx, expr, frame.schema())?.alias(crate::postgres::column_name(expr)))
+                    exprs.push(logical_expr(ctx, expr, frame.schema())?.alias(cairn_pg::postgres::column_name(expr)))
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
                     exprs.push(logical_expr(ctx, expr, frame.schema())?.alias(ident_name(alias)))
@@ -236,7 +183,7 @@ impl Returning {
 fn logical_expr(ctx: &SessionContext, expr: &Expr, schema: &DFSchema) -> Result<datafusion::logical_expr::Expr> {
     let mut expr = expr.clone();
     let _ = visit_expressions_mut(&mut expr, |expr| {
-        crate::postgres::rewrites::rewrite_expression(expr);
+        cairn_pg::postgres::rewrites::rewrite_expression(expr);
         std::ops::ControlFlow::<()>::Continue(())
     });
     ctx.state().create_logical_expr_from_sql_expr(ExprWithAlias { expr, alias: None }, schema).map_err(from_df)

@@ -33,21 +33,21 @@ use datafusion::sql::parser::Statement as DfStatement;
 use tokio_util::sync::CancellationToken;
 
 use crate::alter::{AlterTable, Fill, TableChange};
-use crate::cancel::{GuardedStream, StatementGuard, WriteGate};
+use cairn_tables::cancel::{GuardedStream, StatementGuard, WriteGate};
 use crate::copy::CopyOptions;
-use crate::direct::{parameter_number, KeyRead, Params, MAX_PARAMETERS};
+use cairn_tables::direct::{parameter_number, KeyRead, Params, MAX_PARAMETERS};
 use crate::ddl::parse_create_table;
-use crate::error::from_df;
-use crate::functions::session_functions;
+use cairn_tables::error::from_df;
+use cairn_tables::functions::session_functions;
 use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::returning::{conflict_action, Extras, Returning};
-use crate::settings::{ReportedChange, Settings};
-use crate::snowflake::snowflake_udf;
+use cairn_pg::settings::{ReportedChange, Settings};
+use cairn_tables::snowflake::snowflake_udf;
 use crate::shapes::{self, Shape, ShapeKey};
 use crate::statement::{parse_statements, Argument, Query, SetConfigCall, Statement};
-use crate::system::{system_schema, SYSTEM_SCHEMA};
-use crate::tables::{DataTable, InsertOptions, InsertSlot};
-use crate::txn::{commit, StatementSnapshot, TxCell};
+use cairn_tables::system::{system_schema, SYSTEM_SCHEMA};
+use cairn_tables::tables::{DataTable, InsertOptions, InsertSlot};
+use cairn_tables::txn::{commit, StatementSnapshot, TxCell};
 use crate::Engine;
 
 mod copy;
@@ -196,7 +196,7 @@ const SHAPES_PER_SESSION: usize = 128;
 /// A shape's plan, made under one catalog schema and one set of settings.
 struct ShapePlan {
     /// [`Catalog::schema_version`](cairn_catalog::Catalog::schema_version)
-    /// and [`Settings::generation`](crate::settings::Settings::generation)
+    /// and [`Settings::generation`](cairn_pg::settings::Settings::generation)
     /// when it was made: when either moves, it is made again.
     made_under: (u64, u64),
     /// The plan and its parameters' types; `None` if the shape does not
@@ -238,27 +238,27 @@ fn build_context(
         .with_default_features()
         // Before DataFusion's own, which plan field access on any column.
         .with_expr_planners(
-            std::iter::once(Arc::new(crate::postgres::NonCompositeFieldAccess) as _)
+            std::iter::once(Arc::new(cairn_pg::postgres::NonCompositeFieldAccess) as _)
                 .chain(datafusion::execution::SessionStateDefaults::default_expr_planners())
                 .collect(),
         )
-        .with_type_planner(Arc::new(crate::postgres::PgTypes))
-        .with_analyzer_rules(crate::postgres::analyzer_rules())
+        .with_type_planner(Arc::new(cairn_pg::postgres::PgTypes))
+        .with_analyzer_rules(cairn_pg::postgres::analyzer_rules())
         .with_optimizer_rules(optimizer_rules)
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     let catalog = engine.catalog();
     per_row_first.attach(ctx.state_weak_ref());
-    ctx.register_expr_planner(Arc::new(crate::postgres::PgOperators))
+    ctx.register_expr_planner(Arc::new(cairn_pg::postgres::PgOperators))
         .map_err(from_df)?;
-    let view = crate::txn::ReadView { transaction: transaction.clone(), statement: statement.clone() };
+    let view = cairn_tables::txn::ReadView { transaction: transaction.clone(), statement: statement.clone() };
     let system = system_schema(catalog, actor, &view).map_err(from_df)?;
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
-    ctx.register_udf(crate::functions::gen_random_uuid_udf());
-    ctx.register_udf(crate::functions::json_build_object_udf());
-    ctx.register_udf(crate::functions::expand_array_udf());
-    ctx.register_udtf("generate_series", Arc::new(crate::series::GenerateSeries));
+    ctx.register_udf(cairn_tables::functions::gen_random_uuid_udf());
+    ctx.register_udf(cairn_tables::functions::json_build_object_udf());
+    ctx.register_udf(cairn_tables::functions::expand_array_udf());
+    ctx.register_udtf("generate_series", Arc::new(cairn_pg::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
         scan_cache: Arc::clone(&engine.scan_cache),
@@ -268,8 +268,8 @@ fn build_context(
         statement: statement.clone(),
         returned: Arc::clone(returned),
     };
-    let pg_catalog = crate::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
-    let information_schema = crate::pg_catalog::information_schema(catalog, actor).map_err(from_df)?;
+    let pg_catalog = cairn_pg::pg_catalog::pg_catalog_schema(catalog, actor).map_err(from_df)?;
+    let information_schema = cairn_pg::pg_catalog::information_schema(catalog, actor).map_err(from_df)?;
     ctx.register_catalog(
         CATALOG_NAME,
         Arc::new(NamespaceCatalog::new(context, system, pg_catalog, information_schema)),
@@ -301,8 +301,8 @@ fn configure_context(
         ctx.register_udf((*function).clone());
     }
     let values = settings.all().into_iter().map(|(name, value, _)| (name, value)).collect();
-    ctx.register_udf(crate::functions::current_setting_udf(values));
-    for function in crate::pg_catalog::catalog_functions(catalog, &search_path) {
+    ctx.register_udf(cairn_tables::functions::current_setting_udf(values));
+    for function in cairn_pg::pg_catalog::catalog_functions(catalog, &search_path) {
         ctx.register_udf(function);
     }
 }
@@ -349,15 +349,15 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<FieldRef>>> {
 }
 
 /// Plans `sql` (PostgreSQL syntax normalised and only allowed plans, see
-/// [`crate::postgres::plan`]) and makes it a DataFrame.
+/// [`crate::planning::plan`]) and makes it a DataFrame.
 async fn plan_sql(ctx: &SessionContext, statement: DfStatement) -> Result<DataFrame> {
     let plan = plan_query(ctx, statement).await?;
     ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
-/// Plans `statement`; see [`crate::postgres::plan`].
+/// Plans `statement`; see [`crate::planning::plan`].
 async fn plan_query(ctx: &SessionContext, statement: DfStatement) -> Result<LogicalPlan> {
-    crate::postgres::plan(&ctx.state(), statement).await.map_err(from_df)
+    crate::planning::plan(&ctx.state(), statement).await.map_err(from_df)
 }
 
 /// An identifier as it must be written to keep its exact spelling.
@@ -440,7 +440,7 @@ impl Session {
         self.state().settings.get(name).ok().map(str::to_owned)
     }
 
-    /// The settings' [`Settings::generation`](crate::settings::Settings::generation).
+    /// The settings' [`Settings::generation`](cairn_pg::settings::Settings::generation).
     pub fn settings_generation(&self) -> u64 {
         self.state().settings.generation()
     }
@@ -528,12 +528,12 @@ impl Session {
         ];
         let table = RecordBatch::try_new(Arc::clone(&schema), columns)
             .and_then(|batch| datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(Into::into));
-        let pg_catalog = self.ctx.catalog(CATALOG_NAME).and_then(|c| c.schema(crate::pg_catalog::PG_CATALOG));
+        let pg_catalog = self.ctx.catalog(CATALOG_NAME).and_then(|c| c.schema(cairn_pg::pg_catalog::PG_CATALOG));
         match (table, pg_catalog) {
             (Ok(table), Some(pg_catalog)) => {
                 let replaced = pg_catalog
-                    .deregister_table(crate::pg_catalog::CURSORS_TABLE)
-                    .and_then(|_| pg_catalog.register_table(crate::pg_catalog::CURSORS_TABLE.into(), Arc::new(table)));
+                    .deregister_table(cairn_pg::pg_catalog::CURSORS_TABLE)
+                    .and_then(|_| pg_catalog.register_table(cairn_pg::pg_catalog::CURSORS_TABLE.into(), Arc::new(table)));
                 if let Err(error) = replaced {
                     tracing::warn!(%error, "pg_cursors not updated");
                 }
@@ -710,11 +710,10 @@ impl Session {
     async fn run_query(&self, query: Query) -> Result<Output> {
         if let Some(shape) = Shape::of(&query.statement, &query.extras) {
             let plan = self.shape_plan(&shape).await;
-            let bound = plan.as_ref().and_then(|plan| plan.planned.as_ref()).and_then(|(planned, types)| {
-                shapes::bind(&shape.literals, types).map(|params| (planned, params))
-            });
-            if let Some((planned, params)) = bound {
-                return self.run_plan(planned, params).await;
+            if let Some((planned, types)) = &plan.planned {
+                if let Some(params) = shapes::bind(&shape.literals, types) {
+                    return self.run_plan(planned, params).await;
+                }
             }
         }
         let Query { statement, extras } = query;
@@ -730,12 +729,12 @@ impl Session {
 
     /// The plan of `shape`, made on first use and again once the schema or
     /// the settings moved.
-    async fn shape_plan(&self, shape: &Shape) -> Option<Arc<ShapePlan>> {
+    async fn shape_plan(&self, shape: &Shape) -> Arc<ShapePlan> {
         // Read before planning: a change while it plans makes it stale.
         let made_under = (self.engine.catalog().schema_version(), self.settings_generation());
         let shapes = || self.shapes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(plan) = shapes().get(&shape.key).filter(|plan| plan.made_under == made_under) {
-            return Some(Arc::clone(plan));
+            return Arc::clone(plan);
         }
         let planned = self
             .plan_statement(shape.statement(), shape.key.extras().clone())
@@ -744,7 +743,7 @@ impl Session {
             .filter(|(_, types)| shapes::bindable(types));
         let plan = Arc::new(ShapePlan { made_under, planned });
         shapes().insert(shape.key.clone(), Arc::clone(&plan));
-        Some(plan)
+        plan
     }
 
     /// Plans a query or DML statement to run many times: the plan, and the
@@ -1018,7 +1017,7 @@ impl Session {
     fn in_transaction(
         &self,
         what: &str,
-        f: impl FnOnce(&mut crate::txn::Transaction) -> Result<()>,
+        f: impl FnOnce(&mut cairn_tables::txn::Transaction) -> Result<()>,
     ) -> Result<()> {
         match self.transaction.lock().as_mut() {
             Some(transaction) => f(transaction),
@@ -1230,7 +1229,7 @@ impl Session {
         }
     }
 
-    /// Runs `plan` on the direct path ([`crate::direct`]) if it is a key
+    /// Runs `plan` on the direct path ([`cairn_tables::direct`]) if it is a key
     /// read or an INSERT … VALUES (without RETURNING or ON CONFLICT).
     async fn run_direct(
         &self,
@@ -1245,7 +1244,7 @@ impl Session {
         if extras.returning.is_some() || extras.on_conflict.is_some() {
             return Ok(None);
         }
-        let written = crate::direct::insert_values(plan, params, &self.ctx).await?;
+        let written = cairn_tables::direct::insert_values(plan, params, &self.ctx).await?;
         Ok(written.map(|rows| Output::Command { tag: "INSERT 0", rows: Some(rows), reported: Vec::new() }))
     }
 
@@ -1387,7 +1386,7 @@ impl Session {
                 self.transaction.begin(self.engine.catalog().store());
             }
             let outcome = async {
-                let batches = match crate::direct::dml_rows(&input, ctx)? {
+                let batches = match cairn_tables::direct::dml_rows(&input, ctx)? {
                     Some(batches) => batches,
                     None => {
                         let input = input.clone();
@@ -1496,12 +1495,12 @@ impl Session {
 
     /// The value(s) a column added with `default` gives the rows that exist.
     async fn fill_for(&self, column: &cairn_types::ColumnDef, default: &str) -> Result<Fill> {
-        if let Some(make) = crate::defaults::per_row(default)? {
+        if let Some(make) = cairn_tables::defaults::per_row(default)? {
             return Ok(Fill::PerRow(make));
         }
         let snowflake = Arc::new(snowflake_udf());
-        let expr = crate::defaults::to_expr(default, &self.actor.username, &snowflake)?;
-        let target = crate::values::arrow_type(&column.data_type)?;
+        let expr = cairn_tables::defaults::to_expr(default, &self.actor.username, &snowflake)?;
+        let target = cairn_tables::values::arrow_type(&column.data_type)?;
         let batches = self
             .ctx
             .read_empty()
@@ -1517,7 +1516,7 @@ impl Session {
         let batch = batches
             .first()
             .ok_or_else(|| CairnError::Internal("default evaluated to no row".into()))?;
-        Ok(Fill::Same(crate::values::read_value(
+        Ok(Fill::Same(cairn_tables::values::read_value(
             batch.column(0),
             &column.data_type,
             0,

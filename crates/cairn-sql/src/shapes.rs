@@ -28,7 +28,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use crate::returning::Extras;
-use crate::values::PG_TYPE_METADATA;
+use cairn_tables::values::PG_TYPE_METADATA;
 
 /// What identifies a shape: the statement with its liftable literals
 /// replaced by `$1`, `$2`, … (spans and spelling aside, as sqlparser
@@ -102,7 +102,7 @@ pub enum Literal {
 /// DataFusion could not infer, or one whose text form [`bind`] does not
 /// read exactly, rules the shape out for good.
 pub fn bindable(types: &[Option<FieldRef>]) -> bool {
-    types.iter().all(|field| field.as_ref().is_some_and(|field| bindable_type(field)))
+    types.iter().all(|field| field.as_ref().is_some_and(bindable_type))
 }
 
 fn bindable_type(field: &FieldRef) -> bool {

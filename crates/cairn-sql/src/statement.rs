@@ -24,7 +24,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Wor
 
 use crate::alter::{parse_alter_table, AlterTable};
 use crate::copy::{parse_copy, CopySpec};
-use crate::error::{from_df, from_parser};
+use cairn_tables::error::{from_df, from_parser};
 use crate::nesting::{self, PARSER_RECURSION_LIMIT};
 use crate::returning::{self, Extras};
 use cairn_types::{CairnError, Result, Role, TableKind};
@@ -222,16 +222,11 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
         .collect()
 }
 
-/// A sqlparser parser over one statement's tokens.
-fn sql_parser(tokens: &[TokenWithSpan]) -> Parser<'static> {
-    Parser::new(&DIALECT)
-        .with_tokens_with_locations(tokens.to_vec())
-        .with_recursion_limit(PARSER_RECURSION_LIMIT)
-}
-
 /// Parses `tokens` as one sqlparser statement, all of them.
 fn sql_statement(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<ast::Statement> {
-    let mut parser = sql_parser(tokens);
+    let mut parser = Parser::new(&DIALECT)
+        .with_tokens_with_locations(tokens.to_vec())
+        .with_recursion_limit(PARSER_RECURSION_LIMIT);
     let statement = parser.parse_statement().map_err(from_parser)?;
     expect_end(&parser)?;
     nesting::bound_sql(statement, text_bytes)
@@ -262,20 +257,19 @@ fn query(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Query> {
 
 fn parse_one(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Statement> {
     let mut cursor = Cursor { tokens, pos: 0 };
-    let table_kind = [
+    let kind = [
         (["CREATE", "USER", "TABLE"], TableKind::User),
         (["CREATE", "SHARED", "TABLE"], TableKind::Shared),
         (["CREATE", "STREAM", "TABLE"], TableKind::Stream),
     ]
     .into_iter()
-    .find_map(|(words, kind)| cursor.keywords(&words).then_some(kind))
-    .or_else(|| cursor.keywords(&["CREATE", "TABLE"]).then_some(TableKind::Shared));
-    if let Some(kind) = table_kind {
-        // The kind's word taken out, it is a plain CREATE TABLE.
-        let plain: Vec<TokenWithSpan> = match kind_word(tokens) {
-            true => [&tokens[..1], &tokens[2..]].concat(),
-            false => tokens.to_vec(),
-        };
+    .find_map(|(words, kind)| cursor.keywords(&words).then_some(kind));
+    // With its kind's word taken out, it is a plain CREATE TABLE.
+    let create_table = match kind {
+        Some(kind) => Some((kind, [&tokens[..1], &tokens[2..]].concat())),
+        None => cursor.keywords(&["CREATE", "TABLE"]).then(|| (TableKind::Shared, tokens.to_vec())),
+    };
+    if let Some((kind, plain)) = create_table {
         let ast::Statement::CreateTable(definition) = sql_statement(&plain, text_bytes)? else {
             return Err(CairnError::Syntax("syntax error: expected CREATE TABLE".into()));
         };
@@ -489,13 +483,6 @@ fn set_config_calls(cursor: &mut Cursor) -> Option<Vec<SetConfigCall>> {
     calls
 }
 
-/// Whether the statement's second word is a table kind (`CREATE USER
-/// TABLE`), which sqlparser's CREATE TABLE does not have.
-fn kind_word(tokens: &[TokenWithSpan]) -> bool {
-    matches!(tokens.get(1).map(|t| &t.token), Some(Token::Word(word))
-        if word.quote_style.is_none() && ["USER", "SHARED", "STREAM"].iter().any(|k| word.value.eq_ignore_ascii_case(k)))
-}
-
 /// CairnDB's own statements are read token by token.
 struct Cursor<'t> {
     tokens: &'t [TokenWithSpan],
@@ -646,7 +633,7 @@ impl<'t> Cursor<'t> {
     fn argument(&mut self) -> Option<Argument> {
         let argument = match self.peek()? {
             Token::Placeholder(p) => {
-                let n = p.strip_prefix('$')?.parse().ok().filter(|n| (1..=crate::direct::MAX_PARAMETERS).contains(n))?;
+                let n = p.strip_prefix('$')?.parse().ok().filter(|n| (1..=cairn_tables::direct::MAX_PARAMETERS).contains(n))?;
                 self.pos += 1;
                 Argument::Parameter(n)
             }

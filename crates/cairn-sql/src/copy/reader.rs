@@ -14,7 +14,7 @@ use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{Field, Schema};
 
 use super::{CopyFormat, CopyOptions};
-use crate::values::arrow_type;
+use cairn_tables::values::arrow_type;
 
 /// Parses COPY data into one text column per target column.
 pub struct RecordReader {
@@ -412,7 +412,7 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
         for row in 0..text.len() {
             intervals.push(match text.is_null(row) {
                 true => None,
-                false => Some(crate::postgres::interval_literal(text.value(row)).ok_or_else(|| bad(row))?),
+                false => Some(cairn_pg::postgres::interval_literal(text.value(row)).ok_or_else(|| bad(row))?),
             });
         }
         return Ok(Arc::new(datafusion::arrow::array::IntervalMonthDayNanoArray::from(intervals)));
@@ -421,7 +421,7 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
         let mut lists = Vec::with_capacity(text.len());
         for row in 0..text.len() {
             let value = (!text.is_null(row)).then(|| text.value(row));
-            let list = crate::postgres::array_literal(value, &target).map_err(|_| bad(row))?;
+            let list = cairn_pg::postgres::array_literal(value, &target).map_err(|_| bad(row))?;
             lists.push(list.to_array().map_err(|e| (row, CairnError::Internal(e.to_string())))?);
         }
         if lists.is_empty() {

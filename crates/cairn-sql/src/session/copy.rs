@@ -24,14 +24,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{quote_identifier, Output, Session};
-use crate::cancel::GuardedStream;
-use crate::tables::InsertOptions;
+use cairn_tables::cancel::GuardedStream;
+use cairn_tables::tables::InsertOptions;
 use crate::copy::binary::{BinaryReader, FieldDecoder};
 use crate::copy::reader::RecordReader;
 use crate::copy::{CopyFormat, CopySource, CopySpec};
-use crate::error::from_df;
-use crate::tables::DataTable;
-use crate::values::{arrow_type, column_field};
+use cairn_tables::error::from_df;
+use cairn_tables::tables::DataTable;
+use cairn_tables::values::{arrow_type, column_field};
 
 /// A `COPY … FROM STDIN` waiting for (or receiving) its data.
 pub struct CopyIn {

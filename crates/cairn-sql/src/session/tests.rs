@@ -11,7 +11,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::TryStreamExt;
 
 use super::*;
-use crate::memory::MemoryLimits;
+use cairn_tables::memory::MemoryLimits;
 use crate::{Engine, SessionParams};
 
 async fn session(dir: &tempfile::TempDir) -> Session {

@@ -1,0 +1,557 @@
+//! PostgreSQL syntax DataFusion does not plan by itself, each a small
+//! extension of its planner rather than a rewrite of the query text:
+//!
+//! - the types `uuid`, `json` and `jsonb` in casts (`'…'::uuid`): text to
+//!   Arrow, with field metadata so clients are told the PostgreSQL type;
+//! - the JSON operators `->` and `->>` (field or element, as json or text);
+//! - text written as an array (`'{a,b}'::text[]`, or a text literal
+//!   inserted into an array column), read in PostgreSQL's array syntax;
+//! - text written as an interval in PostgreSQL's output form
+//!   (`1 day 02:00:00`), which Arrow's interval parser does not read;
+//! - `OPERATOR(pg_catalog.~)` and friends (psql's catalog queries);
+//! - and, before planning, two rewrites of the statement's syntax tree
+//!   (see [`plan`]): `COLLATE …` is dropped, `pg_catalog.f(…)` calls `f`,
+//!   and two subquery forms DataFusion does not plan are restated.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, IntervalUnit};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
+use datafusion::logical_expr::expr::Cast;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
+use datafusion::logical_expr::{
+    binary_expr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
+
+use cairn_tables::values::PG_TYPE_METADATA;
+
+mod build;
+mod column_names;
+mod field_access;
+pub mod rewrites;
+mod subqueries;
+
+pub use column_names::{client_column_name, column_name};
+pub use field_access::NonCompositeFieldAccess;
+
+fn text_field(name: &str, pg_type: &str) -> FieldRef {
+    let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), pg_type.to_owned())]);
+    Arc::new(Field::new(name, DataType::Utf8, true).with_metadata(metadata))
+}
+
+/// `uuid`, `json`, `jsonb` in casts and placeholders.
+#[derive(Debug)]
+pub struct PgTypes;
+
+impl TypePlanner for PgTypes {
+    fn plan_type_field(&self, sql_type: &ast::DataType) -> Result<Option<FieldRef>> {
+        Ok(match sql_type {
+            ast::DataType::Uuid => Some(text_field("", "uuid")),
+            ast::DataType::JSON => Some(text_field("", "json")),
+            ast::DataType::JSONB => Some(text_field("", "jsonb")),
+            ast::DataType::Regclass => Some(Arc::new(Field::new("", DataType::UInt32, true))),
+            // Names DataFusion's parser leaves custom: `pg_catalog.text`,
+            // `name`, `oid`, `regclass`, … as catalog queries write them.
+            ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+                let parts: Vec<String> = name
+                    .0
+                    .iter()
+                    .map(|p| p.to_string().to_ascii_lowercase())
+                    .collect();
+                let type_name = match parts.as_slice() {
+                    [schema, type_name] if schema == "pg_catalog" => type_name.as_str(),
+                    [type_name] => type_name.as_str(),
+                    _ => return Ok(None),
+                };
+                let data_type = match type_name.trim_matches('"') {
+                    "text" | "name" | "varchar" | "bpchar" | "char" => DataType::Utf8,
+                    "bool" => DataType::Boolean,
+                    "int2" => DataType::Int16,
+                    "int4" => DataType::Int32,
+                    "int8" => DataType::Int64,
+                    "float4" => DataType::Float32,
+                    "float8" => DataType::Float64,
+                    // Object identifiers: numbers. (`'t'::regclass`, a
+                    // name, is looked up before planning: see `plan`.)
+                    "oid" | "regclass" | "regtype" | "regproc" | "regprocedure"
+                    | "regnamespace" | "regrole" | "xid" => DataType::UInt32,
+                    _ => return Ok(None),
+                };
+                Some(Arc::new(Field::new("", data_type, true)))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// `->`, `->>`, and operators spelled `OPERATOR(pg_catalog.op)`.
+#[derive(Debug)]
+pub struct PgOperators;
+
+impl ExprPlanner for PgOperators {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        _schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let as_text = match &expr.op {
+            BinaryOperator::Arrow => false,
+            BinaryOperator::LongArrow => true,
+            BinaryOperator::PGCustomBinaryOperator(name) => {
+                let op = match name.as_slice() {
+                    [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => op.as_str(),
+                    [op] => op.as_str(),
+                    _ => return Ok(PlannerResult::Original(expr)),
+                };
+                let op = match op {
+                    "~" => Operator::RegexMatch,
+                    "~*" => Operator::RegexIMatch,
+                    "!~" => Operator::RegexNotMatch,
+                    "!~*" => Operator::RegexNotIMatch,
+                    "~~" => Operator::LikeMatch,
+                    "!~~" => Operator::NotLikeMatch,
+                    "=" => Operator::Eq,
+                    "<>" | "!=" => Operator::NotEq,
+                    "<" => Operator::Lt,
+                    "<=" => Operator::LtEq,
+                    ">" => Operator::Gt,
+                    ">=" => Operator::GtEq,
+                    "||" => Operator::StringConcat,
+                    _ => return Ok(PlannerResult::Original(expr)),
+                };
+                return Ok(PlannerResult::Planned(binary_expr(
+                    expr.left, op, expr.right,
+                )));
+            }
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        let function = ScalarUDF::from(JsonGet {
+            as_text,
+            signature: Signature::any(2, Volatility::Immutable),
+        });
+        Ok(PlannerResult::Planned(
+            function.call(vec![expr.left, expr.right]),
+        ))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonGet {
+    /// `->>`: the element as text (a JSON string unquoted); `->`: as json.
+    as_text: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonGet {
+    fn name(&self) -> &str {
+        if self.as_text {
+            "json_get_text"
+        } else {
+            "json_get"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(match self.as_text {
+            true => Arc::new(Field::new(self.name(), DataType::Utf8, true)),
+            false => text_field(self.name(), "json"),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [documents, keys] = arrays.as_slice() else {
+            return exec_err!("{} takes two arguments", self.name());
+        };
+        let documents = cast(documents, &DataType::Utf8)?;
+        let documents = documents.as_string::<i32>();
+        let keys = Key::column(keys)?;
+        let mut out = Vec::with_capacity(documents.len());
+        for row in 0..documents.len() {
+            out.push(match (documents.is_null(row), keys.get(row)) {
+                (false, Some(key)) => {
+                    let text = documents.value(row);
+                    let document: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+                        datafusion::error::DataFusionError::External(Box::new(
+                            cairn_types::CairnError::InvalidTextRepresentation(format!(
+                                "invalid input syntax for type json: \"{text}\""
+                            )),
+                        ))
+                    })?;
+                    key.find(&document)
+                        .and_then(|found| match (found, self.as_text) {
+                            (serde_json::Value::Null, true) => None,
+                            (serde_json::Value::String(s), true) => Some(s.clone()),
+                            (other, _) => Some(other.to_string()),
+                        })
+                }
+                _ => None,
+            });
+        }
+        let result: ArrayRef = Arc::new(StringArray::from(out));
+        cairn_tables::functions::shaped_like(&args.args, result)
+    }
+}
+
+/// The right side of `->`: object keys (text) or array positions (integers).
+enum Key {
+    Name(Option<String>),
+    Index(Option<i64>),
+}
+
+impl Key {
+    fn column(keys: &ArrayRef) -> Result<Vec<Key>> {
+        if keys.data_type().is_integer() {
+            let keys = cast(keys, &DataType::Int64)?;
+            let keys = keys.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            return Ok((0..keys.len())
+                .map(|i| Key::Index((!keys.is_null(i)).then(|| keys.value(i))))
+                .collect());
+        }
+        let keys = cast(keys, &DataType::Utf8)?;
+        let keys = keys.as_string::<i32>();
+        Ok((0..keys.len())
+            .map(|i| Key::Name((!keys.is_null(i)).then(|| keys.value(i).to_owned())))
+            .collect())
+    }
+
+    fn find<'a>(&self, document: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        match (self, document) {
+            (Key::Name(Some(name)), serde_json::Value::Object(object)) => object.get(name),
+            (Key::Index(Some(index)), serde_json::Value::Array(array)) => {
+                // As in PostgreSQL, a negative index counts from the end.
+                let position = if *index < 0 {
+                    array.len() as i64 + index
+                } else {
+                    *index
+                };
+                usize::try_from(position).ok().and_then(|p| array.get(p))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// DataFusion's analyzer rules, after [`ArrayLiterals`]: it reads text
+/// literals before type coercion would refuse or misread them.
+pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let mut rules = datafusion::optimizer::Analyzer::new().rules;
+    rules.insert(0, Arc::new(ArrayLiterals));
+    rules
+}
+
+/// Text cast to an array type, or compared with an array, is read as an
+/// array literal (`{a,"b c",NULL}`). Arrow would instead make a
+/// one-element list of the whole text. Only literals are rewritten; other
+/// text-to-array casts are refused.
+#[derive(Debug)]
+pub struct ArrayLiterals;
+
+impl AnalyzerRule for ArrayLiterals {
+    fn name(&self) -> &str {
+        "cairn_array_literals"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|node| {
+            let schema = match node.inputs().as_slice() {
+                [input] => Some(Arc::clone(input.schema())),
+                _ => None,
+            };
+            node.map_expressions(|expr| {
+                expr.transform_up(|expr| match expr {
+                    Expr::Cast(Cast { expr: inner, field })
+                        if matches!(
+                            field.data_type(),
+                            DataType::Interval(IntervalUnit::MonthDayNano)
+                        ) =>
+                    {
+                        match *inner {
+                            Expr::Literal(
+                                ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)),
+                                _,
+                            ) => {
+                                let interval = interval_literal(&text).ok_or_else(|| {
+                                    datafusion::error::DataFusionError::External(Box::new(
+                                        cairn_types::CairnError::InvalidTextRepresentation(
+                                            format!(
+                                            "invalid input syntax for type interval: \"{text}\""
+                                        ),
+                                        ),
+                                    ))
+                                })?;
+                                Ok(Transformed::yes(Expr::Literal(
+                                    ScalarValue::IntervalMonthDayNano(Some(interval)),
+                                    None,
+                                )))
+                            }
+                            other => Ok(Transformed::no(Expr::Cast(Cast {
+                                expr: Box::new(other),
+                                field,
+                            }))),
+                        }
+                    }
+                    Expr::Cast(Cast { expr: inner, field })
+                        if matches!(field.data_type(), DataType::List(_)) =>
+                    {
+                        match *inner {
+                            Expr::Literal(
+                                ScalarValue::Utf8(text)
+                                | ScalarValue::Utf8View(text)
+                                | ScalarValue::LargeUtf8(text),
+                                _,
+                            ) => Ok(Transformed::yes(Expr::Literal(
+                                array_literal(text.as_deref(), field.data_type())?,
+                                None,
+                            ))),
+                            Expr::Literal(..) => {
+                                Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field })))
+                            }
+                            other => match schema
+                                .as_ref()
+                                .and_then(|schema| other.get_type(schema.as_ref()).ok())
+                            {
+                                Some(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => {
+                                    plan_err!(
+                                        "casting text to an array is supported for literals only"
+                                    )
+                                }
+                                _ => Ok(Transformed::no(Expr::Cast(Cast {
+                                    expr: Box::new(other),
+                                    field,
+                                }))),
+                            },
+                        }
+                    }
+                    Expr::BinaryExpr(mut binary)
+                        if binary.op.supports_propagation() || binary.op == Operator::NotEq =>
+                    {
+                        let Some(schema) = schema.as_ref() else {
+                            return Ok(Transformed::no(Expr::BinaryExpr(binary)));
+                        };
+                        let list_type = |e: &Expr| {
+                            e.get_type(schema.as_ref())
+                                .ok()
+                                .filter(|t| matches!(t, DataType::List(_)))
+                        };
+                        let text = |e: &Expr| match e {
+                            Expr::Literal(
+                                ScalarValue::Utf8(text) | ScalarValue::Utf8View(text),
+                                _,
+                            ) => Some(text.clone()),
+                            _ => None,
+                        };
+                        if let (Some(list), Some(text)) =
+                            (list_type(&binary.left), text(&binary.right))
+                        {
+                            *binary.right =
+                                Expr::Literal(array_literal(text.as_deref(), &list)?, None);
+                            return Ok(Transformed::yes(Expr::BinaryExpr(binary)));
+                        }
+                        if let (Some(text), Some(list)) =
+                            (text(&binary.left), list_type(&binary.right))
+                        {
+                            *binary.left =
+                                Expr::Literal(array_literal(text.as_deref(), &list)?, None);
+                            return Ok(Transformed::yes(Expr::BinaryExpr(binary)));
+                        }
+                        Ok(Transformed::no(Expr::BinaryExpr(binary)))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+/// An interval in PostgreSQL's output form (`1 year 2 mons 3 days
+/// 04:05:06`) or in any form Arrow reads (`1 day 2 hours`).
+pub fn interval_literal(text: &str) -> Option<IntervalMonthDayNano> {
+    if let Ok(interval) = pg_interval::Interval::from_postgres(text.trim()) {
+        return Some(IntervalMonthDayNano::new(
+            interval.months,
+            interval.days,
+            interval.microseconds.checked_mul(1_000)?,
+        ));
+    }
+    datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(text).ok()
+}
+
+
+/// An expression's text, for tests of the rewrites.
+#[cfg(test)]
+fn parse_expr(sql: &str) -> Option<ast::Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .and_then(|mut parser| parser.parse_expr())
+    .ok()
+}
+
+/// `{a,b}` as a list of `target`'s element type (NULL text: a NULL list).
+pub fn array_literal(text: Option<&str>, target: &DataType) -> Result<ScalarValue> {
+    let DataType::List(element) = target else {
+        return plan_err!("{target} is not an array type");
+    };
+    let Some(text) = text else {
+        return ScalarValue::try_from(target);
+    };
+    let items = parse_array(text).ok_or_else(|| {
+        datafusion::error::DataFusionError::External(Box::new(
+            cairn_types::CairnError::InvalidTextRepresentation(format!(
+                "malformed array literal: \"{text}\""
+            )),
+        ))
+    })?;
+    let strings: ArrayRef = Arc::new(StringArray::from(items));
+    let strict = datafusion::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let values =
+        datafusion::arrow::compute::cast_with_options(&strings, element.data_type(), &strict)?;
+    let list = datafusion::arrow::array::ListArray::try_new(
+        Arc::clone(element),
+        datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
+        values,
+        None,
+    )?;
+    Ok(ScalarValue::List(Arc::new(list)))
+}
+
+/// PostgreSQL's one-dimensional array syntax: `{}` with comma-separated
+/// elements, double quotes (with backslash escapes) around elements that
+/// need them, and unquoted `NULL` for NULL.
+fn parse_array(text: &str) -> Option<Vec<Option<String>>> {
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut items = Vec::new();
+    if inner.trim().is_empty() {
+        return Some(items);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut item = String::new();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => item.push(chars.next()?),
+                    c => item.push(c),
+                }
+            }
+            items.push(Some(item));
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            let mut item = String::new();
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' || c == '}' || c == '"' {
+                    return None;
+                }
+                item.push(c);
+                chars.next();
+            }
+            let item = item.trim().to_owned();
+            if item.is_empty() {
+                return None;
+            }
+            items.push((!item.eq_ignore_ascii_case("null")).then_some(item));
+        }
+        match chars.next() {
+            None => return Some(items),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_syntax() {
+        assert_eq!(parse_array("{}"), Some(vec![]));
+        assert_eq!(
+            parse_array("{a, \"b c\",NULL,\"NULL\",\"q\\\"x\"}"),
+            Some(vec![
+                Some("a".into()),
+                Some("b c".into()),
+                None,
+                Some("NULL".into()),
+                Some("q\"x".into())
+            ])
+        );
+        assert_eq!(parse_array("{1,2,3}").map(|v| v.len()), Some(3));
+        for bad in ["a,b", "{a,,b}", "{a", "{\"open}", "{{1}}"] {
+            assert_eq!(parse_array(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn array_literals_take_the_element_type() {
+        let target = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
+        let ScalarValue::List(list) = array_literal(Some("{1,NULL,3}"), &target).expect("succeeds")
+        else {
+            panic!("list")
+        };
+        assert_eq!(list.value(0).len(), 3);
+        assert!(list.value(0).is_null(1));
+        assert!(
+            array_literal(Some("{x}"), &target).is_err(),
+            "not an integer"
+        );
+    }
+
+    #[test]
+    fn intervals_in_postgres_and_arrow_forms() {
+        let day_and_two_hours = IntervalMonthDayNano::new(0, 1, 7_200_000_000_000);
+        assert_eq!(interval_literal("1 day 02:00:00"), Some(day_and_two_hours));
+        assert_eq!(interval_literal("1 day 2 hours"), Some(day_and_two_hours));
+        assert_eq!(
+            interval_literal("1 year 2 mons"),
+            Some(IntervalMonthDayNano::new(14, 0, 0))
+        );
+        assert_eq!(interval_literal("soon"), None);
+    }
+
+    #[test]
+    fn json_keys_find_fields_and_elements() {
+        let document: serde_json::Value =
+            serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).expect("succeeds");
+        let a = Key::Name(Some("a".into()))
+            .find(&document)
+            .expect("succeeds");
+        let b = Key::Name(Some("b".into())).find(a).expect("succeeds");
+        assert_eq!(Key::Index(Some(1)).find(b), Some(&serde_json::json!(20)));
+        assert_eq!(Key::Index(Some(-1)).find(b), Some(&serde_json::json!(30)));
+        assert_eq!(Key::Index(Some(5)).find(b), None);
+        assert_eq!(Key::Name(Some("x".into())).find(&document), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! Errors across the DataFusion boundary. CairnDB errors travel through
+//! DataFusion inside `DataFusionError::External` and are recovered by
+//! walking the source chain; DataFusion's own errors are classified into
+//! SQLSTATEs here, in one place.
+
+use cairn_types::CairnError;
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
+
+/// A statement that panicked: the panic was caught where the statement
+/// ran, so the session goes on.
+pub fn panicked() -> CairnError {
+    CairnError::Internal("the statement panicked; the connection is still usable".into())
+}
+
+/// Wraps a CairnDB error for DataFusion.
+pub fn to_df(error: CairnError) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
+}
+
+/// The CairnDB error a DataFusion error stands for.
+pub fn from_df(error: DataFusionError) -> CairnError {
+    // A CairnDB error anywhere in the chain wins.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = source {
+        if let Some(cairn) = current.downcast_ref::<CairnError>() {
+            return cairn.clone();
+        }
+        source = current.source();
+    }
+    classify(error.find_root())
+}
+
+/// The error PostgreSQL gives when a statement nests too deeply.
+pub fn too_deep() -> CairnError {
+    CairnError::StackDepthExceeded(
+        "stack depth limit exceeded: the statement nests too deeply; simplify it".into(),
+    )
+}
+
+/// A parser's error: 54001 past its recursion limit, else 42601.
+pub fn from_parser(error: ParserError) -> CairnError {
+    match error {
+        ParserError::RecursionLimitExceeded => too_deep(),
+        other => {
+            let text = other.to_string();
+            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+            CairnError::Syntax(format!("syntax error: {text}"))
+        }
+    }
+}
+
+fn classify(error: &DataFusionError) -> CairnError {
+    let message = error.message().into_owned();
+    // `(value).field` on a value that is not composite (get_field's check).
+    if let Some((_, rest)) = message.split_once("Cannot access field at argument 1: type ") {
+        let data_type = rest.split_once(" is not").map_or(rest, |(data_type, _)| data_type);
+        return CairnError::WrongObjectType(format!(
+            "column notation applied to type {data_type}, which is not a composite type"
+        ));
+    }
+    match error {
+        DataFusionError::SQL(parser_error, _) => from_parser(parser_error.as_ref().clone()),
+        DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),
+        // The memory pools' own messages (`crate::memory`).
+        DataFusionError::ResourcesExhausted(m) => CairnError::OutOfMemory(m.clone()),
+        DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
+            // As PostgreSQL: a qualifier that names no relation in scope
+            // is the error; a bare name is quoted, a qualified one not.
+            datafusion::common::SchemaError::FieldNotFound { field, valid_fields } => match &field.relation {
+                Some(relation) if !valid_fields.iter().any(|valid| valid.relation.as_ref().is_some_and(|r| r.table() == relation.table())) => {
+                    CairnError::UndefinedTable(format!("missing FROM-clause entry for table \"{}\"", relation.table()))
+                }
+                Some(relation) => CairnError::UndefinedColumn(format!("column {relation}.{} does not exist", field.name)),
+                None => CairnError::UndefinedColumn(format!("column \"{}\" does not exist", field.name)),
+            },
+            _ => CairnError::Plan(message),
+        },
+        DataFusionError::Plan(plan) => classify_plan(plan),
+        DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+            ArrowError::DivideByZero => CairnError::DivisionByZero,
+            ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+                CairnError::InvalidTextRepresentation(m.clone())
+            }
+            ArrowError::ArithmeticOverflow(m) => CairnError::NumericValueOutOfRange(m.clone()),
+            _ => internal(error),
+        },
+        DataFusionError::Execution(m) if m.contains("Divide by zero") => CairnError::DivisionByZero,
+        DataFusionError::Execution(m) if m.contains("Cannot cast") => {
+            CairnError::InvalidTextRepresentation(m.clone())
+        }
+        DataFusionError::Execution(m) if m.contains("Overflow") || m.contains("overflow") => {
+            CairnError::NumericValueOutOfRange(m.clone())
+        }
+        _ => internal(error),
+    }
+}
+
+/// Planning errors: DataFusion says what went wrong only in its message.
+fn classify_plan(message: &str) -> CairnError {
+    if let Some(rest) = message.strip_prefix("table '") {
+        if let Some(name) = rest.strip_suffix("' not found") {
+            let name = name.rsplit('.').next().unwrap_or(name);
+            return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
+        }
+    }
+    // `SessionContext::table_provider`'s wording.
+    if let Some(name) = message.strip_prefix("No table named '").and_then(|rest| rest.strip_suffix('\'')) {
+        return CairnError::UndefinedTable(format!("relation \"{name}\" does not exist"));
+    }
+    if let Some(name) = message.strip_prefix("failed to resolve schema: ") {
+        return CairnError::UndefinedTable(format!("schema \"{name}\" does not exist"));
+    }
+    for kind in ["DDL", "DML", "Statement"] {
+        if message.starts_with(&format!("{kind} not supported")) {
+            return CairnError::FeatureNotSupported(format!(
+                "{message}: CairnDB does not support this statement yet"
+            ));
+        }
+    }
+    if message.contains("Invalid function") || message.contains("No function matches") {
+        return CairnError::UndefinedFunction(message.to_owned());
+    }
+    if message.contains("Cannot infer common argument type")
+        || message.contains("Cannot coerce")
+        || message.contains("There isn't a common type")
+    {
+        return CairnError::DatatypeMismatch(message.to_owned());
+    }
+    CairnError::Plan(message.to_owned())
+}
+
+fn internal(error: &DataFusionError) -> CairnError {
+    tracing::error!(%error, "unclassified DataFusion error");
+    CairnError::Internal(error.message().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cairn_errors_survive_the_round_trip() {
+        let original = CairnError::InsufficientPrivilege("no".into());
+        let wrapped = DataFusionError::Context("scan".into(), Box::new(to_df(original.clone())));
+        assert_eq!(from_df(wrapped), original);
+    }
+
+    #[test]
+    fn missing_tables_and_division_by_zero_get_their_codes() {
+        let error = from_df(DataFusionError::Plan("table 'cairn.system.nope' not found".into()));
+        assert_eq!(error.code().as_str(), "42P01");
+        assert_eq!(error.to_string(), "relation \"nope\" does not exist");
+        let error = from_df(DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None));
+        assert_eq!(error.code().as_str(), "22012");
+    }
+}
