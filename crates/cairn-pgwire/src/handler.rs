@@ -548,7 +548,19 @@ where
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
     let mut rows = 0;
-    while let Some(encoded) = next_rows(stream, fields).await {
+    loop {
+        // Rows go out when the next batch is not ready at once; a result
+        // that is ready (a key read: one batch) leaves in one write with
+        // its CommandComplete and ReadyForQuery, as PostgreSQL's does.
+        // (The sink also writes whenever its buffer fills.)
+        let next = match next_rows(stream, fields).now_or_never() {
+            Some(next) => next,
+            None => {
+                client.flush().await?;
+                next_rows(stream, fields).await
+            }
+        };
+        let Some(encoded) = next else { break };
         let encoded = match encoded {
             Ok(encoded) => encoded,
             Err(error) => return Ok(Err(error)),
@@ -557,7 +569,6 @@ where
         for row in encoded {
             client.feed(PgWireBackendMessage::DataRow(row)).await?;
         }
-        client.flush().await?;
     }
     Ok(Ok(rows))
 }
