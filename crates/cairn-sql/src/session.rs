@@ -43,8 +43,9 @@ use crate::namespaces::{NamespaceCatalog, SchemaContext};
 use crate::returning::{conflict_action, Extras, Returning};
 use cairn_pg::settings::{ReportedChange, Settings};
 use cairn_tables::snowflake::snowflake_udf;
-use crate::shapes::{self, Shape, ShapeKey};
-use crate::statement::{parse_statements, Argument, Query, SetConfigCall, Statement};
+use crate::shapes::{self, KnownShape, Planned, Shape, ShapeKey, ShapePlan, Shaped, TokenShape};
+use crate::statement::{parse_statement, parse_statements, split_statements, Argument, Query, SetConfigCall, Statement};
+use datafusion::sql::sqlparser::tokenizer::TokenWithSpan;
 use cairn_tables::system::{system_schema, SYSTEM_SCHEMA};
 use cairn_tables::tables::{DataTable, InsertOptions, InsertSlot};
 use cairn_tables::txn::{commit, StatementSnapshot, TxCell};
@@ -142,15 +143,6 @@ enum PreparedKind {
     Statement(Statement),
 }
 
-/// A prepared query or DML statement.
-#[derive(Debug, Clone)]
-struct Planned {
-    plan: LogicalPlan,
-    extras: Extras,
-    /// The plan as a direct key read, if it is one.
-    key_read: Option<KeyRead>,
-}
-
 impl Prepared {
     pub fn is_empty(&self) -> bool {
         matches!(self.kind, PreparedKind::Empty)
@@ -186,23 +178,15 @@ pub struct Session {
     cursors: Mutex<std::collections::HashMap<String, OpenCursor>>,
     /// The simple protocol's plans, by statement shape ([`crate::shapes`]).
     shapes: Mutex<quick_cache::unsync::Cache<ShapeKey, Arc<ShapePlan>>>,
+    /// Shapes recognised from a statement's tokens, by their hash
+    /// ([`TokenShape::hash_of`]): a statement seen before is not parsed.
+    known_shapes: Mutex<quick_cache::unsync::Cache<u64, Arc<KnownShape>>>,
     _registration: SessionGuard,
 }
 
 /// How many shapes a session keeps plans for: ORMs send a few dozen
 /// statement shapes; a plan is kilobytes.
 const SHAPES_PER_SESSION: usize = 128;
-
-/// A shape's plan, made under one catalog schema and one set of settings.
-struct ShapePlan {
-    /// [`Catalog::schema_version`](cairn_catalog::Catalog::schema_version)
-    /// and [`Settings::generation`](cairn_pg::settings::Settings::generation)
-    /// when it was made: when either moves, it is made again.
-    made_under: (u64, u64),
-    /// The plan and its parameters' types; `None` if the shape does not
-    /// plan, or its parameters cannot take literals ([`shapes::bindable`]).
-    planned: Option<(Planned, Vec<Option<FieldRef>>)>,
-}
 
 /// A cursor's query, running, and the rows of a batch not yet fetched.
 struct OpenCursor {
@@ -412,6 +396,7 @@ impl Session {
             current: Mutex::new(CancellationToken::new()),
             cursors: Mutex::new(std::collections::HashMap::new()),
             shapes: Mutex::new(quick_cache::unsync::Cache::new(SHAPES_PER_SESSION)),
+            known_shapes: Mutex::new(quick_cache::unsync::Cache::new(SHAPES_PER_SESSION)),
             _registration: registration,
         };
         session.apply_settings();
@@ -665,9 +650,30 @@ impl Session {
         Ok(())
     }
 
-    /// Parses a query string into statements (simple protocol).
+    /// Parses a query string into statements (simple protocol). A
+    /// statement whose tokens have a shape seen before is not parsed
+    /// again: it runs by that shape's plan ([`crate::shapes`]).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        parse_statements(sql)
+        split_statements(sql)?.into_iter().map(|tokens| self.parse_known(tokens, sql.len())).collect()
+    }
+
+    fn parse_known(&self, tokens: Vec<TokenWithSpan>, text_bytes: usize) -> Result<Statement> {
+        let hash = TokenShape::hash_of(&tokens);
+        let known = self.known_shapes.lock().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned();
+        if let Some(known) = known {
+            if let Some(literals) = known.shape.literals_of(&tokens) {
+                return Ok(Statement::Shaped(Box::new(Shaped { known, literals, tokens, text_bytes })));
+            }
+        }
+        let statement = parse_statement(&tokens, text_bytes)?;
+        if let Statement::Query(query) = &statement {
+            let learned = Shape::of(&query.statement, &query.extras).and_then(|shape| TokenShape::learn(&tokens, shape));
+            if let Some(shape) = learned {
+                let known = Arc::new(KnownShape { shape, plan: Mutex::new(None) });
+                self.known_shapes.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, known);
+            }
+        }
+        Ok(statement)
     }
 
     /// Runs one statement, keeping the transaction state in step.
@@ -709,7 +715,7 @@ impl Session {
     /// written.
     async fn run_query(&self, query: Query) -> Result<Output> {
         if let Some(shape) = Shape::of(&query.statement, &query.extras) {
-            let plan = self.shape_plan(&shape).await;
+            let plan = self.shape_plan(&shape.key).await;
             if let Some((planned, types)) = &plan.planned {
                 if let Some(params) = shapes::bind(&shape.literals, types) {
                     return self.run_plan(planned, params).await;
@@ -727,22 +733,50 @@ impl Session {
         self.run_dataframe(&self.ctx, df, guard, &extras).await
     }
 
-    /// The plan of `shape`, made on first use and again once the schema or
-    /// the settings moved.
-    async fn shape_plan(&self, shape: &Shape) -> Arc<ShapePlan> {
+    /// A statement recognised by its tokens: run by its shape's plan, or
+    /// parsed and run as written when its literals do not bind.
+    async fn run_shaped(&self, shaped: Shaped) -> Result<Output> {
+        let made_under = self.made_under();
+        let kept = shaped.known.plan.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let plan = match kept.filter(|plan| plan.made_under == made_under) {
+            Some(plan) => plan,
+            None => {
+                let plan = self.shape_plan(&shaped.known.shape.key).await;
+                *shaped.known.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&plan));
+                plan
+            }
+        };
+        if let Some((planned, types)) = &plan.planned {
+            if let Some(params) = shapes::bind(&shaped.literals, types) {
+                return self.run_plan(planned, params).await;
+            }
+        }
+        let statement = parse_statement(&shaped.tokens, shaped.text_bytes)?;
+        Box::pin(self.run(statement, Vec::new())).await
+    }
+
+    /// The catalog's schema version and the settings' generation: a plan
+    /// made under others is made again.
+    fn made_under(&self) -> (u64, u64) {
+        (self.engine.catalog().schema_version(), self.settings_generation())
+    }
+
+    /// The plan of the shape `key`, made on first use and again once the
+    /// schema or the settings moved.
+    async fn shape_plan(&self, key: &ShapeKey) -> Arc<ShapePlan> {
         // Read before planning: a change while it plans makes it stale.
-        let made_under = (self.engine.catalog().schema_version(), self.settings_generation());
+        let made_under = self.made_under();
         let shapes = || self.shapes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(plan) = shapes().get(&shape.key).filter(|plan| plan.made_under == made_under) {
+        if let Some(plan) = shapes().get(key).filter(|plan| plan.made_under == made_under) {
             return Arc::clone(plan);
         }
         let planned = self
-            .plan_statement(shape.statement(), shape.key.extras().clone())
+            .plan_statement(key.statement(), key.extras().clone())
             .await
             .ok()
             .filter(|(_, types)| shapes::bindable(types));
         let plan = Arc::new(ShapePlan { made_under, planned });
-        shapes().insert(shape.key.clone(), Arc::clone(&plan));
+        shapes().insert(key.clone(), Arc::clone(&plan));
         plan
     }
 
@@ -759,6 +793,7 @@ impl Session {
     async fn run(&self, statement: Statement, params: Vec<ScalarValue>) -> Result<Output> {
         match statement {
             Statement::Query(query) => self.run_query(*query).await,
+            Statement::Shaped(shaped) => self.run_shaped(*shaped).await,
             Statement::ExecuteAs { user, statement } => self.execute_as(&user, *statement).await,
             Statement::Copy(spec) => self.copy(spec).await,
             Statement::NothingToDo { tag } => Ok(Output::command(tag)),
@@ -1262,7 +1297,12 @@ impl Session {
     /// A plan that is not for the direct path, through DataFusion.
     async fn run_planned(&self, plan: &LogicalPlan, params: Vec<ScalarValue>, extras: &Extras) -> Result<Output> {
         let mut guard = self.start_statement();
-        let plan = plan.clone().with_param_values(ParamValues::from(params)).map_err(from_df)?;
+        // Binding rewrites every expression and schema of the plan: a plan
+        // without parameters (a shape with no literals) skips it.
+        let plan = match params.is_empty() {
+            true => plan.clone(),
+            false => plan.clone().with_param_values(ParamValues::from(params)).map_err(from_df)?,
+        };
         let df = guard.run(async { self.ctx.execute_logical_plan(plan).await.map_err(from_df) }).await?;
         self.run_dataframe(&self.ctx, df, guard, extras).await
     }

@@ -28,7 +28,18 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use crate::returning::Extras;
+use cairn_tables::direct::KeyRead;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use cairn_tables::values::PG_TYPE_METADATA;
+
+/// The most literals a shape lifts: a statement with more (a long `IN`
+/// list, a bulk `VALUES`) is unlikely to come again in the same shape,
+/// and planning thousands of parameters costs more than the literals.
+const MAX_LIFTED: usize = 512;
 
 /// What identifies a shape: the statement with its liftable literals
 /// replaced by `$1`, `$2`, … (spans and spelling aside, as sqlparser
@@ -44,6 +55,11 @@ impl ShapeKey {
     pub fn extras(&self) -> &Extras {
         &self.extras
     }
+
+    /// The shape's statement, to be planned.
+    pub fn statement(&self) -> DfStatement {
+        DfStatement::Statement(Box::new(self.statement.clone()))
+    }
 }
 
 /// A statement as a shape and the literals lifted out of it, in
@@ -52,6 +68,9 @@ impl ShapeKey {
 pub struct Shape {
     pub key: ShapeKey,
     pub literals: Vec<Literal>,
+    /// Where each lifted literal starts in the text, and whether it was
+    /// negated (`-5` is a minus and a number).
+    starts: Vec<(Location, bool)>,
 }
 
 impl Shape {
@@ -80,12 +99,141 @@ impl Shape {
             _ => {}
         }
         let _ = VisitMut::visit(&mut statement, &mut lifter);
-        Some(Shape { key: ShapeKey { statement, extras: extras.clone() }, literals: lifter.literals })
+        if lifter.literals.len() > MAX_LIFTED {
+            return None;
+        }
+        Some(Shape { key: ShapeKey { statement, extras: extras.clone() }, literals: lifter.literals, starts: lifter.starts })
     }
 
-    /// The shape's statement, to be planned.
-    pub fn statement(&self) -> DfStatement {
-        DfStatement::Statement(Box::new(self.key.statement.clone()))
+}
+
+/// A query or DML statement planned to run many times.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: LogicalPlan,
+    pub extras: Extras,
+    /// The plan as a direct key read, if it is one.
+    pub key_read: Option<KeyRead>,
+}
+
+/// A shape's plan, made under one catalog schema and one set of settings.
+pub struct ShapePlan {
+    /// [`Catalog::schema_version`](cairn_catalog::Catalog::schema_version)
+    /// and [`Settings::generation`](cairn_pg::settings::Settings::generation)
+    /// when it was made: when either moves, it is made again.
+    pub made_under: (u64, u64),
+    /// The plan and its parameters' types; `None` if the shape does not
+    /// plan, or its parameters cannot take literals ([`bindable`]).
+    pub planned: Option<(Planned, Vec<Option<FieldRef>>)>,
+}
+
+/// A shape as its statement's tokens show it, so that a statement seen
+/// before is recognised without being parsed: the same tokens, save the
+/// lifted literals' values. (Literal values never change how tokens
+/// parse; any other difference, a kept literal's value included, is
+/// another statement.)
+#[derive(Debug)]
+pub struct TokenShape {
+    tokens: Vec<Token>,
+    /// The tokens that are lifted literals, in parameter order; `true`
+    /// where a minus before it was lifted with it.
+    lifted: Vec<(usize, bool)>,
+    pub key: ShapeKey,
+}
+
+impl TokenShape {
+    /// The tokens' shape, from the shape their parse gave: `None` if a
+    /// lifted literal is not one of the tokens (it always should be).
+    pub fn learn(tokens: &[TokenWithSpan], shape: Shape) -> Option<TokenShape> {
+        let literal_at: HashMap<Location, usize> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, token)| maskable(&token.token))
+            .map(|(index, token)| (token.span.start, index))
+            .collect();
+        let lifted = shape
+            .starts
+            .iter()
+            .map(|&(start, negated)| Some((*literal_at.get(&start)?, negated)))
+            .collect::<Option<Vec<_>>>()?;
+        // `literals_of` walks the tokens in order: the parameters must
+        // come in that order too (they do, but for odd statements).
+        if !lifted.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return None;
+        }
+        Some(TokenShape { tokens: tokens.iter().map(|t| t.token.clone()).collect(), lifted, key: shape.key })
+    }
+
+    /// A hash of the tokens with every literal's value left out, so that
+    /// statements differing in literals only meet.
+    pub fn hash_of(tokens: &[TokenWithSpan]) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for token in tokens {
+            match &token.token {
+                literal if maskable(literal) => std::mem::discriminant(literal).hash(&mut hasher),
+                other => other.hash(&mut hasher),
+            }
+        }
+        hasher.finish()
+    }
+
+    /// The lifted literals of `tokens` if they have this shape.
+    pub fn literals_of(&self, tokens: &[TokenWithSpan]) -> Option<Vec<Literal>> {
+        if tokens.len() != self.tokens.len() {
+            return None;
+        }
+        let mut lifted = self.lifted.iter().peekable();
+        for (index, (token, known)) in tokens.iter().zip(&self.tokens).enumerate() {
+            let same = match lifted.next_if(|(at, _)| *at == index) {
+                Some(_) => std::mem::discriminant(&token.token) == std::mem::discriminant(known),
+                None => token.token == *known,
+            };
+            if !same {
+                return None;
+            }
+        }
+        self.lifted
+            .iter()
+            .map(|&(index, negated)| match &tokens[index].token {
+                Token::Number(number, false) if negated => Some(Literal::Number(format!("-{number}"))),
+                Token::Number(number, false) => Some(Literal::Number(number.clone())),
+                Token::SingleQuotedString(text) if !negated => Some(Literal::Text(text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The tokens a lifted literal can be.
+fn maskable(token: &Token) -> bool {
+    matches!(token, Token::Number(_, false) | Token::SingleQuotedString(_))
+}
+
+/// A token shape the session knows, and the plan it last ran by.
+pub struct KnownShape {
+    pub shape: TokenShape,
+    pub plan: Mutex<Option<Arc<ShapePlan>>>,
+}
+
+/// A statement recognised by its tokens ([`TokenShape`]), not parsed.
+#[derive(Clone)]
+pub struct Shaped {
+    pub known: Arc<KnownShape>,
+    pub literals: Vec<Literal>,
+    /// To parse it as written after all.
+    pub tokens: Vec<TokenWithSpan>,
+    pub text_bytes: usize,
+}
+
+impl std::fmt::Debug for Shaped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shaped").field("key", &self.known.shape.key).field("literals", &self.literals).finish()
+    }
+}
+
+impl PartialEq for Shaped {
+    fn eq(&self, other: &Shaped) -> bool {
+        self.tokens == other.tokens
     }
 }
 
@@ -216,12 +364,22 @@ impl Decimal {
 #[derive(Default)]
 struct Lifter {
     literals: Vec<Literal>,
+    starts: Vec<(Location, bool)>,
 }
 
 impl Lifter {
     /// Replaces `expr` with the next parameter if it is a plain literal.
     fn lift(&mut self, expr: &mut Expr) {
         let Some(literal) = literal(expr) else { return };
+        let start = match expr {
+            Expr::UnaryOp { expr, .. } => match expr.as_ref() {
+                Expr::Value(value) => (value.span.start, true),
+                _ => return,
+            },
+            Expr::Value(value) => (value.span.start, false),
+            _ => return,
+        };
+        self.starts.push(start);
         self.literals.push(literal);
         let placeholder = format!("${}", self.literals.len());
         *expr = Expr::value(Value::Placeholder(placeholder));
@@ -383,6 +541,41 @@ mod tests {
         let uuid = Field::new("", DataType::Utf8, true)
             .with_metadata([(PG_TYPE_METADATA.to_owned(), "uuid".to_owned())].into());
         assert!(!bindable(&[Some(Arc::new(uuid))]));
+    }
+
+    /// The token shape of `sql`, and the tokens of `other`'s.
+    fn token_shape(sql: &str) -> TokenShape {
+        let tokens = crate::statement::split_statements(sql).expect("tokens").remove(0);
+        let Statement::Query(query) = crate::statement::parse_statement(&tokens, sql.len()).expect("parses") else {
+            panic!("{sql}: a query")
+        };
+        let shape = Shape::of(&query.statement, &query.extras).expect("a shape");
+        TokenShape::learn(&tokens, shape).expect("learned")
+    }
+
+    fn tokens(sql: &str) -> Vec<TokenWithSpan> {
+        crate::statement::split_statements(sql).expect("tokens").remove(0)
+    }
+
+    #[test]
+    fn statements_differing_in_lifted_literals_are_recognised_by_their_tokens() {
+        let shape = token_shape("SELECT v FROM t WHERE id = -7 AND name = 'bob' LIMIT 10");
+        let same = tokens("SELECT v FROM t WHERE id = -8 AND name = 'it''s' LIMIT 10");
+        assert_eq!(TokenShape::hash_of(&same), TokenShape::hash_of(&tokens("SELECT v FROM t WHERE id = -7 AND name = 'bob' LIMIT 10")));
+        assert_eq!(
+            shape.literals_of(&same),
+            Some(vec![Literal::Number("-8".into()), Literal::Text("it's".into())])
+        );
+        // A kept literal (LIMIT) that differs, another column, another
+        // operator, a literal of another kind: other statements.
+        for other in [
+            "SELECT v FROM t WHERE id = -8 AND name = 'x' LIMIT 11",
+            "SELECT w FROM t WHERE id = -8 AND name = 'x' LIMIT 10",
+            "SELECT v FROM t WHERE id < -8 AND name = 'x' LIMIT 10",
+            "SELECT v FROM t WHERE id = -8 AND name = 5 LIMIT 10",
+        ] {
+            assert_eq!(shape.literals_of(&tokens(other)), None, "{other}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::copy::{parse_copy, CopySpec};
 use cairn_tables::error::{from_df, from_parser};
 use crate::nesting::{self, PARSER_RECURSION_LIMIT};
 use crate::returning::{self, Extras};
+use crate::shapes::Shaped;
 use cairn_types::{CairnError, Result, Role, TableKind};
 
 static DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
@@ -127,6 +128,9 @@ pub enum Statement {
     SetConfig(Vec<SetConfigCall>),
     /// Anything else: planned and run by DataFusion.
     Query(Box<Query>),
+    /// A query or DML statement recognised by its tokens as a shape the
+    /// session has a plan for, not parsed (simple protocol only).
+    Shaped(Box<Shaped>),
 }
 
 /// A statement DataFusion plans (a query, INSERT, UPDATE, DELETE,
@@ -200,7 +204,7 @@ impl Statement {
             Statement::DeclareCursor { .. } => "DECLARE CURSOR",
             Statement::Fetch { .. } => "FETCH",
             Statement::CloseCursor(_) => "CLOSE CURSOR",
-            Statement::Query(_) | Statement::SetConfig(_) => "SELECT",
+            Statement::Query(_) | Statement::Shaped(_) | Statement::SetConfig(_) => "SELECT",
         }
     }
 }
@@ -208,18 +212,29 @@ impl Statement {
 /// Splits `sql` into statements and parses each; empty ones (only `;`,
 /// spaces or comments) are dropped.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    split_statements(sql)?.iter().map(|tokens| parse_statement(tokens, sql.len())).collect()
+}
+
+/// Tokenizes `sql` once and splits it at semicolons into the tokens of
+/// each statement (no spaces or comments; empty statements dropped).
+pub fn split_statements(sql: &str) -> Result<Vec<Vec<TokenWithSpan>>> {
     let tokens = Tokenizer::new(&DIALECT, sql)
         .tokenize_with_location()
         .map_err(|e| from_parser(e.into()))?;
-    let tokens: Vec<TokenWithSpan> = tokens
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
-        .collect();
-    tokens
-        .split(|t| t.token == Token::SemiColon)
-        .filter(|statement| !statement.is_empty())
-        .map(|statement| parse_one(statement, sql.len()))
-        .collect()
+    let mut statements = vec![Vec::new()];
+    for token in tokens {
+        match token.token {
+            Token::Whitespace(_) | Token::EOF => {}
+            Token::SemiColon => statements.push(Vec::new()),
+            _ => {
+                if let Some(statement) = statements.last_mut() {
+                    statement.push(token);
+                }
+            }
+        }
+    }
+    statements.retain(|statement| !statement.is_empty());
+    Ok(statements)
 }
 
 /// Parses `tokens` as one sqlparser statement, all of them.
@@ -255,7 +270,9 @@ fn query(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Query> {
     Ok(Query { statement, extras })
 }
 
-fn parse_one(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Statement> {
+/// Parses one statement's tokens (see [`split_statements`]); `text_bytes`
+/// is the length of the text they came from.
+pub fn parse_statement(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Statement> {
     let mut cursor = Cursor { tokens, pos: 0 };
     let kind = [
         (["CREATE", "USER", "TABLE"], TableKind::User),
@@ -292,7 +309,7 @@ fn parse_one(tokens: &[TokenWithSpan], text_bytes: usize) -> Result<Statement> {
         else {
             return Err(cursor.error("a parenthesized statement: EXECUTE AS USER 'name' (SELECT …)"));
         };
-        let statement = parse_one(&inner[1..inner.len() - 1], text_bytes)?;
+        let statement = parse_statement(&inner[1..inner.len() - 1], text_bytes)?;
         return Ok(Statement::ExecuteAs { user, statement: Box::new(statement) });
     }
     let statement = if cursor.keywords(&["DROP", "TABLE"]) {

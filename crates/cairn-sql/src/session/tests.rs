@@ -58,7 +58,7 @@ async fn run(session: &Session, sql: &str) -> Vec<String> {
 
 /// The plan the session keeps for `sql`'s shape.
 fn kept_plan(session: &Session, sql: &str) -> Option<Arc<ShapePlan>> {
-    let Some(Statement::Query(query)) = session.parse(sql).expect("parses").pop() else { panic!("{sql}: a query") };
+    let Some(Statement::Query(query)) = parse_statements(sql).expect("parses").pop() else { panic!("{sql}: a query") };
     let shape = Shape::of(&query.statement, &query.extras).expect("a shape");
     session.shapes.lock().unwrap_or_else(PoisonError::into_inner).get(&shape.key).cloned()
 }
@@ -88,6 +88,16 @@ async fn a_shape_is_planned_once_and_again_after_the_schema_or_settings_move() {
     run(&session, "CREATE NAMESPACE other; CREATE TABLE other.t (id INT PRIMARY KEY, v TEXT); INSERT INTO other.t VALUES (1, 'other')").await;
     assert_eq!(run(&session, "SET search_path = other; SELECT * FROM t WHERE id = 1").await, ["1|other"]);
     assert_eq!(run(&session, "RESET search_path; SELECT * FROM t WHERE id = 1").await, ["1|a|7"]);
+
+    // Seen before, a statement is recognised by its tokens and not parsed.
+    let [Statement::Shaped(_)] = session.parse("SELECT * FROM t WHERE id = 42").expect("parses").as_slice() else {
+        panic!("recognised by its tokens")
+    };
+    assert_eq!(run(&session, "SELECT v FROM t WHERE id = 2").await, ["b"]);
+    assert_eq!(run(&session, "SELECT v FROM t WHERE id = 2").await, ["b"], "run by the tokens' shape");
+    assert_eq!(run(&session, "SELECT v FROM t WHERE id = 2.5").await, Vec::<String>::new(), "planned as written");
+    assert_eq!(run(&session, "SET search_path = other; SELECT v FROM t WHERE id = 1").await, ["other"]);
+    run(&session, "RESET search_path").await;
 
     // Writes by shape: the rows are those written as literals.
     run(&session, "INSERT INTO t (id, v) VALUES (3, 'c'); INSERT INTO t (id, v) VALUES (4, 'it''s')").await;
