@@ -17,6 +17,10 @@
 //! DataFusion inferred for its parameter only where that gives the very
 //! value PostgreSQL compares or stores ([`bind`]); where it does not, the
 //! statement is planned as written, so a shape never changes an answer.
+//!
+//! A shape is also kept as its statement's tokens show it ([`TokenShape`]),
+//! so that a statement seen before is recognised before any parse: the
+//! same tokens but for the lifted literals' values.
 
 use std::ops::ControlFlow;
 
