@@ -666,14 +666,15 @@ impl Session {
             }
         }
         let statement = parse_statement(&tokens, text_bytes)?;
-        if let Statement::Query(query) = &statement {
-            let learned = Shape::of(&query.statement, &query.extras).and_then(|shape| TokenShape::learn(&tokens, shape));
-            if let Some(shape) = learned {
-                let known = Arc::new(KnownShape { shape, plan: Mutex::new(None) });
-                self.known_shapes.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, known);
-            }
-        }
-        Ok(statement)
+        let Statement::Query(query) = &statement else { return Ok(statement) };
+        let Some(shape) = Shape::of(&query.statement, &query.extras) else { return Ok(statement) };
+        // Learned, it runs as a shaped statement now too: its shape is
+        // not worked out a second time.
+        let literals = shape.literals.clone();
+        let Some(learned) = TokenShape::learn(&tokens, shape) else { return Ok(statement) };
+        let known = Arc::new(KnownShape { shape: learned, plan: Mutex::new(None) });
+        self.known_shapes.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, Arc::clone(&known));
+        Ok(Statement::Shaped(Box::new(Shaped { known, literals, tokens, text_bytes })))
     }
 
     /// Runs one statement, keeping the transaction state in step.
