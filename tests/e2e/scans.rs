@@ -234,6 +234,26 @@ async fn a_scan_holds_its_batches_in_flight_not_the_table() {
     assert_eq!(sum, vec![vec!["200000000".to_owned()]]);
     let grown = server.peak_memory().saturating_sub(before);
     assert!(grown < 100 << 20, "the scan of 200 MB raised the peak by {} MiB", grown >> 20);
+
+    // In key order: the scan replaces the sort, and nothing between it and
+    // the client reads the table ahead.
+    server.reset_peak_memory();
+    let before = server.peak_memory();
+    let last = text_rows(&client, "SELECT length(pad) FROM wide ORDER BY id LIMIT 1 OFFSET 999999").await;
+    assert_eq!(last, vec![vec!["200".to_owned()]]);
+    let grown = server.peak_memory().saturating_sub(before);
+    assert!(grown < 100 << 20, "the ordered scan raised the peak by {} MiB", grown >> 20);
+
+    // Inside a transaction block too: the block's writes are merged into
+    // the rows as they stream, not by reading the partition first.
+    client.batch_execute("BEGIN; DELETE FROM wide WHERE id = 5; UPDATE wide SET pad = 'y' WHERE id = 6").await.expect("block");
+    server.reset_peak_memory();
+    let before = server.peak_memory();
+    let sum = text_rows(&client, "SELECT sum(length(pad)), count(*) FROM wide").await;
+    assert_eq!(sum, vec![vec!["199999601".to_owned(), "999999".to_owned()]]);
+    let grown = server.peak_memory().saturating_sub(before);
+    assert!(grown < 100 << 20, "the scan in a block raised the peak by {} MiB", grown >> 20);
+    client.batch_execute("ROLLBACK").await.expect("rollback");
 }
 
 #[tokio::test]
@@ -258,6 +278,13 @@ async fn a_timeout_or_cancel_stops_a_plain_select_of_a_large_table() {
         Err(error) => Err(error),
     };
     assert_eq!(cairn_e2e::sqlstate(&copied.err().expect("stopped")), "57014", "COPY TO");
+    // Inside a transaction block, and through a cursor.
+    for sql in ["SELECT * FROM big", "DECLARE c CURSOR FOR SELECT * FROM big; FETCH ALL FROM c"] {
+        client.batch_execute("BEGIN").await.expect("begin");
+        let error = client.simple_query(sql).await.err().expect("stopped");
+        assert_eq!(cairn_e2e::sqlstate(&error), "57014", "in a block: {sql}");
+        client.batch_execute("ROLLBACK").await.expect("rollback");
+    }
     client.batch_execute("SET statement_timeout = 0").await.expect("reset");
     let rows = client.query("SELECT * FROM big WHERE id <= 20000", &[]).await.expect("a range of more than the direct path reads");
     assert_eq!(rows.len(), 20000);

@@ -196,6 +196,35 @@ struct OpenCursor {
     hold: bool,
 }
 
+impl OpenCursor {
+    /// The next `wanted` rows, fewer at the end.
+    async fn next_rows(&mut self, mut wanted: usize) -> Result<Vec<RecordBatch>> {
+        use futures::StreamExt;
+        let mut batches = Vec::new();
+        while wanted > 0 {
+            let batch = match self.pending.take() {
+                Some(batch) => batch,
+                None => match self.stream.next().await {
+                    Some(batch) => batch.map_err(from_df)?,
+                    None => break,
+                },
+            };
+            if batch.num_rows() > wanted {
+                self.pending = Some(batch.slice(wanted, batch.num_rows() - wanted));
+                batches.push(batch.slice(0, wanted));
+                wanted = 0;
+            } else {
+                wanted -= batch.num_rows();
+                batches.push(batch);
+            }
+        }
+        Ok(batches)
+    }
+}
+
+/// How far an ordered scan may read ahead of the merge above it.
+const SORT_READ_AHEAD_BYTES: usize = 8 << 20;
+
 /// A DataFusion context whose tables are seen as `actor` sees them.
 fn build_context(
     engine: &Engine,
@@ -211,6 +240,11 @@ fn build_context(
         // names) replaces DataFusion's.
         .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    // Where an ordered scan replaces a sort, DataFusion reads ahead of
+    // the merge above it into a buffer, by default up to 1 GiB per
+    // partition: a full `ORDER BY key` would then hold the table. A few
+    // batches keep the merge fed and the scan's memory bounded.
+    config.options_mut().execution.sort_pushdown_buffer_capacity = SORT_READ_AHEAD_BYTES;
     config.options_mut().sql_parser.recursion_limit =
         datafusion::config::ConfigNonZeroUsize::try_new(crate::nesting::PARSER_RECURSION_LIMIT).map_err(from_df)?;
     let (per_row_first, per_row_last) = crate::correlated::RunPerRow::rules();
@@ -534,9 +568,10 @@ impl Session {
         self.cursors.lock().unwrap_or_else(PoisonError::into_inner).get(name).map(|c| c.stream.schema())
     }
 
-    /// `FETCH n FROM name`: the cursor's next `n` rows (all with `None`).
+    /// `FETCH n FROM name`: the cursor's next `n` rows (all with `None`),
+    /// read under the statement's cancel and timeout. A failed FETCH
+    /// drops the cursor (its block is aborted anyway).
     async fn fetch(&self, name: &str, count: Option<u64>) -> Result<Output> {
-        use futures::StreamExt;
         let mut cursor = self
             .cursors
             .lock()
@@ -544,33 +579,8 @@ impl Session {
             .remove(name)
             .ok_or_else(|| no_cursor(name))?;
         let schema = cursor.stream.schema();
-        let mut wanted = count.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        let mut batches = Vec::new();
-        let mut failure = None;
-        while wanted > 0 {
-            let batch = match cursor.pending.take() {
-                Some(batch) => batch,
-                None => match cursor.stream.next().await {
-                    Some(Ok(batch)) => batch,
-                    Some(Err(error)) => {
-                        failure = Some(from_df(error));
-                        break;
-                    }
-                    None => break,
-                },
-            };
-            if batch.num_rows() > wanted {
-                cursor.pending = Some(batch.slice(wanted, batch.num_rows() - wanted));
-                batches.push(batch.slice(0, wanted));
-                wanted = 0;
-            } else {
-                wanted -= batch.num_rows();
-                batches.push(batch);
-            }
-        }
-        if let Some(error) = failure {
-            return Err(error);
-        }
+        let wanted = count.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let batches = self.start_statement().run(cursor.next_rows(wanted)).await?;
         self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned(), cursor);
         let stream = MemoryStream::try_new(batches, Arc::clone(&schema), None)
             .map_err(|e| CairnError::Internal(e.to_string()))?;

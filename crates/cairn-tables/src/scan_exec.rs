@@ -32,9 +32,14 @@ pub trait ScanSource: Send + Sync + 'static {
     /// Reads the rows, projected, at execution time, in one batch or more.
     fn read(&self) -> cairn_types::Result<Vec<RecordBatch>>;
 
-    /// The rows as a stream, for a plan's execution: read as the stream is
-    /// polled where the source can, else all at once.
-    fn execute(&self, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+    /// How many DataFusion partitions the scan's rows come in.
+    fn partitions(&self) -> usize {
+        1
+    }
+
+    /// The rows of one partition as a stream, for a plan's execution: read
+    /// as the stream is polled where the source can, else all at once.
+    fn execute(&self, _partition: usize, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
         in_memory(self.read()?, schema)
     }
 
@@ -88,7 +93,7 @@ impl<S: ScanSource> ScanExec<S> {
         };
         let properties = PlanProperties::new(
             equivalence,
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(source.partitions()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
@@ -157,7 +162,7 @@ impl<S: ScanSource> ExecutionPlan for ScanExec<S> {
         Some(Arc::new(ScanExec::with_ordering(source, Arc::clone(&self.schema), self.ordering.clone())))
     }
 
-    fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        self.source.execute(Arc::clone(&self.schema)).map_err(to_df)
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        self.source.execute(partition, Arc::clone(&self.schema)).map_err(to_df)
     }
 }

@@ -26,11 +26,15 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
+mod partitions;
+
+pub use partitions::Partitions;
+
 use crate::equality::{equality, range, Equality};
 use crate::scan_cache::{Extent, Lookup, ScanCache};
 use crate::scan_exec::ScanSource;
 use crate::scan_stream::{BatchSender, Part};
-use crate::txn::{StatementSnapshot, TxCell};
+use crate::txn::{with_writes, BlockRow, StatementSnapshot, TxCell};
 use crate::values::{arrow_type, read_value, ColumnBuilder};
 
 /// Bounds on a key column's encoded value.
@@ -316,6 +320,11 @@ pub struct TableScan {
     pub at_most: Option<usize>,
     /// Reads in descending key order (`ORDER BY key DESC`).
     pub reverse: bool,
+    /// The most rows in one batch: the session's `batch_size` for a
+    /// planned scan.
+    pub batch_rows: usize,
+    /// The DataFusion partitions the rows come in ([`partitions`]).
+    pub partitions: Partitions,
     pub schema: SchemaRef,
 }
 
@@ -345,12 +354,25 @@ impl ScanSource for TableScan {
         if let Some(limit) = self.limit {
             write!(f, ", limit={limit}")?;
         }
+        if self.partitions.count() > 1 {
+            write!(f, ", partitions={}", self.partitions.count())?;
+        }
         Ok(())
     }
 
     fn read(&self) -> cairn_types::Result<Vec<RecordBatch>> {
         match self.rows()? {
             Rows::Read(batches) => Ok(batches),
+            Rows::InBlock(view) => {
+                let mut batches = Batches::new(self)?;
+                for row in self.read_block(&view) {
+                    if batches.full() {
+                        break;
+                    }
+                    batches.push_block(&row?)?;
+                }
+                batches.finish()
+            }
             Rows::InSnapshot { snapshot, scanned } => {
                 let batches = self.read_snapshot(&snapshot)?;
                 let rows = batches.iter().map(RecordBatch::num_rows).sum();
@@ -366,15 +388,19 @@ impl ScanSource for TableScan {
     /// As [`TableScan::read`], but a read of a snapshot runs on the
     /// blocking pool and hands its batches over as they are built
     /// ([`crate::scan_stream`]).
-    fn execute(&self, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, schema: SchemaRef) -> cairn_types::Result<SendableRecordBatchStream> {
+        if self.partitions.count() > 1 {
+            return self.execute_partition(partition, schema);
+        }
         // A read of at most a batch (point gets, a small LIMIT) is done
         // here: a thread hop would cost more than the read.
-        let small = matches!(self.path, RowPath::PointGet(_)) || self.limit.is_some_and(|limit| limit <= BATCH_ROWS);
+        let small = matches!(self.path, RowPath::PointGet(_)) || self.limit.is_some_and(|limit| limit <= self.batch_rows);
         let batches = match small {
             true => self.read()?,
             false => match self.rows()? {
                 Rows::Read(batches) => batches,
                 Rows::InSnapshot { snapshot, scanned } => return Ok(self.stream(snapshot, scanned, schema)),
+                Rows::InBlock(view) => return Ok(self.stream_block(view, schema)),
             },
         };
         crate::scan_exec::in_memory(batches, schema)
@@ -388,25 +414,43 @@ impl ScanSource for TableScan {
             .collect()
     }
 
+    fn partitions(&self) -> usize {
+        self.partitions.count()
+    }
+
+    /// Ordered and limited scans are one stream.
     fn ordered(&self, descending: bool) -> Option<Self> {
-        Some(TableScan { reverse: descending, ..self.clone() })
+        Some(TableScan { reverse: descending, partitions: Partitions::one(), ..self.clone() })
     }
 
     fn with_limit(&self, limit: usize) -> Option<Self> {
-        Some(TableScan { limit: Some(self.limit.map_or(limit, |l| l.min(limit))), ..self.clone() })
+        let limit = Some(self.limit.map_or(limit, |l| l.min(limit)));
+        Some(TableScan { limit, partitions: Partitions::one(), ..self.clone() })
     }
 }
 
-/// Where a scan's rows come from: already read (a transaction's view, a
-/// point get, the columnar copy), or a snapshot still to be read.
+/// Where a scan's rows come from: already read (a point get, the columnar
+/// copy), or a snapshot still to be read, alone or under a transaction
+/// block's writes.
 enum Rows {
     Read(Vec<RecordBatch>),
+    InBlock(BlockView),
     InSnapshot {
         snapshot: Arc<cairn_store::Snapshot>,
         /// The partition version to tell the scan cache how many rows a
         /// whole read found (it decides what is worth copying).
         scanned: Option<cairn_store::TableVersion>,
     },
+}
+
+/// What a scan inside a transaction block reads: the block's snapshot, and
+/// for each of the scan's ranges (in the order the scan reads them) the
+/// block's own writes in it, taken when the scan starts. The rows are
+/// merged as they are read, so a block's scan streams as any other does.
+#[derive(Clone)]
+struct BlockView {
+    snapshot: Arc<cairn_store::Snapshot>,
+    ranges: Vec<(KeyRange, Vec<(Vec<u8>, Option<StoredRow>)>)>,
 }
 
 impl TableScan {
@@ -424,10 +468,23 @@ impl TableScan {
         })
     }
 
+    /// Reads the block's view of the scan's ranges on the blocking pool,
+    /// batch by batch, as the stream is polled.
+    fn stream_block(&self, view: BlockView, schema: SchemaRef) -> SendableRecordBatchStream {
+        let scan = self.clone();
+        crate::scan_stream::stream(schema, move |out| {
+            let batches = Batches::new(&scan)?;
+            scan.stream_rows(scan.read_block(&view), batches, out, Batches::push_block).map(|_| ())
+        })
+    }
+
     fn rows(&self) -> cairn_types::Result<Rows> {
         let mut transaction = self.transaction.lock();
         Ok(match transaction.as_mut() {
-            Some(transaction) => Rows::Read(self.build(self.read_in(transaction)?)?),
+            Some(transaction) => match &self.path {
+                RowPath::PointGet(keys) => Rows::Read(self.build(self.get_in(transaction, keys)?)?),
+                _ => Rows::InBlock(self.block_view(transaction)),
+            },
             None if self.reads_partition_in_key_order() => self.through_cache()?,
             None => match (&self.path, &self.statement) {
                 (RowPath::PointGet(keys), None) if keys.len() == 1 => Rows::Read(self.read_latest(&keys[0])?),
@@ -586,28 +643,42 @@ impl TableScan {
         RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options).map_err(|e| CairnError::Internal(e.to_string()))
     }
 
-    /// The rows the path selects, as an open transaction sees them (which
+    /// The rows under `keys` as an open transaction sees them (which
     /// records them as read), in the scan's order.
-    fn read_in(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Vec<StoredRow>> {
-        let (table, partition) = (self.def.id, self.partition);
-        let mut rows = Vec::new();
-        if let RowPath::PointGet(keys) = &self.path {
-            for key in keys {
-                rows.extend(transaction.get(&row_key(table, partition, key))?);
-            }
-        }
-        for range in self.ranges() {
-            let stored = transaction
-                .snapshot()
-                .scan_row_range(table, partition, &range, false)
-                .collect::<cairn_types::Result<Vec<_>>>()?;
-            let (start, end) = range.row_keys(table, partition);
-            rows.extend(transaction.scan_range(&start, &end, stored).into_iter().map(|(_, row)| row));
+    fn get_in(&self, transaction: &mut crate::txn::Transaction, keys: &[Vec<u8>]) -> cairn_types::Result<Vec<StoredRow>> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            rows.extend(transaction.get(&row_key(self.def.id, self.partition, key))?);
         }
         if self.reverse {
             rows.reverse();
         }
         Ok(rows)
+    }
+
+    /// The scan's ranges as an open transaction sees them, recorded as read.
+    fn block_view(&self, transaction: &mut crate::txn::Transaction) -> BlockView {
+        let mut ranges: Vec<_> = self
+            .ranges()
+            .into_iter()
+            .map(|range| {
+                let (start, end) = range.row_keys(self.def.id, self.partition);
+                let writes = transaction.read_range(&start, &end);
+                (range, writes)
+            })
+            .collect();
+        if self.reverse {
+            ranges.reverse();
+        }
+        BlockView { snapshot: Arc::clone(transaction.snapshot()), ranges }
+    }
+
+    /// The rows of `view`, lazily, in the scan's order.
+    fn read_block<'v>(&'v self, view: &'v BlockView) -> impl Iterator<Item = cairn_types::Result<BlockRow<'v>>> + 'v {
+        let (table, partition, reverse) = (self.def.id, self.partition, self.reverse);
+        view.ranges.iter().flat_map(move |(range, writes)| {
+            with_writes(view.snapshot.scan_encoded_rows(table, partition, range, reverse), writes, reverse)
+        })
     }
 
     /// The rows the path selects from a snapshot, lazily, in the scan's order.
@@ -720,11 +791,28 @@ impl TableScan {
         &self,
         snapshot: &cairn_store::Snapshot,
         range: &KeyRange,
-        mut batches: Batches<'_>,
+        batches: Batches<'_>,
         out: &BatchSender,
     ) -> cairn_types::Result<Option<usize>> {
-        for (seen, row) in snapshot.scan_encoded_rows(self.def.id, self.partition, range, false).enumerate() {
-            batches.push_encoded(&row?)?;
+        let rows = snapshot.scan_encoded_rows(self.def.id, self.partition, range, false);
+        self.stream_rows(rows, batches, out, Batches::push_encoded)
+    }
+
+    /// `rows`, up to the scan's LIMIT, into `batches` with `push` and on to
+    /// `out` as each batch fills. Returns how many rows it kept, or `None`
+    /// if the consumer went away first.
+    fn stream_rows<'s, R>(
+        &self,
+        rows: impl Iterator<Item = cairn_types::Result<R>>,
+        mut batches: Batches<'s>,
+        out: &BatchSender,
+        push: impl Fn(&mut Batches<'s>, &R) -> cairn_types::Result<()>,
+    ) -> cairn_types::Result<Option<usize>> {
+        for (seen, row) in rows.enumerate() {
+            if batches.full() {
+                break;
+            }
+            push(&mut batches, &row?)?;
             if !batches.hand_over(out) || (seen % ROWS_BETWEEN_CHECKS == 0 && out.is_closed()) {
                 return Ok(None);
             }
@@ -795,10 +883,11 @@ impl TableScan {
     }
 }
 
-/// The most rows in one batch a scan returns: big enough that per-batch
-/// work vanishes, small enough to stay in cache and to let DataFusion
-/// spread the batches of a large scan over its partitions.
-const BATCH_ROWS: usize = 8192;
+/// The most rows in one batch of a scan that no session configured (the
+/// direct path's, which reads at most a few rows): DataFusion's default
+/// `batch_size`, big enough that per-batch work vanishes, small enough to
+/// stay in cache.
+pub const BATCH_ROWS: usize = 8192;
 
 /// Rows a scan reads on its own thread before it splits the rest of its
 /// range over more.
@@ -831,8 +920,8 @@ impl<'s> Batches<'s> {
         // Point reads get what they can find; big builders would cost a
         // point read more than its read.
         let most = match &scan.path {
-            RowPath::PointGet(keys) => keys.len(),
-            _ => BATCH_ROWS,
+            RowPath::PointGet(keys) => keys.len().min(scan.batch_rows),
+            _ => scan.batch_rows,
         };
         let capacity = scan.limit.unwrap_or(most).min(most);
         let columns = scan
@@ -894,7 +983,7 @@ impl<'s> Batches<'s> {
 
     fn row_added(&mut self) -> cairn_types::Result<()> {
         self.pending += 1;
-        if self.pending == BATCH_ROWS {
+        if self.pending == self.scan.batch_rows {
             self.flush()?;
         }
         Ok(())
@@ -912,6 +1001,14 @@ impl<'s> Batches<'s> {
         self.pending = 0;
         self.batches.push(batch);
         Ok(())
+    }
+
+    /// A row as a transaction block sees it.
+    fn push_block(&mut self, row: &BlockRow<'_>) -> cairn_types::Result<()> {
+        match row {
+            BlockRow::Stored(row) => self.push_encoded(row),
+            BlockRow::Written { row, .. } => self.push(&row.as_ref()),
+        }
     }
 
     /// Hands the batches built so far to `out`; false if it is gone.

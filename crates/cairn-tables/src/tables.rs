@@ -22,13 +22,13 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
 use crate::values::table_schema;
-use crate::table_scan::{key_condition, row_path, KeyCondition, TableScan};
+use crate::table_scan::{key_condition, row_path, KeyCondition, Partitions, TableScan, BATCH_ROWS};
 use crate::error::to_df;
 use crate::conflict::ConflictAction;
 use crate::scan_cache::ScanCache;
 use crate::scan_exec::ScanExec;
 use crate::cancel::WriteGate;
-use crate::txn::{StatementSnapshot, TxCell, WRITE_INLINE_AT_MOST};
+use crate::txn::{with_writes, BlockRow, StatementSnapshot, TxCell, WRITE_INLINE_AT_MOST};
 use crate::values::read_value;
 
 pub struct DataTable {
@@ -135,6 +135,8 @@ impl DataTable {
             limit,
             at_most: None,
             reverse,
+            batch_rows: BATCH_ROWS,
+            partitions: Partitions::one(),
             schema,
         })
     }
@@ -180,12 +182,10 @@ impl DataTable {
             .ok_or_else(|| CairnError::Internal("UPDATE or DELETE outside a transaction".into()))?;
         let (table, partition) = (self.def.id, changes.partition);
         let all = KeyRange::all();
-        let stored = transaction
-            .snapshot()
-            .scan_row_range(table, partition, &all, false)
-            .collect::<cairn_types::Result<Vec<_>>>()?;
         let now = Timestamp::now();
         let (start, end) = all.row_keys(table, partition);
+        let writes = transaction.read_range(&start, &end);
+        let stored = transaction.snapshot().scan_encoded_rows(table, partition, &all, false);
         // Keys by the row's encoded values, padded to the table's width
         // (rows written before a column was added are shorter), so each
         // selected row finds its key in one lookup.
@@ -196,7 +196,11 @@ impl DataTable {
             cairn_store::value::encode_value(&padded)
         };
         let mut by_values: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
-        for (key, row) in transaction.scan_range(&start, &end, stored) {
+        for row in with_writes(stored, &writes, false) {
+            let (key, row) = match row? {
+                BlockRow::Stored(row) => (row.key().to_vec(), row.to_row()?),
+                BlockRow::Written { key, row } => (key.to_vec(), row.clone()),
+            };
             if !row.is_expired(now) {
                 by_values.entry(by_values_key(&row.values)?).or_default().push(key);
             }
@@ -584,7 +588,7 @@ impl TableProvider for DataTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -594,7 +598,9 @@ impl TableProvider for DataTable {
             Some(projection) => projection.clone(),
             None => (0..self.def.columns.len()).collect(),
         };
-        let scan = self.table_scan(conditions, projection, limit, false).map_err(to_df)?;
+        let mut scan = self.table_scan(conditions, projection, limit, false).map_err(to_df)?;
+        scan.batch_rows = state.config().batch_size();
+        let scan = scan.split_into(state.config().target_partitions());
         let schema = Arc::clone(&scan.schema);
         Ok(Arc::new(ScanExec::new(scan, schema)))
     }

@@ -9,10 +9,12 @@
 //! client retries. Validating reads, not only writes, is what makes this
 //! serializable rather than snapshot isolation: write skew is caught too.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_store::{Pin, ReadSet, Snapshot, Store, StoredRow, Writer};
+use cairn_store::{EncodedRow, Pin, ReadSet, Snapshot, Store, StoredRow, Writer};
+use itertools::{Either, EitherOrBoth, Itertools};
 use cairn_types::{CairnError, Result, Timestamp};
 
 type WriteSet = BTreeMap<Vec<u8>, Option<StoredRow>>;
@@ -20,7 +22,8 @@ type WriteSet = BTreeMap<Vec<u8>, Option<StoredRow>>;
 pub struct Transaction {
     /// Keeps the record of later commits, for validation at COMMIT.
     pin: Pin,
-    snapshot: Snapshot,
+    /// Shared with the scans that stream from it after the block's lock is let go.
+    snapshot: Arc<Snapshot>,
     reads: ReadSet,
     /// Full row key -> the row it now holds, or `None` for deleted.
     writes: WriteSet,
@@ -31,7 +34,7 @@ pub struct Transaction {
 impl Transaction {
     pub fn begin(store: &Store) -> Transaction {
         let (pin, snapshot) = store.pinned_snapshot();
-        Transaction { pin, snapshot, reads: ReadSet::default(), writes: BTreeMap::new(), savepoints: Vec::new() }
+        Transaction { pin, snapshot: Arc::new(snapshot), reads: ReadSet::default(), writes: BTreeMap::new(), savepoints: Vec::new() }
     }
 
     /// Starts over from a fresh snapshot if nothing was read or written
@@ -57,21 +60,15 @@ impl Transaction {
         Ok(self.get(key)?.is_some_and(|row| !row.is_expired(now)))
     }
 
-    /// The rows with full keys in `[start, end)`, in key order, own writes
-    /// included; `snapshot_rows` are that range's rows in the snapshot.
-    pub fn scan_range(&mut self, start: &[u8], end: &[u8], snapshot_rows: Vec<(Vec<u8>, StoredRow)>) -> Vec<(Vec<u8>, StoredRow)> {
+    /// Records the full row keys in `[start, end)` as read, and returns
+    /// this transaction's own writes among them, in key order: what a scan
+    /// of that range merges into the snapshot's rows ([`with_writes`]).
+    pub fn read_range(&mut self, start: &[u8], end: &[u8]) -> Vec<(Vec<u8>, Option<StoredRow>)> {
         self.reads.range(start, Some(end));
-        let mut merged: BTreeMap<Vec<u8>, StoredRow> = snapshot_rows.into_iter().collect();
-        for (key, written) in self.writes.range(start.to_vec()..end.to_vec()) {
-            match written {
-                Some(row) => merged.insert(key.clone(), row.clone()),
-                None => merged.remove(key),
-            };
-        }
-        merged.into_iter().collect()
+        self.writes.range(start.to_vec()..end.to_vec()).map(|(key, row)| (key.clone(), row.clone())).collect()
     }
 
-    pub fn snapshot(&self) -> &Snapshot {
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot
     }
 
@@ -108,6 +105,41 @@ impl Transaction {
         self.writes = self.savepoints[position].1.clone();
         Ok(())
     }
+}
+
+/// A row of a range as a transaction block sees it: as its snapshot holds
+/// it, or as the block wrote it.
+pub enum BlockRow<'w> {
+    Stored(EncodedRow),
+    Written { key: &'w [u8], row: &'w StoredRow },
+}
+
+/// The rows of a range as a transaction block sees them, lazily: `stored`
+/// (the snapshot's rows, in key order or, with `reverse`, in reverse) with
+/// the block's `writes` in that range ([`Transaction::read_range`])
+/// merged in; a written row replaces the stored one under its key, a
+/// deletion hides it.
+pub fn with_writes<'w>(
+    stored: impl Iterator<Item = Result<EncodedRow>> + 'w,
+    writes: &'w [(Vec<u8>, Option<StoredRow>)],
+    reverse: bool,
+) -> impl Iterator<Item = Result<BlockRow<'w>>> + 'w {
+    let writes = match reverse {
+        true => Either::Left(writes.iter().rev()),
+        false => Either::Right(writes.iter()),
+    };
+    let in_scan_order = move |stored: &Result<EncodedRow>, (key, _): &&(Vec<u8>, Option<StoredRow>)| match stored {
+        // An error comes out at once; the scan stops there.
+        Err(_) => Ordering::Less,
+        Ok(row) if reverse => key.as_slice().cmp(row.key()),
+        Ok(row) => row.key().cmp(key),
+    };
+    stored.merge_join_by(writes, in_scan_order).filter_map(|merged| match merged {
+        EitherOrBoth::Left(stored) => Some(stored.map(BlockRow::Stored)),
+        EitherOrBoth::Right((key, written)) | EitherOrBoth::Both(_, (key, written)) => {
+            written.as_ref().map(|row| Ok(BlockRow::Written { key, row }))
+        }
+    })
 }
 
 /// The session's open transaction, if any; shared with its table providers.
@@ -200,4 +232,73 @@ pub async fn commit(store: Store, transaction: Transaction) -> Result<()> {
     tokio::task::spawn_blocking(move || store.write_validated(&pin, &reads, write))
         .await
         .map_err(|e| CairnError::Internal(format!("commit task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cairn_store::{encode_primary_key, row_key, KeyRange, Partition, Store};
+    use cairn_types::{TableId, Value};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn row(value: i64) -> StoredRow {
+        StoredRow { expires_at: None, values: vec![Value::Int64(value)] }
+    }
+
+    fn value_of(row: &BlockRow<'_>) -> i64 {
+        let stored;
+        let values = match row {
+            BlockRow::Stored(encoded) => {
+                stored = encoded.to_row().expect("decodes");
+                &stored.values
+            }
+            BlockRow::Written { row, .. } => &row.values,
+        };
+        match values.as_slice() {
+            [Value::Int64(v)] => *v,
+            other => panic!("not a test row: {other:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The merged rows are what applying the writes to the stored rows
+        /// leaves, in key order, or its reverse.
+        #[test]
+        fn with_writes_is_the_stored_rows_with_the_writes_applied(
+            stored in proptest::collection::btree_set(0i64..40, 0..20),
+            writes in proptest::collection::btree_map(0i64..40, proptest::option::of(100i64..200), 0..20),
+            reverse: bool,
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = Store::open(dir.path(), &Default::default()).expect("store");
+            let (table, partition) = (TableId(7), Partition::Shared);
+            let key = |k: i64| row_key(table, partition, &encode_primary_key(&[&Value::Int64(k)]).expect("key"));
+            store
+                .write(|w| stored.iter().try_for_each(|&k| w.set_row_at(&key(k), Some(&row(k)))))
+                .expect("stored");
+
+            let mut model: BTreeMap<Vec<u8>, i64> = stored.iter().map(|&k| (key(k), k)).collect();
+            for (&k, written) in &writes {
+                match written {
+                    Some(v) => model.insert(key(k), *v),
+                    None => model.remove(&key(k)),
+                };
+            }
+            let mut want: Vec<i64> = model.into_values().collect();
+            if reverse {
+                want.reverse();
+            }
+
+            let writes: Vec<(Vec<u8>, Option<StoredRow>)> = writes.iter().map(|(&k, v)| (key(k), v.map(row))).collect();
+            let snapshot = store.snapshot();
+            let rows = snapshot.scan_encoded_rows(table, partition, &KeyRange::all(), reverse);
+            let got: Vec<i64> = with_writes(rows, &writes, reverse).map(|row| value_of(&row.expect("reads"))).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 }

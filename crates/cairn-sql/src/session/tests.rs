@@ -105,3 +105,68 @@ async fn a_shape_is_planned_once_and_again_after_the_schema_or_settings_move() {
     assert!(kept_plan(&session, "UPDATE t SET v = 'x' WHERE id = 9").is_some());
     assert_eq!(run(&session, "SELECT id, v FROM t WHERE id >= 3 ORDER BY id").await, ["3|d", "4|it's"]);
 }
+
+/// The sizes of the batches `sql`'s rows come in.
+async fn batch_sizes(session: &Session, sql: &str) -> Vec<usize> {
+    let mut statements = session.parse(sql).expect("parses");
+    assert_eq!(statements.len(), 1, "{sql}: one statement");
+    let output = session.execute(statements.remove(0)).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let Output::Rows { stream, .. } = output else { panic!("{sql}: rows") };
+    let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
+    session.ready_for_query();
+    batches.iter().map(RecordBatch::num_rows).filter(|&rows| rows > 0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scans_come_in_batches_of_the_sessions_batch_size_in_and_out_of_a_block() {
+    let dir = tempfile::tempdir().expect("dir");
+    let session = session(&dir).await;
+    run(&session, "CREATE SHARED TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT value, 'v' FROM generate_series(1, 1000)").await;
+    session.ctx.state_ref().write().config_mut().options_mut().execution.batch_size = datafusion::config::ConfigNonZeroUsize::try_new(300).expect("non-zero");
+
+    // The scan may come in several partitions, each cut into batches.
+    let in_batches_of_300 = |sizes: Vec<usize>| sizes.len() >= 4 && sizes.iter().all(|&rows| rows <= 300) && sizes.iter().sum::<usize>() == 1000;
+    let sql = "SELECT id, v FROM t WHERE v LIKE 'v%'";
+    let sizes = batch_sizes(&session, sql).await;
+    assert!(in_batches_of_300(sizes.clone()), "outside a block: {sizes:?}");
+    // Inside a block the block's writes are merged in as the rows stream:
+    // one row fewer, one more.
+    run(&session, "BEGIN; DELETE FROM t WHERE id = 10; INSERT INTO t VALUES (1001, 'v')").await;
+    let sizes = batch_sizes(&session, sql).await;
+    assert!(in_batches_of_300(sizes.clone()), "inside a block: {sizes:?}");
+    let ends = run(&session, "SELECT min(id), max(id), count(*) FROM t WHERE id <> 10").await;
+    assert_eq!(ends, ["1|1001|1000"]);
+    run(&session, "ROLLBACK").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_scan_is_read_in_partitions_and_a_small_one_in_key_order() {
+    use datafusion::physical_plan::{execute_stream_partitioned, ExecutionPlanProperties};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let session = session(&dir).await;
+    run(&session, "CREATE SHARED TABLE big (id INT PRIMARY KEY, v TEXT); INSERT INTO big SELECT value, 'v' FROM generate_series(1, 50000)").await;
+    run(&session, "CREATE SHARED TABLE small (id INT PRIMARY KEY); INSERT INTO small VALUES (3), (1), (2)").await;
+    session.ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = 4;
+
+    let plan = session.ctx.sql("SELECT id FROM big").await.expect("plans").create_physical_plan().await.expect("physical");
+    assert_eq!(plan.output_partitioning().partition_count(), 4);
+    let mut ids = Vec::new();
+    for stream in execute_stream_partitioned(plan, session.ctx.task_ctx()).expect("runs") {
+        let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
+        let mut read = Vec::new();
+        for batch in &batches {
+            let column = batch.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int32Array>().expect("int4");
+            read.extend(column.values().iter().copied());
+        }
+        assert!(!read.is_empty(), "every partition reads a part");
+        ids.extend(read);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=50000).collect::<Vec<i32>>(), "every row once");
+    session.statement.clear();
+
+    // Few rows: one stream, in key order, whatever the partitions.
+    assert_eq!(run(&session, "SELECT id FROM small").await, ["1", "2", "3"]);
+    assert_eq!(run(&session, "SELECT count(*), count(DISTINCT id), sum(id) FROM big").await, ["50000|50000|1250025000"]);
+}
