@@ -7,6 +7,13 @@
 #
 #   bench/compare.sh                 # BENCH_SECONDS=10 BENCH_ROUNDS=3
 #   BENCH_SECONDS=30 bench/compare.sh
+#   CAIRN_BASELINE=91c4895 bench/compare.sh   # and an older build, alternating
+#   CAIRN_SCAN_CACHE_MB=0 bench/compare.sh    # CairnDB without its scan cache
+#
+# CAIRN_BASELINE (a commit, or the path of a `cairn` binary) runs a second
+# CairnDB build in the same alternation (A B C A B C …), on data of its
+# own, so a change is measured against the build before it in the same
+# conditions: the table then has its column and the ratio of the two.
 #
 # Both servers run with their default durability (CairnDB: fdatasync before
 # a commit is acknowledged; PostgreSQL: fsync and synchronous_commit on),
@@ -33,8 +40,36 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 # PostgreSQL refuses to run as root: run it as the postgres account.
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-# CAIRN_BIN=path runs that binary instead (an older build, to compare
-# two builds in today's conditions); its commit is then not known here.
+work="$(mktemp -d)"
+chmod 755 "$work"
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+declare -A cairn_pids=()
+cleanup() {
+  for pid in "${cairn_pids[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pgdata" -m fast stop >/dev/null 2>&1 || true
+  [ -d "$work/baseline-src" ] && git worktree remove --force "$work/baseline-src"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The baseline first: it is built in a worktree with the same target
+# directory (so only CairnDB's own crates build again) and copied out
+# before the current build overwrites it.
+baseline=""
+if [ -n "${CAIRN_BASELINE:-}" ]; then
+  if [ -x "$CAIRN_BASELINE" ]; then
+    baseline="$CAIRN_BASELINE"
+    baseline_name="$CAIRN_BASELINE"
+  else
+    baseline_name="$(git rev-parse --short "$CAIRN_BASELINE")"
+    echo "== building the baseline $baseline_name (release)"
+    git worktree add -q --detach "$work/baseline-src" "$CAIRN_BASELINE"
+    (cd "$work/baseline-src" && cargo build --release -q -p cairn-server)
+    cp "$CARGO_TARGET_DIR/release/cairn" "$work/baseline-cairn"
+    baseline="$work/baseline-cairn"
+  fi
+fi
+# CAIRN_BIN=path runs that binary as the current build instead.
 if [ -n "${CAIRN_BIN:-}" ]; then
   cairn_bin="$CAIRN_BIN"
 else
@@ -43,35 +78,41 @@ else
   cairn_bin="$CARGO_TARGET_DIR/release/cairn"
 fi
 
-work="$(mktemp -d)"
-chmod 755 "$work"
-[ "$(id -u)" = 0 ] && chown postgres "$work"
-cairn_pid=""
-cleanup() {
-  [ -n "$cairn_pid" ] && kill -TERM "$cairn_pid" 2>/dev/null && wait "$cairn_pid" 2>/dev/null
-  as_postgres "$pg_bin/pg_ctl" -D "$work/pgdata" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 password=bench-pw
-cairn_port=$((20000 + RANDOM % 10000))
 pg_port=$((30000 + RANDOM % 10000))
-cairn_dsn="host=127.0.0.1 port=$cairn_port user=root password=$password dbname=cairn"
 pg_dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=bench"
+# The CairnDB builds under test: "cairndb" (this one) and maybe "baseline".
+declare -A cairn_bins=([cairndb]="$cairn_bin") cairn_ports=([cairndb]=$((20000 + RANDOM % 5000)))
+cairns=(cairndb)
+if [ -n "$baseline" ]; then
+  cairn_bins[baseline]="$baseline"
+  cairn_ports[baseline]=$((25000 + RANDOM % 5000))
+  cairns+=(baseline)
+fi
+systems=("${cairns[@]}" postgresql)
+dsn_of() {
+  case "$1" in
+    postgresql) echo "$pg_dsn" ;;
+    *) echo "host=127.0.0.1 port=${cairn_ports[$1]} user=${2:-root} password=${3:-$password} dbname=cairn" ;;
+  esac
+}
 
-# start_cairn [durable|buffered]: (re)starts CairnDB on the same data.
+# start_cairn [durable|buffered]: (re)starts each CairnDB build on its data.
 start_cairn() {
-  if [ -n "$cairn_pid" ]; then kill -TERM "$cairn_pid"; wait "$cairn_pid" 2>/dev/null || true; fi
-  # A low scrypt cost: the run creates 1,000 users.
-  CAIRN_ROOT_PASSWORD="$password" CAIRN_LOG=warn "$cairn_bin" serve --data-dir "$work/cairn" \
-    --listen "127.0.0.1:$cairn_port" --durability "$1" --scrypt-log-n 8 >>"$work/cairn.log" 2>&1 &
-  cairn_pid=$!
-  for _ in $(seq 1 100); do
-    PGPASSWORD=$password psql -X -q "$cairn_dsn" -c "SELECT 1" >/dev/null 2>&1 && return
-    sleep 0.2
+  local name
+  for name in "${cairns[@]}"; do
+    if [ -n "${cairn_pids[$name]:-}" ]; then kill -TERM "${cairn_pids[$name]}"; wait "${cairn_pids[$name]}" 2>/dev/null || true; fi
+    # A low scrypt cost: the run creates 1,000 users.
+    CAIRN_ROOT_PASSWORD="$password" CAIRN_LOG=warn "${cairn_bins[$name]}" serve --data-dir "$work/$name" \
+      --listen "127.0.0.1:${cairn_ports[$name]}" --durability "$1" --scrypt-log-n 8 >>"$work/$name.log" 2>&1 &
+    cairn_pids[$name]=$!
+    local started=""
+    for _ in $(seq 1 100); do
+      PGPASSWORD=$password psql -X -q "$(dsn_of "$name")" -c "SELECT 1" >/dev/null 2>&1 && { started=1; break; }
+      sleep 0.2
+    done
+    [ -n "$started" ] || { echo "CairnDB ($name) did not start:"; cat "$work/$name.log"; exit 1; }
   done
-  echo "CairnDB did not start:"; cat "$work/cairn.log"; exit 1
 }
 
 # start_postgres [on|off]: (re)starts PostgreSQL with synchronous_commit on or off.
@@ -81,13 +122,17 @@ start_postgres() {
     -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c synchronous_commit=$1 -c max_connections=50" start >/dev/null
 }
 
-echo "== starting CairnDB $("$cairn_bin" --version 2>/dev/null || echo) and $("$pg_bin/postgres" --version)"
+echo "== starting CairnDB $("$cairn_bin" --version 2>/dev/null || echo)${baseline:+, the baseline $baseline_name,} and $("$pg_bin/postgres" --version)"
 as_postgres "$pg_bin/initdb" -D "$work/pgdata" -A trust -U postgres >/dev/null
 start_postgres on
 psql -X -q "host=127.0.0.1 port=$pg_port user=postgres dbname=postgres" -c "CREATE DATABASE bench"
 start_cairn durable
 
-cairn() { PGPASSWORD=$password psql -X -q -v ON_ERROR_STOP=1 "$cairn_dsn" "$@"; }
+# cairn ARGS…: psql against every CairnDB build.
+cairn() {
+  local name
+  for name in "${cairns[@]}"; do PGPASSWORD=$password psql -X -q -v ON_ERROR_STOP=1 "$(dsn_of "$name")" "$@"; done
+}
 postgres() { psql -X -q -v ON_ERROR_STOP=1 "$pg_dsn" "$@"; }
 
 echo "== generating data"
@@ -165,10 +210,9 @@ record() { echo "$1|$2|$3" >>"$results"; printf '  %-34s %-10s %12s\n' "$1" "$2"
 
 # workload NAME ARGS…: the same pgbench run against each, alternating.
 workload() {
-  local name="$1"; shift
+  local name="$1" system; shift
   for round in $(seq 1 "$rounds"); do
-    record "$name" cairndb "$(tps "$cairn_dsn" "$@")"
-    record "$name" postgresql "$(tps "$pg_dsn" "$@")"
+    for system in "${systems[@]}"; do record "$name" "$system" "$(tps "$(dsn_of "$system")" "$@")"; done
   done
 }
 
@@ -176,9 +220,9 @@ workload() {
 feed_round() {
   local system="$1" pids=() k
   for k in $(seq 1 "$clients"); do
-    if [ "$system" = cairndb ]; then
-      PGPASSWORD="pw$k" pgbench -n -T "$seconds" -c 1 -j 1 -M prepared -f "$scripts/feed_cairn.sql" \
-        "host=127.0.0.1 port=$cairn_port user=u$k dbname=cairn" >"$work/feed.$k" 2>&1 &
+    if [ "$system" != postgresql ]; then
+      pgbench -n -T "$seconds" -c 1 -j 1 -M prepared -f "$scripts/feed_cairn.sql" \
+        "$(dsn_of "$system" "u$k" "pw$k")" >"$work/feed.$k" 2>&1 &
     else
       pgbench -n -T "$seconds" -c 1 -j 1 -M prepared -D uid="$k" -f "$scripts/feed_pg.sql" "$pg_dsn" >"$work/feed.$k" 2>&1 &
     fi
@@ -196,22 +240,21 @@ workload "insert, durable (simple)" -c $clients -j $threads -M simple -f "$scrip
 workload "update by key" -c $clients -j $threads -M prepared -f "$scripts/update.sql"
 workload "update by key (simple)" -c $clients -j $threads -M simple -f "$scripts/update.sql"
 for round in $(seq 1 "$rounds"); do
-  record "per-user feed" cairndb "$(feed_round cairndb)"
-  record "per-user feed" postgresql "$(feed_round postgresql)"
+  for system in "${systems[@]}"; do record "per-user feed" "$system" "$(feed_round "$system")"; done
 done
 
 echo "== COPY 1,000,000 rows"
 copy_rate() {
-  local run="$1" start end
-  $run -c "DROP TABLE facts" -c "$facts"
+  local dsn start end
+  dsn="$(dsn_of "$1")"
+  PGPASSWORD=$password psql -X -q -v ON_ERROR_STOP=1 "$dsn" -c "DROP TABLE facts" -c "$facts"
   start=$(date +%s.%N)
-  $run -c "\\copy facts FROM '$work/facts.csv' WITH (FORMAT csv)"
+  PGPASSWORD=$password psql -X -q -v ON_ERROR_STOP=1 "$dsn" -c "\\copy facts FROM '$work/facts.csv' WITH (FORMAT csv)"
   end=$(date +%s.%N)
   python3 -c "print(round(1_000_000 / ($end - $start)))"
 }
 for round in $(seq 1 "$rounds"); do
-  record "COPY (rows/s)" cairndb "$(copy_rate cairn)"
-  record "COPY (rows/s)" postgresql "$(copy_rate postgres)"
+  for system in "${systems[@]}"; do record "COPY (rows/s)" "$system" "$(copy_rate "$system")"; done
 done
 postgres -c "VACUUM ANALYZE facts"
 workload "GROUP BY 1M rows, 1 client" -c 1 -j 1 -M prepared -f "$scripts/group_by.sql"
@@ -232,12 +275,10 @@ while [ -e "$out" ]; do out="bench/results/$date-$n.md"; n=$((n + 1)); done
   echo "# CairnDB vs PostgreSQL, $date"
   echo
   echo "- machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB, $(uname -sr)"
-  echo "- CairnDB: ${CAIRN_BIN:-$(git rev-parse --short HEAD)} (release build); PostgreSQL: $("$pg_bin/postgres" --version | sed 's/.*) //'); $(pgbench --version)"
-  echo "- each run ${seconds}s, $rounds rounds alternating CairnDB and PostgreSQL, medians; $clients clients on $threads pgbench threads unless the workload says"
+  echo "- CairnDB: ${CAIRN_BIN:-$(git rev-parse --short HEAD)}${baseline:+, baseline $baseline_name} (release builds); PostgreSQL: $("$pg_bin/postgres" --version | sed 's/.*) //'); $(pgbench --version)"
+  echo "- each run ${seconds}s, $rounds rounds alternating ${systems[*]}, medians; $clients clients on $threads pgbench threads unless the workload says"
   echo "- CairnDB's scan cache: ${CAIRN_SCAN_CACHE_MB:-256} MiB (CAIRN_SCAN_CACHE_MB=0 runs it off)"
   echo
-  echo "| workload | CairnDB | PostgreSQL | CairnDB / PostgreSQL |"
-  echo "|---|---:|---:|---:|"
   python3 - "$results" <<'EOF'
 import statistics, sys
 runs = {}
@@ -247,13 +288,24 @@ for line in open(sys.argv[1]):
     if name not in runs:
         order.append(name)
     runs.setdefault(name, {}).setdefault(system, []).append(float(value))
+with_baseline = any("baseline" in r for r in runs.values())
+ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"
+shown = lambda v: f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+if with_baseline:
+    print("| workload | CairnDB | baseline | PostgreSQL | CairnDB / PostgreSQL | baseline / PostgreSQL | CairnDB / baseline |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+else:
+    print("| workload | CairnDB | PostgreSQL | CairnDB / PostgreSQL |")
+    print("|---|---:|---:|---:|")
 for name in order:
     cairn = statistics.median(runs[name]["cairndb"])
     pg = statistics.median(runs[name]["postgresql"])
-    ratio = f"{cairn / pg:.2f}x" if pg else "n/a"
     unit = "" if "rows/s" in name else " tps"
-    shown = lambda v: f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
-    print(f"| {name} | {shown(cairn)}{unit} | {shown(pg)}{unit} | {ratio} |")
+    if with_baseline:
+        base = statistics.median(runs[name]["baseline"])
+        print(f"| {name} | {shown(cairn)}{unit} | {shown(base)}{unit} | {shown(pg)}{unit} | {ratio(cairn, pg)} | {ratio(base, pg)} | {ratio(cairn, base)} |")
+    else:
+        print(f"| {name} | {shown(cairn)}{unit} | {shown(pg)}{unit} | {ratio(cairn, pg)} |")
 EOF
 } >"$out"
 echo
