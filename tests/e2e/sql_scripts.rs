@@ -6,6 +6,9 @@
 //!   the empty string); `statement error <regex>` matches the error, which
 //!   reads `42703: message` (so a SQLSTATE and message are pinned
 //!   together), and `statement error (42703)` the SQLSTATE alone.
+//! - `EXPLAIN …` answers its physical plan a line to a row, with the
+//!   partition counts (which follow the machine's cores) written `N`;
+//!   being CairnDB's own plans, EXPLAIN records say `onlyif cairndb`.
 //! - `connection <name>` runs the next record on a connection of its own
 //!   (opened as root on first use); `\connect <user> <password>` as a
 //!   statement makes the current connection log in again as that user.
@@ -94,7 +97,11 @@ impl AsyncDB for Connection {
         let mut columns = None;
         let mut rows = Vec::new();
         let mut count = 0;
-        for message in self.client.simple_query(sql).await? {
+        let messages = self.client.simple_query(sql).await?;
+        if is_explain(sql) {
+            return Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any], rows: physical_plan(&messages) });
+        }
+        for message in messages {
             match message {
                 SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
                 SimpleQueryMessage::Row(row) => {
@@ -132,6 +139,26 @@ impl AsyncDB for Connection {
     fn error_sql_state(error: &Failure) -> Option<String> {
         error.sqlstate.clone()
     }
+}
+
+fn is_explain(sql: &str) -> bool {
+    sql.trim_start().get(..7).is_some_and(|word| word.eq_ignore_ascii_case("explain"))
+}
+
+/// The lines of the physical plan of an EXPLAIN's rows, a line to a row,
+/// partition counts written `N`.
+fn physical_plan(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
+    let counts = regex::Regex::new(r"(partitions=|RoundRobinBatch\(|\], )\d+").expect("regex");
+    messages
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) if row.get(0) == Some("physical_plan") => row.get(1),
+            _ => None,
+        })
+        .flat_map(str::lines)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| vec![counts.replace_all(line.trim_end(), "${1}N").into_owned()])
+        .collect()
 }
 
 /// Every `.slt` file under `dir`, in a stable order.

@@ -80,36 +80,22 @@ async fn shared_tables_follow_their_access_level() {
     assert_eq!(error_code(&alice, "CREATE TABLE app.mine (a INT)").await, "42501");
 }
 
+/// What a unique violation carries besides its SQLSTATE, and writes
+/// through the extended protocol (the rest of INSERT's checks are in
+/// `tests/sql/statements/writes.slt`).
 #[tokio::test]
-async fn inserts_are_atomic_and_checked() {
+async fn a_duplicate_key_names_its_constraint_and_key() {
     let server = Server::start();
     let root = setup(&server).await;
     root.batch_execute("INSERT INTO app.products VALUES ('a', 'A', 1)").await.expect("first");
-    // A duplicate anywhere in the statement writes nothing.
-    assert_eq!(error_code(&root, "INSERT INTO app.products VALUES ('b', 'B', 1), ('a', 'again', 2)").await, "23505");
-    assert_eq!(error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1), ('c', 'C', 2)").await, "23505");
-    assert_eq!(text_rows(&root, "SELECT sku FROM app.products").await, [["a"]]);
     let error = root.batch_execute("INSERT INTO app.products VALUES ('a', 'x', 1)").await.expect_err("dup");
     let db = error.as_db_error().expect("db error");
+    assert_eq!(db.code().code(), "23505");
     assert_eq!(db.message(), "duplicate key value violates unique constraint \"products_pkey\"");
     assert_eq!(db.detail(), Some("Key (sku)=(a) already exists."));
-    assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES (NULL, 'x')").await, "23502");
-    assert_eq!(error_code(&root, "INSERT INTO app.products VALUES ('z', 'much too long', 1)").await, "22001");
-    assert_eq!(error_code(&root, "INSERT INTO app.plain VALUES ('abc', 'x')").await, "22P02");
-    assert_eq!(error_code(&root, "INSERT INTO app.nope VALUES (1)").await, "42P01");
-    assert_eq!(error_code(&root, "INSERT INTO app.plain (nope) VALUES (1)").await, "42703");
-    assert_eq!(error_code(&root, "SELECT nope FROM app.plain").await, "42703");
-    assert_eq!(error_code(&root, "CREATE TABLE app.plain (a INT)").await, "42P07");
-    root.batch_execute("CREATE TABLE IF NOT EXISTS app.plain (a INT)").await.expect("if not exists");
-    // Not yet supported statements say so.
-    assert_eq!(error_code(&root, "UPDATE app.plain SET v = 'x' FROM app.products p WHERE p.sku = app.plain.v").await, "0A000");
-    // INSERT … SELECT and the extended protocol.
-    root.batch_execute("INSERT INTO app.plain SELECT 10 + k, v FROM app.plain").await.expect("insert select");
     let inserted = root.execute("INSERT INTO app.plain VALUES ($1, $2)", &[&42i32, &"p"]).await.expect("prepared insert");
     assert_eq!(inserted, 1);
-    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.plain").await, [["1"]]);
 }
-
 #[tokio::test]
 async fn tables_without_a_key_drop_and_restart() {
     let mut server = Server::start();
@@ -182,38 +168,6 @@ async fn update_and_delete_with_any_where() {
     assert_eq!(error_code(&alice, "DELETE FROM app.products WHERE sku = 'a'").await, "42501");
     assert_eq!(root.execute("UPDATE app.products SET price = price * 2 WHERE sku = 'b'", &[]).await.expect("update"), 1);
     assert_eq!(text_rows(&alice, "SELECT price FROM app.products WHERE sku = 'b'").await, [["4.00"]]);
-}
-
-#[tokio::test]
-async fn updates_move_rows_to_new_keys_and_tables_without_a_key_work_too() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    root.batch_execute("INSERT INTO app.plain VALUES (1, 'one'), (2, 'two'), (3, 'three')").await.expect("rows");
-    // Every key moves at once: old keys are freed before new ones are taken.
-    assert_eq!(root.execute("UPDATE app.plain SET k = k + 1", &[]).await.expect("shift"), 3);
-    assert_eq!(text_rows(&root, "SELECT k, v FROM app.plain ORDER BY k").await, [["2", "one"], ["3", "two"], ["4", "three"]]);
-    // Onto a key that stays taken: 23505, nothing changes.
-    assert_eq!(error_code(&root, "UPDATE app.plain SET k = 3 WHERE k = 2").await, "23505");
-    let rows = root.query("UPDATE app.plain SET k = 10, v = 'ten' WHERE k = 4 RETURNING k, v", &[]).await.expect("move");
-    assert_eq!((rows[0].get::<_, i32>(0), rows[0].get::<_, &str>(1)), (10, "ten"));
-    assert_eq!(text_rows(&root, "SELECT k FROM app.plain ORDER BY k").await, [["2"], ["3"], ["10"]]);
-    assert_eq!(text_rows(&root, "SELECT v FROM app.plain WHERE k = 4").await, Vec::<Vec<String>>::new());
-
-    // Without a primary key: rows are found by their values; equal rows
-    // are all selected by any WHERE, so either may be taken.
-    root.batch_execute("CREATE TABLE app.log (line TEXT, n INT); INSERT INTO app.log VALUES ('x', 1), ('x', 1), ('y', 2)")
-        .await
-        .expect("log");
-    assert_eq!(root.execute("UPDATE app.log SET n = n + 10 WHERE line = 'x'", &[]).await.expect("update"), 2);
-    assert_eq!(text_rows(&root, "SELECT line, n FROM app.log ORDER BY n").await, [["y", "2"], ["x", "11"], ["x", "11"]]);
-    assert_eq!(root.execute("DELETE FROM app.log WHERE n = 2", &[]).await.expect("delete"), 1);
-    root.batch_execute("BEGIN; UPDATE app.log SET line = 'z'; DELETE FROM app.log WHERE line = 'nope'; COMMIT").await.expect("tx");
-    assert_eq!(text_rows(&root, "SELECT line, n FROM app.log").await, [["z", "11"], ["z", "11"]]);
-    // Rows written before a column was added are found too.
-    root.batch_execute("ALTER TABLE app.log ADD COLUMN extra INT").await.expect("add column");
-    assert_eq!(root.execute("UPDATE app.log SET extra = 1", &[]).await.expect("update short rows"), 2);
-    assert_eq!(root.execute("DELETE FROM app.log", &[]).await.expect("delete all"), 2);
-    assert_eq!(text_rows(&root, "SELECT count(*) FROM app.log").await, [["0"]]);
 }
 
 #[tokio::test]
@@ -365,119 +319,4 @@ async fn returning_gives_back_the_written_rows() {
     assert_eq!(inserted[0].get::<_, &str>(0), "five");
     root.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(text_rows(&root, "SELECT count(*) FROM app.plain WHERE k = 5").await, [["0"]]);
-}
-
-#[tokio::test]
-async fn on_conflict_do_nothing_and_do_update() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    root.batch_execute("INSERT INTO app.products VALUES ('a', 'A', 9.99)").await.expect("first");
-    root.batch_execute(
-        "INSERT INTO app.products VALUES ('a', 'A2', 1.00) ON CONFLICT (sku) DO UPDATE SET price = excluded.price",
-    )
-    .await
-    .expect("upsert");
-    assert_eq!(text_rows(&root, "SELECT name, price FROM app.products").await, [["A", "1.00"]]);
-    let inserted = root
-        .execute("INSERT INTO app.products VALUES ('a', 'x', 5), ('b', 'B', 2) ON CONFLICT (sku) DO NOTHING", &[])
-        .await
-        .expect("do nothing");
-    assert_eq!(inserted, 1, "only the new row counts");
-    assert_eq!(text_rows(&root, "SELECT sku, price FROM app.products ORDER BY sku").await, [["a", "1.00"], ["b", "2.00"]]);
-    let returned = root
-        .query("INSERT INTO app.products VALUES ('b', 'B', 7) ON CONFLICT (sku) DO UPDATE SET price = excluded.price, name = excluded.name RETURNING sku, price::TEXT", &[])
-        .await
-        .expect("returning a cast");
-    assert_eq!(returned[0].get::<_, &str>(1), "7.00");
-    let returned = root
-        .query("INSERT INTO app.products VALUES ('b', 'B7', 7) ON CONFLICT (sku) DO UPDATE SET name = excluded.name RETURNING sku, name", &[])
-        .await
-        .expect("upsert returning");
-    assert_eq!((returned[0].get::<_, &str>(0), returned[0].get::<_, &str>(1)), ("b", "B7"));
-    assert_eq!(
-        error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1), ('c', 'C', 2) ON CONFLICT (sku) DO UPDATE SET price = excluded.price").await,
-        "21000"
-    );
-    // Expressions over the existing row and excluded, and a WHERE.
-    root.batch_execute("INSERT INTO app.products VALUES ('b', 'x', 3) ON CONFLICT (sku) DO UPDATE SET price = products.price + excluded.price, name = upper(excluded.name) || '!'")
-        .await
-        .expect("expression upsert");
-    assert_eq!(text_rows(&root, "SELECT name, price FROM app.products WHERE sku = 'b'").await, [["X!", "10.00"]]);
-    let changed = root
-        .execute("INSERT INTO app.products VALUES ('b', 'y', 1) ON CONFLICT (sku) DO UPDATE SET price = excluded.price WHERE excluded.price > products.price", &[])
-        .await
-        .expect("conditional upsert");
-    assert_eq!(changed, 0, "the WHERE did not hold");
-    assert_eq!(text_rows(&root, "SELECT price FROM app.products WHERE sku = 'b'").await, [["10.00"]]);
-    assert_eq!(error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1) ON CONFLICT (name) DO NOTHING").await, "42P10");
-    assert_eq!(
-        error_code(&root, "INSERT INTO app.products VALUES ('c', 'C', 1) ON CONFLICT (sku) DO UPDATE SET sku = excluded.sku").await,
-        "0A000"
-    );
-    // Inside a transaction, against its own writes.
-    root.batch_execute(
-        "BEGIN;
-         INSERT INTO app.products VALUES ('t', 'T', 1);
-         INSERT INTO app.products VALUES ('t', 'T', 3) ON CONFLICT (sku) DO UPDATE SET price = excluded.price;
-         COMMIT;",
-    )
-    .await
-    .expect("upsert in a transaction");
-    assert_eq!(text_rows(&root, "SELECT price FROM app.products WHERE sku = 't'").await, [["3.00"]]);
-}
-
-#[tokio::test]
-async fn key_ranges_and_key_order_are_read_from_the_store() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    root.batch_execute(
-        "CREATE TABLE app.series (k BIGINT, seq INT, v TEXT, PRIMARY KEY (k, seq));
-         INSERT INTO app.series VALUES (1, 1, 'a'), (1, 2, 'b'), (1, 3, 'c'), (2, 1, 'd'), (2, 5, 'e'), (3, 1, 'f'), (-4, 9, 'g');",
-    )
-    .await
-    .expect("setup");
-    // Each range filter against the same filter written so it cannot be
-    // pushed down (k + 0): the pushed-down path must return the same rows.
-    let cases = [
-        ("k > 1", "RangeScan(k, seq: 1 ranges)"),
-        ("k >= 2", "RangeScan"),
-        ("k < 2", "RangeScan"),
-        ("k <= -4", "RangeScan"),
-        ("k BETWEEN 1 AND 2", "RangeScan"),
-        ("k > 1 AND k < 3", "RangeScan"),
-        ("k > 3", "RangeScan"),
-        ("k = 1 AND seq > 1", "RangeScan(k, seq: 1 ranges)"),
-        ("k IN (1, 2) AND seq >= 2 AND seq < 5", "RangeScan(k, seq: 2 ranges)"),
-        ("k = 2 AND seq <= 1", "RangeScan"),
-        ("k > 2 AND k < 2", "RangeScan(k, seq: 0 ranges)"),
-    ];
-    for (filter, path) in cases {
-        let sql = format!("SELECT v FROM app.series WHERE {filter} ORDER BY v");
-        let plan = cairn_e2e::explain(&root, &sql).await;
-        assert!(plan.contains(path), "{filter}: expected {path} in\n{plan}");
-        let reference = format!("SELECT v FROM app.series WHERE {} ORDER BY v", filter.replace('k', "(k + 0)").replace("seq", "(seq + 0)"));
-        assert_eq!(text_rows(&root, &sql).await, text_rows(&root, &reference).await, "{filter}");
-    }
-    // ORDER BY the key, either way, with LIMIT: no sort, and the scan stops early.
-    let sql = "SELECT k, seq FROM app.series ORDER BY k DESC, seq DESC LIMIT 3";
-    let plan = cairn_e2e::explain(&root, sql).await;
-    assert!(plan.contains("order=descending") && plan.contains("limit=3"), "{plan}");
-    assert!(!plan.contains("SortExec"), "{plan}");
-    assert_eq!(text_rows(&root, sql).await, [["3", "1"], ["2", "5"], ["2", "1"]]);
-    let sql = "SELECT v FROM app.series WHERE k = 1 ORDER BY k, seq LIMIT 2";
-    let plan = cairn_e2e::explain(&root, sql).await;
-    assert!(!plan.contains("SortExec") && plan.contains("limit=2"), "{plan}");
-    assert_eq!(text_rows(&root, sql).await, [["a"], ["b"]]);
-    // ORDER BY a key prefix: within k = 2 any order is right; the scan gives key order, reversed.
-    let sql = "SELECT v FROM app.series WHERE k > 0 ORDER BY k DESC LIMIT 2";
-    assert!(!cairn_e2e::explain(&root, sql).await.contains("SortExec"));
-    assert_eq!(text_rows(&root, sql).await, [["f"], ["e"]]);
-    // A mixed order is sorted by DataFusion, and still right.
-    let sql = "SELECT v FROM app.series ORDER BY k DESC, seq ASC";
-    assert!(cairn_e2e::explain(&root, sql).await.contains("SortExec"));
-    assert_eq!(text_rows(&root, sql).await.concat(), ["f", "d", "e", "a", "b", "c", "g"]);
-    // Inside a transaction the descending read includes its own writes.
-    root.batch_execute("BEGIN; INSERT INTO app.series VALUES (9, 1, 'mine'); DELETE FROM app.series WHERE k = 3").await.expect("tx");
-    assert_eq!(text_rows(&root, "SELECT v FROM app.series ORDER BY k DESC, seq DESC LIMIT 2").await, [["mine"], ["e"]]);
-    root.batch_execute("ROLLBACK").await.expect("rollback");
 }

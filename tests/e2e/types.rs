@@ -24,43 +24,6 @@ async fn setup(server: &Server) -> tokio_postgres::Client {
 }
 
 #[tokio::test]
-async fn uuid_json_arrays_interval_and_serial_in_text() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    root.batch_execute(
-        "INSERT INTO docs (id, doc, raw, tags, nums, wait) VALUES
-           ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{\"a\": {\"b\": 7}, \"list\": [1, \"two\"]}', '[10, 20]',
-            '{x,\"y z\",NULL}', '{1,2,3}', '1 day 02:00:00');
-         INSERT INTO docs (doc, tags, nums) VALUES ('{\"a\": null}', ARRAY['p'], ARRAY[4]);",
-    )
-    .await
-    .expect("insert");
-    let rows = text_rows(
-        &root,
-        "SELECT id, doc->'a'->>'b', doc->'list'->>1, raw->>0, tags, nums, wait FROM docs WHERE id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
-    )
-    .await;
-    assert_eq!(
-        rows,
-        [["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "7", "two", "10", "{x,\"y z\",NULL}", "{1,2,3}", "1 day 02:00:00"]]
-    );
-    // Generated values: a fresh uuid, and a SERIAL id, both present.
-    let generated = text_rows(&root, "SELECT length(id), n > 0, doc->>'a' IS NULL, tags[1] FROM docs WHERE nums = ARRAY[4]").await;
-    assert_eq!(generated, [["36", "t", "t", "p"]]);
-    assert_eq!(text_rows(&root, "SELECT count(DISTINCT n) FROM docs").await, [["2"]]);
-    // Bad input for each type: 22P02.
-    for sql in [
-        "INSERT INTO docs (id) VALUES ('not-a-uuid')",
-        "INSERT INTO docs (doc) VALUES ('{not json')",
-        "INSERT INTO docs (nums) VALUES ('{1,x}')",
-        "INSERT INTO docs (tags) VALUES ('no braces')",
-    ] {
-        assert_eq!(error_code(&root, sql).await, "22P02", "{sql}");
-    }
-    assert_eq!(error_code(&root, "CREATE TABLE bad (k INTERVAL PRIMARY KEY)").await, "0A000");
-}
-
-#[tokio::test]
 async fn the_same_types_in_binary_with_their_oids() {
     let server = Server::start();
     let root = setup(&server).await;

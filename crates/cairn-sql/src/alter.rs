@@ -40,15 +40,17 @@ pub enum Fill {
     Null,
     /// One value for every row (a literal, `now()`, `current_user`).
     Same(Value),
-    /// A value per row (`snowflake_id()`).
-    PerRow(fn() -> Value),
+    /// A value made for each row: a volatile default (`snowflake_id()`,
+    /// `gen_random_uuid()::text`, `random()`) is evaluated once per row,
+    /// as PostgreSQL does.
+    PerRow(Box<dyn Fn() -> Result<Value> + Send + Sync>),
 }
 
 impl Fill {
-    fn next(&self) -> Value {
+    fn next(&self) -> Result<Value> {
         match self {
-            Fill::Null => Value::Null,
-            Fill::Same(value) => value.clone(),
+            Fill::Null => Ok(Value::Null),
+            Fill::Same(value) => Ok(value.clone()),
             Fill::PerRow(make) => make(),
         }
     }
@@ -135,7 +137,7 @@ pub fn apply(def: &mut TableDef, w: &mut Writer, changes: &[TableChange], fills:
                 // an empty table takes it, as in PostgreSQL.
                 w.rewrite_rows(def.id, |row| {
                     row.values.resize(index, Value::Null);
-                    let value = fill.next();
+                    let value = fill.next()?;
                     if value.is_null() && !column.nullable {
                         return Err(CairnError::NotNullViolation { column: column.name.clone() });
                     }

@@ -1547,11 +1547,24 @@ impl Session {
     /// The value(s) a column added with `default` gives the rows that exist.
     async fn fill_for(&self, column: &cairn_types::ColumnDef, default: &str) -> Result<Fill> {
         if let Some(make) = cairn_tables::defaults::per_row(default)? {
-            return Ok(Fill::PerRow(make));
+            return Ok(Fill::PerRow(Box::new(move || Ok(make()))));
         }
         let snowflake = Arc::new(snowflake_udf());
         let expr = cairn_tables::defaults::to_expr(default, &self.actor.username, &snowflake)?;
         let target = cairn_tables::values::arrow_type(&column.data_type)?;
+        if expr.is_volatile() {
+            // Evaluated for each row, on a row of no columns.
+            let cast = datafusion::logical_expr::cast(expr, target);
+            let physical = self.ctx.create_physical_expr(cast, &datafusion::common::DFSchema::empty()).map_err(from_df)?;
+            let data_type = column.data_type.clone();
+            return Ok(Fill::PerRow(Box::new(move || {
+                let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1));
+                let one_row = RecordBatch::try_new_with_options(Arc::new(Schema::empty()), Vec::new(), &options)
+                    .map_err(|e| CairnError::Internal(e.to_string()))?;
+                let value = physical.evaluate(&one_row).and_then(|value| value.into_array(1)).map_err(from_df)?;
+                cairn_tables::values::read_value(&value, &data_type, 0)
+            })));
+        }
         let batches = self
             .ctx
             .read_empty()
