@@ -244,6 +244,17 @@ async fn a_scan_holds_its_batches_in_flight_not_the_table() {
     let grown = server.peak_memory().saturating_sub(before);
     assert!(grown < 100 << 20, "the ordered scan raised the peak by {} MiB", grown >> 20);
 
+    // FETCH ALL from a cursor sends the rows as it reads them.
+    client.batch_execute("BEGIN; DECLARE c CURSOR FOR SELECT pad FROM wide").await.expect("cursor");
+    server.reset_peak_memory();
+    let before = server.peak_memory();
+    let rows = client.query_raw("FETCH ALL FROM c", std::iter::empty::<i32>()).await.expect("fetch");
+    let fetched = futures::TryStreamExt::try_fold(rows, 0usize, |n, _| async move { Ok(n + 1) }).await.expect("rows");
+    assert_eq!(fetched, 1_000_000);
+    let grown = server.peak_memory().saturating_sub(before);
+    assert!(grown < 100 << 20, "FETCH ALL raised the peak by {} MiB", grown >> 20);
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+
     // Inside a transaction block too: the block's writes are merged into
     // the rows as they stream, not by reading the partition first.
     client.batch_execute("BEGIN; DELETE FROM wide WHERE id = 5; UPDATE wide SET pad = 'y' WHERE id = 6").await.expect("block");

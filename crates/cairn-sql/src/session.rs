@@ -33,6 +33,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 use tokio_util::sync::CancellationToken;
 
 use crate::alter::{AlterTable, Fill, TableChange};
+use cursors::{Cursors, Fetch, OpenCursor};
 use cairn_tables::cancel::{GuardedStream, StatementGuard, WriteGate};
 use crate::copy::CopyOptions;
 use cairn_tables::direct::{parameter_number, KeyRead, Params, MAX_PARAMETERS};
@@ -52,6 +53,7 @@ use cairn_tables::txn::{commit, StatementSnapshot, TxCell};
 use crate::Engine;
 
 mod copy;
+mod cursors;
 #[cfg(test)]
 mod tests;
 
@@ -175,7 +177,7 @@ pub struct Session {
     /// at which `actor` was last found current.
     identity_checked_at: AtomicU64,
     /// Open cursors (`DECLARE`), by name.
-    cursors: Mutex<std::collections::HashMap<String, OpenCursor>>,
+    cursors: Cursors,
     /// The simple protocol's plans, by statement shape ([`crate::shapes`]).
     shapes: Mutex<quick_cache::unsync::Cache<ShapeKey, Arc<ShapePlan>>>,
     /// Shapes recognised from a statement's tokens, by their hash
@@ -187,40 +189,6 @@ pub struct Session {
 /// How many shapes a session keeps plans for: ORMs send a few dozen
 /// statement shapes; a plan is kilobytes.
 const SHAPES_PER_SESSION: usize = 128;
-
-/// A cursor's query, running, and the rows of a batch not yet fetched.
-struct OpenCursor {
-    stream: SendableRecordBatchStream,
-    pending: Option<RecordBatch>,
-    /// `WITH HOLD`: it outlives the transaction block.
-    hold: bool,
-}
-
-impl OpenCursor {
-    /// The next `wanted` rows, fewer at the end.
-    async fn next_rows(&mut self, mut wanted: usize) -> Result<Vec<RecordBatch>> {
-        use futures::StreamExt;
-        let mut batches = Vec::new();
-        while wanted > 0 {
-            let batch = match self.pending.take() {
-                Some(batch) => batch,
-                None => match self.stream.next().await {
-                    Some(batch) => batch.map_err(from_df)?,
-                    None => break,
-                },
-            };
-            if batch.num_rows() > wanted {
-                self.pending = Some(batch.slice(wanted, batch.num_rows() - wanted));
-                batches.push(batch.slice(0, wanted));
-                wanted = 0;
-            } else {
-                wanted -= batch.num_rows();
-                batches.push(batch);
-            }
-        }
-        Ok(batches)
-    }
-}
 
 /// How far an ordered scan may read ahead of the merge above it.
 const SORT_READ_AHEAD_BYTES: usize = 8 << 20;
@@ -428,7 +396,7 @@ impl Session {
                 settings_at_begin: None,
             }),
             current: Mutex::new(CancellationToken::new()),
-            cursors: Mutex::new(std::collections::HashMap::new()),
+            cursors: Cursors::default(),
             shapes: Mutex::new(quick_cache::unsync::Cache::new(SHAPES_PER_SESSION)),
             known_shapes: Mutex::new(quick_cache::unsync::Cache::new(SHAPES_PER_SESSION)),
             _registration: registration,
@@ -504,7 +472,7 @@ impl Session {
                 "DECLARE CURSOR can only be used in transaction blocks".into(),
             ));
         }
-        if self.cursors.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&name) {
+        if self.cursors.lock().contains_key(&name) {
             return Err(CairnError::DuplicateCursor(format!("cursor \"{name}\" already exists")));
         }
         let mut guard = self.start_statement();
@@ -517,7 +485,7 @@ impl Session {
         }
         let stream = guard.run(crate::compute::execute_stream(&self.engine.compute, df)).await?;
         let cursor = OpenCursor { stream, pending: None, hold };
-        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name, cursor);
+        self.cursors.lock().insert(name, cursor);
         self.publish_cursors();
         Ok(Output::command("DECLARE CURSOR"))
     }
@@ -528,7 +496,6 @@ impl Session {
         let mut cursors: Vec<(String, bool)> = self
             .cursors
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|(name, cursor)| (name.clone(), cursor.hold))
             .collect();
@@ -565,25 +532,16 @@ impl Session {
     /// The columns an open cursor returns: libpq's `PQdescribePortal` names
     /// a SQL cursor as a portal (psycopg 3 server-side cursors do).
     pub fn cursor_schema(&self, name: &str) -> Option<SchemaRef> {
-        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).get(name).map(|c| c.stream.schema())
+        self.cursors.lock().get(name).map(|c| c.stream.schema())
     }
 
     /// `FETCH n FROM name`: the cursor's next `n` rows (all with `None`),
-    /// read under the statement's cancel and timeout. A failed FETCH
-    /// drops the cursor (its block is aborted anyway).
+    /// read as they are sent, under the statement's cancel and timeout.
     async fn fetch(&self, name: &str, count: Option<u64>) -> Result<Output> {
-        let mut cursor = self
-            .cursors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
-            .ok_or_else(|| no_cursor(name))?;
-        let schema = cursor.stream.schema();
         let wanted = count.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        let batches = self.start_statement().run(cursor.next_rows(wanted)).await?;
-        self.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned(), cursor);
-        let stream = MemoryStream::try_new(batches, Arc::clone(&schema), None)
-            .map_err(|e| CairnError::Internal(e.to_string()))?;
+        let fetch = Fetch::start(&self.cursors, name, wanted).ok_or_else(|| no_cursor(name))?;
+        let schema = datafusion::physical_plan::RecordBatchStream::schema(&fetch);
+        let stream = GuardedStream::new(Box::pin(fetch), self.start_statement());
         Ok(Output::Rows { tag: "FETCH", schema, stream: Box::pin(stream) })
     }
 
@@ -812,7 +770,7 @@ impl Session {
             Statement::DeclareCursor { name, query, hold } => self.declare_cursor(name, *query, hold, params).await,
             Statement::Fetch { name, count } => self.fetch(&name, count).await,
             Statement::CloseCursor(name) => {
-                let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut cursors = self.cursors.lock();
                 match name {
                     None => cursors.clear(),
                     Some(name) => {
@@ -831,7 +789,7 @@ impl Session {
                     ));
                 }
                 let reported = self.reset_all_settings();
-                self.cursors.lock().unwrap_or_else(PoisonError::into_inner).clear();
+                self.cursors.lock().clear();
                 self.publish_cursors();
                 Ok(Output::Deallocate { name: None, tag: "DISCARD ALL", reported })
             }
@@ -1078,7 +1036,7 @@ impl Session {
     fn end_transaction(&self, rollback: bool) -> Vec<ReportedChange> {
         self.transaction.take();
         let closed = {
-            let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut cursors = self.cursors.lock();
             let open = cursors.len();
             cursors.retain(|_, cursor| cursor.hold);
             cursors.len() != open

@@ -883,10 +883,9 @@ impl TableScan {
     }
 }
 
-/// The most rows in one batch of a scan that no session configured (the
-/// direct path's, which reads at most a few rows): DataFusion's default
-/// `batch_size`, big enough that per-batch work vanishes, small enough to
-/// stay in cache.
+/// The most rows in one batch of a scan no planner made (the direct key
+/// path's): DataFusion's default `batch_size`, big enough that per-batch
+/// work vanishes, small enough to stay in cache.
 pub const BATCH_ROWS: usize = 8192;
 
 /// Rows a scan reads on its own thread before it splits the rest of its
