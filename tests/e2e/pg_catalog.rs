@@ -178,15 +178,9 @@ async fn functions_and_statements_drivers_send() {
 }
 
 #[tokio::test]
-async fn deallocate_and_like_with_another_escape() {
+async fn deallocate_all_drops_every_prepared_statement() {
     let server = Server::start();
     let root = server.root().await;
-    let rows = text_rows(&root, "SELECT 'pg_x' LIKE 'pg/_%' ESCAPE '/', 'pgax' LIKE 'pg/_%' ESCAPE '/', 'a\\b' LIKE 'a\\b' ESCAPE '/'").await;
-    assert_eq!(
-        rows,
-        [["t", "f", "t"]],
-        "with another escape, a backslash is an ordinary character"
-    );
     // DEALLOCATE ALL drops the statements prepared on the connection (by
     // name: tests/e2e/raw.rs).
     let other = root.prepare("SELECT 2").await.expect("prepare");
@@ -218,52 +212,6 @@ async fn result_columns_are_named_as_postgres_names_them() {
 }
 
 #[tokio::test]
-async fn indexes_constraints_and_correlated_subqueries_psql_sends() {
-    let server = Server::start();
-    let root = server.root().await;
-    root.batch_execute(
-        "CREATE TABLE lines (order_id BIGINT, line INT, qty INT DEFAULT -1, PRIMARY KEY (order_id, line));
-         CREATE TABLE notes (body TEXT DEFAULT 'it''s')",
-    )
-    .await
-    .expect("setup");
-    let sql = "SELECT c2.relname, i.indisprimary, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), \
-               pg_catalog.pg_get_constraintdef(con.oid, true), contype \
-               FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i \
-               LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x')) \
-               WHERE c.relname = 'lines' AND c.oid = i.indrelid AND i.indexrelid = c2.oid";
-    assert_eq!(
-        text_rows(&root, sql).await,
-        [[
-            "lines_pkey",
-            "t",
-            "CREATE UNIQUE INDEX lines_pkey ON lines USING btree (order_id, line)",
-            "PRIMARY KEY (order_id, line)",
-            "p"
-        ]]
-    );
-    // Defaults as PostgreSQL prints them; an outer-only condition in the subquery.
-    let defaults = "SELECT a.attname, (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) FROM pg_catalog.pg_attrdef d \
-                    WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef) \
-                    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-                    WHERE c.relname IN ('lines', 'notes') AND a.atthasdef ORDER BY 1";
-    assert_eq!(
-        text_rows(&root, defaults).await,
-        [["body", "'it''s'::text"], ["qty", "'-1'::integer"]]
-    );
-    // Correlations DataFusion cannot decorrelate run once per outer row:
-    // a non-equality in EXISTS, an outer array in FROM.
-    let per_row = "SELECT c.relname, EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indnatts < c.relnatts), \
-                   (SELECT count(*) FROM pg_catalog.unnest(i2.indkey) k) \
-                   FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_index i2 ON i2.indrelid = c.oid \
-                   WHERE c.relname IN ('lines', 'notes') ORDER BY 1";
-    assert_eq!(
-        text_rows(&root, per_row).await,
-        [["lines", "t", "2"], ["notes", "f", "0"]]
-    );
-}
-
-#[tokio::test]
 async fn discard_all_resets_a_connection_for_the_next_user() {
     let server = Server::start();
     let root = server.root().await;
@@ -275,62 +223,6 @@ async fn discard_all_resets_a_connection_for_the_next_user() {
     assert_eq!(error.code().map(|c| c.code()), Some("25001"));
     root.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(text_rows(&root, "SELECT current_setting('TimeZone'), current_setting('nope', true)").await, [["UTC", "NULL"]]);
-}
-
-/// information_schema with PostgreSQL's columns and type names: the rows
-/// below are what PostgreSQL 15 returns for the same table.
-#[tokio::test]
-async fn information_schema_describes_tables_as_postgres_does() {
-    let server = Server::start();
-    let root = server.root().await;
-    root.batch_execute(
-        "CREATE NAMESPACE app;
-         CREATE TABLE app.m (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', price NUMERIC(10,2), at TIMESTAMPTZ, tags TEXT[]);
-         CREATE TABLE app.pairs (a INT, b TEXT, PRIMARY KEY (b, a))",
-    )
-    .await
-    .expect("setup");
-    let columns = text_rows(
-        &root,
-        "SELECT column_name, ordinal_position, column_default, is_nullable, data_type, character_maximum_length, \
-         numeric_precision, numeric_scale, datetime_precision, udt_name \
-         FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'm' ORDER BY ordinal_position",
-    )
-    .await;
-    assert_eq!(
-        columns,
-        [
-            ["id", "1", "NULL", "NO", "bigint", "NULL", "64", "0", "NULL", "int8"],
-            ["name", "2", "'x'::character varying", "NO", "character varying", "20", "NULL", "NULL", "NULL", "varchar"],
-            ["price", "3", "NULL", "YES", "numeric", "NULL", "10", "2", "NULL", "numeric"],
-            ["at", "4", "NULL", "YES", "timestamp with time zone", "NULL", "NULL", "NULL", "6", "timestamptz"],
-            ["tags", "5", "NULL", "YES", "ARRAY", "NULL", "NULL", "NULL", "NULL", "_text"],
-        ]
-    );
-    let tables = text_rows(
-        &root,
-        "SELECT table_name, table_type, is_insertable_into FROM information_schema.tables \
-         WHERE table_schema IN ('app', 'system') AND table_name IN ('m', 'pairs', 'users') ORDER BY 1",
-    )
-    .await;
-    assert_eq!(tables, [["m", "BASE TABLE", "YES"], ["pairs", "BASE TABLE", "YES"], ["users", "VIEW", "NO"]]);
-    let keys = text_rows(
-        &root,
-        "SELECT tc.table_name, tc.constraint_name, kcu.column_name, kcu.ordinal_position \
-         FROM information_schema.table_constraints tc \
-         JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
-         WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'app' ORDER BY 1, 4",
-    )
-    .await;
-    assert_eq!(keys, [["m", "m_pkey", "id", "1"], ["pairs", "pairs_pkey", "b", "1"], ["pairs", "pairs_pkey", "a", "2"]]);
-    // NOT NULL columns are CHECK constraints, as PostgreSQL lists them.
-    let checks = text_rows(
-        &root,
-        "SELECT count(*) FROM information_schema.table_constraints \
-         WHERE table_name = 'm' AND constraint_type = 'CHECK' AND constraint_name LIKE '%\\_not\\_null'",
-    )
-    .await;
-    assert_eq!(checks, [["2"]]);
 }
 
 /// The queries tokio-postgres and sqlx send to look up a type OID they do
