@@ -55,31 +55,6 @@ async fn user_tables_isolate_every_user() {
     assert_eq!(ids[0][1], "t");
 }
 
-#[tokio::test]
-async fn shared_tables_follow_their_access_level() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    root.batch_execute(
-        "CREATE SHARED TABLE app.secrets (k TEXT PRIMARY KEY) WITH (ACCESS_LEVEL = 'DBA');
-         CREATE SHARED TABLE app.internal (k TEXT PRIMARY KEY) WITH (ACCESS_LEVEL = 'RESTRICTED');
-         INSERT INTO app.products VALUES ('a', 'A', 9.99), ('b', 'B', 1.5);",
-    )
-    .await
-    .expect("setup");
-    let alice = server.connect("alice", "alice-pw").await.expect("alice");
-    let svc = server.connect("svc", "svc-pw").await.expect("svc");
-    assert_eq!(text_rows(&alice, "SELECT sku, price FROM app.products ORDER BY sku").await, [["a", "9.99"], ["b", "1.50"]]);
-    assert_eq!(error_code(&alice, "INSERT INTO app.products VALUES ('c', 'C', 1)").await, "42501");
-    svc.batch_execute("INSERT INTO app.products VALUES ('c', 'C', 1)").await.expect("service writes PUBLIC");
-    assert_eq!(error_code(&alice, "SELECT * FROM app.plain").await, "42501", "PRIVATE is the default");
-    svc.batch_execute("INSERT INTO app.plain VALUES (1, 'x')").await.expect("service writes PRIVATE");
-    assert_eq!(text_rows(&svc, "SELECT * FROM app.internal").await.len(), 0);
-    assert_eq!(error_code(&svc, "INSERT INTO app.internal VALUES ('x')").await, "42501");
-    assert_eq!(error_code(&svc, "SELECT * FROM app.secrets").await, "42501");
-    root.batch_execute("INSERT INTO app.secrets VALUES ('s')").await.expect("dba writes DBA");
-    assert_eq!(error_code(&alice, "CREATE TABLE app.mine (a INT)").await, "42501");
-}
-
 /// What a unique violation carries besides its SQLSTATE, and writes
 /// through the extended protocol (the rest of INSERT's checks are in
 /// `tests/sql/statements/writes.slt`).
@@ -96,6 +71,7 @@ async fn a_duplicate_key_names_its_constraint_and_key() {
     let inserted = root.execute("INSERT INTO app.plain VALUES ($1, $2)", &[&42i32, &"p"]).await.expect("prepared insert");
     assert_eq!(inserted, 1);
 }
+
 #[tokio::test]
 async fn tables_without_a_key_drop_and_restart() {
     let mut server = Server::start();
@@ -126,48 +102,6 @@ async fn tables_without_a_key_drop_and_restart() {
     assert_eq!(error_code(&root, "DROP NAMESPACE app").await, "2BP01");
     root.batch_execute("DROP NAMESPACE app CASCADE").await.expect("cascade");
     assert!(text_rows(&root, "SELECT * FROM system.tables").await.is_empty());
-}
-
-#[tokio::test]
-async fn update_and_delete_with_any_where() {
-    let server = Server::start();
-    let root = setup(&server).await;
-    let alice = server.connect("alice", "alice-pw").await.expect("alice");
-    let bob = server.connect("bob", "bob-pw").await.expect("bob");
-    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
-        client
-            .batch_execute(&format!(
-                "INSERT INTO app.messages (id, conversation_id, body) VALUES (1, 1, '{name} 1'), (2, 1, '{name} 2'), (3, 2, '{name} 3')"
-            ))
-            .await
-            .expect("insert");
-    }
-    let updated = alice.execute("UPDATE app.messages SET body = 'edited' WHERE id = $1", &[&2i64]).await.expect("update");
-    assert_eq!(updated, 1);
-    // A subquery in the WHERE is honoured, never widened to every row.
-    let deleted = alice
-        .execute("DELETE FROM app.messages WHERE id IN (SELECT id FROM app.messages WHERE body = 'edited')", &[])
-        .await
-        .expect("delete");
-    assert_eq!(deleted, 1);
-    assert_eq!(text_rows(&alice, "SELECT id, body FROM app.messages ORDER BY id").await, [["1", "alice 1"], ["3", "alice 3"]]);
-    // A filter that is always false changes nothing.
-    assert_eq!(alice.execute("DELETE FROM app.messages WHERE 1 = 0", &[]).await.expect("delete"), 0);
-    // Deleting everything empties only the caller's partition.
-    assert_eq!(alice.execute("DELETE FROM app.messages", &[]).await.expect("delete all"), 2);
-    assert_eq!(text_rows(&alice, "SELECT count(*) FROM app.messages").await, [["0"]]);
-    assert_eq!(text_rows(&bob, "SELECT body FROM app.messages ORDER BY id").await, [["bob 1"], ["bob 2"], ["bob 3"]]);
-    // UPDATE checks NOT NULL and writes nothing when a row fails.
-    assert_eq!(error_code(&bob, "UPDATE app.messages SET body = NULL WHERE id = 3").await, "23502");
-    assert_eq!(text_rows(&bob, "SELECT body FROM app.messages WHERE id = 3").await, [["bob 3"]]);
-    let updated = bob.execute("UPDATE app.messages SET conversation_id = conversation_id + 10", &[]).await.expect("update all");
-    assert_eq!(updated, 3);
-    assert_eq!(text_rows(&bob, "SELECT min(conversation_id) FROM app.messages").await, [["11"]]);
-    // Shared tables: access levels apply to writes.
-    root.batch_execute("INSERT INTO app.products VALUES ('a', 'A', 1), ('b', 'B', 2)").await.expect("products");
-    assert_eq!(error_code(&alice, "DELETE FROM app.products WHERE sku = 'a'").await, "42501");
-    assert_eq!(root.execute("UPDATE app.products SET price = price * 2 WHERE sku = 'b'", &[]).await.expect("update"), 1);
-    assert_eq!(text_rows(&alice, "SELECT price FROM app.products WHERE sku = 'b'").await, [["4.00"]]);
 }
 
 #[tokio::test]

@@ -189,9 +189,9 @@ impl ScalarUDFImpl for JsonGet {
                     let text = documents.value(row);
                     let document: serde_json::Value = serde_json::from_str(text).map_err(|_| {
                         datafusion::error::DataFusionError::External(Box::new(
-                            cairn_types::CairnError::InvalidTextRepresentation(format!(
-                                "invalid input syntax for type json: \"{text}\""
-                            )),
+                            cairn_types::CairnError::InvalidTextRepresentation(
+                                "invalid input syntax for type json".into(),
+                            ),
                         ))
                     })?;
                     key.find(&document)

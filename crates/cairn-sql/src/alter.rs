@@ -139,7 +139,7 @@ pub fn apply(def: &mut TableDef, w: &mut Writer, changes: &[TableChange], fills:
                     row.values.resize(index, Value::Null);
                     let value = fill.next()?;
                     if value.is_null() && !column.nullable {
-                        return Err(CairnError::NotNullViolation { column: column.name.clone() });
+                        return Err(CairnError::ColumnContainsNulls { table: def.name.clone(), column: column.name.clone() });
                     }
                     row.values.push(value);
                     Ok(true)
@@ -200,9 +200,10 @@ pub fn apply(def: &mut TableDef, w: &mut Writer, changes: &[TableChange], fills:
             TableChange::SetNotNull { column, not_null: true } => {
                 let index = position(def, column)?;
                 def.columns[index].nullable = false;
+                let table = &def.name;
                 w.rewrite_rows(def.id, |row| match row.values.get(index) {
                     Some(value) if !value.is_null() => Ok(false),
-                    _ => Err(CairnError::NotNullViolation { column: column.clone() }),
+                    _ => Err(CairnError::ColumnContainsNulls { table: table.clone(), column: column.clone() }),
                 })?;
             }
             TableChange::RenameTable { to } => def.name = to.clone(),

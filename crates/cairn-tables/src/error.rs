@@ -80,21 +80,39 @@ fn classify(error: &DataFusionError) -> CairnError {
         DataFusionError::Plan(plan) => classify_plan(plan),
         DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
             ArrowError::DivideByZero => CairnError::DivisionByZero,
-            ArrowError::CastError(m) | ArrowError::ParseError(m) => {
-                CairnError::InvalidTextRepresentation(m.clone())
-            }
+            ArrowError::CastError(m) | ArrowError::ParseError(m) => invalid_text(m),
             ArrowError::ArithmeticOverflow(m) => CairnError::NumericValueOutOfRange(m.clone()),
             _ => internal(error),
         },
         DataFusionError::Execution(m) if m.contains("Divide by zero") => CairnError::DivisionByZero,
-        DataFusionError::Execution(m) if m.contains("Cannot cast") => {
-            CairnError::InvalidTextRepresentation(m.clone())
-        }
+        DataFusionError::Execution(m) if m.contains("Cannot cast") => invalid_text(m),
         DataFusionError::Execution(m) if m.contains("Overflow") || m.contains("overflow") => {
             CairnError::NumericValueOutOfRange(m.clone())
         }
         _ => internal(error),
     }
+}
+
+/// A failed cast of text, in PostgreSQL's words where Arrow's say which
+/// text and type: `Cannot cast string 'abc' to value of Int32 type` is
+/// `invalid input syntax for type integer: "abc"`.
+fn invalid_text(message: &str) -> CairnError {
+    let parsed = message.split_once("Cannot cast string '").and_then(|(_, rest)| {
+        let (text, rest) = rest.rsplit_once("' to value of ")?;
+        let arrow_type = rest.strip_suffix(" type")?;
+        let pg_type = match arrow_type {
+            "Int16" => "smallint",
+            "Int32" => "integer",
+            "Int64" => "bigint",
+            "Float32" => "real",
+            "Float64" => "double precision",
+            "Boolean" => "boolean",
+            name if name.starts_with("Decimal") => "numeric",
+            _ => return None,
+        };
+        Some(format!("invalid input syntax for type {pg_type}: \"{text}\""))
+    });
+    CairnError::InvalidTextRepresentation(parsed.unwrap_or_else(|| message.to_owned()))
 }
 
 /// Planning errors: DataFusion says what went wrong only in its message.
@@ -139,6 +157,20 @@ fn internal(error: &DataFusionError) -> CairnError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_cast_of_text_reads_as_postgresql_says_it() {
+        let cases = [
+            ("Cast error: Cannot cast string 'abc' to value of Int32 type", "invalid input syntax for type integer: \"abc\""),
+            ("Cannot cast string 'it's' to value of Int64 type", "invalid input syntax for type bigint: \"it's\""),
+            ("Cannot cast string '1.x' to value of Decimal128(10, 2) type", "invalid input syntax for type numeric: \"1.x\""),
+            ("Cannot cast string 'x' to value of Utf8View type", "Cannot cast string 'x' to value of Utf8View type"),
+        ];
+        for (arrow, postgres) in cases {
+            let CairnError::InvalidTextRepresentation(message) = super::invalid_text(arrow) else { panic!("22P02") };
+            assert_eq!(message, postgres);
+        }
+    }
 
     #[test]
     fn cairn_errors_survive_the_round_trip() {

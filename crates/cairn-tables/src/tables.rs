@@ -549,7 +549,7 @@ fn check_row(def: &TableDef, row: &[Value]) -> cairn_types::Result<()> {
     for (column, value) in def.columns.iter().zip(row) {
         match (value, &column.data_type) {
             (Value::Null, _) if !column.nullable => {
-                return Err(CairnError::NotNullViolation { column: column.name.clone() })
+                return Err(CairnError::NotNullViolation { table: def.name.clone(), column: column.name.clone() })
             }
             (Value::Text(text), DataType::Varchar { max_len: Some(max) }) if text.chars().count() > *max as usize => {
                 return Err(CairnError::StringDataRightTruncation(format!(

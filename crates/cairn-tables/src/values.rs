@@ -85,9 +85,10 @@ fn text_value(data_type: &DataType, text: &str) -> Result<Value> {
         DataType::Uuid => uuid::Uuid::try_parse(text.trim())
             .map(|uuid| Value::Text(uuid.hyphenated().to_string()))
             .map_err(|_| invalid(data_type, text)),
+        // PostgreSQL names json for both and leaves the text to its DETAIL.
         DataType::Json | DataType::Jsonb => match serde_json::from_str::<serde_json::Value>(text) {
             Ok(_) => Ok(Value::Text(text.to_owned())),
-            Err(_) => Err(invalid(data_type, text)),
+            Err(_) => Err(CairnError::InvalidTextRepresentation("invalid input syntax for type json".into())),
         },
         _ => Ok(Value::Text(text.to_owned())),
     }

@@ -107,7 +107,9 @@ pub enum CairnError {
     /// One statement would change the same row twice.
     CardinalityViolation(String),
     /// A NOT NULL column got NULL.
-    NotNullViolation { column: String },
+    NotNullViolation { table: String, column: String },
+    /// A column made NOT NULL (by ADD COLUMN or SET NOT NULL) holds NULL.
+    ColumnContainsNulls { table: String, column: String },
     /// A unique key or unique index already holds this value.
     UniqueViolation { constraint: String, detail: String },
     /// Unknown user or wrong password. Deliberately one variant: the client
@@ -192,7 +194,7 @@ impl CairnError {
             CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
             CairnError::CharacterNotInRepertoire(_) => SqlState::CHARACTER_NOT_IN_REPERTOIRE,
             CairnError::CardinalityViolation(_) => SqlState::CARDINALITY_VIOLATION,
-            CairnError::NotNullViolation { .. } => SqlState::NOT_NULL_VIOLATION,
+            CairnError::NotNullViolation { .. } | CairnError::ColumnContainsNulls { .. } => SqlState::NOT_NULL_VIOLATION,
             CairnError::UniqueViolation { .. } => SqlState::UNIQUE_VIOLATION,
             CairnError::AuthenticationFailed { .. } => SqlState::INVALID_PASSWORD,
             CairnError::InsufficientPrivilege(_) => SqlState::INSUFFICIENT_PRIVILEGE,
@@ -297,8 +299,11 @@ impl fmt::Display for CairnError {
             | CairnError::SessionTerminated(m)
             | CairnError::StackDepthExceeded(m)
             | CairnError::OutOfMemory(m) => f.write_str(m),
-            CairnError::NotNullViolation { column } => {
-                write!(f, "null value in column \"{column}\" violates not-null constraint")
+            CairnError::NotNullViolation { table, column } => {
+                write!(f, "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")
+            }
+            CairnError::ColumnContainsNulls { table, column } => {
+                write!(f, "column \"{column}\" of relation \"{table}\" contains null values")
             }
             CairnError::UniqueViolation { constraint, .. } => {
                 write!(f, "duplicate key value violates unique constraint \"{constraint}\"")
@@ -347,7 +352,7 @@ mod tests {
             (CairnError::CardinalityViolation(String::new()), "21000"),
             (CairnError::BadCopyFileFormat(String::new()), "22P04"),
             (CairnError::CharacterNotInRepertoire(String::new()), "22021"),
-            (CairnError::NotNullViolation { column: "c".into() }, "23502"),
+            (CairnError::NotNullViolation { table: "t".into(), column: "c".into() }, "23502"),
             (
                 CairnError::UniqueViolation { constraint: "k".into(), detail: String::new() },
                 "23505",
