@@ -10,7 +10,8 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 work="$(mktemp -d)"
 chmod 755 "$work"
 # PostgreSQL refuses to run as root: run it as the postgres account.
-as_postgres() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$work"; runuser -u postgres -- "$@"; else "$@"; fi; }
+# (From $work: the clone may be somewhere the postgres account cannot enter.)
+as_postgres() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$work"; (cd "$work" && runuser -u postgres -- "$@"); else "$@"; fi; }
 cleanup() {
   as_postgres "$pg_bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"
