@@ -95,9 +95,14 @@ fn classify(error: &DataFusionError) -> CairnError {
 
 /// A failed cast of text, in PostgreSQL's words where Arrow's say which
 /// text and type: `Cannot cast string 'abc' to value of Int32 type` is
-/// `invalid input syntax for type integer: "abc"`.
+/// `invalid input syntax for type integer: "abc"` (booleans: `Cannot cast
+/// value 'maybe' to value of Boolean type`).
 fn invalid_text(message: &str) -> CairnError {
-    let parsed = message.split_once("Cannot cast string '").and_then(|(_, rest)| {
+    let text_and_type = message
+        .split_once("Cannot cast string '")
+        .or_else(|| message.split_once("Cannot cast value '"))
+        .map(|(_, rest)| rest);
+    let parsed = text_and_type.and_then(|rest| {
         let (text, rest) = rest.rsplit_once("' to value of ")?;
         let arrow_type = rest.strip_suffix(" type")?;
         let pg_type = match arrow_type {
@@ -164,6 +169,7 @@ mod tests {
             ("Cast error: Cannot cast string 'abc' to value of Int32 type", "invalid input syntax for type integer: \"abc\""),
             ("Cannot cast string 'it's' to value of Int64 type", "invalid input syntax for type bigint: \"it's\""),
             ("Cannot cast string '1.x' to value of Decimal128(10, 2) type", "invalid input syntax for type numeric: \"1.x\""),
+            ("Cannot cast value 'maybe' to value of Boolean type", "invalid input syntax for type boolean: \"maybe\""),
             ("Cannot cast string 'x' to value of Utf8View type", "Cannot cast string 'x' to value of Utf8View type"),
         ];
         for (arrow, postgres) in cases {
