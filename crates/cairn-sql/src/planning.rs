@@ -6,7 +6,9 @@ use cairn_pg::postgres::rewrites;
 use cairn_types::CairnError;
 use datafusion::common::{DataFusionError, Result, SchemaError};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast;
+use datafusion::common::TableReference;
 
 use crate::ddl::ident_name;
 
@@ -24,12 +26,35 @@ pub async fn plan(
         rewrites::rewrite_statement(inner);
         insert_target = InsertTarget::of(inner);
     }
+    // The tables as the statement names them, for an error that names one.
+    let written = resolve_table_references(&statement, true).map(|(tables, _)| tables).unwrap_or_default();
     let plan = state.statement_to_plan(statement).await.map_err(|error| match &insert_target {
         Some(target) => target.name_unknown_column(error),
         None => error,
-    })?;
+    });
+    let plan = plan.map_err(|error| name_missing_relation(error, &written))?;
     crate::allowed::check(&plan).map_err(cairn_tables::error::to_df)?;
     Ok(plan)
+}
+
+/// DataFusion names a missing table by its resolved name
+/// (`cairn.app.nope`); PostgreSQL as the statement wrote it: `relation
+/// "app.nope" does not exist`, or `"nope"` if it was not qualified.
+fn name_missing_relation(error: DataFusionError, written: &[TableReference]) -> DataFusionError {
+    // A FROM clause's error comes wrapped in a Diagnostic.
+    let DataFusionError::Plan(message) = error.find_root() else { return error };
+    let Some(resolved) = message.strip_prefix("table '").and_then(|rest| rest.strip_suffix("' not found")) else {
+        return error;
+    };
+    let mut parts = resolved.rsplit('.');
+    let (Some(table), schema) = (parts.next(), parts.next()) else { return error };
+    let named = written.iter().find(|name| name.table() == table && name.schema().is_none_or(|s| Some(s) == schema));
+    let Some(named) = named else { return error };
+    let as_written = match named.schema() {
+        Some(schema) => format!("{schema}.{table}"),
+        None => table.to_owned(),
+    };
+    cairn_tables::error::to_df(CairnError::UndefinedTable(format!("relation \"{as_written}\" does not exist")))
 }
 
 /// An INSERT's table and the columns it lists, to name an unknown column
