@@ -34,17 +34,21 @@ use crate::scan_exec::in_memory;
 #[derive(Clone)]
 pub struct Partitions {
     count: usize,
-    /// Set by the first partition to run.
-    found: Arc<Mutex<Option<Arc<Found>>>>,
+    /// Set by the first partition to run; `None` for one partition, which
+    /// shares nothing (a point read makes no allocation for it).
+    found: Option<Arc<Mutex<Option<Arc<Found>>>>>,
 }
 
 impl Partitions {
     pub fn one() -> Partitions {
-        Partitions::of(1)
+        Partitions { count: 1, found: None }
     }
 
     fn of(count: usize) -> Partitions {
-        Partitions { count: count.max(1), found: Arc::default() }
+        match count {
+            0 | 1 => Partitions::one(),
+            count => Partitions { count, found: Some(Arc::default()) },
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -53,7 +57,8 @@ impl Partitions {
 
     /// What the first partition found, finding it now if this is the first.
     fn found(&self, find: impl FnOnce() -> cairn_types::Result<Found>) -> cairn_types::Result<Arc<Found>> {
-        let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(shared) = &self.found else { return find().map(Arc::new) };
+        let mut found = shared.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = found.as_ref() {
             return Ok(Arc::clone(found));
         }
