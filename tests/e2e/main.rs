@@ -3,6 +3,7 @@
 
 mod alter;
 mod auth;
+mod conformance;
 mod copy;
 mod direct;
 mod durability;
@@ -12,7 +13,6 @@ mod loads;
 mod pg_catalog;
 mod raw;
 mod scans;
-mod sql_scripts;
 mod system_tables;
 mod tables;
 mod tls;

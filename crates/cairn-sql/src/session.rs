@@ -341,6 +341,17 @@ async fn plan_sql(ctx: &SessionContext, statement: DfStatement) -> Result<DataFr
     ctx.execute_logical_plan(plan).await.map_err(from_df)
 }
 
+/// The columns a statement's Describe shows: its RETURNING list's, none
+/// for INSERT, UPDATE and DELETE without one (DataFusion's plan has a
+/// count column, which Describe must not show), else its plan's.
+fn described_schema(ctx: &SessionContext, plan: &LogicalPlan, extras: &Extras) -> Result<SchemaRef> {
+    Ok(match (&extras.returning, plan) {
+        (Some(returning), plan) => returning.schema(ctx, &target_def(plan)?)?,
+        (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
+        (None, plan) => Arc::clone(plan.schema().inner()),
+    })
+}
+
 /// Plans `statement`; see [`crate::planning::plan`].
 async fn plan_query(ctx: &SessionContext, statement: DfStatement) -> Result<LogicalPlan> {
     crate::planning::plan(&ctx.state(), statement).await.map_err(from_df)
@@ -1146,14 +1157,19 @@ impl Session {
             Statement::Query(query) => {
                 let Query { statement, extras } = *query;
                 let (planned, param_types) = self.plan_statement(statement, extras).await?;
-                let schema = match (&planned.extras.returning, &planned.plan) {
-                    (Some(returning), plan) => returning.schema(&self.ctx, &target_def(plan)?)?,
-                    // INSERT, UPDATE and DELETE return no rows (DataFusion's
-                    // plan has a count column, which Describe must not show).
-                    (None, LogicalPlan::Dml(_)) => Arc::new(Schema::empty()),
-                    (None, plan) => Arc::clone(plan.schema().inner()),
-                };
+                let schema = described_schema(&self.ctx, &planned.plan, &planned.extras)?;
                 Ok(Prepared { kind: PreparedKind::Plan(Box::new(planned)), param_types, schema })
+            }
+            Statement::ExecuteAs { ref user, statement: ref inner } => {
+                let schema = match inner.as_ref() {
+                    Statement::Query(query) => {
+                        let ctx = self.context_as(user)?;
+                        let plan = plan_query(&ctx, query.statement.clone()).await?;
+                        described_schema(&ctx, &plan, &query.extras)?
+                    }
+                    _ => Arc::new(Schema::empty()),
+                };
+                Ok(Prepared { kind: PreparedKind::Statement(statement), param_types: vec![], schema })
             }
             Statement::Show { name } => {
                 let schema = match &name {
@@ -1280,13 +1296,7 @@ impl Session {
     /// with `name`'s view of every table (its partition of user tables, its
     /// access to shared ones), by a service or an administrator.
     async fn execute_as(&self, username: &str, statement: Statement) -> Result<Output> {
-        let catalog = self.engine.catalog();
-        let target = catalog
-            .live_user(&catalog.snapshot(), username)?
-            .ok_or_else(|| {
-                cairn_catalog::access::unknown_user(&self.actor, username, cairn_catalog::access::UserOp::ExecuteAs)
-            })?;
-        cairn_catalog::access::check_execute_as(&self.actor, &target)?;
+        let ctx = self.context_as(username)?;
         let Query { statement, extras } = match statement {
             Statement::Query(query) => *query,
             _ => {
@@ -1295,13 +1305,26 @@ impl Session {
                 ))
             }
         };
+        let mut guard = self.start_statement();
+        let df = guard.run(plan_sql(&ctx, statement)).await?;
+        self.run_dataframe(&ctx, df, guard, &extras).await
+    }
+
+    /// A planning context with `username`'s view of every table, for
+    /// `EXECUTE AS USER`, once the session's user may act as them.
+    fn context_as(&self, username: &str) -> Result<SessionContext> {
+        let catalog = self.engine.catalog();
+        let target = catalog
+            .live_user(&catalog.snapshot(), username)?
+            .ok_or_else(|| {
+                cairn_catalog::access::unknown_user(&self.actor, username, cairn_catalog::access::UserOp::ExecuteAs)
+            })?;
+        cairn_catalog::access::check_execute_as(&self.actor, &target)?;
         let target = Actor::of(&target);
         let ctx = build_context(&self.engine, &target, &self.transaction, &self.statement, &self.insert)?;
         let settings = self.state().settings.clone();
         configure_context(&ctx, catalog, &settings, &target.username, &self.database);
-        let mut guard = self.start_statement();
-        let df = guard.run(plan_sql(&ctx, statement)).await?;
-        self.run_dataframe(&ctx, df, guard, &extras).await
+        Ok(ctx)
     }
 
     /// Runs a planned statement: an INSERT to completion (one atomic

@@ -1,6 +1,11 @@
-//! SQL behaviour pinned in scripts: every `tests/sql/**/*.slt` runs, in
-//! sqllogictest form, against a fresh server of its own, over the simple
-//! query protocol as psql speaks it.
+//! The differential suite: SQL behaviour pinned in scripts whose
+//! expectations are PostgreSQL's answers. Every `tests/conformance/**/*.slt`
+//! runs, in sqllogictest form, twice, each time against a fresh server of
+//! its own: over the simple query protocol as psql speaks it (results in
+//! text), and over the extended protocol as drivers speak it (each
+//! statement parsed, bound and executed, results in binary, written as
+//! PostgreSQL's text by `binary`). A record of several statements runs
+//! over the simple protocol both times, as the extended one takes one.
 //!
 //! - `query` records compare rows as text (`NULL` for NULL, `(empty)` for
 //!   the empty string); `statement error <regex>` matches the error, which
@@ -12,18 +17,20 @@
 //! - `connection <name>` runs the next record on a connection of its own
 //!   (opened as root on first use); `\connect <user> <password>` as a
 //!   statement makes the current connection log in again as that user.
-//! - `CAIRN_SQL_UPDATE=1 cargo test --workspace --test e2e sql_scripts`
-//!   rewrites the expected output in place from what the server answers,
-//!   so that a change reviews as a diff (errors are then written as
-//!   `SQLSTATE: message`).
 //! - `CAIRN_SQL_ORACLE='host=… port=… user=postgres'` runs the scripts
 //!   against that PostgreSQL instead, each in a database of its own, to
-//!   check that their expectations are PostgreSQL's. The engine is then
+//!   check that their expectations are PostgreSQL's (`.ci/pg-oracle.sh`
+//!   starts a PostgreSQL and does so; CI runs it). The engine is then
 //!   `postgresql`: scripts of CairnDB's own statements (user and shared
-//!   tables, users, `\connect`) live under `tests/sql/cairndb/` and are
+//!   tables, users, `\connect`) live under `tests/conformance/cairndb/` and are
 //!   not run there, and records where CairnDB deliberately differs say
 //!   `skipif postgresql`, beside an `onlyif postgresql` record with
 //!   PostgreSQL's answer (each difference is in `docs/compatibility.md`).
+//! - `CAIRN_SQL_UPDATE=1` rewrites the expected output in place from what
+//!   the server answers, so that a change reviews as a diff (errors are
+//!   then written as `SQLSTATE: message`). With `CAIRN_SQL_ORACLE` that is
+//!   the record mode: write the queries, record PostgreSQL's answers
+//!   (`.ci/pg-oracle.sh --record`), then make CairnDB give them.
 //!
 //! Written on the `sqllogictest` crate (the format DataFusion, RisingWave
 //! and others test with); only the driver below is ours.
@@ -31,15 +38,75 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use cairn_e2e::Server;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 use tokio_postgres::{Client, SimpleQueryMessage};
+
+mod binary;
+
+/// How a run's statements reach the server.
+#[derive(Clone, Copy, Debug)]
+enum Protocol {
+    /// One Query message, results in text.
+    Simple,
+    /// Parse, Bind, Execute, results in binary.
+    Extended,
+}
 
 /// One connection of a script.
 struct Connection {
     server: tokio_postgres::Config,
     client: Client,
     engine: &'static str,
+    protocol: Protocol,
+}
+
+/// A statement's answer: its rows (`None` when it returns none) and the
+/// count of its command tag.
+struct Answer {
+    rows: Option<Vec<Vec<Option<String>>>>,
+    count: u64,
+}
+
+impl Connection {
+    async fn simple(&self, sql: &str) -> Result<Answer, Failure> {
+        let mut answer = Answer { rows: None, count: 0 };
+        for message in self.client.simple_query(sql).await? {
+            match message {
+                SimpleQueryMessage::RowDescription(_) => answer.rows = Some(answer.rows.take().unwrap_or_default()),
+                SimpleQueryMessage::Row(row) => answer
+                    .rows
+                    .get_or_insert_with(Vec::new)
+                    .push((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect()),
+                SimpleQueryMessage::CommandComplete(count) => answer.count = count,
+                _ => {}
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn extended(&self, sql: &str) -> Result<Answer, Failure> {
+        let statement = self.client.prepare(sql).await?;
+        if statement.columns().is_empty() {
+            let count = self.client.execute(&statement, &[]).await?;
+            return Ok(Answer { rows: None, count });
+        }
+        let mut rows = Vec::new();
+        for row in self.client.query(&statement, &[]).await? {
+            let values = (0..row.len())
+                .map(|i| {
+                    let raw: binary::Raw = row.try_get(i)?;
+                    raw.bytes
+                        .map(|bytes| binary::text(&raw.ty, &bytes))
+                        .transpose()
+                        .map_err(|e| Failure { sqlstate: None, message: format!("column {i}: {e}") })
+                })
+                .collect::<Result<_, Failure>>()?;
+            rows.push(values);
+        }
+        Ok(Answer { count: rows.len() as u64, rows: Some(rows) })
+    }
 }
 
 /// A statement's failure: the server's SQLSTATE and message, or the
@@ -94,36 +161,30 @@ impl AsyncDB for Connection {
             self.client = connect(&config).await?;
             return Ok(DBOutput::StatementComplete(0));
         }
-        let mut columns = None;
-        let mut rows = Vec::new();
-        let mut count = 0;
-        let messages = self.client.simple_query(sql).await?;
+        let answer = match self.protocol {
+            Protocol::Extended if is_one_statement(sql) => self.extended(sql).await?,
+            _ => self.simple(sql).await?,
+        };
+        let Some(rows) = answer.rows else {
+            return Ok(DBOutput::StatementComplete(answer.count));
+        };
         if is_explain(sql) {
-            return Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any], rows: physical_plan(&messages) });
+            return Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any], rows: physical_plan(&rows) });
         }
-        for message in messages {
-            match message {
-                SimpleQueryMessage::RowDescription(description) => columns = Some(description.len()),
-                SimpleQueryMessage::Row(row) => {
-                    columns = Some(row.len());
-                    rows.push(
-                        (0..row.len())
-                            .map(|i| match row.get(i) {
-                                None => "NULL".to_owned(),
-                                Some("") => "(empty)".to_owned(),
-                                Some(text) => text.to_owned(),
-                            })
-                            .collect(),
-                    );
-                }
-                SimpleQueryMessage::CommandComplete(rows) => count = rows,
-                _ => {}
-            }
-        }
-        Ok(match columns {
-            Some(columns) => DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows },
-            None => DBOutput::StatementComplete(count),
-        })
+        let columns = rows.first().map_or(1, Vec::len);
+        let rows = rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|value| match value.as_deref() {
+                        None => "NULL".to_owned(),
+                        Some("") => "(empty)".to_owned(),
+                        Some(_) => value.expect("some"),
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows })
     }
 
     async fn shutdown(&mut self) {}
@@ -145,14 +206,29 @@ fn is_explain(sql: &str) -> bool {
     sql.trim_start().get(..7).is_some_and(|word| word.eq_ignore_ascii_case("explain"))
 }
 
+/// Whether `sql` is one statement, which the extended protocol takes
+/// (a `;` outside quotes with more after it makes several).
+fn is_one_statement(sql: &str) -> bool {
+    let mut quote = None;
+    let mut chars = sql.trim().trim_end_matches(';').chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, ';') => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 /// The lines of the physical plan of an EXPLAIN's rows, a line to a row,
 /// partition counts written `N`.
-fn physical_plan(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
+fn physical_plan(rows: &[Vec<Option<String>>]) -> Vec<Vec<String>> {
     let counts = regex::Regex::new(r"(partitions=|RoundRobinBatch\(|\], )\d+").expect("regex");
-    messages
-        .iter()
-        .filter_map(|message| match message {
-            SimpleQueryMessage::Row(row) if row.get(0) == Some("physical_plan") => row.get(1),
+    rows.iter()
+        .filter_map(|row| match row.as_slice() {
+            [Some(kind), Some(plan)] if kind == "physical_plan" => Some(plan.as_str()),
             _ => None,
         })
         .flat_map(str::lines)
@@ -166,7 +242,7 @@ fn scripts(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read tests/sql") {
+        for entry in std::fs::read_dir(&dir).expect("read tests/conformance") {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 pending.push(path);
@@ -212,6 +288,9 @@ impl Target {
             // fail the record instead (CairnDB never waits, see
             // docs/compatibility.md).
             format!("ALTER DATABASE {database} SET lock_timeout = '3s'"),
+            // CairnDB's sessions start in UTC; the binary decoder writes
+            // timestamptz in UTC.
+            format!("ALTER DATABASE {database} SET timezone = 'UTC'"),
         ] {
             admin.batch_execute(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
@@ -227,11 +306,10 @@ impl Target {
 }
 
 #[tokio::test]
-async fn sql_scripts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+async fn scripts_answer_as_postgresql_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
     let update = std::env::var_os("CAIRN_SQL_UPDATE").is_some();
     let oracle = std::env::var("CAIRN_SQL_ORACLE").ok();
-    let mut failures = Vec::new();
     let mut all = scripts(&dir);
     assert!(!all.is_empty(), "no scripts under {}", dir.display());
     if oracle.is_some() {
@@ -239,25 +317,36 @@ async fn sql_scripts() {
         let own = dir.join("cairndb");
         all.retain(|script| !script.starts_with(&own));
     }
-    for (number, script) in all.into_iter().enumerate() {
-        let (target, config, engine) = Target::new(oracle.as_deref(), number).await;
-        let mut runner = Runner::new(move || {
-            let config = config.clone();
-            async move { Ok(Connection { client: connect(&config).await?, server: config, engine }) }
-        });
-        runner.with_column_validator(any_columns);
-        let outcome = match update {
-            true => runner
-                .update_test_file(&script, " ", sqllogictest::default_validator, sqllogictest::default_normalizer, any_columns)
-                .await
-                .map_err(|e| e.to_string()),
-            false => runner.run_file_async(&script).await.map_err(|e| e.display(false).to_string()),
-        };
-        if let Err(error) = outcome {
-            failures.push(format!("{}:\n{error}", script.display()));
-        }
-        drop(runner);
-        target.finish().await;
-    }
-    assert!(failures.is_empty(), "{} script(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    // Recording rewrites each file once, from the simple protocol; a
+    // check runs each file over both.
+    let protocols: &[Protocol] = if update { &[Protocol::Simple] } else { &[Protocol::Simple, Protocol::Extended] };
+    let runs = all.iter().flat_map(|script| protocols.iter().map(move |protocol| (script, *protocol)));
+    let failures: Vec<String> = futures::stream::iter(runs.enumerate())
+        .map(|(number, (script, protocol))| run_script(script, protocol, number, update, oracle.as_deref()))
+        .buffer_unordered(4)
+        .filter_map(|failure| async move { failure })
+        .collect()
+        .await;
+    assert!(failures.is_empty(), "{} script run(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// Runs (or, with `update`, rewrites) one script over one protocol on a
+/// fresh target; its failure, if any.
+async fn run_script(script: &Path, protocol: Protocol, number: usize, update: bool, oracle: Option<&str>) -> Option<String> {
+    let (target, config, engine) = Target::new(oracle, number).await;
+    let mut runner = Runner::new(move || {
+        let config = config.clone();
+        async move { Ok(Connection { client: connect(&config).await?, server: config, engine, protocol }) }
+    });
+    runner.with_column_validator(any_columns);
+    let outcome = match update {
+        true => runner
+            .update_test_file(script, " ", sqllogictest::default_validator, sqllogictest::default_normalizer, any_columns)
+            .await
+            .map_err(|e| e.to_string()),
+        false => runner.run_file_async(script).await.map_err(|e| e.display(false).to_string()),
+    };
+    drop(runner);
+    target.finish().await;
+    outcome.err().map(|error| format!("{} ({protocol:?} protocol):\n{error}", script.display()))
 }
