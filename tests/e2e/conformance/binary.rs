@@ -5,7 +5,7 @@
 //! (`CAIRN_SQL_ORACLE`) checks these functions against PostgreSQL's own
 //! text output. A type without a function here fails its record loudly.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use tokio_postgres::types::{FromSql, Kind, Type};
 
 /// One column's raw binary value (`None` for NULL) with its type.
@@ -30,10 +30,11 @@ impl<'a> FromSql<'a> for Raw {
 
 type Decoded = Result<String, String>;
 
-/// The text PostgreSQL would send for this binary value.
-pub fn text(ty: &Type, bytes: &[u8]) -> Decoded {
+/// The text PostgreSQL would send for this binary value, in a session
+/// whose `TimeZone` is `zone`.
+pub fn text(ty: &Type, bytes: &[u8], zone: chrono_tz::Tz) -> Decoded {
     if let Kind::Array(element) = ty.kind() {
-        return array(element, bytes);
+        return array(element, bytes, zone);
     }
     let mut reader = Reader(bytes);
     let text = match *ty {
@@ -72,8 +73,7 @@ pub fn text(ty: &Type, bytes: &[u8]) -> Decoded {
         },
         Type::TIME => time_of_day(reader.i64()?),
         Type::TIMESTAMP => timestamp(reader.i64()?, ""),
-        // The scripts' sessions run in UTC (as the runner sets TimeZone).
-        Type::TIMESTAMPTZ => timestamp(reader.i64()?, "+00"),
+        Type::TIMESTAMPTZ => timestamptz(reader.i64()?, zone),
         Type::INTERVAL => {
             let micros = reader.i64()?;
             let days = reader.i32()?;
@@ -81,6 +81,7 @@ pub fn text(ty: &Type, bytes: &[u8]) -> Decoded {
             interval(months, days, micros)
         }
         Type::REGTYPE => type_name(reader.u32()?)?,
+        Type::RECORD => record(&mut reader, zone)?,
         _ => return Err(format!("no binary decoder for type {}", ty.name())),
     };
     reader.end()?;
@@ -183,6 +184,25 @@ fn timestamp(micros: i64, zone: &str) -> String {
     format!("{}{}{zone}", at.format("%Y-%m-%d %H:%M:%S"), fraction(micros))
 }
 
+/// An instant in the session's time zone, with the offset as PostgreSQL
+/// writes it (`+00`, `-04`, `+05:30`).
+fn timestamptz(micros: i64, zone: chrono_tz::Tz) -> String {
+    if micros == i64::MAX || micros == i64::MIN {
+        return timestamp(micros, "");
+    }
+    let utc = epoch() + Duration::microseconds(micros);
+    let local = zone.from_utc_datetime(&utc);
+    let offset = local.offset().fix().local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let (hours, minutes) = (offset.abs() / 3600, offset.abs() / 60 % 60);
+    let offset = match minutes {
+        0 => format!("{sign}{hours:02}"),
+        _ => format!("{sign}{hours:02}:{minutes:02}"),
+    };
+    let local = local.naive_local();
+    format!("{}{}{offset}", local.format("%Y-%m-%d %H:%M:%S"), fraction(i64::from(local.and_utc().timestamp_subsec_micros())))
+}
+
 /// PostgreSQL's `IntervalStyle = postgres` output: a field after a
 /// negative one carries its sign even when positive.
 fn interval(months: i32, days: i32, micros: i64) -> String {
@@ -241,8 +261,32 @@ fn type_name(oid: u32) -> Decoded {
     .ok_or_else(|| format!("no regtype name for {}", ty.name()))
 }
 
+/// `(a,b)`: each field in its own type, quoted where PostgreSQL quotes.
+fn record(reader: &mut Reader, zone: chrono_tz::Tz) -> Decoded {
+    let count = reader.i32()?;
+    let mut fields = Vec::new();
+    for _ in 0..count {
+        let oid = reader.u32()?;
+        let ty = Type::from_oid(oid).ok_or_else(|| format!("record field of unknown type {oid}"))?;
+        let length = reader.i32()?;
+        fields.push(match usize::try_from(length) {
+            Err(_) => String::new(),
+            Ok(length) => {
+                let text = text(&ty, reader.take(length)?, zone)?;
+                let special = text.is_empty()
+                    || text.chars().any(|c| matches!(c, '(' | ')' | ',' | '"' | '\\') || c.is_ascii_whitespace());
+                match special {
+                    true => format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\"\"")),
+                    false => text,
+                }
+            }
+        });
+    }
+    Ok(format!("({})", fields.join(",")))
+}
+
 /// `{…}` with PostgreSQL's quoting; nested for more than one dimension.
-fn array(element: &Type, bytes: &[u8]) -> Decoded {
+fn array(element: &Type, bytes: &[u8], zone: chrono_tz::Tz) -> Decoded {
     let mut reader = Reader(bytes);
     let dimensions = reader.i32()?;
     let _has_nulls = reader.i32()?;
@@ -266,7 +310,7 @@ fn array(element: &Type, bytes: &[u8]) -> Decoded {
         let length = reader.i32()?;
         items.push(match usize::try_from(length) {
             Err(_) => "NULL".to_owned(),
-            Ok(length) => quote_element(text(element, reader.take(length)?)?),
+            Ok(length) => quote_element(text(element, reader.take(length)?, zone)?),
         });
     }
     reader.end()?;
