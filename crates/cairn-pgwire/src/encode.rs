@@ -22,7 +22,6 @@ use pgwire::types::format::FormatOptions;
 use pgwire::types::ToSqlText;
 use postgres_types::ToSql;
 use postgres_types::Kind;
-use rust_decimal::Decimal;
 
 use std::panic::AssertUnwindSafe;
 
@@ -32,7 +31,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::handler::panicked;
 use crate::types::pg_type_of_field;
-use crate::wire_values::{list_values, PgChar, PgInteger, PgJsonb, PgTemporal, PgTimestamp, PgUuid};
+use crate::wire_values::{list_values, PgChar, PgFloat, PgInteger, PgJsonb, PgNumeric, PgTemporal, PgTimestamp, PgUuid};
 
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
@@ -146,7 +145,7 @@ impl<'a> Column<'a> {
                 tz: tz.is_some(),
             },
             DataType::Time64(unit) => Column::Time { array, unit: *unit },
-            DataType::Decimal128(_, scale) if (0..=28).contains(scale) => Column::Decimal {
+            DataType::Decimal128(_, scale) if *scale >= 0 => Column::Decimal {
                 array: array.as_primitive(),
                 scale: *scale as u32,
             },
@@ -196,9 +195,9 @@ impl<'a> Column<'a> {
                     put_field(encoder, field, &PgInteger(value))
                 }
             }
-            Column::F16(a) => put!(a, |v: half::f16| f32::from(v)),
-            Column::F32(a) => put!(a, |v: f32| v),
-            Column::F64(a) => put!(a, |v: f64| v),
+            Column::F16(a) => put!(a, |v: half::f16| PgFloat(f32::from(v))),
+            Column::F32(a) => put!(a, PgFloat),
+            Column::F64(a) => put!(a, PgFloat),
             Column::Str(a) => put!(a),
             Column::LargeStr(a) => put!(a),
             Column::StrView(a) => put!(a),
@@ -241,9 +240,7 @@ impl<'a> Column<'a> {
                 .ok_or_else(|| PgWireError::ApiError("time out of range".into()))?;
                 put_field(encoder, field, &PgTemporal(time))
             }
-            Column::Decimal { array, scale } => {
-                put!(array, |v: i128| Decimal::from_i128_with_scale(v, *scale))
-            }
+            Column::Decimal { array, scale } => put!(array, |value: i128| PgNumeric { value, scale: *scale }),
             Column::Uuid(array) => match text_at(array, row)? {
                 None => put_field(encoder, field, &None::<i8>),
                 Some(text) => put_field(encoder, field, &PgUuid::parse(text)?),
@@ -319,10 +316,17 @@ fn to_naive(raw: i64, unit: TimeUnit) -> Option<NaiveDateTime> {
 }
 
 /// Encodes every row of `batch`.
+/// A panic while encoding (a value no encoder expected) is the
+/// statement's XX000, never the connection's end.
 pub fn encode_batch(
     batch: &RecordBatch,
     fields: &Arc<Vec<FieldInfo>>,
 ) -> PgWireResult<Vec<DataRow>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| encode_rows(batch, fields)))
+        .unwrap_or_else(|_| Err(crate::errors::to_pg(&panicked())))
+}
+
+fn encode_rows(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
     let options = ArrowFormatOptions::default().with_null("");
     let columns = batch
         .columns()

@@ -13,7 +13,6 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 use pgwire::types::ToSqlText;
 use postgres_types::{to_sql_checked, IsNull, ToSql, Type};
-use rust_decimal::Decimal;
 
 type BoxError = Box<dyn Error + Sync + Send>;
 
@@ -185,6 +184,166 @@ impl<T: itoa::Integer + std::fmt::Debug> ToSqlText for PgInteger<T> {
     }
 }
 
+/// A float as PostgreSQL writes it: the shortest digits that read back
+/// as the same value (as Rust's `{:e}` gives them), in fixed notation for
+/// decimal exponents from -4 up to the type's precision (15 digits for
+/// float8, 6 for float4; printf's `%g` rule, which PostgreSQL follows),
+/// else as `1e+100`; and `Infinity`, `-Infinity`, `NaN`.
+#[derive(Debug)]
+pub struct PgFloat<T>(pub T);
+
+impl<T: ToSql> ToSql for PgFloat<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for PgFloat<f64> {
+    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
+        put_float(out, self.0, &format!("{:e}", self.0), 15);
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSqlText for PgFloat<f32> {
+    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
+        put_float(out, f64::from(self.0), &format!("{:e}", self.0), 6);
+        Ok(IsNull::No)
+    }
+}
+
+/// `value` in PostgreSQL's float text, from its shortest digits in
+/// scientific form (`-1.2345e-7`), fixed below `precision` digits.
+fn put_float(out: &mut BytesMut, value: f64, scientific: &str, precision: i32) {
+    if value.is_nan() {
+        return out.put_slice(b"NaN");
+    }
+    if value.is_infinite() {
+        return out.put_slice(if value > 0.0 { b"Infinity" } else { b"-Infinity" });
+    }
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if let Some(unsigned) = mantissa.strip_prefix('-') {
+        out.put_u8(b'-');
+        return put_float_digits(out, unsigned, exponent, precision);
+    }
+    put_float_digits(out, mantissa, exponent, precision)
+}
+
+fn put_float_digits(out: &mut BytesMut, mantissa: &str, exponent: i32, precision: i32) {
+    let digits: Vec<u8> = mantissa.bytes().filter(|b| *b != b'.').collect();
+    if exponent < -4 || exponent >= precision {
+        out.put_u8(digits[0]);
+        if digits.len() > 1 {
+            out.put_u8(b'.');
+            out.put_slice(&digits[1..]);
+        }
+        out.put_slice(if exponent < 0 { b"e-" } else { b"e+" });
+        put_padded(out, exponent.unsigned_abs(), 2);
+        return;
+    }
+    // Digits before the point: the exponent plus one (none below 1).
+    let point = exponent + 1;
+    if point <= 0 {
+        out.put_slice(b"0.");
+        out.put_slice(&b"0000"[..point.unsigned_abs() as usize]);
+        return out.put_slice(&digits);
+    }
+    let point = point as usize;
+    if digits.len() <= point {
+        out.put_slice(&digits);
+        return out.put_slice(&b"000000000000000"[..point - digits.len()]);
+    }
+    out.put_slice(&digits[..point]);
+    out.put_u8(b'.');
+    out.put_slice(&digits[point..]);
+}
+
+/// A numeric as Arrow holds it (an integer and a scale), in any of
+/// Decimal128's 38 digits: in text with exactly `scale` fraction digits,
+/// in binary as PostgreSQL's base-10000 digits. (rust_decimal, which
+/// postgres-types reads and writes numerics through, holds 28 digits and
+/// panics past them.)
+#[derive(Debug)]
+pub struct PgNumeric {
+    pub value: i128,
+    pub scale: u32,
+}
+
+impl PgNumeric {
+    /// The absolute value's integer and fraction digits, the fraction
+    /// exactly `scale` long.
+    fn digits(&self) -> (String, String) {
+        let scale = self.scale as usize;
+        let mut digits = self.value.unsigned_abs().to_string();
+        if digits.len() <= scale {
+            digits.insert_str(0, &"0".repeat(scale + 1 - digits.len()));
+        }
+        let fraction = digits.split_off(digits.len() - scale);
+        (digits, fraction)
+    }
+}
+
+impl ToSql for PgNumeric {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let (integer, fraction) = self.digits();
+        // Four digits to a group, aligned on the decimal point.
+        let integer = format!("{}{integer}", "0".repeat((4 - integer.len() % 4) % 4));
+        let fraction = format!("{fraction}{}", "0".repeat((4 - fraction.len() % 4) % 4));
+        let mut groups: Vec<i16> = integer
+            .as_bytes()
+            .chunks(4)
+            .chain(fraction.as_bytes().chunks(4))
+            .map(|chunk| chunk.iter().fold(0i16, |n, digit| n * 10 + i16::from(digit - b'0')))
+            .collect();
+        let mut weight = (integer.len() / 4) as i16 - 1;
+        let leading = groups.iter().take_while(|g| **g == 0).count();
+        groups.drain(..leading);
+        weight -= leading as i16;
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        if groups.is_empty() {
+            weight = 0;
+        }
+        out.put_i16(groups.len() as i16);
+        out.put_i16(weight);
+        out.put_u16(if self.value < 0 { 0x4000 } else { 0 });
+        out.put_u16(self.scale as u16);
+        for group in groups {
+            out.put_i16(group);
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for PgNumeric {
+    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
+        let (integer, fraction) = self.digits();
+        if self.value < 0 {
+            out.put_u8(b'-');
+        }
+        out.put_slice(integer.as_bytes());
+        if !fraction.is_empty() {
+            out.put_u8(b'.');
+            out.put_slice(fraction.as_bytes());
+        }
+        Ok(IsNull::No)
+    }
+}
+
 /// `value` in decimal, zero-padded to at least `width` digits.
 fn put_padded(out: &mut BytesMut, value: u32, width: usize) {
     let mut digits = [b'0'; 10];
@@ -239,8 +398,8 @@ pub fn list_values(elements: &ArrayRef, encoder: &mut DataRowEncoder) -> PgWireR
         DataType::Int16 => encoder.encode_field(&collect(a, |i| a.as_primitive::<Int16Type>().value(i))),
         DataType::Int32 => encoder.encode_field(&collect(a, |i| a.as_primitive::<Int32Type>().value(i))),
         DataType::Int64 => encoder.encode_field(&collect(a, |i| a.as_primitive::<Int64Type>().value(i))),
-        DataType::Float32 => encoder.encode_field(&collect(a, |i| a.as_primitive::<Float32Type>().value(i))),
-        DataType::Float64 => encoder.encode_field(&collect(a, |i| a.as_primitive::<Float64Type>().value(i))),
+        DataType::Float32 => encoder.encode_field(&collect(a, |i| PgFloat(a.as_primitive::<Float32Type>().value(i)))),
+        DataType::Float64 => encoder.encode_field(&collect(a, |i| PgFloat(a.as_primitive::<Float64Type>().value(i)))),
         DataType::Utf8 => encoder.encode_field(&collect(a, |i| a.as_string::<i32>().value(i).to_owned())),
         DataType::LargeUtf8 => encoder.encode_field(&collect(a, |i| a.as_string::<i64>().value(i).to_owned())),
         DataType::Utf8View => encoder.encode_field(&collect(a, |i| a.as_string_view().value(i).to_owned())),
@@ -258,8 +417,9 @@ pub fn list_values(elements: &ArrayRef, encoder: &mut DataRowEncoder) -> PgWireR
         DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => encoder.encode_field(&collect(a, |i| {
             DateTime::<Utc>::from_timestamp_micros(a.as_primitive::<TimestampMicrosecondType>().value(i)).unwrap_or_default()
         })),
-        DataType::Decimal128(_, scale) if (0..=28).contains(scale) => encoder.encode_field(&collect(a, |i| {
-            Decimal::from_i128_with_scale(a.as_primitive::<Decimal128Type>().value(i), *scale as u32)
+        DataType::Decimal128(_, scale) if *scale >= 0 => encoder.encode_field(&collect(a, |i| PgNumeric {
+            value: a.as_primitive::<Decimal128Type>().value(i),
+            scale: *scale as u32,
         })),
         other => Err(PgWireError::ApiError(format!("arrays of {other} cannot be sent yet").into())),
     }
@@ -277,6 +437,58 @@ mod tests {
         let mut out = BytesMut::new();
         PgTemporal(value).to_sql_text(ty, &mut out, &options).expect("formats");
         String::from_utf8(out.to_vec()).expect("utf-8")
+    }
+
+    fn plain<T: ToSqlText>(value: T) -> String {
+        let mut out = BytesMut::new();
+        value.to_sql_text(&Type::TEXT, &mut out, &FormatOptions::default()).expect("formats");
+        String::from_utf8(out.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn floats_are_written_as_postgres_writes_them() {
+        let cases: [(f64, &str); 12] = [
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (-0.0, "-0"),
+            (1e100, "1e+100"),
+            (1e-100, "1e-100"),
+            (123456789012345.0, "123456789012345"),
+            (1e15, "1e+15"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NAN, "NaN"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(plain(PgFloat(value)), text, "{value:e}");
+        }
+        assert_eq!(plain(PgFloat(0.1f32)), "0.1");
+        assert_eq!(plain(PgFloat(1e6f32)), "1e+06");
+        assert_eq!(plain(PgFloat(123456.0f32)), "123456");
+        assert_eq!(plain(PgFloat(f32::NEG_INFINITY)), "-Infinity");
+    }
+
+    #[test]
+    fn numerics_keep_their_scale_and_all_38_digits() {
+        let numeric = |value: i128, scale: u32| plain(PgNumeric { value, scale });
+        assert_eq!(numeric(150, 2), "1.50");
+        assert_eq!(numeric(-5, 1), "-0.5");
+        assert_eq!(numeric(7, 3), "0.007");
+        assert_eq!(numeric(0, 0), "0");
+        assert_eq!(numeric(i128::MAX / 10, 0), (i128::MAX / 10).to_string());
+        let binary = |value: i128, scale: u32| {
+            let mut out = BytesMut::new();
+            PgNumeric { value, scale }.to_sql(&Type::NUMERIC, &mut out).expect("encodes");
+            out.to_vec()
+        };
+        // 12345.6789: groups 1, 2345, 6789; weight 1; scale 4.
+        assert_eq!(binary(123456789, 4), [0, 3, 0, 1, 0, 0, 0, 4, 0, 1, 0x09, 0x29, 0x1a, 0x85]);
+        // -0.5: one group 5000 at weight -1.
+        assert_eq!(binary(-5, 1), [0, 1, 0xff, 0xff, 0x40, 0, 0, 1, 0x13, 0x88]);
+        // Zero: no groups.
+        assert_eq!(binary(0, 2), [0, 0, 0, 0, 0, 0, 0, 2]);
     }
 
     #[test]
