@@ -1,6 +1,7 @@
 //! Arrow types to PostgreSQL types, and parameter values from the wire.
 
-use arrow::datatypes::{DataType, Field, IntervalUnit};
+use arrow::datatypes::{DataType, Field};
+use cairn_pg::pg_catalog::types::oid_of_arrow;
 use cairn_sql::values::PG_TYPE_METADATA;
 use cairn_types::{CairnError, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -9,62 +10,11 @@ use pgwire::api::portal::Portal;
 use pgwire::api::Type;
 use rust_decimal::Decimal;
 
-/// The PostgreSQL type a result column is sent as: what its field metadata
-/// names (uuid, json, jsonb are text to Arrow), else what its Arrow type
-/// maps to.
+/// The PostgreSQL type a result column is sent as (see
+/// [`cairn_pg::pg_catalog::types::oid_of_arrow`]).
 pub fn pg_type_of_field(field: &Field) -> Type {
-    match field.metadata().get(PG_TYPE_METADATA).map(String::as_str) {
-        Some("uuid") => Type::UUID,
-        Some("json") => Type::JSON,
-        Some("jsonb") => Type::JSONB,
-        Some("char") => Type::CHAR,
-        _ => pg_type(field.data_type()),
-    }
-}
-
-/// The array type whose elements are `element`, where there is one.
-fn array_of(element: &Type) -> Option<Type> {
-    Some(match *element {
-        Type::BOOL => Type::BOOL_ARRAY,
-        Type::INT2 => Type::INT2_ARRAY,
-        Type::INT4 => Type::INT4_ARRAY,
-        Type::INT8 => Type::INT8_ARRAY,
-        Type::FLOAT4 => Type::FLOAT4_ARRAY,
-        Type::FLOAT8 => Type::FLOAT8_ARRAY,
-        Type::TEXT => Type::TEXT_ARRAY,
-        Type::NUMERIC => Type::NUMERIC_ARRAY,
-        Type::DATE => Type::DATE_ARRAY,
-        Type::TIMESTAMP => Type::TIMESTAMP_ARRAY,
-        Type::TIMESTAMPTZ => Type::TIMESTAMPTZ_ARRAY,
-        Type::BYTEA => Type::BYTEA_ARRAY,
-        _ => return None,
-    })
-}
-
-/// The PostgreSQL type a column of this Arrow type is sent as. Must agree
-/// with [`crate::encode`]: anything not listed here is sent as text.
-pub fn pg_type(data_type: &DataType) -> Type {
-    match data_type {
-        DataType::Interval(IntervalUnit::MonthDayNano) => Type::INTERVAL,
-        DataType::List(element) | DataType::LargeList(element) => {
-            array_of(&pg_type(element.data_type())).unwrap_or(Type::TEXT)
-        }
-        DataType::Boolean => Type::BOOL,
-        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
-        DataType::Int32 | DataType::UInt16 => Type::INT4,
-        // pg_catalog's OID columns are UInt32.
-        DataType::UInt32 => Type::OID,
-        DataType::Int64 | DataType::UInt64 => Type::INT8,
-        DataType::Float16 | DataType::Float32 => Type::FLOAT4,
-        DataType::Float64 => Type::FLOAT8,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => Type::BYTEA,
-        DataType::Date32 | DataType::Date64 => Type::DATE,
-        DataType::Time64(_) => Type::TIME,
-        DataType::Timestamp(_, None) => Type::TIMESTAMP,
-        DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
-        DataType::Decimal128(_, scale) if (0..=28).contains(scale) => Type::NUMERIC,
-        _ => Type::TEXT,
-    }
+    let named = field.metadata().get(PG_TYPE_METADATA).map(String::as_str);
+    Type::from_oid(oid_of_arrow(field.data_type(), named)).unwrap_or(Type::TEXT)
 }
 
 fn bad_parameter(index: usize, error: impl std::fmt::Display) -> CairnError {
@@ -195,6 +145,10 @@ fn list<T>(values: Option<Vec<Option<T>>>, scalar: fn(Option<T>) -> ScalarValue,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pg_type(data_type: &DataType) -> Type {
+        pg_type_of_field(&Field::new("c", data_type.clone(), true))
+    }
 
     #[test]
     fn column_types_map_to_their_postgres_types() {

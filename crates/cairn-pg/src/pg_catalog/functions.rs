@@ -4,7 +4,8 @@
 //! checks (true: access is checked when a statement runs),
 //! `pg_get_serial_sequence` (NULL: no sequences), `pg_get_indexdef` and
 //! `pg_get_constraintdef` (primary keys), and `obj_description` /
-//! `col_description` / `shobj_description` (NULL: CairnDB keeps no comments).
+//! `col_description` / `shobj_description` (NULL: CairnDB keeps no comments),
+//! and `pg_typeof`.
 
 use std::sync::Arc;
 
@@ -393,6 +394,44 @@ fn size_pretty(size: i64) -> String {
     format!("{} PB", half_rounded(halves))
 }
 
+/// `pg_typeof(any)`: the name of its argument's type as `format_type`
+/// writes it (`integer`, `numeric`, `text[]`). PostgreSQL's result is a
+/// `regtype`, whose text is that name; CairnDB sends it as text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypeOf {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TypeOf {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(field) = args.arg_fields.first() else {
+            return datafusion::common::exec_err!("pg_typeof takes one argument");
+        };
+        let name = match field.data_type() {
+            // An untyped NULL, as PostgreSQL's `pg_typeof(NULL)`.
+            DataType::Null => "unknown".to_owned(),
+            data_type => {
+                let named = field.metadata().get(cairn_tables::values::PG_TYPE_METADATA).map(String::as_str);
+                let oid = super::types::oid_of_arrow(data_type, named);
+                super::types::format_type(oid, -1).unwrap_or_else(|| "text".to_owned())
+            }
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
+    }
+}
+
 /// What `'name'::regclass` is planned as (see `postgres::rewrites`).
 pub const REGCLASS_FUNCTION: &str = "cairn_regclass";
 
@@ -439,6 +478,7 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
             signature: Signature::variadic_any(Volatility::Stable),
         })
     })
+    .chain([ScalarUDF::from(TypeOf { signature: Signature::any(1, Volatility::Immutable) })])
     .collect()
 }
 

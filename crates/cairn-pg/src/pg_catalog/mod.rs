@@ -10,7 +10,7 @@
 mod deparse;
 mod functions;
 mod tables;
-mod types;
+pub mod types;
 
 use std::fmt;
 use std::sync::Arc;

@@ -104,6 +104,47 @@ pub fn type_of(data_type: &DataType) -> (u32, i32) {
     }
 }
 
+/// The OID of the type a result column of this Arrow type is sent as,
+/// given the PostgreSQL type its field metadata names (uuid, json, jsonb
+/// and `"char"` are text to Arrow). Anything not listed is sent as text.
+/// The wire encoder and `pg_typeof` both read types from here.
+pub fn oid_of_arrow(data_type: &arrow::datatypes::DataType, named: Option<&str>) -> u32 {
+    use arrow::datatypes::{DataType as Arrow, IntervalUnit};
+    match named {
+        Some("uuid") => return 2950,
+        Some("json") => return 114,
+        Some("jsonb") => return 3802,
+        Some("char") => return 18,
+        _ => {}
+    }
+    match data_type {
+        Arrow::Interval(IntervalUnit::MonthDayNano) => 1186,
+        // Arrays of the element types the encoder writes arrays of; others
+        // go as their text.
+        Arrow::List(element) | Arrow::LargeList(element) => match oid_of_arrow(element.data_type(), None) {
+            element @ (16 | 17 | 20 | 21 | 23 | 25 | 700 | 701 | 1082 | 1114 | 1184 | 1700) => {
+                builtin(element).map_or(25, |t| t.array)
+            }
+            _ => 25,
+        },
+        Arrow::Boolean => 16,
+        Arrow::Int8 | Arrow::Int16 | Arrow::UInt8 => 21,
+        Arrow::Int32 | Arrow::UInt16 => 23,
+        // pg_catalog's OID columns are UInt32.
+        Arrow::UInt32 => 26,
+        Arrow::Int64 | Arrow::UInt64 => 20,
+        Arrow::Float16 | Arrow::Float32 => 700,
+        Arrow::Float64 => 701,
+        Arrow::Binary | Arrow::LargeBinary | Arrow::BinaryView | Arrow::FixedSizeBinary(_) => 17,
+        Arrow::Date32 | Arrow::Date64 => 1082,
+        Arrow::Time64(_) => 1083,
+        Arrow::Timestamp(_, None) => 1114,
+        Arrow::Timestamp(_, Some(_)) => 1184,
+        Arrow::Decimal128(_, scale) if *scale >= 0 => 1700,
+        _ => 25,
+    }
+}
+
 /// `format_type(oid, typmod)`.
 pub fn format_type(oid: u32, typmod: i32) -> Option<String> {
     let builtin = builtin(oid)?;
