@@ -36,11 +36,13 @@ use cairn_tables::values::PG_TYPE_METADATA;
 mod build;
 mod column_names;
 mod field_access;
+mod integers;
 pub mod rewrites;
 mod subqueries;
 
 pub use column_names::{client_column_name, column_name};
 pub use field_access::NonCompositeFieldAccess;
+pub use integers::{type_integer_literals, CheckedIntegerArithmetic};
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {
     let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), pg_type.to_owned())]);

@@ -208,6 +208,9 @@ fn build_context(
         // names) replaces DataFusion's.
         .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    // A constant with a point or an exponent is numeric, as in PostgreSQL
+    // (`1.5`, `1e3`), not a float.
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
     // Where an ordered scan replaces a sort, DataFusion reads ahead of
     // the merge above it into a buffer, by default up to 1 GiB per
     // partition: a full `ORDER BY key` would then hold the table. A few
@@ -231,6 +234,13 @@ fn build_context(
         .with_type_planner(Arc::new(cairn_pg::postgres::PgTypes))
         .with_analyzer_rules(cairn_pg::postgres::analyzer_rules())
         .with_optimizer_rules(optimizer_rules)
+        .with_physical_optimizer_rules(
+            datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new()
+                .rules
+                .into_iter()
+                .chain([Arc::new(cairn_pg::postgres::CheckedIntegerArithmetic) as _])
+                .collect(),
+        )
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     let catalog = engine.catalog();
