@@ -9,6 +9,7 @@
 //! sessions; `cairn-sql` uses it to plan.
 #![deny(clippy::unwrap_used)]
 
+pub mod bytea;
 pub mod pg_catalog;
 pub mod postgres;
 pub mod series;

@@ -35,18 +35,43 @@ use cairn_tables::values::PG_TYPE_METADATA;
 
 mod build;
 mod column_names;
+mod arithmetic;
+mod constants;
 mod field_access;
-mod integers;
+mod single_value;
 pub mod rewrites;
 mod subqueries;
 
 pub use column_names::{client_column_name, column_name};
 pub use field_access::NonCompositeFieldAccess;
-pub use integers::{type_integer_literals, CheckedIntegerArithmetic};
+pub use arithmetic::CheckedIntegerArithmetic;
+pub use constants::type_constants;
+pub use single_value::single_value;
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {
     let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), pg_type.to_owned())]);
     Arc::new(Field::new(name, DataType::Utf8, true).with_metadata(metadata))
+}
+
+/// `text::bytea` read as bytea's text input: a literal at once, other
+/// text through `bytea_in`; then cast to the binary type asked for.
+fn bytea_input(inner: Expr, field: FieldRef, schema: Option<&DFSchema>) -> Result<Transformed<Expr>> {
+    let bytes = match inner {
+        Expr::Literal(ScalarValue::Utf8(text) | ScalarValue::Utf8View(text) | ScalarValue::LargeUtf8(text), _) => {
+            let bytes = text.as_deref().map(crate::bytea::parse).transpose().map_err(cairn_tables::error::to_df)?;
+            Expr::Literal(ScalarValue::Binary(bytes), None)
+        }
+        other => match schema.and_then(|schema| other.get_type(schema).ok()) {
+            Some(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => Expr::ScalarFunction(
+                datafusion::logical_expr::expr::ScalarFunction::new_udf(Arc::new(crate::bytea::bytea_in()), vec![other]),
+            ),
+            _ => return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field }))),
+        },
+    };
+    Ok(Transformed::yes(match field.data_type() {
+        DataType::Binary => bytes,
+        _ => Expr::Cast(Cast { expr: Box::new(bytes), field }),
+    }))
 }
 
 /// `uuid`, `json`, `jsonb` in casts and placeholders.
@@ -60,6 +85,9 @@ impl TypePlanner for PgTypes {
             ast::DataType::JSON => Some(text_field("", "json")),
             ast::DataType::JSONB => Some(text_field("", "jsonb")),
             ast::DataType::Regclass => Some(Arc::new(Field::new("", DataType::UInt32, true))),
+            ast::DataType::Numeric(ast::ExactNumberInfo::None)
+            | ast::DataType::Decimal(ast::ExactNumberInfo::None)
+            | ast::DataType::Dec(ast::ExactNumberInfo::None) => Some(constants::unconstrained_numeric()),
             // Names DataFusion's parser leaves custom: `pg_catalog.text`,
             // `name`, `oid`, `regclass`, … as catalog queries write them.
             ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
@@ -254,20 +282,29 @@ impl Key {
 /// literals before type coercion would refuse or misread them.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = datafusion::optimizer::Analyzer::new().rules;
-    rules.insert(0, Arc::new(ArrayLiterals));
+    rules.insert(0, Arc::new(TextInput));
+    // Once types are settled: after DataFusion's type coercion.
+    let coerced = rules.iter().position(|rule| rule.name() == "type_coercion").map_or(rules.len(), |at| at + 1);
+    rules.insert(coerced, Arc::new(arithmetic::RoundedIntegerCasts));
     rules
 }
 
-/// Text cast to an array type, or compared with an array, is read as an
-/// array literal (`{a,"b c",NULL}`). Arrow would instead make a
-/// one-element list of the whole text. Only literals are rewritten; other
-/// text-to-array casts are refused.
+/// Text cast to a type whose text form Arrow's cast does not read as
+/// PostgreSQL does:
+///
+/// - to an array type, or compared with an array: read as an array
+///   literal (`{a,"b c",NULL}`); Arrow would make a one-element list of
+///   the whole text. Only literals are rewritten; other text-to-array
+///   casts are refused;
+/// - to an interval: PostgreSQL's output form (`1 day 02:00:00`) too;
+/// - to bytea: hex or escape format ([`crate::bytea`]); Arrow would take
+///   the text's own bytes.
 #[derive(Debug)]
-pub struct ArrayLiterals;
+pub struct TextInput;
 
-impl AnalyzerRule for ArrayLiterals {
+impl AnalyzerRule for TextInput {
     fn name(&self) -> &str {
-        "cairn_array_literals"
+        "cairn_text_input"
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
@@ -340,6 +377,14 @@ impl AnalyzerRule for ArrayLiterals {
                                 }))),
                             },
                         }
+                    }
+                    Expr::Cast(Cast { expr: inner, field })
+                        if matches!(
+                            field.data_type(),
+                            DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                        ) =>
+                    {
+                        bytea_input(*inner, field, schema.as_deref())
                     }
                     Expr::BinaryExpr(mut binary)
                         if binary.op.supports_propagation() || binary.op == Operator::NotEq =>

@@ -77,7 +77,11 @@ pub fn decode_value(value: WireValue<'_>, pg: &Type) -> std::result::Result<Scal
         Type::OID => ScalarValue::UInt32(value.read(pg)?),
         Type::FLOAT4 => ScalarValue::Float32(value.read(pg)?),
         Type::FLOAT8 => ScalarValue::Float64(value.read(pg)?),
-        Type::BYTEA => ScalarValue::Binary(value.read(pg)?),
+        // In text, both of bytea's forms (pgwire's reader takes hex only).
+        Type::BYTEA => match (value.binary, value.bytes) {
+            (false, Some(bytes)) => ScalarValue::Binary(Some(cairn_pg::bytea::parse(&text(bytes)?)?)),
+            _ => ScalarValue::Binary(value.read(pg)?),
+        },
         Type::DATE => {
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
             ScalarValue::Date32(value.read::<NaiveDate>(pg)?.map(|d| (d - epoch).num_days() as i32))

@@ -33,7 +33,7 @@ pub async fn plan(
         None => error,
     });
     let plan = plan.map_err(|error| name_missing_relation(error, &written))?;
-    let plan = cairn_pg::postgres::type_integer_literals(plan)?;
+    let plan = cairn_pg::postgres::type_constants(plan)?;
     crate::allowed::check(&plan).map_err(cairn_tables::error::to_df)?;
     Ok(plan)
 }

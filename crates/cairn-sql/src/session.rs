@@ -254,6 +254,7 @@ fn build_context(
     ctx.register_udf(cairn_tables::functions::gen_random_uuid_udf());
     ctx.register_udf(cairn_tables::functions::json_build_object_udf());
     ctx.register_udf(cairn_tables::functions::expand_array_udf());
+    ctx.register_udaf(cairn_pg::postgres::single_value());
     ctx.register_udtf("generate_series", Arc::new(cairn_pg::series::GenerateSeries));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),

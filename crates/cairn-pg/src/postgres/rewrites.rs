@@ -91,6 +91,8 @@ pub fn rewrite_expression(expr: &mut ast::Expr) {
         *expr = aggregated;
     }
     subqueries::restate(expr);
+    subqueries::single_row(expr);
+    subqueries::as_set(expr);
     if let ast::Expr::Function(function) = expr {
         let parts = &mut function.name.0;
         let qualified = parts.len() == 2

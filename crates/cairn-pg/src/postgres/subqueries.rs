@@ -13,7 +13,9 @@
 //! Three restatements, each exact for subqueries that find at most one
 //! row (the only kind PostgreSQL accepts as a value):
 //!
-//! - the value becomes `first_value(v)`, an aggregate;
+//! - the value becomes `single_value(v)`, an aggregate (which fails with
+//!   21000 on a second row, as PostgreSQL does: see [`single_row`], which
+//!   does the same for every plain scalar subquery);
 //! - conditions on the outer row alone (`a.atthasdef`) move out, to
 //!   `CASE WHEN a.atthasdef THEN (SELECT …) END`;
 //! - in other conditions an outer column that an equality ties to an
@@ -26,7 +28,8 @@ use datafusion::sql::sqlparser::ast::{self, BinaryOperator, Expr};
 
 /// Aggregates DataFusion knows: a subquery selecting one of these already
 /// returns one row.
-const AGGREGATES: [&str; 14] = [
+const AGGREGATES: [&str; 15] = [
+    super::single_value::SINGLE_VALUE,
     "count",
     "sum",
     "min",
@@ -81,7 +84,7 @@ pub(super) fn restate(expr: &mut Expr) {
     }
     select.selection = conjunction(kept);
     if select.selection.is_some() {
-        aggregate_first_value(select);
+        aggregate_single_value(select);
     }
     if let Some(condition) = conjunction(outer_only) {
         let subquery = std::mem::replace(expr, Expr::value(ast::Value::Null));
@@ -104,8 +107,44 @@ fn is_plain(select: &ast::Select) -> bool {
         && matches!(&select.group_by, ast::GroupByExpr::Expressions(keys, _) if keys.is_empty())
 }
 
-/// `SELECT v` as `SELECT first_value(v)`, unless `v` is an aggregate.
-fn aggregate_first_value(select: &mut ast::Select) {
+/// A scalar subquery that selects one value of rows it filters, without
+/// grouping, ordering or a limit, selects `single_value(v)`: its one row's
+/// value, NULL for none, 21000 for more. (DataFusion would join the rows
+/// in and answer for any one of them.) The subquery of `= ANY (…)` and
+/// `> ALL (…)` is a set, not a value: [`as_set`] undoes this for it.
+pub(super) fn single_row(expr: &mut Expr) {
+    let Expr::Subquery(query) = expr else { return };
+    if query.limit_clause.is_some() || query.order_by.is_some() || query.fetch.is_some() {
+        return;
+    }
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return };
+    if !select.from.is_empty() && is_plain(select) {
+        aggregate_single_value(select);
+    }
+}
+
+/// `x op ANY (SELECT single_value(v) …)` reads `x op ANY (SELECT v …)`.
+pub(super) fn as_set(expr: &mut Expr) {
+    let (Expr::AnyOp { right, .. } | Expr::AllOp { right, .. }) = expr else { return };
+    let Expr::Subquery(query) = right.as_mut() else { return };
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return };
+    let [ast::SelectItem::UnnamedExpr(value) | ast::SelectItem::ExprWithAlias { expr: value, .. }] =
+        select.projection.as_mut_slice()
+    else {
+        return;
+    };
+    if let Expr::Function(function) = value {
+        let single = function.name.0.last().and_then(|p| p.as_ident()).is_some_and(|name| name.value == super::single_value::SINGLE_VALUE);
+        if let (true, ast::FunctionArguments::List(list)) = (single, &function.args) {
+            if let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(inner))] = list.args.as_slice() {
+                *value = inner.clone();
+            }
+        }
+    }
+}
+
+/// `SELECT v` as `SELECT single_value(v)`, unless `v` is an aggregate.
+fn aggregate_single_value(select: &mut ast::Select) {
     let [item] = select.projection.as_mut_slice() else {
         return;
     };
@@ -119,7 +158,7 @@ fn aggregate_first_value(select: &mut ast::Select) {
     if aggregate {
         return;
     }
-    *value = super::build::call("first_value", [value.clone()]);
+    *value = super::build::call(super::single_value::SINGLE_VALUE, [value.clone()]);
 }
 
 /// The names the subquery's own relations are referred to by.
@@ -281,7 +320,7 @@ mod tests {
     fn outer_only_conditions_move_out() {
         assert_eq!(
             restated("(SELECT f(d.x) FROM t d WHERE d.k = a.k AND a.flag)"),
-            "CASE WHEN a.flag THEN (SELECT first_value(f(d.x)) FROM t d WHERE d.k = a.k) END"
+            "CASE WHEN a.flag THEN (SELECT single_value(f(d.x)) FROM t d WHERE d.k = a.k) END"
         );
     }
 
@@ -289,7 +328,7 @@ mod tests {
     fn tied_outer_columns_are_read_from_the_inner_side() {
         assert_eq!(
             restated("(SELECT c.n FROM c, t WHERE c.oid = a.coll AND t.oid = a.typ AND a.coll <> t.coll)"),
-            "(SELECT first_value(c.n) FROM c, t WHERE c.oid = a.coll AND t.oid = a.typ AND c.oid <> t.coll)"
+            "(SELECT single_value(c.n) FROM c, t WHERE c.oid = a.coll AND t.oid = a.typ AND c.oid <> t.coll)"
         );
     }
 
@@ -301,7 +340,7 @@ mod tests {
         );
         assert_eq!(
             restated("(SELECT x FROM t WHERE k = 1 AND flag)"),
-            "(SELECT first_value(x) FROM t WHERE k = 1 AND flag)"
+            "(SELECT single_value(x) FROM t WHERE k = 1 AND flag)"
         );
     }
 }

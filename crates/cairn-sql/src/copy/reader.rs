@@ -435,7 +435,7 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
         for row in 0..text.len() {
             bytes.push(match text.is_null(row) {
                 true => None,
-                false => Some(parse_bytea(text.value(row)).ok_or_else(|| bad(row))?),
+                false => Some(cairn_pg::bytea::parse(text.value(row)).map_err(|_| bad(row))?),
             });
         }
         return Ok(Arc::new(BinaryArray::from_iter(bytes)));
@@ -450,44 +450,6 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
         Some(row) => Err(bad(row)),
         None => Ok(typed),
     }
-}
-
-/// bytea's text forms: `\x` hex, or the escape format (`\\`, `\ooo`).
-pub(crate) fn parse_bytea(text: &str) -> Option<Vec<u8>> {
-    if let Some(hex) = text.strip_prefix("\\x") {
-        let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if !digits.len().is_multiple_of(2) {
-            return None;
-        }
-        return digits
-            .chunks(2)
-            .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
-            .collect();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1)) {
-            (b'\\', Some(b'\\')) => {
-                out.push(b'\\');
-                i += 2;
-            }
-            (b'\\', _) => {
-                let octal = bytes.get(i + 1..i + 4)?;
-                if !octal.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(octal).ok()?, 8).ok()?);
-                i += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -633,13 +595,5 @@ mod tests {
             let batch = r.finish(&[DataType::Text]).expect("succeeds");
             assert_eq!(batch.column(0).as_string::<i32>().value(0).len(), 8 * 1024 * 1024);
         }
-    }
-
-    #[test]
-    fn bytea_text_forms() {
-        assert_eq!(parse_bytea("\\x00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(parse_bytea("a\\\\b\\001"), Some(vec![b'a', b'\\', b'b', 1]));
-        assert_eq!(parse_bytea("\\xf"), None);
-        assert_eq!(parse_bytea("\\9"), None);
     }
 }

@@ -1,23 +1,23 @@
-//! Integers as PostgreSQL types and computes them:
-//!
-//! - an integer literal is `integer` (int4) when it fits, `bigint` when
-//!   not ([`type_integer_literals`]); DataFusion makes every one Int64, so
-//!   `SELECT 1` reached node-postgres as a string and `pg_typeof(1)` said
-//!   `bigint`;
-//! - `+`, `-` and `*` of two integers of one width fail with 22003
-//!   (`integer out of range`) where DataFusion's kernels wrap around
-//!   ([`CheckedIntegerArithmetic`]).
+//! Integer arithmetic as PostgreSQL computes it: overflow is 22003
+//! ([`CheckedIntegerArithmetic`]), never a wrapped value, and a cast to
+//! an integer rounds ([`RoundedIntegerCasts`]).
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef, Schema};
+use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float32Type, Float64Type, Schema};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, Operator};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -26,111 +26,6 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 
 use cairn_types::CairnError;
-
-/// Makes the Int64 literals of `plan` that fit in 32 bits Int32, as
-/// PostgreSQL types an integer constant, and recomputes the schemas above
-/// them (keeping every expression's name, which the plan above refers
-/// to). Runs on the plan SQL became, before analysis, so that Describe
-/// and execution see the same types. INSERT, UPDATE and DELETE are left
-/// as they are: the values they write are typed as the table's columns
-/// already (a bulk VALUES list is also where the walk would cost most).
-/// LIMIT and OFFSET stay Int64.
-///
-/// Arithmetic of two integer constants is folded here, checked: the
-/// optimizer would fold it with DataFusion's wrapping kernels before
-/// [`CheckedIntegerArithmetic`] sees it, and PostgreSQL too fails such a
-/// constant (`SELECT 2147483647 + 1`) when it folds it.
-pub fn type_integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
-    if matches!(plan, LogicalPlan::Dml(_)) {
-        return Ok(plan);
-    }
-    plan.transform_up_with_subqueries(|node| {
-        if matches!(node, LogicalPlan::Limit(_)) {
-            return Ok(Transformed::no(node));
-        }
-        if let LogicalPlan::Values(values) = &node {
-            let mut changed = false;
-            let rows: Vec<Vec<Expr>> = values
-                .values
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|expr| {
-                            let narrowed = expr.clone().transform_up(narrow_literal)?;
-                            changed |= narrowed.transformed;
-                            Ok(narrowed.data)
-                        })
-                        .collect::<Result<_>>()
-                })
-                .collect::<Result<_>>()?;
-            if !changed {
-                return Ok(Transformed::no(node));
-            }
-            return Ok(Transformed::yes(LogicalPlanBuilder::values(rows)?.build()?));
-        }
-        let names = NamePreserver::new(&node);
-        let rewritten = node.map_expressions(|expr| {
-            let name = names.save(&expr);
-            Ok(expr.transform_up(narrow_literal)?.update_data(|expr| name.restore(expr)))
-        })?;
-        match rewritten.transformed {
-            true => rewritten.map_data(LogicalPlan::recompute_schema),
-            false => Ok(rewritten),
-        }
-    })
-    .map(|transformed| transformed.data)
-}
-
-fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
-    use datafusion::logical_expr::BinaryExpr as Binary;
-    if let Expr::BinaryExpr(Binary { left, op, right }) = &expr {
-        if let (Expr::Literal(l, None), Expr::Literal(r, None)) = (left.as_ref(), right.as_ref()) {
-            if let Some(folded) = fold_integers(l, *op, r)? {
-                return Ok(Transformed::yes(Expr::Literal(folded, None)));
-            }
-        }
-    }
-    Ok(match expr {
-        Expr::Literal(ScalarValue::Int64(Some(value)), metadata) => match i32::try_from(value) {
-            Ok(value) => Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(value)), metadata)),
-            Err(_) => Transformed::no(Expr::Literal(ScalarValue::Int64(Some(value)), metadata)),
-        },
-        other => Transformed::no(other),
-    })
-}
-
-/// `l op r` for two integer constants and `+`, `-` or `*`: as int4 if
-/// both are, else as int8; 22003 if it overflows. `None` for any other.
-fn fold_integers(l: &ScalarValue, op: Operator, r: &ScalarValue) -> Result<Option<ScalarValue>> {
-    let apply = |a: i64, b: i64| match op {
-        Operator::Plus => Some(a.checked_add(b)),
-        Operator::Minus => Some(a.checked_sub(b)),
-        Operator::Multiply => Some(a.checked_mul(b)),
-        _ => None,
-    };
-    let out_of_range = |name: &str| cairn_tables::error::to_df(CairnError::NumericValueOutOfRange(format!("{name} out of range")));
-    Ok(match (l, r) {
-        (ScalarValue::Int32(Some(a)), ScalarValue::Int32(Some(b))) => match apply(i64::from(*a), i64::from(*b)) {
-            None => None,
-            Some(value) => {
-                let value = value.and_then(|v| i32::try_from(v).ok()).ok_or_else(|| out_of_range("integer"))?;
-                Some(ScalarValue::Int32(Some(value)))
-            }
-        },
-        (ScalarValue::Int32(Some(_)) | ScalarValue::Int64(Some(_)), ScalarValue::Int32(Some(_)) | ScalarValue::Int64(Some(_))) => {
-            let wide = |v: &ScalarValue| match v {
-                ScalarValue::Int32(Some(v)) => i64::from(*v),
-                ScalarValue::Int64(Some(v)) => *v,
-                _ => 0,
-            };
-            match apply(wide(l), wide(r)) {
-                None => None,
-                Some(value) => Some(ScalarValue::Int64(Some(value.ok_or_else(|| out_of_range("bigint"))?))),
-            }
-        }
-        _ => None,
-    })
-}
 
 /// `+`, `-` and `*` of two integers of one width, in the physical plans
 /// of projections and filters (where a statement's arithmetic is), fail
@@ -251,5 +146,81 @@ impl PhysicalExpr for Checked {
 
     fn fmt_sql(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.inner.fmt_sql(f)
+    }
+}
+
+/// A cast of a numeric or a float to an integer rounds, as PostgreSQL's
+/// does: a numeric half away from zero (`2.5::numeric::int` is 3), a
+/// float half to even (`2.5::float8::int` is 2, as C's `rint`). Arrow's
+/// casts truncate. Runs after type coercion, which settles what is cast.
+#[derive(Debug)]
+pub struct RoundedIntegerCasts;
+
+impl AnalyzerRule for RoundedIntegerCasts {
+    fn name(&self) -> &str {
+        "cairn_rounded_integer_casts"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|node| {
+            let schema = match node.inputs().as_slice() {
+                [input] => Arc::clone(input.schema()),
+                _ => Arc::new(DFSchema::empty()),
+            };
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|expr| {
+                let name = names.save(&expr);
+                Ok(expr.transform_up(|expr| rounded(expr, &schema))?.update_data(|expr| name.restore(expr)))
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+fn rounded(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::Cast(Cast { expr: inner, field }) = expr else { return Ok(Transformed::no(expr)) };
+    if !matches!(field.data_type(), DataType::Int16 | DataType::Int32 | DataType::Int64) {
+        return Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field })));
+    }
+    let inner = match inner.get_type(schema).ok() {
+        Some(DataType::Decimal128(..)) => datafusion::functions::math::expr_fn::round(vec![*inner]),
+        Some(DataType::Float32 | DataType::Float64) => Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(ScalarUDF::from(RoundHalfEven { signature: Signature::any(1, Volatility::Immutable) })),
+            vec![*inner],
+        )),
+        _ => return Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field }))),
+    };
+    Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(inner), field })))
+}
+
+/// A float rounded half to even (C's `rint`, which PostgreSQL's float to
+/// integer casts use).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundHalfEven {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RoundHalfEven {
+    fn name(&self) -> &str {
+        "rint"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types.first().cloned().unwrap_or(DataType::Float64))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(value) = arrays.first() else { return datafusion::common::exec_err!("rint takes one argument") };
+        let result: ArrayRef = match value.data_type() {
+            DataType::Float32 => Arc::new(value.as_primitive::<Float32Type>().unary::<_, Float32Type>(f32::round_ties_even)),
+            DataType::Float64 => Arc::new(value.as_primitive::<Float64Type>().unary::<_, Float64Type>(f64::round_ties_even)),
+            other => return datafusion::common::exec_err!("rint of {other}"),
+        };
+        cairn_tables::functions::shaped_like(&args.args, result)
     }
 }
