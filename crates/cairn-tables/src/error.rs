@@ -115,9 +115,20 @@ fn invalid_text(message: &str) -> CairnError {
             name if name.starts_with("Decimal") => "numeric",
             _ => return None,
         };
-        Some(format!("invalid input syntax for type {pg_type}: \"{text}\""))
+        // A well-formed integer too large for its type is out of range,
+        // not invalid (PostgreSQL's 22003).
+        let integer = text.trim();
+        let digits = integer.strip_prefix(['-', '+']).unwrap_or(integer);
+        if matches!(pg_type, "smallint" | "integer" | "bigint") {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(CairnError::NumericValueOutOfRange(format!(
+                    "value \"{text}\" is out of range for type {pg_type}"
+                )));
+            }
+        }
+        Some(CairnError::InvalidTextRepresentation(format!("invalid input syntax for type {pg_type}: \"{text}\"")))
     });
-    CairnError::InvalidTextRepresentation(parsed.unwrap_or_else(|| message.to_owned()))
+    parsed.unwrap_or_else(|| CairnError::InvalidTextRepresentation(message.to_owned()))
 }
 
 /// Planning errors: DataFusion says what went wrong only in its message.

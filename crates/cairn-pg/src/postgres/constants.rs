@@ -94,12 +94,27 @@ pub fn type_constants(plan: LogicalPlan) -> Result<LogicalPlan> {
 
 fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
     use datafusion::logical_expr::BinaryExpr as Binary;
-    if let Expr::BinaryExpr(Binary { left, op, right }) = &expr {
-        if let (Expr::Literal(l, None), Expr::Literal(r, None)) = (left.as_ref(), right.as_ref()) {
-            if let Some(folded) = fold_integers(l, *op, r)? {
-                return Ok(Transformed::yes(Expr::Literal(folded, None)));
+    match &expr {
+        Expr::BinaryExpr(Binary { left, op, right }) => {
+            if let (Some(l), Some(r)) = (Integer::of(left), Integer::of(right)) {
+                if let Some(folded) = fold_integers(l, *op, r)? {
+                    return Ok(Transformed::yes(folded.literal()));
+                }
             }
         }
+        // `32767::int2`, `40000::int2` (22003), as the constant they are:
+        // folded later, the cast would be gone before arithmetic on it.
+        Expr::Cast(Cast { expr: inner, field }) => {
+            if let (Some(value), Some(width)) = (Integer::of(inner), Width::of(field.data_type())) {
+                return Ok(Transformed::yes(Integer::new(i128::from(value.value), width)?.literal()));
+            }
+        }
+        Expr::Negative(inner) => {
+            if let Some(value) = Integer::of(inner) {
+                return Ok(Transformed::yes(Integer::new(-i128::from(value.value), value.width)?.literal()));
+            }
+        }
+        _ => {}
     }
     Ok(match expr {
         Expr::Literal(ScalarValue::Int64(Some(value)), metadata) => match i32::try_from(value) {
@@ -110,39 +125,103 @@ fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
     })
 }
 
-/// `l op r` for two integer constants and `+`, `-` or `*`: as int4 if
-/// both are, else as int8; 22003 if it overflows. `None` for any other.
-fn fold_integers(l: &ScalarValue, op: Operator, r: &ScalarValue) -> Result<Option<ScalarValue>> {
-    let apply = |a: i64, b: i64| match op {
-        Operator::Plus => Some(a.checked_add(b)),
-        Operator::Minus => Some(a.checked_sub(b)),
-        Operator::Multiply => Some(a.checked_mul(b)),
-        _ => None,
-    };
-    let out_of_range = |name: &str| cairn_tables::error::to_df(CairnError::NumericValueOutOfRange(format!("{name} out of range")));
-    Ok(match (l, r) {
-        (ScalarValue::Int32(Some(a)), ScalarValue::Int32(Some(b))) => match apply(i64::from(*a), i64::from(*b)) {
-            None => None,
-            Some(value) => {
-                let value = value.and_then(|v| i32::try_from(v).ok()).ok_or_else(|| out_of_range("integer"))?;
-                Some(ScalarValue::Int32(Some(value)))
-            }
-        },
-        (ScalarValue::Int32(Some(_)) | ScalarValue::Int64(Some(_)), ScalarValue::Int32(Some(_)) | ScalarValue::Int64(Some(_))) => {
-            let wide = |v: &ScalarValue| match v {
-                ScalarValue::Int32(Some(v)) => i64::from(*v),
-                ScalarValue::Int64(Some(v)) => *v,
-                _ => 0,
-            };
-            match apply(wide(l), wide(r)) {
-                None => None,
-                Some(value) => Some(ScalarValue::Int64(Some(value.ok_or_else(|| out_of_range("bigint"))?))),
-            }
-        }
-        _ => None,
-    })
+/// The widths of PostgreSQL's integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Width {
+    Small,
+    Integer,
+    Big,
 }
 
+impl Width {
+    fn of(data_type: &DataType) -> Option<Width> {
+        match data_type {
+            DataType::Int16 => Some(Width::Small),
+            DataType::Int32 => Some(Width::Integer),
+            DataType::Int64 => Some(Width::Big),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Width::Small => "smallint",
+            Width::Integer => "integer",
+            Width::Big => "bigint",
+        }
+    }
+
+    fn range(self) -> std::ops::RangeInclusive<i128> {
+        match self {
+            Width::Small => i128::from(i16::MIN)..=i128::from(i16::MAX),
+            Width::Integer => i128::from(i32::MIN)..=i128::from(i32::MAX),
+            Width::Big => i128::from(i64::MIN)..=i128::from(i64::MAX),
+        }
+    }
+}
+
+/// An integer constant of one width.
+#[derive(Debug, Clone, Copy)]
+struct Integer {
+    value: i64,
+    width: Width,
+}
+
+impl Integer {
+    fn of(expr: &Expr) -> Option<Integer> {
+        let (value, width) = match expr {
+            Expr::Literal(ScalarValue::Int16(Some(v)), None) => (i64::from(*v), Width::Small),
+            Expr::Literal(ScalarValue::Int32(Some(v)), None) => (i64::from(*v), Width::Integer),
+            Expr::Literal(ScalarValue::Int64(Some(v)), None) => (*v, Width::Big),
+            _ => return None,
+        };
+        Some(Integer { value, width })
+    }
+
+    /// `value` as an integer of `width`; 22003 if it does not fit.
+    fn new(value: i128, width: Width) -> Result<Integer> {
+        match i64::try_from(value) {
+            Ok(fits) if width.range().contains(&value) => Ok(Integer { value: fits, width }),
+            _ => Err(cairn_tables::error::to_df(CairnError::NumericValueOutOfRange(format!(
+                "{} out of range",
+                width.name()
+            )))),
+        }
+    }
+
+    fn literal(self) -> Expr {
+        let value = self.value;
+        Expr::Literal(
+            match self.width {
+                Width::Small => ScalarValue::Int16(Some(value as i16)),
+                Width::Integer => ScalarValue::Int32(Some(value as i32)),
+                Width::Big => ScalarValue::Int64(Some(value)),
+            },
+            None,
+        )
+    }
+}
+
+/// `l op r` for two integer constants and an arithmetic operator, in the
+/// wider of their widths, as PostgreSQL computes it: 22003 past the
+/// width, 22012 for a zero divisor. `None` for any other operator.
+fn fold_integers(l: Integer, op: Operator, r: Integer) -> Result<Option<Integer>> {
+    let (a, b) = (i128::from(l.value), i128::from(r.value));
+    let value = match op {
+        Operator::Plus => a + b,
+        Operator::Minus => a - b,
+        Operator::Multiply => a * b,
+        Operator::Divide | Operator::Modulo if b == 0 => {
+            return Err(cairn_tables::error::to_df(CairnError::DivisionByZero));
+        }
+        // Both truncate toward zero and keep the dividend's sign, as in
+        // PostgreSQL.
+        Operator::Divide => a / b,
+        Operator::Modulo => a % b,
+        _ => return Ok(None),
+    };
+    Integer::new(value, l.width.max(r.width)).map(Some)
+}
 
 /// A cast to numeric without precision: of a numeric, nothing; of an
 /// integer constant, numeric with scale 0; of a text constant, numeric
