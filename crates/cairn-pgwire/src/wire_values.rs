@@ -13,6 +13,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 use pgwire::types::ToSqlText;
 use postgres_types::{to_sql_checked, IsNull, ToSql, Type};
+use cairn_tables::pg_text;
 
 type BoxError = Box<dyn Error + Sync + Send>;
 
@@ -184,11 +185,7 @@ impl<T: itoa::Integer + std::fmt::Debug> ToSqlText for PgInteger<T> {
     }
 }
 
-/// A float as PostgreSQL writes it: the shortest digits that read back
-/// as the same value (as Rust's `{:e}` gives them), in fixed notation for
-/// decimal exponents from -4 up to the type's precision (15 digits for
-/// float8, 6 for float4; printf's `%g` rule, which PostgreSQL follows),
-/// else as `1e+100`; and `Infinity`, `-Infinity`, `NaN`.
+/// A float as PostgreSQL writes it (see [`pg_text::float`]).
 #[derive(Debug)]
 pub struct PgFloat<T>(pub T);
 
@@ -206,63 +203,16 @@ impl<T: ToSql> ToSql for PgFloat<T> {
 
 impl ToSqlText for PgFloat<f64> {
     fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
-        put_float(out, self.0, &format!("{:e}", self.0), 15);
+        out.put_slice(pg_text::float(self.0, &format!("{:e}", self.0), 15).as_bytes());
         Ok(IsNull::No)
     }
 }
 
 impl ToSqlText for PgFloat<f32> {
     fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
-        put_float(out, f64::from(self.0), &format!("{:e}", self.0), 6);
+        out.put_slice(pg_text::float(f64::from(self.0), &format!("{:e}", self.0), 6).as_bytes());
         Ok(IsNull::No)
     }
-}
-
-/// `value` in PostgreSQL's float text, from its shortest digits in
-/// scientific form (`-1.2345e-7`), fixed below `precision` digits.
-fn put_float(out: &mut BytesMut, value: f64, scientific: &str, precision: i32) {
-    if value.is_nan() {
-        return out.put_slice(b"NaN");
-    }
-    if value.is_infinite() {
-        return out.put_slice(if value > 0.0 { b"Infinity" } else { b"-Infinity" });
-    }
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if let Some(unsigned) = mantissa.strip_prefix('-') {
-        out.put_u8(b'-');
-        return put_float_digits(out, unsigned, exponent, precision);
-    }
-    put_float_digits(out, mantissa, exponent, precision)
-}
-
-fn put_float_digits(out: &mut BytesMut, mantissa: &str, exponent: i32, precision: i32) {
-    let digits: Vec<u8> = mantissa.bytes().filter(|b| *b != b'.').collect();
-    if exponent < -4 || exponent >= precision {
-        out.put_u8(digits[0]);
-        if digits.len() > 1 {
-            out.put_u8(b'.');
-            out.put_slice(&digits[1..]);
-        }
-        out.put_slice(if exponent < 0 { b"e-" } else { b"e+" });
-        put_padded(out, exponent.unsigned_abs(), 2);
-        return;
-    }
-    // Digits before the point: the exponent plus one (none below 1).
-    let point = exponent + 1;
-    if point <= 0 {
-        out.put_slice(b"0.");
-        out.put_slice(&b"0000"[..point.unsigned_abs() as usize]);
-        return out.put_slice(&digits);
-    }
-    let point = point as usize;
-    if digits.len() <= point {
-        out.put_slice(&digits);
-        return out.put_slice(&b"000000000000000"[..point - digits.len()]);
-    }
-    out.put_slice(&digits[..point]);
-    out.put_u8(b'.');
-    out.put_slice(&digits[point..]);
 }
 
 /// A numeric as Arrow holds it (an integer and a scale), in any of
@@ -276,23 +226,9 @@ pub struct PgNumeric {
     pub scale: u32,
 }
 
-impl PgNumeric {
-    /// The absolute value's integer and fraction digits, the fraction
-    /// exactly `scale` long.
-    fn digits(&self) -> (String, String) {
-        let scale = self.scale as usize;
-        let mut digits = self.value.unsigned_abs().to_string();
-        if digits.len() <= scale {
-            digits.insert_str(0, &"0".repeat(scale + 1 - digits.len()));
-        }
-        let fraction = digits.split_off(digits.len() - scale);
-        (digits, fraction)
-    }
-}
-
 impl ToSql for PgNumeric {
     fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        let (integer, fraction) = self.digits();
+        let (integer, fraction) = pg_text::numeric_digits(self.value, self.scale);
         // Four digits to a group, aligned on the decimal point.
         let integer = format!("{}{integer}", "0".repeat((4 - integer.len() % 4) % 4));
         let fraction = format!("{fraction}{}", "0".repeat((4 - fraction.len() % 4) % 4));
@@ -331,15 +267,7 @@ impl ToSql for PgNumeric {
 
 impl ToSqlText for PgNumeric {
     fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, BoxError> {
-        let (integer, fraction) = self.digits();
-        if self.value < 0 {
-            out.put_u8(b'-');
-        }
-        out.put_slice(integer.as_bytes());
-        if !fraction.is_empty() {
-            out.put_u8(b'.');
-            out.put_slice(fraction.as_bytes());
-        }
+        out.put_slice(pg_text::numeric(self.value, self.scale).as_bytes());
         Ok(IsNull::No)
     }
 }
@@ -446,38 +374,9 @@ mod tests {
     }
 
     #[test]
-    fn floats_are_written_as_postgres_writes_them() {
-        let cases: [(f64, &str); 12] = [
-            (1.0, "1"),
-            (0.1, "0.1"),
-            (-0.0, "-0"),
-            (1e100, "1e+100"),
-            (1e-100, "1e-100"),
-            (123456789012345.0, "123456789012345"),
-            (1e15, "1e+15"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (-2.5e-7, "-2.5e-07"),
-            (f64::INFINITY, "Infinity"),
-            (f64::NAN, "NaN"),
-        ];
-        for (value, text) in cases {
-            assert_eq!(plain(PgFloat(value)), text, "{value:e}");
-        }
-        assert_eq!(plain(PgFloat(0.1f32)), "0.1");
-        assert_eq!(plain(PgFloat(1e6f32)), "1e+06");
-        assert_eq!(plain(PgFloat(123456.0f32)), "123456");
-        assert_eq!(plain(PgFloat(f32::NEG_INFINITY)), "-Infinity");
-    }
-
-    #[test]
-    fn numerics_keep_their_scale_and_all_38_digits() {
-        let numeric = |value: i128, scale: u32| plain(PgNumeric { value, scale });
-        assert_eq!(numeric(150, 2), "1.50");
-        assert_eq!(numeric(-5, 1), "-0.5");
-        assert_eq!(numeric(7, 3), "0.007");
-        assert_eq!(numeric(0, 0), "0");
-        assert_eq!(numeric(i128::MAX / 10, 0), (i128::MAX / 10).to_string());
+    fn numerics_are_sent_in_postgres_binary_form() {
+        assert_eq!(plain(PgNumeric { value: 150, scale: 2 }), "1.50");
+        assert_eq!(plain(PgFloat(1e100)), "1e+100");
         let binary = |value: i128, scale: u32| {
             let mut out = BytesMut::new();
             PgNumeric { value, scale }.to_sql(&Type::NUMERIC, &mut out).expect("encodes");

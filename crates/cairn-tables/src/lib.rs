@@ -16,6 +16,7 @@ pub mod equality;
 pub mod error;
 pub mod functions;
 pub mod memory;
+pub mod pg_text;
 pub mod scan_cache;
 pub mod scan_exec;
 pub mod scan_stream;

@@ -549,7 +549,11 @@ fn check_row(def: &TableDef, row: &[Value]) -> cairn_types::Result<()> {
     for (column, value) in def.columns.iter().zip(row) {
         match (value, &column.data_type) {
             (Value::Null, _) if !column.nullable => {
-                return Err(CairnError::NotNullViolation { table: def.name.clone(), column: column.name.clone() })
+                return Err(CairnError::NotNullViolation {
+                    table: def.name.clone(),
+                    column: column.name.clone(),
+                    detail: failing_row(row),
+                })
             }
             (Value::Text(text), DataType::Varchar { max_len: Some(max) }) if text.chars().count() > *max as usize => {
                 return Err(CairnError::StringDataRightTruncation(format!(
@@ -787,18 +791,14 @@ const LOAD_AT_LEAST_BYTES: usize = 16 * 1024 * 1024;
 /// `Key (a, b)=(1, x) already exists.`, as PostgreSQL words it.
 fn describe_key(def: &TableDef, row: &[Value]) -> String {
     let columns: Vec<&str> = def.primary_key.iter().map(|&i| def.columns[usize::from(i)].name.as_str()).collect();
-    let values: Vec<String> = def
-        .primary_key
-        .iter()
-        .map(|&i| match &row[usize::from(i)] {
-            Value::Text(text) => text.clone(),
-            Value::Int16(v) => v.to_string(),
-            Value::Int32(v) => v.to_string(),
-            Value::Int64(v) => v.to_string(),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let values: Vec<String> = def.primary_key.iter().map(|&i| crate::pg_text::value(&row[usize::from(i)])).collect();
     format!("Key ({})=({}) already exists.", columns.join(", "), values.join(", "))
+}
+
+/// `Failing row contains (null, 3).`, as PostgreSQL words it.
+fn failing_row(row: &[Value]) -> String {
+    let values: Vec<String> = row.iter().map(crate::pg_text::value).collect();
+    format!("Failing row contains ({}).", values.join(", "))
 }
 
 #[async_trait]

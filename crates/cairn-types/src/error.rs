@@ -107,7 +107,8 @@ pub enum CairnError {
     /// One statement would change the same row twice.
     CardinalityViolation(String),
     /// A NOT NULL column got NULL.
-    NotNullViolation { table: String, column: String },
+    /// `detail`: `Failing row contains (…).`, the row as PostgreSQL lists it.
+    NotNullViolation { table: String, column: String, detail: String },
     /// A column made NOT NULL (by ADD COLUMN or SET NOT NULL) holds NULL.
     ColumnContainsNulls { table: String, column: String },
     /// A unique key or unique index already holds this value.
@@ -231,6 +232,7 @@ impl CairnError {
     pub fn detail(&self) -> Option<&str> {
         match self {
             CairnError::UniqueViolation { detail, .. } => Some(detail),
+            CairnError::NotNullViolation { detail, .. } => Some(detail),
             _ => None,
         }
     }
@@ -299,7 +301,7 @@ impl fmt::Display for CairnError {
             | CairnError::SessionTerminated(m)
             | CairnError::StackDepthExceeded(m)
             | CairnError::OutOfMemory(m) => f.write_str(m),
-            CairnError::NotNullViolation { table, column } => {
+            CairnError::NotNullViolation { table, column, .. } => {
                 write!(f, "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")
             }
             CairnError::ColumnContainsNulls { table, column } => {
@@ -352,7 +354,7 @@ mod tests {
             (CairnError::CardinalityViolation(String::new()), "21000"),
             (CairnError::BadCopyFileFormat(String::new()), "22P04"),
             (CairnError::CharacterNotInRepertoire(String::new()), "22021"),
-            (CairnError::NotNullViolation { table: "t".into(), column: "c".into() }, "23502"),
+            (CairnError::NotNullViolation { table: "t".into(), column: "c".into(), detail: String::new() }, "23502"),
             (
                 CairnError::UniqueViolation { constraint: "k".into(), detail: String::new() },
                 "23505",
