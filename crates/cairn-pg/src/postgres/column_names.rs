@@ -178,9 +178,15 @@ fn figure(expr: &Expr) -> Option<String> {
             .last()
             .and_then(|part| part.as_ident())
             .map(ident_name),
+        // A cast takes its operand's name only if that is a strong one (a
+        // column's, a function's): `x::int` is `x`, but `2.5::float8::int4`
+        // and `(CASE … END)::text` are named by the type.
         Expr::Cast {
             expr, data_type, ..
-        } => figure(expr).or_else(|| Some(type_name(data_type))),
+        } => match weakly_named(expr) {
+            true => Some(type_name(data_type)),
+            false => figure(expr).or_else(|| Some(type_name(data_type))),
+        },
         Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure(inner),
         Expr::Subquery(query) => match query.body.as_ref() {
             SetExpr::Select(select) => match select.projection.first()? {
@@ -205,6 +211,16 @@ fn figure(expr: &Expr) -> Option<String> {
         Expr::Floor { .. } => Some("floor".into()),
         Expr::AtTimeZone { .. } => Some("timezone".into()),
         _ => None,
+    }
+}
+
+/// Whether PostgreSQL's name for `expr` is a weak one (strength 1 in
+/// `FigureColnameInternal`), which a cast of it replaces by its type's.
+fn weakly_named(expr: &Expr) -> bool {
+    match expr {
+        Expr::Nested(inner) => weakly_named(inner),
+        Expr::Cast { .. } | Expr::TypedString(_) | Expr::Case { .. } | Expr::Interval(_) => true,
+        _ => false,
     }
 }
 
@@ -262,6 +278,14 @@ mod tests {
             named("SELECT count(*), t.a, x::int, '1'::integer, 1 + 2, (SELECT max(b) FROM u), CASE WHEN true THEN 1 END FROM t"),
             "SELECT count(*) AS \"count\", t.a, x::INT AS \"x\", '1'::INTEGER AS \"int4\", 1 + 2 AS \"?column?\", \
              (SELECT max(b) AS \"max\" FROM u) AS \"max\", CASE WHEN true THEN 1 END AS \"case\" FROM t"
+        );
+    }
+
+    #[test]
+    fn a_cast_of_a_weakly_named_value_is_named_by_its_type() {
+        assert_eq!(
+            named("SELECT 2.5::float8::int4, (CASE WHEN true THEN 1 END)::text, (x)::int8"),
+            "SELECT 2.5::FLOAT8::INT4 AS \"int4\", (CASE WHEN true THEN 1 END)::TEXT AS \"text\", (x)::INT8 AS \"x\""
         );
     }
 
