@@ -33,6 +33,37 @@ use crate::handler::panicked;
 use crate::types::pg_type_of_field;
 use crate::wire_values::{list_values, PgChar, PgFloat, PgInteger, PgJsonb, PgNumeric, PgTemporal, PgTimestamp, PgUuid};
 
+/// `array` as the number type its RowDescription announced. A plan whose
+/// types changed after Describe (an integer where a bigint was announced)
+/// must not put four bytes where the client reads eight: the values are
+/// cast (checked) to the announced type.
+fn as_announced<'a>(array: &'a ArrayRef, field: &FieldInfo) -> PgWireResult<std::borrow::Cow<'a, ArrayRef>> {
+    let announced = match *field.datatype() {
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        _ => return Ok(std::borrow::Cow::Borrowed(array)),
+    };
+    let sent_as_is = matches!(
+        (array.data_type(), &announced),
+        (DataType::Int8 | DataType::UInt8 | DataType::Int16, DataType::Int16)
+            | (DataType::UInt16 | DataType::Int32, DataType::Int32)
+            | (DataType::Int64 | DataType::UInt64, DataType::Int64)
+            | (DataType::Float16 | DataType::Float32, DataType::Float32)
+            | (DataType::Float64 | DataType::Null, DataType::Float64)
+            | (DataType::Null, _)
+    );
+    if sent_as_is {
+        return Ok(std::borrow::Cow::Borrowed(array));
+    }
+    let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    arrow::compute::cast_with_options(array, &announced, &options)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| PgWireError::ApiError(format!("a result column is not the {} its description announced: {e}", field.datatype()).into()))
+}
+
 /// Row descriptions for a result schema, each column in the format the
 /// client asked for.
 pub fn fields(schema: &SchemaRef, format: &Format, options: &Arc<FormatOptions>) -> Vec<FieldInfo> {
@@ -328,8 +359,13 @@ pub fn encode_batch(
 
 fn encode_rows(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
     let options = ArrowFormatOptions::default().with_null("");
-    let columns = batch
+    let arrays = batch
         .columns()
+        .iter()
+        .zip(fields.iter())
+        .map(|(array, field)| as_announced(array, field))
+        .collect::<PgWireResult<Vec<_>>>()?;
+    let columns = arrays
         .iter()
         .zip(fields.iter())
         .map(|(array, field)| Column::new(array, field, &options))
@@ -337,7 +373,7 @@ fn encode_rows(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResul
     let mut encoder = DataRowEncoder::new(Arc::clone(fields));
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
-        for ((column, array), field) in columns.iter().zip(batch.columns()).zip(fields.iter()) {
+        for ((column, array), field) in columns.iter().zip(&arrays).zip(fields.iter()) {
             if matches!(column, Column::Text(_)) && array.is_null(row) {
                 put_field(&mut encoder, field, &None::<i8>)?;
             } else {
@@ -370,4 +406,34 @@ pub async fn next_rows(
         Err(_) => return Some(Err(panicked())),
     };
     Some(encode_batch(&batch, fields).map_err(|e| CairnError::Internal(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int32Array, Int64Array};
+    use pgwire::api::results::FieldFormat;
+
+    #[test]
+    fn a_column_goes_out_as_the_type_its_description_announced() {
+        let announced = FieldInfo::new("n".into(), None, None, Type::INT8, FieldFormat::Binary);
+        let int4: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(-7)]));
+        let sent = as_announced(&int4, &announced).expect("casts");
+        assert_eq!(sent.as_any().downcast_ref::<Int64Array>(), Some(&Int64Array::from(vec![Some(1), None, Some(-7)])));
+        let int8: ArrayRef = Arc::new(Int64Array::from(vec![i64::MAX]));
+        let narrower = FieldInfo::new("n".into(), None, None, Type::INT4, FieldFormat::Binary);
+        assert!(as_announced(&int8, &narrower).is_err(), "a value that does not fit is an error, not a wrapped value");
+        assert!(matches!(as_announced(&int8, &announced).expect("as is"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_plan_is_the_statements_xx000() {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("n", DataType::Int64, true)]));
+        let panicking = futures::stream::once(async { panic!("a bug in an operator") });
+        let mut stream: SendableRecordBatchStream =
+            Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, panicking));
+        let fields = Arc::new(vec![FieldInfo::new("n".into(), None, None, Type::INT8, FieldFormat::Text)]);
+        let error = next_rows(&mut stream, &fields).await.expect("an answer").expect_err("an error");
+        assert_eq!(error.code().as_str(), "XX000");
+    }
 }

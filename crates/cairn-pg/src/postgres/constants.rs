@@ -48,7 +48,7 @@ pub fn type_constants(plan: LogicalPlan) -> Result<LogicalPlan> {
     if matches!(plan, LogicalPlan::Dml(_)) {
         return Ok(plan);
     }
-    plan.transform_up_with_subqueries(|node| {
+    let typed = plan.transform_up_with_subqueries(|node| {
         if matches!(node, LogicalPlan::Limit(_)) {
             return Ok(Transformed::no(node));
         }
@@ -88,8 +88,15 @@ pub fn type_constants(plan: LogicalPlan) -> Result<LogicalPlan> {
             true => rewritten.map_data(LogicalPlan::recompute_schema),
             false => Ok(rewritten),
         }
-    })
-    .map(|transformed| transformed.data)
+    })?;
+    if !typed.transformed {
+        return Ok(typed.data);
+    }
+    // A node above a retyped one keeps the types it was built with (a
+    // projection over a sort over the projection that changed): every
+    // schema is recomputed, inputs first, or Describe would announce a
+    // bigint the rows then bring as an integer.
+    typed.data.transform_up_with_subqueries(|node| node.recompute_schema().map(Transformed::yes)).map(|t| t.data)
 }
 
 fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
