@@ -15,7 +15,7 @@ async fn setup(server: &Server) -> tokio_postgres::Client {
     root
 }
 
-/// What ALTER TABLE does to rows is in `tests/sql/statements/alter_table.slt`;
+/// What ALTER TABLE does to rows is in `tests/conformance/statements/alter_table.slt`;
 /// here, that an acknowledged ALTER survives SIGKILL with its rows.
 #[tokio::test]
 async fn acknowledged_alters_survive_a_crash_with_their_rows() {

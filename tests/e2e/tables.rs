@@ -57,7 +57,7 @@ async fn user_tables_isolate_every_user() {
 
 /// What a unique violation carries besides its SQLSTATE, and writes
 /// through the extended protocol (the rest of INSERT's checks are in
-/// `tests/sql/statements/writes.slt`).
+/// `tests/conformance/statements/writes.slt`).
 #[tokio::test]
 async fn a_duplicate_key_names_its_constraint_and_key() {
     let server = Server::start();
