@@ -40,6 +40,24 @@ async fn extended_protocol_with_typed_parameters_and_binary_results() {
     assert!(root.query_one(&typed, &[&"x"]).await.expect("run").get::<_, bool>(0));
 }
 
+/// RowDescription names the table and column a plain column reference
+/// comes from (pgJDBC's `ResultSetMetaData.getTableName` reads it), and
+/// nothing for a computed column, as PostgreSQL does; and an integer
+/// constant is an int4, which node-postgres reads as a number.
+#[tokio::test]
+async fn result_columns_say_where_they_come_from_and_constants_are_int4() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute("CREATE NAMESPACE app").await.expect("namespace");
+    root.batch_execute("CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT)").await.expect("table");
+    let oid: u32 = root.query_one("SELECT oid FROM pg_class WHERE relname = 't'", &[]).await.expect("oid").get(0);
+    let statement = root.prepare("SELECT v AS label, id, v || 'x', count(*) OVER (), 1 FROM app.t").await.expect("prepare");
+    let sources: Vec<(Option<u32>, Option<i16>)> =
+        statement.columns().iter().map(|c| (c.table_oid(), c.column_id())).collect();
+    assert_eq!(sources, [(Some(oid), Some(2)), (Some(oid), Some(1)), (None, None), (None, None), (None, None)]);
+    assert_eq!(statement.columns()[4].type_(), &Type::INT4);
+}
+
 #[tokio::test]
 async fn extended_protocol_errors_and_multiple_statements() {
     let server = Server::start();

@@ -73,16 +73,33 @@ pub fn fields(schema: &SchemaRef, format: &Format, options: &Arc<FormatOptions>)
         .enumerate()
         .map(|(i, field)| {
             let name = cairn_sql::postgres::client_column_name(field.name()).to_owned();
+            let (table, column) = source_of(field);
             FieldInfo::new(
                 name,
-                None,
-                None,
+                table,
+                column,
                 pg_type_of_field(field),
                 format.format_for(i),
             )
             .with_format_options(Arc::clone(options))
         })
         .collect()
+}
+
+/// The table OID and column number of a result column that is a plain
+/// reference to a table's column, as RowDescription carries them.
+fn source_of(field: &arrow::datatypes::Field) -> (Option<i32>, Option<i16>) {
+    use cairn_tables::values::{SOURCE_COLUMN_METADATA, SOURCE_TABLE_METADATA};
+    let metadata = field.metadata();
+    let table = metadata.get(SOURCE_TABLE_METADATA).and_then(|id| id.parse().ok());
+    let column = metadata.get(SOURCE_COLUMN_METADATA).and_then(|n| n.parse().ok());
+    match (table, column) {
+        (Some(table), Some(column)) => {
+            let oid = cairn_pg::pg_catalog::oid::table(cairn_types::TableId(table));
+            (Some(oid as i32), Some(column))
+        }
+        _ => (None, None),
+    }
 }
 
 /// One column of a batch, downcast once per batch rather than per value.

@@ -326,6 +326,14 @@ pub fn read_value(array: &ArrayRef, data_type: &DataType, row: usize) -> Result<
     })
 }
 
+/// Field metadata naming the table (its id) and the column (its number,
+/// from 1) a column of a scan comes from. DataFusion keeps a field's
+/// metadata through plain column references, so a result column that is
+/// one still says where it comes from, and RowDescription tells the
+/// client (pgJDBC's `getTableName`, ORMs' column mapping).
+pub const SOURCE_TABLE_METADATA: &str = "cairn.source_table";
+pub const SOURCE_COLUMN_METADATA: &str = "cairn.source_column";
+
 /// The Arrow schema of a table definition. Every field is nullable as far
 /// as DataFusion knows: NOT NULL is enforced by the write path (`tables`), which can name
 /// the column and answer 23502 (DataFusion's own check cannot).
@@ -333,7 +341,14 @@ pub fn table_schema(def: &TableDef) -> cairn_types::Result<SchemaRef> {
     let fields = def
         .columns
         .iter()
-        .map(|c| column_field(&c.name, &c.data_type))
+        .enumerate()
+        .map(|(i, c)| {
+            let field = column_field(&c.name, &c.data_type)?;
+            let mut metadata = field.metadata().clone();
+            metadata.insert(SOURCE_TABLE_METADATA.to_owned(), def.id.0.to_string());
+            metadata.insert(SOURCE_COLUMN_METADATA.to_owned(), (i + 1).to_string());
+            Ok(field.with_metadata(metadata))
+        })
         .collect::<cairn_types::Result<Vec<_>>>()?;
     Ok(Arc::new(Schema::new(fields)))
 }
