@@ -216,8 +216,13 @@ async fn discard_all_resets_a_connection_for_the_next_user() {
     let server = Server::start();
     let root = server.root().await;
     let statement = root.prepare("SELECT 1").await.expect("prepare");
-    root.batch_execute("SET application_name = 'pooled'; DISCARD ALL").await.expect("discard");
+    root.batch_execute("SET application_name = 'pooled'").await.expect("set");
+    root.batch_execute("DISCARD ALL").await.expect("discard");
     assert_eq!(text_rows(&root, "SHOW application_name").await, [[""]]);
+    // In a string of statements it is in their implicit transaction: as
+    // PostgreSQL, refused.
+    let error = root.batch_execute("SELECT 1; DISCARD ALL").await.expect_err("not in a string");
+    assert_eq!(error.code().map(|c| c.code()), Some("25001"));
     assert!(root.query(&statement, &[]).await.is_err(), "prepared statements are dropped");
     let error = root.batch_execute("BEGIN; DISCARD ALL").await.expect_err("not in a block");
     assert_eq!(error.code().map(|c| c.code()), Some("25001"));

@@ -11,6 +11,31 @@ async fn setup(server: &Server) -> tokio_postgres::Client {
     root
 }
 
+/// Several statements in one simple Query are one transaction, as in
+/// PostgreSQL: an error rolls back those before it, success commits them
+/// all, and an open block is left to the client.
+#[tokio::test]
+async fn a_string_of_statements_is_one_transaction() {
+    let server = Server::start();
+    let root = setup(&server).await;
+    let error = root
+        .batch_execute("UPDATE accounts SET balance = 0 WHERE id = 1; SET application_name = 'gone'; SELECT 1 / 0")
+        .await
+        .expect_err("division by zero");
+    assert_eq!(sqlstate(&error), "22012");
+    let balance = text_rows(&root, "SELECT balance FROM accounts WHERE id = 1").await;
+    assert_eq!(balance, [["100"]], "the UPDATE before the error was rolled back");
+    assert_ne!(text_rows(&root, "SHOW application_name").await, [["gone"]], "and so was the SET");
+    root.batch_execute("UPDATE accounts SET balance = 1 WHERE id = 1; UPDATE accounts SET balance = 2 WHERE id = 2")
+        .await
+        .expect("both");
+    assert_eq!(text_rows(&root, "SELECT balance FROM accounts ORDER BY id").await, [["1"], ["2"]]);
+    // A string that opens its own block is the client's to end.
+    root.batch_execute("BEGIN; UPDATE accounts SET balance = 3 WHERE id = 1").await.expect("open");
+    root.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(text_rows(&root, "SELECT balance FROM accounts WHERE id = 1").await, [["1"]]);
+}
+
 #[tokio::test]
 async fn a_transaction_sees_its_own_writes_and_publishes_them_at_commit() {
     let server = Server::start();

@@ -633,6 +633,12 @@ impl SimpleQueryHandler for Handler {
                 "COPY FROM STDIN must be the last statement of a query".into(),
             )),
             Ok(statements) => {
+                let implicit = is_implicit_transaction(session, &statements);
+                if implicit {
+                    if let Err(error) = session.execute(Statement::Begin).await {
+                        return Err(to_pg(&error));
+                    }
+                }
                 let mut failure = None;
                 for statement in statements {
                     match self.run_simple(client, session, statement).await? {
@@ -645,6 +651,17 @@ impl SimpleQueryHandler for Handler {
                             failure = Some(error);
                             break;
                         }
+                    }
+                }
+                if implicit {
+                    let end = match failure {
+                        None => Statement::Commit,
+                        Some(_) => Statement::Rollback,
+                    };
+                    match session.execute(end).await {
+                        Ok(Output::Command { reported, .. }) => report_parameters(client, reported).await?,
+                        Ok(_) => {}
+                        Err(error) => failure = failure.or(Some(error)),
                     }
                 }
                 failure
@@ -697,6 +714,28 @@ where
         client.portal_store().rm_statement(&name);
     }
     Ok(())
+}
+
+/// Several statements in one Query run as one transaction, as in
+/// PostgreSQL: an error rolls back the ones before it. Not when a block is
+/// already open, when the string controls transactions itself (BEGIN,
+/// COMMIT, savepoints), or ends in COPY FROM STDIN (whose data comes
+/// after this Query).
+fn is_implicit_transaction(session: &Session, statements: &[Statement]) -> bool {
+    statements.len() > 1
+        && session.tx_state() == TxState::Idle
+        && !statements.iter().any(|statement| {
+            is_copy_in(statement)
+                || matches!(
+                    statement,
+                    Statement::Begin
+                        | Statement::Commit
+                        | Statement::Rollback
+                        | Statement::Savepoint(_)
+                        | Statement::ReleaseSavepoint(_)
+                        | Statement::RollbackTo(_)
+                )
+        })
 }
 
 fn is_copy_in(statement: &Statement) -> bool {

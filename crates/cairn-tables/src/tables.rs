@@ -491,7 +491,7 @@ impl Changes {
     /// add to its write set (nothing is added if any change fails).
     fn stage(&self, transaction: &mut crate::txn::Transaction) -> cairn_types::Result<Affected> {
         let now = Timestamp::now();
-        let mut staged: Vec<(Vec<u8>, Option<StoredRow>)> = Vec::with_capacity(self.changes.len());
+        let mut staged = Staged::with_capacity(self.changes.len());
         let mut inserted = std::collections::HashSet::new();
         let mut affected = Affected::new(self.keep_rows, self.changes.len());
         for change in &self.changes {
@@ -499,30 +499,55 @@ impl Changes {
                 Change::Insert(key, row) => {
                     let first = inserted.insert(key.clone());
                     // A row this statement already wrote counts as taken.
-                    let existing = match staged.iter().rev().find(|(k, _)| k == key) {
-                        Some((_, written)) => written.clone(),
+                    let existing = match staged.newest(key) {
+                        Some(written) => written.clone(),
                         None => transaction.get(key)?,
                     }
                     .filter(|row| !row.is_expired(now));
                     if let Some(written) = self.resolve_conflict(first, existing, row)? {
                         affected.push(&written.values);
-                        staged.push((key.clone(), Some(written)));
+                        staged.push(key, Some(written));
                     }
                 }
                 Change::Update(key, row) => {
-                    staged.push((key.clone(), Some(row.clone())));
+                    staged.push(key, Some(row.clone()));
                     affected.push(&row.values);
                 }
                 Change::Delete(key, values) => {
                     if transaction.live(key, now)? {
-                        staged.push((key.clone(), None));
+                        staged.push(key, None);
                         affected.push(values);
                     }
                 }
             }
         }
-        transaction.apply(staged);
+        transaction.apply(staged.writes);
         Ok(affected)
+    }
+}
+
+/// A statement's writes in a block, in order, with where each key's
+/// newest one is: finding it by a scan of the writes made a large INSERT
+/// in a block quadratic (40,000 rows took 12 s, a million hours).
+struct Staged {
+    writes: Vec<(Vec<u8>, Option<StoredRow>)>,
+    newest: std::collections::HashMap<Vec<u8>, usize>,
+}
+
+impl Staged {
+    fn with_capacity(capacity: usize) -> Staged {
+        Staged { writes: Vec::with_capacity(capacity), newest: std::collections::HashMap::with_capacity(capacity) }
+    }
+
+    fn push(&mut self, key: &[u8], row: Option<StoredRow>) {
+        self.newest.insert(key.to_vec(), self.writes.len());
+        self.writes.push((key.to_vec(), row));
+    }
+
+    /// The newest row this statement wrote under `key` (`Some(None)`: it
+    /// deleted it), if it wrote one.
+    fn newest(&self, key: &[u8]) -> Option<&Option<StoredRow>> {
+        self.newest.get(key).map(|&at| &self.writes[at].1)
     }
 }
 
