@@ -239,8 +239,7 @@ async fn session_time_zone(client: &Client) -> Result<chrono_tz::Tz, Failure> {
 /// (a `;` outside quotes with more after it makes several).
 fn is_one_statement(sql: &str) -> bool {
     let mut quote = None;
-    let mut chars = sql.trim().trim_end_matches(';').chars();
-    while let Some(c) = chars.next() {
+    for c in sql.trim().trim_end_matches(';').chars() {
         match (quote, c) {
             (None, '\'' | '"') => quote = Some(c),
             (Some(open), _) if c == open => quote = None,
