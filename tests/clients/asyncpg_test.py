@@ -97,7 +97,23 @@ async def copy_records_and_back(conn):
     assert b"\x00\x01\x00\x00\x00\x08" + (1).to_bytes(8, "big") in data, data
 
 
-CHECKS = [fetch_prepare_executemany, types_in_binary, type_introspection, transactions_and_errors, copy_records_and_back]
+async def pool_resets_its_connections(conn):
+    # A released connection is reset with pg_advisory_unlock_all(),
+    # CLOSE ALL, UNLISTEN *, RESET ALL; a failing reset made the pool unusable.
+    pool = await asyncpg.create_pool(host="127.0.0.1", port=int(os.environ["CAIRN_PORT"]), user=os.environ.get("CAIRN_USER", "root"),
+                                     password=os.environ["CAIRN_PASSWORD"], database=os.environ.get("CAIRN_DATABASE", "cairn"),
+                                     min_size=1, max_size=1)
+    try:
+        for _ in range(3):
+            async with pool.acquire() as pooled:
+                value = await pooled.fetchval("SELECT 1")
+                assert value == 1 and type(value) is int, value
+    finally:
+        await pool.close()
+
+
+CHECKS = [fetch_prepare_executemany, types_in_binary, type_introspection, transactions_and_errors, copy_records_and_back,
+          pool_resets_its_connections]
 
 
 async def main():

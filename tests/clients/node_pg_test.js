@@ -28,6 +28,10 @@ const checks = {
     assertEqual(res.rows[0].at.toISOString(), '2024-02-29T13:14:15.000Z', 'timestamptz');
     assertEqual(res.rows[0].tags, ['a', 'b c'], 'text[]');
     assertEqual(res.fields.map((f) => f.name), ['id', 'name', 'price', 'at', 'tags'], 'fields');
+    // An integer constant is an int4, which node-postgres reads as a number
+    // (an int8 comes as a string); a numeric constant keeps its scale.
+    const constants = await client.query('SELECT 1 AS one, 1.50 AS price, 2147483648 AS big');
+    assertEqual(constants.rows[0], { one: 1, price: '1.50', big: '2147483648' }, 'constants');
   },
   async namedStatementsAndRowModeArray(client) {
     for (const id of [1, 2, 1]) {

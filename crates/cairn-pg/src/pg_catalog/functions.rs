@@ -16,7 +16,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
 use super::oid;
@@ -475,7 +475,12 @@ pub fn catalog_functions(catalog: &Arc<Catalog>, search_path: &[String]) -> Vec<
             kind,
             catalog: Arc::clone(catalog),
             search_path: search_path.to_vec(),
-            signature: Signature::variadic_any(Volatility::Stable),
+            // Some take no argument: `pg_advisory_unlock_all()`, which
+            // asyncpg's pool sends to reset a connection.
+            signature: Signature::one_of(
+                vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+                Volatility::Stable,
+            ),
         })
     })
     .chain([ScalarUDF::from(TypeOf { signature: Signature::any(1, Volatility::Immutable) })])
