@@ -74,6 +74,28 @@ fn bytea_input(inner: Expr, field: FieldRef, schema: Option<&DFSchema>) -> Resul
     }))
 }
 
+/// `date ± interval` and `interval + date` are timestamps, as in
+/// PostgreSQL (`date '2024-01-31' + interval '1 month'` is
+/// `2024-02-29 00:00:00`); DataFusion keeps a date.
+fn date_and_interval(expr: &RawBinaryExpr, schema: &DFSchema) -> Option<Expr> {
+    let op = match expr.op {
+        BinaryOperator::Plus => Operator::Plus,
+        BinaryOperator::Minus => Operator::Minus,
+        _ => return None,
+    };
+    let is = |e: &Expr, f: fn(&DataType) -> bool| e.get_type(schema).ok().is_some_and(|t| f(&t));
+    let date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+    let interval = |t: &DataType| matches!(t, DataType::Interval(_));
+    let timestamp = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None)));
+    if is(&expr.left, date) && is(&expr.right, interval) {
+        return Some(binary_expr(timestamp(expr.left.clone()), op, expr.right.clone()));
+    }
+    if op == Operator::Plus && is(&expr.left, interval) && is(&expr.right, date) {
+        return Some(binary_expr(expr.left.clone(), op, timestamp(expr.right.clone())));
+    }
+    None
+}
+
 /// `uuid`, `json`, `jsonb` in casts and placeholders.
 #[derive(Debug)]
 pub struct PgTypes;
@@ -130,8 +152,11 @@ impl ExprPlanner for PgOperators {
     fn plan_binary_op(
         &self,
         expr: RawBinaryExpr,
-        _schema: &DFSchema,
+        schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
+        if let Some(planned) = date_and_interval(&expr, schema) {
+            return Ok(PlannerResult::Planned(planned));
+        }
         let as_text = match &expr.op {
             BinaryOperator::Arrow => false,
             BinaryOperator::LongArrow => true,
