@@ -18,6 +18,7 @@
 //! - `generate_series(…)` in a select list returns rows, not a list;
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
+//! - `mod(a, b)` is `(a % b)`;
 //! - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
 //!   as aggregates, and correlated ones in forms DataFusion decorrelates
 //!   (see [`array_of_subquery`] and [`subqueries`]).
@@ -109,6 +110,9 @@ pub fn rewrite_expression(expr: &mut ast::Expr) {
     if let Some(upper) = array_upper(expr) {
         *expr = upper;
     }
+    if let Some(remainder) = modulo(expr) {
+        *expr = remainder;
+    }
     if let Some(subscripts) = generate_subscripts(expr) {
         *expr = subscripts;
     }
@@ -167,6 +171,27 @@ fn array_upper(expr: &ast::Expr) -> Option<ast::Expr> {
     let ast::FunctionArguments::List(list) = &function.args else { return None };
     let [array, dimension] = list.args.as_slice() else { return None };
     array_length(array, dimension)
+}
+
+/// `mod(a, b)` is `(a % b)`, as in PostgreSQL (DataFusion has only the
+/// operator); its column is still named `mod`, named before this runs.
+fn modulo(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    if !name.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("mod")) {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &function.args else { return None };
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)), ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(b))] =
+        list.args.as_slice()
+    else {
+        return None;
+    };
+    Some(ast::Expr::Nested(Box::new(ast::Expr::BinaryOp {
+        left: Box::new(a.clone()),
+        op: ast::BinaryOperator::Modulo,
+        right: Box::new(b.clone()),
+    })))
 }
 
 /// `generate_subscripts(a, d)` as `unnest(range(1, array_length(a, d) + 1))`:
