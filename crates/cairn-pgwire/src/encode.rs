@@ -52,7 +52,7 @@ fn as_announced<'a>(array: &'a ArrayRef, field: &FieldInfo) -> PgWireResult<std:
             | (DataType::UInt16 | DataType::Int32, DataType::Int32)
             | (DataType::Int64 | DataType::UInt64, DataType::Int64)
             | (DataType::Float16 | DataType::Float32, DataType::Float32)
-            | (DataType::Float64 | DataType::Null, DataType::Float64)
+            | (DataType::Float64, DataType::Float64)
             | (DataType::Null, _)
     );
     if sent_as_is {
