@@ -48,6 +48,6 @@ async fn session_information_functions() {
     assert_eq!(row.get::<_, String>(1), "root");
     assert_eq!(row.get::<_, String>(2), "root");
     assert_eq!(row.get::<_, String>(3), "cairn");
-    assert_eq!(row.get::<_, String>(4), "default");
+    assert_eq!(row.get::<_, String>(4), "public");
     assert_eq!(row.columns()[0].name(), "version");
 }

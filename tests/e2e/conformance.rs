@@ -12,6 +12,9 @@
 //!   reads `42703: message` (so a SQLSTATE and message are pinned
 //!   together; a DETAIL follows the message as ` DETAIL: …`), and
 //!   `statement error (42703)` the SQLSTATE alone.
+//! - `\columns <query>` answers a row per result column: its name (as
+//!   the run's protocol announces it) and its type (as Describe reports
+//!   it), so that the names of unnamed expressions are pinned too.
 //! - `EXPLAIN …` answers its physical plan a line to a row, with the
 //!   partition counts (which follow the machine's cores) written `N`;
 //!   being CairnDB's own plans, EXPLAIN records say `onlyif cairndb`.
@@ -117,6 +120,36 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// `\columns <query>`: a row per result column, its name as the run's
+    /// protocol announced it (RowDescription of the query, or of the
+    /// prepared statement) and its type as Describe reports it.
+    async fn columns(&self, query: &str) -> Result<DBOutput<DefaultColumnType>, Failure> {
+        let statement = self.client.prepare(query).await?;
+        let names: Vec<String> = match self.protocol {
+            Protocol::Simple => self
+                .client
+                .simple_query(query)
+                .await?
+                .into_iter()
+                .find_map(|message| match message {
+                    SimpleQueryMessage::RowDescription(columns) => {
+                        Some(columns.iter().map(|column| column.name().to_owned()).collect())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            Protocol::Extended => statement.columns().iter().map(|column| column.name().to_owned()).collect(),
+        };
+        let rows = names
+            .into_iter()
+            .zip(statement.columns())
+            .map(|(name, column)| vec![name, column.type_().name().to_owned()])
+            .collect();
+        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; 2], rows })
+    }
+}
+
 /// A statement's failure: the server's SQLSTATE and message, or the
 /// client library's error.
 #[derive(Debug)]
@@ -176,6 +209,9 @@ impl AsyncDB for Connection {
             self.client = connect(&config).await?;
             self.time_zone = session_time_zone(&self.client).await?;
             return Ok(DBOutput::StatementComplete(0));
+        }
+        if let Some(query) = sql.trim().strip_prefix("\\columns ") {
+            return self.columns(query).await;
         }
         let answer = match self.protocol {
             Protocol::Extended if is_one_statement(sql) => self.extended(sql).await?,

@@ -24,9 +24,9 @@ async fn catalog_tables_follow_the_live_catalog() {
         namespaces.concat(),
         [
             "app",
-            "default",
             "information_schema",
             "pg_catalog",
+            "public",
             "system"
         ]
     );
@@ -151,7 +151,7 @@ async fn columns_types_and_defaults_as_drivers_read_them() {
 async fn functions_and_statements_drivers_send() {
     let server = Server::start();
     let root = server.root().await;
-    root.batch_execute("CREATE NAMESPACE app; SET search_path = app, default")
+    root.batch_execute("CREATE NAMESPACE app; SET search_path = app, public")
         .await
         .expect("setup");
     assert_eq!(
@@ -160,7 +160,7 @@ async fn functions_and_statements_drivers_send() {
             "SELECT current_schemas(false), current_schemas(true)"
         )
         .await,
-        [["{app,default}", "{pg_catalog,app,default}"]]
+        [["{app,public}", "{pg_catalog,app,public}"]]
     );
     let sql = "SELECT 'app' = ANY(current_schemas(true)), has_table_privilege('app.x', 'SELECT'), \
                has_schema_privilege('app', 'USAGE'), to_regtype('integer'), to_regtype('pg_catalog.text'), \

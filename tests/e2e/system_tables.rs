@@ -7,7 +7,7 @@ async fn every_system_table_answers_select_star() {
     for table in ["users", "namespaces", "tables", "columns", "storages", "jobs", "live_queries", "sessions"] {
         root.simple_query(&format!("SELECT * FROM system.{table}")).await.unwrap_or_else(|e| panic!("{table}: {e}"));
     }
-    assert_eq!(text_rows(&root, "SELECT name FROM system.namespaces").await, [["default"]]);
+    assert_eq!(text_rows(&root, "SELECT name FROM system.namespaces").await, [["public"]]);
     assert_eq!(text_rows(&root, "SELECT name, storage_type FROM system.storages").await, [["local", "local"]]);
     let sessions = text_rows(&root, "SELECT username FROM system.sessions").await;
     assert_eq!(sessions, [["root"]]);
@@ -35,14 +35,14 @@ async fn explain_names_the_access_path() {
         ("SELECT * FROM system.users", "FullScan"),
         ("SELECT * FROM system.jobs WHERE job_id = 7", "PointGet(job_id"),
         ("SELECT * FROM system.jobs WHERE status = 'running'", "IndexLookup(jobs_status_idx"),
-        ("SELECT * FROM system.tables WHERE namespace = 'default'", "IndexLookup(tables_namespace_idx"),
+        ("SELECT * FROM system.tables WHERE namespace = 'public'", "IndexLookup(tables_namespace_idx"),
         (
-            "SELECT * FROM system.tables WHERE namespace = 'default' AND name = 't'",
+            "SELECT * FROM system.tables WHERE namespace = 'public' AND name = 't'",
             "IndexLookup(tables_namespace_name_key",
         ),
-        ("SELECT * FROM system.namespaces WHERE name = 'default'", "IndexLookup(namespaces_name_key"),
+        ("SELECT * FROM system.namespaces WHERE name = 'public'", "IndexLookup(namespaces_name_key"),
         (
-            "SELECT * FROM system.columns WHERE namespace = 'default' AND table_name = 't'",
+            "SELECT * FROM system.columns WHERE namespace = 'public' AND table_name = 't'",
             "IndexLookup(tables_namespace_name_key: (namespace, table_name)",
         ),
         ("SELECT * FROM system.storages WHERE name = 'local'", "IndexLookup(storages_name_key"),

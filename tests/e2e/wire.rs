@@ -93,7 +93,7 @@ async fn set_and_show_the_parameters_clients_send() {
         ("client_encoding", "UTF8"),
         ("DateStyle", "ISO, MDY"),
         ("application_name", "e2e"),
-        ("search_path", "default"),
+        ("search_path", "\"$user\", public"),
         ("extra_float_digits", "3"),
         ("TimeZone", "UTC"),
         ("statement_timeout", "0"),

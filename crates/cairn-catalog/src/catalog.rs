@@ -24,14 +24,15 @@ use crate::sessions::Sessions;
 
 /// The account created at first start.
 pub const ROOT_USERNAME: &str = "root";
-/// The namespace created at first start.
-pub const DEFAULT_NAMESPACE: &str = "default";
+/// The namespace created at first start: `public`, the schema every
+/// PostgreSQL client assumes (`search_path` defaults to `"$user", public`).
+pub const DEFAULT_NAMESPACE: &str = "public";
 /// The storage created at first start: a directory under the data directory.
 pub const LOCAL_STORAGE: &str = "local";
 
 /// Namespace names that are taken by the system or by PostgreSQL clients'
 /// expectations (plus every name starting with `pg_`).
-pub const RESERVED_NAMESPACES: &[&str] = &["system", "pg_catalog", "information_schema", "public"];
+pub const RESERVED_NAMESPACES: &[&str] = &["system", "pg_catalog", "information_schema"];
 
 /// PostgreSQL truncates identifiers at 63 bytes; CairnDB refuses longer ones.
 const MAX_NAME_LEN: usize = 63;
@@ -159,12 +160,12 @@ impl Catalog {
     }
 
     /// Creates what a new data directory needs: the `root` user, the
-    /// `default` namespace and the `local` storage. Idempotent. Returns the
+    /// `public` namespace and the `local` storage. Idempotent. Returns the
     /// root password if it was generated here (print it once).
     pub fn bootstrap(&self, root_password: Option<&str>) -> Result<Option<String>> {
         // First start means no user at all: root, the default namespace and
         // the local storage are created together, in one atomic write. After
-        // that the administrators own them (a dropped `default` stays dropped).
+        // that the administrators own them (a dropped `public` stays dropped).
         if self.snapshot().scan::<User>().next().is_some() {
             return Ok(None);
         }
@@ -206,7 +207,7 @@ impl Catalog {
                 return if if_not_exists {
                     Ok(false)
                 } else {
-                    Err(CairnError::DuplicateObject(format!("namespace \"{name}\" already exists")))
+                    Err(CairnError::DuplicateSchema(format!("schema \"{name}\" already exists")))
                 };
             }
             let id = NamespaceId(w.next_id(Sequence::Namespace, 1)?);

@@ -111,8 +111,8 @@ fn namespaces_are_created_dropped_and_reserved_names_refused() {
     assert!(catalog.create_namespace(&root, "app", false).expect("create"));
     assert!(!catalog.create_namespace(&root, "app", true).expect("if not exists"));
     let duplicate = catalog.create_namespace(&root, "app", false).expect_err("duplicate");
-    assert_eq!(duplicate.code().as_str(), "42710");
-    for reserved in ["system", "pg_catalog", "information_schema", "pg_temp", "PUBLIC"] {
+    assert_eq!(duplicate.code().as_str(), "42P06");
+    for reserved in ["system", "pg_catalog", "information_schema", "pg_temp"] {
         let error = catalog.create_namespace(&root, reserved, false).expect_err(reserved);
         assert_eq!(error.code().as_str(), "42939", "{reserved}");
     }
@@ -160,7 +160,7 @@ fn eviction_removes_only_expired_rows_of_stream_tables() {
     let root = Actor::of(&catalog.authenticate("root", "root-pw").expect("root"));
     let column = cairn_types::ColumnDef { name: "a".into(), data_type: cairn_types::DataType::BigInt, nullable: false, default: None };
     let table = |name: &str, kind, ttl| crate::NewTable {
-        namespace: "default".into(),
+        namespace: crate::DEFAULT_NAMESPACE.into(),
         name: name.into(),
         kind,
         access_level: None,

@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod bytea;
+pub mod keywords;
 pub mod pg_catalog;
 pub mod postgres;
 pub mod series;

@@ -118,7 +118,7 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "search_path",
-        default: "default",
+        default: "\"$user\", public",
         reported: false,
         mutability: Mutability::Settable,
         description: "Sets the namespace search order for names that are not qualified.",

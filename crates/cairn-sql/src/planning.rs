@@ -2,9 +2,13 @@
 //! `LogicalPlan` (simple and extended protocol, cursors, EXECUTE AS,
 //! COPY (query), EXPLAIN all come here).
 
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
 use cairn_pg::postgres::rewrites;
 use cairn_types::CairnError;
 use datafusion::common::{DataFusionError, Result, SchemaError};
+use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast;
@@ -18,12 +22,13 @@ use crate::ddl::ident_name;
 /// rebalanced and too deep a statement refused when it was parsed, see
 /// [`crate::nesting`].)
 pub async fn plan(
-    state: &datafusion::execution::session_state::SessionState,
+    state: &SessionState,
     mut statement: datafusion::sql::parser::Statement,
 ) -> Result<LogicalPlan> {
     let mut insert_target = None;
     if let datafusion::sql::parser::Statement::Statement(inner) = &mut statement {
         rewrites::rewrite_statement(inner);
+        qualify_by_search_path(state, inner);
         insert_target = InsertTarget::of(inner);
     }
     // The tables as the statement names them, for an error that names one.
@@ -36,6 +41,57 @@ pub async fn plan(
     let plan = cairn_pg::postgres::type_constants(plan)?;
     crate::allowed::check(&plan).map_err(cairn_tables::error::to_df)?;
     Ok(plan)
+}
+
+/// The namespaces of the session's `search_path` that exist, in order;
+/// the first is DataFusion's default schema. Kept in the session's
+/// config, where [`plan`] reads it.
+#[derive(Debug, Default)]
+pub(crate) struct SearchPath(pub Vec<String>);
+
+/// Qualifies each unqualified table name with the first namespace of the
+/// search path that has such a table, as PostgreSQL resolves names
+/// (DataFusion looks in its default schema only). Names of the
+/// statement's CTEs stay as they are.
+fn qualify_by_search_path(state: &SessionState, statement: &mut ast::Statement) {
+    let Some(path) = state.config().get_extension::<SearchPath>() else { return };
+    let [first, rest @ ..] = path.0.as_slice() else { return };
+    if rest.is_empty() {
+        return;
+    }
+    let Some(catalog) = state.catalog_list().catalog(&state.config().options().catalog.default_catalog) else {
+        return;
+    };
+    let has_table = |schema: &str, table: &str| catalog.schema(schema).is_some_and(|s| s.table_exist(table));
+    let ctes = cte_names(statement);
+    let _ = ast::visit_relations_mut(statement, |name| {
+        if let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
+            let table = ident_name(ident);
+            if !ctes.contains(&table) && !has_table(first, &table) {
+                if let Some(schema) = rest.iter().find(|schema| has_table(schema, &table)) {
+                    name.0.insert(0, ast::ObjectNamePart::Identifier(ast::Ident::with_quote('"', schema)));
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The names every WITH clause of `statement` gives its CTEs.
+fn cte_names(statement: &ast::Statement) -> HashSet<String> {
+    struct Ctes(HashSet<String>);
+    impl ast::Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &ast::Query) -> ControlFlow<()> {
+            for cte in query.with.iter().flat_map(|with| &with.cte_tables) {
+                self.0.insert(ident_name(&cte.alias.name));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut ctes = Ctes(HashSet::new());
+    let _ = ast::Visit::visit(statement, &mut ctes);
+    ctes.0
 }
 
 /// DataFusion names a missing table by its resolved name

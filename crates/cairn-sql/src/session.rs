@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_catalog::{Actor, IdentityCheck, NewTable, NewUser, SessionGuard};
+use cairn_catalog::{Actor, IdentityCheck, NewTable, NewUser, SessionGuard, DEFAULT_NAMESPACE};
 use cairn_types::{CairnError, Result, Role, SessionId};
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::UInt64Type;
@@ -176,6 +176,9 @@ pub struct Session {
     /// The [`Catalog::users_version`](cairn_catalog::Catalog::users_version)
     /// at which `actor` was last found current.
     identity_checked_at: AtomicU64,
+    /// The catalog's schema version when the settings were last applied
+    /// to `ctx` (which namespaces of `search_path` exist).
+    settings_applied_at: AtomicU64,
     /// Open cursors (`DECLARE`), by name.
     cursors: Cursors,
     /// The simple protocol's plans, by statement shape ([`crate::shapes`]).
@@ -202,7 +205,7 @@ fn build_context(
     returned: &InsertSlot,
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
-        .with_default_catalog_and_schema(CATALOG_NAME, "default")
+        .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_NAMESPACE)
         .with_create_default_catalog_and_schema(false)
         // CairnDB's own information_schema (PostgreSQL's columns and type
         // names) replaces DataFusion's.
@@ -256,6 +259,7 @@ fn build_context(
     ctx.register_udf(cairn_tables::functions::expand_array_udf());
     ctx.register_udaf(cairn_pg::postgres::single_value());
     ctx.register_udtf("generate_series", Arc::new(cairn_pg::series::GenerateSeries));
+    ctx.register_udtf("pg_get_keywords", Arc::new(cairn_pg::keywords::PgGetKeywords));
     let context = SchemaContext {
         catalog: Arc::clone(catalog),
         scan_cache: Arc::clone(&engine.scan_cache),
@@ -282,19 +286,19 @@ fn configure_context(
     user: &str,
     database: &str,
 ) {
-    let search_path = settings.search_path();
-    let schema = search_path
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".into());
+    let search_path = effective_search_path(catalog, settings, user);
+    let schema = search_path.first().map(String::as_str);
     {
         let state_ref = ctx.state_ref();
         let mut df_state = state_ref.write();
         let options = df_state.config_mut().options_mut();
-        options.catalog.default_schema = schema.clone();
+        // With no namespace of the path existing, unqualified names
+        // resolve in the default one, which is missing too: "does not exist".
+        options.catalog.default_schema = schema.unwrap_or(DEFAULT_NAMESPACE).to_owned();
         options.execution.time_zone = Some(settings.get("TimeZone").unwrap_or("UTC").to_owned());
+        df_state.config_mut().set_extension(Arc::new(crate::planning::SearchPath(search_path.clone())));
     }
-    for function in session_functions(user, database, &schema) {
+    for function in session_functions(user, database, schema) {
         ctx.register_udf((*function).clone());
     }
     let values = settings.all().into_iter().map(|(name, value, _)| (name, value)).collect();
@@ -302,6 +306,24 @@ fn configure_context(
     for function in cairn_pg::pg_catalog::catalog_functions(catalog, &search_path) {
         ctx.register_udf(function);
     }
+}
+
+/// The namespaces of `search_path` that exist, in order, with `$user`
+/// read as the user's name, as PostgreSQL resolves it: names that do not
+/// exist are skipped (`"$user", public` is the default, and most users
+/// have no namespace of their own).
+fn effective_search_path(catalog: &cairn_catalog::Catalog, settings: &Settings, user: &str) -> Vec<String> {
+    let snapshot = catalog.snapshot();
+    settings
+        .search_path()
+        .into_iter()
+        .map(|name| if name == "$user" { user.to_owned() } else { name })
+        .filter(|name| {
+            [SYSTEM_SCHEMA, cairn_pg::pg_catalog::PG_CATALOG, cairn_pg::pg_catalog::INFORMATION_SCHEMA]
+                .contains(&name.as_str())
+                || matches!(catalog.namespace(&snapshot, name), Ok(Some(_)))
+        })
+        .collect()
 }
 
 /// What `SELECT set_config(…), …` returns: a text column per call.
@@ -404,6 +426,7 @@ impl Session {
         let identity_checked_at = AtomicU64::new(engine.catalog().users_version());
         let session = Session {
             identity_checked_at,
+            settings_applied_at: AtomicU64::new(0),
             transaction,
             statement,
             insert,
@@ -591,6 +614,8 @@ impl Session {
     /// Pushes the settings DataFusion reads (schema, time zone) and the
     /// session functions that depend on them into the context.
     fn apply_settings(&self) {
+        // Read first: a change while this runs makes it run again.
+        self.settings_applied_at.store(self.engine.catalog().schema_version(), Ordering::Release);
         let settings = self.state().settings.clone();
         let application_name = settings.get("application_name").unwrap_or("").to_owned();
         self.engine.catalog().sessions().update(self.id, |info| {
@@ -636,6 +661,11 @@ impl Session {
     /// reads will take a snapshot of their own.
     fn begin_statement(&self) -> Result<()> {
         self.check_identity()?;
+        // A namespace of the search path created or dropped since the
+        // settings were applied changes which one is current.
+        if self.settings_applied_at.load(Ordering::Acquire) != self.engine.catalog().schema_version() {
+            self.apply_settings();
+        }
         self.statement.clear();
         Ok(())
     }
@@ -819,7 +849,7 @@ impl Session {
                 let spec = parse_create_table(kind, &definition)?;
                 let namespace = match spec.namespace {
                     Some(namespace) => namespace,
-                    None => self.current_namespace(),
+                    None => self.current_namespace()?,
                 };
                 let new = NewTable {
                     namespace,
@@ -841,7 +871,7 @@ impl Session {
                 Ok(Output::command("ALTER TABLE"))
             }
             Statement::DropTable { names, if_exists } => {
-                let search_path = self.state().settings.search_path();
+                let search_path = self.search_path();
                 let actor = self.actor.clone();
                 self.engine
                     .blocking(move |catalog| {
@@ -1493,7 +1523,7 @@ impl Session {
             Some(namespace) => namespace.clone(),
             None => {
                 let snapshot = catalog.snapshot();
-                let search_path = self.state().settings.search_path();
+                let search_path = self.search_path();
                 let found = search_path
                     .iter()
                     .find(|ns| matches!(catalog.table(&snapshot, ns, &alter.name), Ok(Some(_))));
@@ -1579,14 +1609,18 @@ impl Session {
         )?))
     }
 
-    /// The namespace new tables go to: the first in `search_path`.
-    fn current_namespace(&self) -> String {
-        self.state()
-            .settings
-            .search_path()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| "default".into())
+    /// The namespaces of the session's `search_path` that exist.
+    fn search_path(&self) -> Vec<String> {
+        let settings = self.state().settings.clone();
+        effective_search_path(self.engine.catalog(), &settings, &self.actor.username)
+    }
+
+    /// The namespace new tables go to: the first of `search_path` that
+    /// exists.
+    fn current_namespace(&self) -> Result<String> {
+        self.search_path().into_iter().next().ok_or_else(|| {
+            CairnError::InvalidSchemaName("no schema has been selected to create in".into())
+        })
     }
 }
 

@@ -44,7 +44,7 @@ pub fn version_string() -> String {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ConstantText {
     name: &'static str,
-    value: String,
+    value: Option<String>,
     signature: Signature,
 }
 
@@ -71,15 +71,15 @@ impl ScalarUDFImpl for ConstantText {
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(self.value.clone()))))
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(self.value.clone())))
     }
 }
 
-/// A zero-argument function that returns `value`.
-pub fn constant_text(name: &'static str, value: &str) -> ScalarUDF {
+/// A zero-argument function that returns `value` (NULL for `None`).
+pub fn constant_text(name: &'static str, value: Option<&str>) -> ScalarUDF {
     ScalarUDF::from(ConstantText {
         name,
-        value: value.to_owned(),
+        value: value.map(str::to_owned),
         signature: Signature::nullary(Volatility::Stable),
     })
 }
@@ -120,15 +120,16 @@ pub fn gen_random_uuid_udf() -> ScalarUDF {
 }
 
 /// The session functions for a user in a database with a current schema.
-pub fn session_functions(user: &str, database: &str, schema: &str) -> Vec<Arc<ScalarUDF>> {
+pub fn session_functions(user: &str, database: &str, schema: Option<&str>) -> Vec<Arc<ScalarUDF>> {
     [
-        constant_text("version", &version_string()),
-        constant_text("current_user", user),
-        constant_text("session_user", user),
-        constant_text("current_role", user),
-        constant_text("user", user),
-        constant_text("current_database", database),
-        constant_text("current_catalog", database),
+        constant_text("version", Some(&version_string())),
+        constant_text("current_user", Some(user)),
+        constant_text("session_user", Some(user)),
+        constant_text("current_role", Some(user)),
+        constant_text("user", Some(user)),
+        constant_text("current_database", Some(database)),
+        constant_text("current_catalog", Some(database)),
+        // NULL when no namespace of the search path exists, as in PostgreSQL.
         constant_text("current_schema", schema),
     ]
     .into_iter()

@@ -48,6 +48,7 @@ impl SqlState {
     pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
+    pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
@@ -134,6 +135,8 @@ pub enum CairnError {
     UndefinedObject(String),
     /// An object that must be unique by name already exists.
     DuplicateObject(String),
+    /// A namespace (schema) of that name already exists.
+    DuplicateSchema(String),
     /// A name that is reserved for the system.
     ReservedName(String),
     /// The object is in use (for example, dropping one's own account).
@@ -207,6 +210,7 @@ impl CairnError {
             CairnError::InvalidColumnReference(_) => SqlState::INVALID_COLUMN_REFERENCE,
             CairnError::UndefinedObject(_) => SqlState::UNDEFINED_OBJECT,
             CairnError::DuplicateObject(_) => SqlState::DUPLICATE_OBJECT,
+            CairnError::DuplicateSchema(_) => SqlState::DUPLICATE_SCHEMA,
             CairnError::ReservedName(_) => SqlState::RESERVED_NAME,
             CairnError::ObjectInUse(_) => SqlState::OBJECT_IN_USE,
             CairnError::DependentObjectsStillExist(_) => SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -287,6 +291,7 @@ impl fmt::Display for CairnError {
             | CairnError::InvalidColumnReference(m)
             | CairnError::UndefinedObject(m)
             | CairnError::DuplicateObject(m)
+            | CairnError::DuplicateSchema(m)
             | CairnError::ReservedName(m)
             | CairnError::ObjectInUse(m)
             | CairnError::DependentObjectsStillExist(m)
@@ -369,6 +374,7 @@ mod tests {
             (CairnError::InvalidColumnReference(String::new()), "42P10"),
             (CairnError::UndefinedObject(String::new()), "42704"),
             (CairnError::DuplicateObject(String::new()), "42710"),
+            (CairnError::DuplicateSchema(String::new()), "42P06"),
             (CairnError::ReservedName(String::new()), "42939"),
             (CairnError::ObjectInUse(String::new()), "55006"),
             (CairnError::DependentObjectsStillExist(String::new()), "2BP01"),

@@ -120,7 +120,12 @@ public class JdbcTest {
             try (ResultSet rs = md.getTables(null, null, "jdbc_items", new String[] {"TABLE"})) {
                 expect(rs.next(), true, "getTables finds the table");
                 expect(rs.getString("TABLE_NAME"), "jdbc_items", "table name");
+                expect(rs.getString("TABLE_SCHEM"), "public", "the table's schema");
             }
+            try (ResultSet rs = md.getTables(null, "public", "jdbc_%", new String[] {"TABLE"})) {
+                expect(rs.next(), true, "getTables finds the table in public");
+            }
+            expect(c.getSchema(), "public", "the connection's schema");
             List<String> columns = new ArrayList<>();
             try (ResultSet rs = md.getColumns(null, null, "jdbc_items", null)) {
                 while (rs.next()) columns.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));
@@ -151,6 +156,8 @@ public class JdbcTest {
                 expect(rmd.getColumnType(1), Types.BIGINT, "id type");
                 expect(rmd.getColumnType(2), Types.VARCHAR, "name type");
                 expect(rmd.getColumnType(3), Types.NUMERIC, "price type");
+                expect(rmd.getTableName(1), "jdbc_items", "the column's table");
+                expect(rmd.unwrap(org.postgresql.PGResultSetMetaData.class).getBaseSchemaName(1), "public", "the column's schema");
             }
         });
 
