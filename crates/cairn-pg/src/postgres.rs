@@ -74,6 +74,92 @@ fn bytea_input(inner: Expr, field: FieldRef, schema: Option<&DFSchema>) -> Resul
     }))
 }
 
+/// The text-stored type (uuid, json, jsonb) a cast's field announces.
+fn text_stored_type(field: &Field) -> Option<cairn_types::DataType> {
+    match field.metadata().get(PG_TYPE_METADATA).map(String::as_str) {
+        Some("uuid") => Some(cairn_types::DataType::Uuid),
+        Some("json") => Some(cairn_types::DataType::Json),
+        Some("jsonb") => Some(cairn_types::DataType::Jsonb),
+        _ => None,
+    }
+}
+
+/// Text cast to uuid, json or jsonb read as that type's input
+/// ([`cairn_tables::values::text_input`]): a literal at once (`'1'::uuid`
+/// fails as PostgreSQL fails it, 22P02), other text through `text_in`.
+/// A value of the type already is left as it is.
+fn text_stored_input(
+    inner: Expr,
+    field: FieldRef,
+    stored: cairn_types::DataType,
+    schema: Option<&DFSchema>,
+) -> Result<Transformed<Expr>> {
+    let read = match inner {
+        Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) | ScalarValue::LargeUtf8(Some(text)), _) => {
+            let text = cairn_tables::values::text_input(&stored, &text).map_err(cairn_tables::error::to_df)?;
+            Expr::Literal(ScalarValue::Utf8(Some(text)), None)
+        }
+        other => {
+            let Some(schema) = schema else {
+                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
+            };
+            let text = matches!(other.get_type(schema), Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8));
+            let same_type = other
+                .to_field(schema)
+                .is_ok_and(|(_, f)| f.metadata().get(PG_TYPE_METADATA) == field.metadata().get(PG_TYPE_METADATA));
+            if !text || same_type {
+                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
+            }
+            Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                Arc::new(text_in(stored)),
+                vec![other],
+            ))
+        }
+    };
+    Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(read), field })))
+}
+
+/// `text_in(text)`: text read as a text-stored type's input.
+fn text_in(stored: cairn_types::DataType) -> ScalarUDF {
+    ScalarUDF::from(TextIn { stored, signature: Signature::any(1, Volatility::Immutable) })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TextIn {
+    stored: cairn_types::DataType,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TextIn {
+    fn name(&self) -> &str {
+        "text_in"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(text) = arrays.first() else {
+            return datafusion::common::exec_err!("text_in takes one argument");
+        };
+        let text = datafusion::arrow::compute::cast(text, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let read = text
+            .iter()
+            .map(|text| text.map(|text| cairn_tables::values::text_input(&self.stored, text)).transpose())
+            .collect::<cairn_types::Result<Vec<_>>>()
+            .map_err(cairn_tables::error::to_df)?;
+        let result: ArrayRef = Arc::new(StringArray::from(read));
+        cairn_tables::functions::shaped_like(&args.args, result)
+    }
+}
+
 /// `date ± interval` and `interval + date` are timestamps, as in
 /// PostgreSQL (`date '2024-01-31' + interval '1 month'` is
 /// `2024-02-29 00:00:00`); DataFusion keeps a date.
@@ -107,6 +193,10 @@ impl TypePlanner for PgTypes {
             ast::DataType::JSON => Some(text_field("", "json")),
             ast::DataType::JSONB => Some(text_field("", "jsonb")),
             ast::DataType::Regclass => Some(Arc::new(Field::new("", DataType::UInt32, true))),
+            // Text to Arrow; the type clients are told is PostgreSQL's.
+            ast::DataType::Varchar(_) | ast::DataType::CharacterVarying(_) | ast::DataType::CharVarying(_) => {
+                Some(text_field("", "varchar"))
+            }
             ast::DataType::Numeric(ast::ExactNumberInfo::None)
             | ast::DataType::Decimal(ast::ExactNumberInfo::None)
             | ast::DataType::Dec(ast::ExactNumberInfo::None) => Some(constants::unconstrained_numeric()),
@@ -124,7 +214,9 @@ impl TypePlanner for PgTypes {
                     _ => return Ok(None),
                 };
                 let data_type = match type_name.trim_matches('"') {
-                    "text" | "name" | "varchar" | "bpchar" | "char" => DataType::Utf8,
+                    "varchar" => return Ok(Some(text_field("", "varchar"))),
+                    "name" => return Ok(Some(text_field("", "name"))),
+                    "text" | "bpchar" | "char" => DataType::Utf8,
                     "bool" => DataType::Boolean,
                     "int2" => DataType::Int16,
                     "int4" => DataType::Int32,
@@ -411,6 +503,10 @@ impl AnalyzerRule for TextInput {
                     {
                         bytea_input(*inner, field, schema.as_deref())
                     }
+                    Expr::Cast(Cast { expr: inner, field }) => match text_stored_type(&field) {
+                        Some(stored) => text_stored_input(*inner, field, stored, schema.as_deref()),
+                        None => Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field }))),
+                    },
                     Expr::BinaryExpr(mut binary)
                         if binary.op.supports_propagation() || binary.op == Operator::NotEq =>
                     {

@@ -45,6 +45,8 @@ pub fn version_string() -> String {
 struct ConstantText {
     name: &'static str,
     value: Option<String>,
+    /// The PostgreSQL type clients are told (`text` or `name`).
+    pg_type: &'static str,
     signature: Signature,
 }
 
@@ -70,16 +72,23 @@ impl ScalarUDFImpl for ConstantText {
         Ok(DataType::Utf8)
     }
 
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<FieldRef> {
+        let metadata = HashMap::from([(PG_TYPE_METADATA.to_owned(), self.pg_type.to_owned())]);
+        Ok(Arc::new(Field::new(self.name, DataType::Utf8, self.value.is_none()).with_metadata(metadata)))
+    }
+
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(self.value.clone())))
     }
 }
 
-/// A zero-argument function that returns `value` (NULL for `None`).
-pub fn constant_text(name: &'static str, value: Option<&str>) -> ScalarUDF {
+/// A zero-argument function that returns `value` (NULL for `None`), of
+/// PostgreSQL type `pg_type`.
+pub fn constant_text(name: &'static str, pg_type: &'static str, value: Option<&str>) -> ScalarUDF {
     ScalarUDF::from(ConstantText {
         name,
         value: value.map(str::to_owned),
+        pg_type,
         signature: Signature::nullary(Volatility::Stable),
     })
 }
@@ -122,15 +131,15 @@ pub fn gen_random_uuid_udf() -> ScalarUDF {
 /// The session functions for a user in a database with a current schema.
 pub fn session_functions(user: &str, database: &str, schema: Option<&str>) -> Vec<Arc<ScalarUDF>> {
     [
-        constant_text("version", Some(&version_string())),
-        constant_text("current_user", Some(user)),
-        constant_text("session_user", Some(user)),
-        constant_text("current_role", Some(user)),
-        constant_text("user", Some(user)),
-        constant_text("current_database", Some(database)),
-        constant_text("current_catalog", Some(database)),
+        constant_text("version", "text", Some(&version_string())),
+        constant_text("current_user", "name", Some(user)),
+        constant_text("session_user", "name", Some(user)),
+        constant_text("current_role", "name", Some(user)),
+        constant_text("user", "name", Some(user)),
+        constant_text("current_database", "name", Some(database)),
+        constant_text("current_catalog", "name", Some(database)),
         // NULL when no namespace of the search path exists, as in PostgreSQL.
-        constant_text("current_schema", schema),
+        constant_text("current_schema", "name", schema),
     ]
     .into_iter()
     .map(Arc::new)

@@ -78,20 +78,46 @@ fn invalid(data_type: &DataType, text: &str) -> CairnError {
     ))
 }
 
-/// Text as a value of a text-stored type: uuids in their canonical form,
-/// JSON checked.
+/// Text as a value of a text-stored type ([`text_input`]).
 fn text_value(data_type: &DataType, text: &str) -> Result<Value> {
+    text_input(data_type, text).map(Value::Text)
+}
+
+/// Text read as a value of a text-stored type, in the form it is kept:
+/// uuids in their canonical form, JSON checked. The one reading of such
+/// text, for stored values and for casts (`'…'::uuid`) alike.
+pub fn text_input(data_type: &DataType, text: &str) -> Result<String> {
     match data_type {
-        DataType::Uuid => uuid::Uuid::try_parse(text.trim())
-            .map(|uuid| Value::Text(uuid.hyphenated().to_string()))
-            .map_err(|_| invalid(data_type, text)),
+        DataType::Uuid => uuid_input(text).map(|uuid| uuid.hyphenated().to_string()).ok_or_else(|| invalid(data_type, text)),
         // PostgreSQL names json for both and leaves the text to its DETAIL.
         DataType::Json | DataType::Jsonb => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(_) => Ok(Value::Text(text.to_owned())),
+            Ok(_) => Ok(text.to_owned()),
             Err(_) => Err(CairnError::InvalidTextRepresentation("invalid input syntax for type json".into())),
         },
-        _ => Ok(Value::Text(text.to_owned())),
+        _ => Ok(text.to_owned()),
     }
+}
+
+/// A uuid as PostgreSQL's `uuid_in` reads it: 32 hex digits, in either
+/// case, optionally in braces, with a hyphen allowed after any group of
+/// four (`{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}`); no spaces. The uuid
+/// crate's parser takes only the standard groupings.
+fn uuid_input(text: &str) -> Option<uuid::Uuid> {
+    let inner = match text.strip_prefix('{') {
+        Some(braced) => braced.strip_suffix('}')?,
+        None => text,
+    };
+    let mut chars = inner.chars().peekable();
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        let high = chars.next()?.to_digit(16)?;
+        let low = chars.next()?.to_digit(16)?;
+        *byte = u8::try_from(high * 16 + low).ok()?;
+        if i % 2 == 1 && i < 15 && chars.peek() == Some(&'-') {
+            chars.next();
+        }
+    }
+    chars.next().is_none().then(|| uuid::Uuid::from_bytes(bytes))
 }
 
 fn corrupt(column: &str) -> CairnError {
@@ -356,6 +382,22 @@ pub fn table_schema(def: &TableDef) -> cairn_types::Result<SchemaRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_read_as_postgresql_reads_them() {
+        let canonical = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        for accepted in [
+            canonical,
+            "A0EEBC999C0B4EF8BB6D6BB9BD380A11",
+            "{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+        ] {
+            assert_eq!(text_input(&DataType::Uuid, accepted).expect(accepted), canonical);
+        }
+        for refused in [" a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc999c0b4ef8bb6d6bb9bd380a11-", "-a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0e-ebc99-9c0b4ef8bb6d6bb9bd380a11", "{a0eebc999c0b4ef8bb6d6bb9bd380a11", "1", ""] {
+            assert_eq!(text_input(&DataType::Uuid, refused).expect_err(refused).code().as_str(), "22P02");
+        }
+    }
 
     #[test]
     fn values_round_trip_through_arrow() {

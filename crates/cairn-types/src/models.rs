@@ -37,7 +37,7 @@ pub struct Namespace {
 }
 
 /// The SQL type of a column, as declared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DataType {
     Boolean,
     SmallInt,

@@ -160,6 +160,8 @@ catalog_tables!(
     tables::PgExtension,
     tables::PgEventTrigger,
     tables::PgOpclass,
+    tables::PgTables,
+    tables::PgIndexes,
 );
 
 fn register<T: PgTable>(

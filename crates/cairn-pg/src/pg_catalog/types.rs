@@ -115,6 +115,8 @@ pub fn oid_of_arrow(data_type: &arrow::datatypes::DataType, named: Option<&str>)
         Some("json") => return 114,
         Some("jsonb") => return 3802,
         Some("char") => return 18,
+        Some("name") => return 19,
+        Some("varchar") => return 1043,
         _ => {}
     }
     match data_type {

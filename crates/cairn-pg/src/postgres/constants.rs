@@ -17,7 +17,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator, Union};
 
 use cairn_types::CairnError;
 
@@ -96,7 +96,18 @@ pub fn type_constants(plan: LogicalPlan) -> Result<LogicalPlan> {
     // projection over a sort over the projection that changed): every
     // schema is recomputed, inputs first, or Describe would announce a
     // bigint the rows then bring as an integer.
-    typed.data.transform_up_with_subqueries(|node| node.recompute_schema().map(Transformed::yes)).map(|t| t.data)
+    typed.data.transform_up_with_subqueries(|node| recompute_schema(node).map(Transformed::yes)).map(|t| t.data)
+}
+
+/// `node` with its schema made again from its inputs'. A UNION's too:
+/// DataFusion keeps the one it was planned with (its type coercion then
+/// casts `SELECT 1 UNION SELECT 2` to the bigint the constants were),
+/// so it is derived again, as the SQL planner does, from the first input.
+fn recompute_schema(node: LogicalPlan) -> Result<LogicalPlan> {
+    match node {
+        LogicalPlan::Union(union) => Ok(LogicalPlan::Union(Union::try_new_with_loose_types(union.inputs)?)),
+        node => node.recompute_schema(),
+    }
 }
 
 fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {

@@ -181,6 +181,7 @@ mod pg_index;
 mod pg_namespace;
 mod pg_settings;
 mod pg_stat_activity;
+mod pg_tables;
 mod pg_tablespace;
 mod pg_type;
 mod roles;
@@ -190,6 +191,7 @@ pub use pg_constraint::PgConstraint;
 pub use pg_index::PgIndex;
 pub use pg_settings::PgSettings;
 pub use pg_stat_activity::PgStatActivity;
+pub use pg_tables::{PgIndexes, PgTables};
 pub use pg_tablespace::PgTablespace;
 
 pub use pg_am::PgAm;
