@@ -21,11 +21,11 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, IntervalUnit};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
+use datafusion::common::{plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
 use datafusion::logical_expr::{
-    binary_expr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs,
+    binary_expr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
@@ -37,7 +37,9 @@ mod build;
 mod column_names;
 mod arithmetic;
 mod constants;
+mod exists;
 mod field_access;
+pub mod json;
 mod single_value;
 pub mod rewrites;
 mod subqueries;
@@ -148,7 +150,7 @@ impl ScalarUDFImpl for TextIn {
         let Some(text) = arrays.first() else {
             return datafusion::common::exec_err!("text_in takes one argument");
         };
-        let text = datafusion::arrow::compute::cast(text, &DataType::Utf8)?;
+        let text = cast(text, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         let read = text
             .iter()
@@ -249,9 +251,10 @@ impl ExprPlanner for PgOperators {
         if let Some(planned) = date_and_interval(&expr, schema) {
             return Ok(PlannerResult::Planned(planned));
         }
-        let as_text = match &expr.op {
-            BinaryOperator::Arrow => false,
-            BinaryOperator::LongArrow => true,
+        if let Some(planned) = json::plan_operator(&expr.op, &expr.left, &expr.right, schema) {
+            return Ok(PlannerResult::Planned(planned));
+        }
+        match &expr.op {
             BinaryOperator::PGCustomBinaryOperator(name) => {
                 let op = match name.as_slice() {
                     [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => op.as_str(),
@@ -274,123 +277,9 @@ impl ExprPlanner for PgOperators {
                     "||" => Operator::StringConcat,
                     _ => return Ok(PlannerResult::Original(expr)),
                 };
-                return Ok(PlannerResult::Planned(binary_expr(
-                    expr.left, op, expr.right,
-                )));
+                Ok(PlannerResult::Planned(binary_expr(expr.left, op, expr.right)))
             }
-            _ => return Ok(PlannerResult::Original(expr)),
-        };
-        let function = ScalarUDF::from(JsonGet {
-            as_text,
-            signature: Signature::any(2, Volatility::Immutable),
-        });
-        Ok(PlannerResult::Planned(
-            function.call(vec![expr.left, expr.right]),
-        ))
-    }
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct JsonGet {
-    /// `->>`: the element as text (a JSON string unquoted); `->`: as json.
-    as_text: bool,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for JsonGet {
-    fn name(&self) -> &str {
-        if self.as_text {
-            "json_get_text"
-        } else {
-            "json_get"
-        }
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
-        Ok(match self.as_text {
-            true => Arc::new(Field::new(self.name(), DataType::Utf8, true)),
-            false => text_field(self.name(), "json"),
-        })
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [documents, keys] = arrays.as_slice() else {
-            return exec_err!("{} takes two arguments", self.name());
-        };
-        let documents = cast(documents, &DataType::Utf8)?;
-        let documents = documents.as_string::<i32>();
-        let keys = Key::column(keys)?;
-        let mut out = Vec::with_capacity(documents.len());
-        for row in 0..documents.len() {
-            out.push(match (documents.is_null(row), keys.get(row)) {
-                (false, Some(key)) => {
-                    let text = documents.value(row);
-                    let document: serde_json::Value = serde_json::from_str(text).map_err(|_| {
-                        datafusion::error::DataFusionError::External(Box::new(
-                            cairn_types::CairnError::InvalidTextRepresentation(
-                                "invalid input syntax for type json".into(),
-                            ),
-                        ))
-                    })?;
-                    key.find(&document)
-                        .and_then(|found| match (found, self.as_text) {
-                            (serde_json::Value::Null, true) => None,
-                            (serde_json::Value::String(s), true) => Some(s.clone()),
-                            (other, _) => Some(other.to_string()),
-                        })
-                }
-                _ => None,
-            });
-        }
-        let result: ArrayRef = Arc::new(StringArray::from(out));
-        cairn_tables::functions::shaped_like(&args.args, result)
-    }
-}
-
-/// The right side of `->`: object keys (text) or array positions (integers).
-enum Key {
-    Name(Option<String>),
-    Index(Option<i64>),
-}
-
-impl Key {
-    fn column(keys: &ArrayRef) -> Result<Vec<Key>> {
-        if keys.data_type().is_integer() {
-            let keys = cast(keys, &DataType::Int64)?;
-            let keys = keys.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            return Ok((0..keys.len())
-                .map(|i| Key::Index((!keys.is_null(i)).then(|| keys.value(i))))
-                .collect());
-        }
-        let keys = cast(keys, &DataType::Utf8)?;
-        let keys = keys.as_string::<i32>();
-        Ok((0..keys.len())
-            .map(|i| Key::Name((!keys.is_null(i)).then(|| keys.value(i).to_owned())))
-            .collect())
-    }
-
-    fn find<'a>(&self, document: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
-        match (self, document) {
-            (Key::Name(Some(name)), serde_json::Value::Object(object)) => object.get(name),
-            (Key::Index(Some(index)), serde_json::Value::Array(array)) => {
-                // As in PostgreSQL, a negative index counts from the end.
-                let position = if *index < 0 {
-                    array.len() as i64 + index
-                } else {
-                    *index
-                };
-                usize::try_from(position).ok().and_then(|p| array.get(p))
-            }
-            _ => None,
+            _ => Ok(PlannerResult::Original(expr)),
         }
     }
 }
@@ -707,19 +596,5 @@ mod tests {
             Some(IntervalMonthDayNano::new(14, 0, 0))
         );
         assert_eq!(interval_literal("soon"), None);
-    }
-
-    #[test]
-    fn json_keys_find_fields_and_elements() {
-        let document: serde_json::Value =
-            serde_json::from_str(r#"{"a": {"b": [10, 20, 30]}}"#).expect("succeeds");
-        let a = Key::Name(Some("a".into()))
-            .find(&document)
-            .expect("succeeds");
-        let b = Key::Name(Some("b".into())).find(a).expect("succeeds");
-        assert_eq!(Key::Index(Some(1)).find(b), Some(&serde_json::json!(20)));
-        assert_eq!(Key::Index(Some(-1)).find(b), Some(&serde_json::json!(30)));
-        assert_eq!(Key::Index(Some(5)).find(b), None);
-        assert_eq!(Key::Name(Some("x".into())).find(&document), None);
     }
 }

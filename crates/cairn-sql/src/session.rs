@@ -255,7 +255,9 @@ fn build_context(
     let snowflake = Arc::new(snowflake_udf());
     ctx.register_udf((*snowflake).clone());
     ctx.register_udf(cairn_tables::functions::gen_random_uuid_udf());
-    ctx.register_udf(cairn_tables::functions::json_build_object_udf());
+    for function in cairn_pg::postgres::json::functions() {
+        ctx.register_udf(function);
+    }
     ctx.register_udf(cairn_tables::functions::expand_array_udf());
     ctx.register_udaf(cairn_pg::postgres::single_value());
     ctx.register_udtf("generate_series", Arc::new(cairn_pg::series::GenerateSeries));

@@ -15,6 +15,7 @@ pub mod direct;
 pub mod equality;
 pub mod error;
 pub mod functions;
+pub mod json;
 pub mod memory;
 pub mod pg_text;
 pub mod scan_cache;

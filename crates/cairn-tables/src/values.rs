@@ -89,11 +89,9 @@ fn text_value(data_type: &DataType, text: &str) -> Result<Value> {
 pub fn text_input(data_type: &DataType, text: &str) -> Result<String> {
     match data_type {
         DataType::Uuid => uuid_input(text).map(|uuid| uuid.hyphenated().to_string()).ok_or_else(|| invalid(data_type, text)),
-        // PostgreSQL names json for both and leaves the text to its DETAIL.
-        DataType::Json | DataType::Jsonb => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(_) => Ok(text.to_owned()),
-            Err(_) => Err(CairnError::InvalidTextRepresentation("invalid input syntax for type json".into())),
-        },
+        // json is kept as written, jsonb in its normal form.
+        DataType::Json => crate::json::Json::parse(text).map(|_| text.to_owned()),
+        DataType::Jsonb => crate::json::Json::parse_jsonb(text).map(|json| json.jsonb_text()),
         _ => Ok(text.to_owned()),
     }
 }

@@ -49,6 +49,7 @@ impl SqlState {
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
+    pub const UNTRANSLATABLE_CHARACTER: SqlState = SqlState("22P05");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
@@ -107,6 +108,10 @@ pub enum CairnError {
     CharacterNotInRepertoire(String),
     /// One statement would change the same row twice.
     CardinalityViolation(String),
+    /// Text that is not JSON; `detail` says where (`Token "x" is invalid.`).
+    InvalidJson { detail: String },
+    /// A `\u0000` escape in jsonb, which text cannot hold.
+    UnsupportedUnicodeEscape,
     /// A NOT NULL column got NULL.
     /// `detail`: `Failing row contains (…).`, the row as PostgreSQL lists it.
     NotNullViolation { table: String, column: String, detail: String },
@@ -193,7 +198,10 @@ impl CairnError {
             CairnError::InFailedSqlTransaction => SqlState::IN_FAILED_SQL_TRANSACTION,
             CairnError::FeatureNotSupported(_) => SqlState::FEATURE_NOT_SUPPORTED,
             CairnError::InvalidParameterValue(_) => SqlState::INVALID_PARAMETER_VALUE,
-            CairnError::InvalidTextRepresentation(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+            CairnError::InvalidTextRepresentation(_) | CairnError::InvalidJson { .. } => {
+                SqlState::INVALID_TEXT_REPRESENTATION
+            }
+            CairnError::UnsupportedUnicodeEscape => SqlState::UNTRANSLATABLE_CHARACTER,
             CairnError::InvalidBinaryRepresentation(_) => SqlState::INVALID_BINARY_REPRESENTATION,
             CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
             CairnError::CharacterNotInRepertoire(_) => SqlState::CHARACTER_NOT_IN_REPERTOIRE,
@@ -237,6 +245,8 @@ impl CairnError {
         match self {
             CairnError::UniqueViolation { detail, .. } => Some(detail),
             CairnError::NotNullViolation { detail, .. } => Some(detail),
+            CairnError::InvalidJson { detail } => Some(detail),
+            CairnError::UnsupportedUnicodeEscape => Some("\\u0000 cannot be converted to text."),
             _ => None,
         }
     }
@@ -306,6 +316,8 @@ impl fmt::Display for CairnError {
             | CairnError::SessionTerminated(m)
             | CairnError::StackDepthExceeded(m)
             | CairnError::OutOfMemory(m) => f.write_str(m),
+            CairnError::InvalidJson { .. } => f.write_str("invalid input syntax for type json"),
+            CairnError::UnsupportedUnicodeEscape => f.write_str("unsupported Unicode escape sequence"),
             CairnError::NotNullViolation { table, column, .. } => {
                 write!(f, "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")
             }

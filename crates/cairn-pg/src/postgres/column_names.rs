@@ -196,7 +196,7 @@ fn figure(expr: &Expr) -> Option<String> {
             },
             _ => None,
         },
-        Expr::Exists { .. } => Some("exists".into()),
+        Expr::Exists { negated: false, .. } => Some("exists".into()),
         Expr::Case { .. } => Some("case".into()),
         Expr::Array(_) => Some("array".into()),
         Expr::Tuple(_) => Some("row".into()),

@@ -19,6 +19,8 @@
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 //! - `mod(a, b)` is `(a % b)`;
+//! - `EXISTS (…)` as a value is a count of the subquery's rows
+//!   ([`exists`]);
 //! - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
 //!   as aggregates, and correlated ones in forms DataFusion decorrelates
 //!   (see [`array_of_subquery`] and [`subqueries`]).
@@ -27,12 +29,13 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast;
 
-use super::{build, column_names, subqueries};
+use super::{build, column_names, exists, subqueries};
 
 /// Rewrites a statement: its relations, its select items' names, every
 /// expression in it.
 pub fn rewrite_statement(statement: &mut ast::Statement) {
     column_names::name_columns(statement);
+    exists::exists_as_counts(statement);
     let _ = ast::visit_relations_mut(statement, |name| {
         catalog_relation(name);
         ControlFlow::<()>::Continue(())
