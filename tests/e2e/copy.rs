@@ -318,3 +318,30 @@ async fn a_long_line_is_read_while_other_clients_go_on() {
     let lengths = text_rows(&root, "SELECT sku, length(name) FROM app.products ORDER BY sku").await;
     assert_eq!(lengths, vec![vec!["long".to_owned(), value_bytes.to_string()], vec!["short".to_owned(), "1".to_owned()]]);
 }
+
+/// COPY reads dates, times, uuids and json as a cast of text does, in
+/// PostgreSQL's forms: no seconds, month names, jsonb normalised.
+#[tokio::test]
+async fn typed_text_reads_as_postgresql_reads_it() {
+    let server = Server::start();
+    let root = server.root().await;
+    root.batch_execute("CREATE TABLE events (id INT PRIMARY KEY, at TIMESTAMP, on_day DATE, at_utc TIMESTAMPTZ, u UUID, doc JSONB)")
+        .await
+        .expect("create");
+    let data = "1\t2024-03-15 10:00\tMarch 15, 2024\t2024-03-15 10:00+02\tA0EEBC999C0B4EF8BB6D6BB9BD380A11\t{\"b\": 1, \"a\": [1,2]}\n";
+    assert_eq!(copy_in(&root, "COPY events FROM STDIN", data).await.expect("copy in"), 1);
+    assert_eq!(
+        text_rows(&root, "SELECT at, on_day, at_utc, u, doc FROM events").await,
+        [[
+            "2024-03-15 10:00:00",
+            "2024-03-15",
+            "2024-03-15 08:00:00+00",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "{\"a\": [1, 2], \"b\": 1}"
+        ]]
+    );
+    let error = copy_in(&root, "COPY events (id, on_day) FROM STDIN", "2\tnot a date\n").await.expect_err("bad date");
+    assert_eq!(sqlstate(&error), "22007");
+    let error = copy_in(&root, "COPY events (id, doc) FROM STDIN", "3\t{bad\n").await.expect_err("bad json");
+    assert_eq!(sqlstate(&error), "22P02");
+}

@@ -39,6 +39,7 @@ mod arithmetic;
 mod constants;
 mod exists;
 mod field_access;
+mod intervals;
 pub mod json;
 mod single_value;
 pub mod rewrites;
@@ -119,6 +120,111 @@ fn text_stored_input(
         }
     };
     Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(read), field })))
+}
+
+/// Text cast to a date, a time or a timestamp, read as PostgreSQL reads
+/// it ([`cairn_tables::datetime`]): a literal at once, other text through
+/// `datetime_in`. `zone` is the session's `TimeZone`, in which a
+/// timestamptz without an offset is read.
+fn datetime_input(inner: Expr, field: FieldRef, zone: &str, schema: Option<&DFSchema>) -> Result<Transformed<Expr>> {
+    let target = DateTimeIn::target_of(field.data_type());
+    match inner {
+        Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) | ScalarValue::LargeUtf8(Some(text)), _) => {
+            let value = read_datetime(&text, field.data_type(), zone).map_err(cairn_tables::error::to_df)?;
+            Ok(Transformed::yes(Expr::Literal(value, None)))
+        }
+        other => {
+            let text = schema.is_some_and(|schema| {
+                matches!(other.get_type(schema), Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8))
+            });
+            if !text || target.is_none() {
+                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
+            }
+            let function = ScalarUDF::from(DateTimeIn {
+                target: field.data_type().clone(),
+                zone: zone.to_owned(),
+                signature: Signature::any(1, Volatility::Stable),
+            });
+            Ok(Transformed::yes(Expr::ScalarFunction(
+                datafusion::logical_expr::expr::ScalarFunction::new_udf(Arc::new(function), vec![other]),
+            )))
+        }
+    }
+}
+
+/// `text` as a value of `target` (a date, time or timestamp type).
+fn read_datetime(text: &str, target: &DataType, zone: &str) -> cairn_types::Result<ScalarValue> {
+    use cairn_tables::datetime;
+    use datafusion::arrow::datatypes::TimeUnit;
+    let timestamp = |unit: &TimeUnit, micros: i64, tz: Option<Arc<str>>| {
+        let overflow = || cairn_types::CairnError::DatetimeFieldOverflow(format!("timestamp out of range: \"{text}\""));
+        Ok(match unit {
+            TimeUnit::Second => ScalarValue::TimestampSecond(Some(micros.div_euclid(1_000_000)), tz),
+            TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(micros.div_euclid(1_000)), tz),
+            TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(micros), tz),
+            TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(micros.checked_mul(1_000).ok_or_else(overflow)?), tz),
+        })
+    };
+    match target {
+        DataType::Date32 => Ok(ScalarValue::Date32(Some(datetime::date_days(text)?))),
+        DataType::Time64(TimeUnit::Microsecond) => Ok(ScalarValue::Time64Microsecond(Some(datetime::time_micros(text)?))),
+        DataType::Time64(TimeUnit::Nanosecond) => {
+            Ok(ScalarValue::Time64Nanosecond(Some(datetime::time_micros(text)? * 1_000)))
+        }
+        DataType::Timestamp(unit, None) => timestamp(unit, datetime::timestamp_micros(text)?, None),
+        DataType::Timestamp(unit, Some(tz)) => {
+            timestamp(unit, datetime::timestamptz_micros(text, zone)?, Some(Arc::clone(tz)))
+        }
+        other => Err(cairn_types::CairnError::FeatureNotSupported(format!("text cannot be read as {other}"))),
+    }
+}
+
+/// `datetime_in(text)`: text read as a date, time or timestamp.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateTimeIn {
+    target: DataType,
+    zone: String,
+    signature: Signature,
+}
+
+impl DateTimeIn {
+    /// The types read here; others keep Arrow's cast.
+    fn target_of(data_type: &DataType) -> Option<&DataType> {
+        matches!(data_type, DataType::Date32 | DataType::Time64(_) | DataType::Timestamp(..)).then_some(data_type)
+    }
+}
+
+impl ScalarUDFImpl for DateTimeIn {
+    fn name(&self) -> &str {
+        "datetime_in"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some(text) = arrays.first() else {
+            return datafusion::common::exec_err!("datetime_in takes one argument");
+        };
+        let text = cast(text, &DataType::Utf8)?;
+        let values = text
+            .as_string::<i32>()
+            .iter()
+            .map(|text| match text {
+                Some(text) => read_datetime(text, &self.target, &self.zone),
+                None => ScalarValue::try_from(&self.target).map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
+            })
+            .collect::<cairn_types::Result<Vec<_>>>()
+            .map_err(cairn_tables::error::to_df)?;
+        let result = ScalarValue::iter_to_array(values)?;
+        cairn_tables::functions::shaped_like(&args.args, result)
+    }
 }
 
 /// `text_in(text)`: text read as a text-stored type's input.
@@ -251,6 +357,9 @@ impl ExprPlanner for PgOperators {
         if let Some(planned) = date_and_interval(&expr, schema) {
             return Ok(PlannerResult::Planned(planned));
         }
+        if let Some(planned) = intervals::plan_operator(&expr.op, &expr.left, &expr.right, schema) {
+            return Ok(PlannerResult::Planned(planned));
+        }
         if let Some(planned) = json::plan_operator(&expr.op, &expr.left, &expr.right, schema) {
             return Ok(PlannerResult::Planned(planned));
         }
@@ -292,6 +401,9 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     // Once types are settled: after DataFusion's type coercion.
     let coerced = rules.iter().position(|rule| rule.name() == "type_coercion").map_or(rules.len(), |at| at + 1);
     rules.insert(coerced, Arc::new(arithmetic::RoundedIntegerCasts));
+    // Again for the casts type coercion adds: text compared with a
+    // timestamp (`WHERE t > '2024-01-01 10:00'`), a bytea, an interval.
+    rules.insert(coerced, Arc::new(TextInput));
     rules
 }
 
@@ -304,7 +416,10 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
 ///   casts are refused;
 /// - to an interval: PostgreSQL's output form (`1 day 02:00:00`) too;
 /// - to bytea: hex or escape format ([`crate::bytea`]); Arrow would take
-///   the text's own bytes.
+///   the text's own bytes;
+/// - to uuid, json, jsonb: checked, and in the form each is kept;
+/// - to a date, time or timestamp: in PostgreSQL's forms
+///   ([`cairn_tables::datetime`]), which Arrow's parser mostly refuses.
 #[derive(Debug)]
 pub struct TextInput;
 
@@ -313,7 +428,8 @@ impl AnalyzerRule for TextInput {
         "cairn_text_input"
     }
 
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+    fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+        let zone = config.execution.time_zone.clone().unwrap_or_else(|| "UTC".to_owned());
         plan.transform_up_with_subqueries(|node| {
             let schema = match node.inputs().as_slice() {
                 [input] => Some(Arc::clone(input.schema())),
@@ -334,11 +450,9 @@ impl AnalyzerRule for TextInput {
                             ) => {
                                 let interval = interval_literal(&text).ok_or_else(|| {
                                     datafusion::error::DataFusionError::External(Box::new(
-                                        cairn_types::CairnError::InvalidTextRepresentation(
-                                            format!(
+                                        cairn_types::CairnError::InvalidDatetimeFormat(format!(
                                             "invalid input syntax for type interval: \"{text}\""
-                                        ),
-                                        ),
+                                        )),
                                     ))
                                 })?;
                                 Ok(Transformed::yes(Expr::Literal(
@@ -391,6 +505,9 @@ impl AnalyzerRule for TextInput {
                         ) =>
                     {
                         bytea_input(*inner, field, schema.as_deref())
+                    }
+                    Expr::Cast(Cast { expr: inner, field }) if DateTimeIn::target_of(field.data_type()).is_some() => {
+                        datetime_input(*inner, field, &zone, schema.as_deref())
                     }
                     Expr::Cast(Cast { expr: inner, field }) => match text_stored_type(&field) {
                         Some(stored) => text_stored_input(*inner, field, stored, schema.as_deref()),

@@ -10,6 +10,7 @@
 
 pub mod cancel;
 pub mod conflict;
+pub mod datetime;
 pub mod defaults;
 pub mod direct;
 pub mod equality;

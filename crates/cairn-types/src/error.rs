@@ -50,6 +50,8 @@ impl SqlState {
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
     pub const UNTRANSLATABLE_CHARACTER: SqlState = SqlState("22P05");
+    pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
+    pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
@@ -108,6 +110,10 @@ pub enum CairnError {
     CharacterNotInRepertoire(String),
     /// One statement would change the same row twice.
     CardinalityViolation(String),
+    /// Text that is no date or time (`'nope'::timestamp`).
+    InvalidDatetimeFormat(String),
+    /// A date or time whose fields are out of range (`'2024-02-30'::date`).
+    DatetimeFieldOverflow(String),
     /// Text that is not JSON; `detail` says where (`Token "x" is invalid.`).
     InvalidJson { detail: String },
     /// A `\u0000` escape in jsonb, which text cannot hold.
@@ -202,6 +208,8 @@ impl CairnError {
                 SqlState::INVALID_TEXT_REPRESENTATION
             }
             CairnError::UnsupportedUnicodeEscape => SqlState::UNTRANSLATABLE_CHARACTER,
+            CairnError::InvalidDatetimeFormat(_) => SqlState::INVALID_DATETIME_FORMAT,
+            CairnError::DatetimeFieldOverflow(_) => SqlState::DATETIME_FIELD_OVERFLOW,
             CairnError::InvalidBinaryRepresentation(_) => SqlState::INVALID_BINARY_REPRESENTATION,
             CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
             CairnError::CharacterNotInRepertoire(_) => SqlState::CHARACTER_NOT_IN_REPERTOIRE,
@@ -291,6 +299,8 @@ impl fmt::Display for CairnError {
             | CairnError::FeatureNotSupported(m)
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
+            | CairnError::InvalidDatetimeFormat(m)
+            | CairnError::DatetimeFieldOverflow(m)
             | CairnError::InvalidBinaryRepresentation(m)
             | CairnError::InsufficientPrivilege(m)
             | CairnError::UndefinedTable(m)

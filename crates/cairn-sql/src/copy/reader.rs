@@ -12,6 +12,7 @@ use cairn_types::{CairnError, DataType, Result};
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::ScalarValue;
 
 use super::{CopyFormat, CopyOptions};
 use cairn_tables::values::arrow_type;
@@ -393,6 +394,8 @@ pub(super) fn with_context(error: CairnError, table: &str, line: u64, column: Op
         CairnError::BadCopyFileFormat(_) => CairnError::BadCopyFileFormat(message),
         CairnError::CharacterNotInRepertoire(_) => CairnError::CharacterNotInRepertoire(message),
         CairnError::InvalidBinaryRepresentation(_) => CairnError::InvalidBinaryRepresentation(message),
+        CairnError::InvalidDatetimeFormat(_) => CairnError::InvalidDatetimeFormat(message),
+        CairnError::DatetimeFieldOverflow(_) => CairnError::DatetimeFieldOverflow(message),
         _ => CairnError::InvalidTextRepresentation(message),
     }
 }
@@ -439,6 +442,38 @@ fn typed(text: &StringArray, data_type: &DataType) -> std::result::Result<ArrayR
             });
         }
         return Ok(Arc::new(BinaryArray::from_iter(bytes)));
+    }
+    // Dates and times in PostgreSQL's forms; uuid, json and jsonb checked
+    // and kept in their form, as a cast of text reads them. (A timestamptz
+    // without an offset is read as UTC.)
+    let each = |read: &dyn Fn(&str) -> cairn_types::Result<ScalarValue>| {
+        let values = (0..text.len())
+            .map(|row| match text.is_null(row) {
+                true => ScalarValue::try_from(&target).map_err(|e| (row, CairnError::Internal(e.to_string()))),
+                false => read(text.value(row)).map_err(|error| (row, error)),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        match values.is_empty() {
+            true => Ok(datafusion::arrow::array::new_empty_array(&target)),
+            false => ScalarValue::iter_to_array(values).map_err(|e| (0, CairnError::Internal(e.to_string()))),
+        }
+    };
+    use cairn_tables::datetime;
+    match data_type {
+        DataType::Date => return each(&|t| Ok(ScalarValue::Date32(Some(datetime::date_days(t)?)))),
+        DataType::Time => return each(&|t| Ok(ScalarValue::Time64Microsecond(Some(datetime::time_micros(t)?)))),
+        DataType::Timestamp => {
+            return each(&|t| Ok(ScalarValue::TimestampMicrosecond(Some(datetime::timestamp_micros(t)?), None)))
+        }
+        DataType::TimestampTz => {
+            return each(&|t| {
+                Ok(ScalarValue::TimestampMicrosecond(Some(datetime::timestamptz_micros(t, "UTC")?), Some("UTC".into())))
+            })
+        }
+        DataType::Uuid | DataType::Json | DataType::Jsonb => {
+            return each(&|t| Ok(ScalarValue::Utf8(Some(cairn_tables::values::text_input(data_type, t)?))))
+        }
+        _ => {}
     }
     if target == *text.data_type() {
         return Ok(Arc::new(text.clone()));
