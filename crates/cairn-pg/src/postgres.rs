@@ -36,6 +36,7 @@ use cairn_tables::values::PG_TYPE_METADATA;
 mod build;
 mod column_names;
 mod arithmetic;
+mod array_text;
 mod constants;
 mod exists;
 mod field_access;
@@ -404,6 +405,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     // Again for the casts type coercion adds: text compared with a
     // timestamp (`WHERE t > '2024-01-01 10:00'`), a bytea, an interval.
     rules.insert(coerced, Arc::new(TextInput));
+    rules.insert(coerced, Arc::new(array_text::ArrayText));
     rules
 }
 

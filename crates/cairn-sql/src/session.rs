@@ -299,6 +299,18 @@ fn configure_context(
         options.catalog.default_schema = schema.unwrap_or(DEFAULT_NAMESPACE).to_owned();
         options.execution.time_zone = Some(settings.get("TimeZone").unwrap_or("UTC").to_owned());
         df_state.config_mut().set_extension(Arc::new(crate::planning::SearchPath(search_path.clone())));
+        // Functions that read the settings when made (`now()` takes its
+        // time zone, so that it is a timestamptz) are made again, as
+        // DataFusion's own SET does.
+        let config = Arc::clone(df_state.config_options());
+        let updated: Vec<_> = df_state
+            .scalar_functions()
+            .values()
+            .filter_map(|function| function.inner().with_updated_config(&config))
+            .collect();
+        for function in updated {
+            let _ = df_state.register_udf(Arc::new(function));
+        }
     }
     for function in session_functions(user, database, schema) {
         ctx.register_udf((*function).clone());

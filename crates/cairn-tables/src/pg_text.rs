@@ -90,6 +90,8 @@ pub fn value(value: &Value) -> String {
                 .iter()
                 .map(|element| match element {
                     Value::Null => "NULL".into(),
+                    // A sub-array of a multidimensional array is not quoted.
+                    Value::Array(_) => self::value(element),
                     other => quote_element(self::value(other)),
                 })
                 .collect();

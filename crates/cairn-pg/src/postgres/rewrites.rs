@@ -19,6 +19,7 @@
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 //! - `mod(a, b)` is `(a % b)`;
+//! - `localtimestamp`, `localtime` are `now()` without its zone;
 //! - `EXISTS (…)` as a value is a count of the subquery's rows
 //!   ([`exists`]);
 //! - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
@@ -71,6 +72,23 @@ fn catalog_relation(name: &mut ast::ObjectName) {
 pub fn rewrite_expression(expr: &mut ast::Expr) {
     if let ast::Expr::Collate { expr: inner, .. } = expr {
         *expr = std::mem::replace(inner.as_mut(), ast::Expr::value(ast::Value::Null));
+    }
+    // `localtimestamp` and `localtime`, keywords to PostgreSQL, are words
+    // to the parser: the session's time without its zone.
+    let keyword = match expr {
+        ast::Expr::Identifier(ident) if ident.quote_style.is_none() => Some(ident.value.clone()),
+        ast::Expr::Function(function) if matches!(function.args, ast::FunctionArguments::None) => {
+            function.name.0.last().and_then(|part| part.as_ident()).map(|ident| ident.value.clone())
+        }
+        _ => None,
+    };
+    let local = match keyword.map(|k| k.to_ascii_lowercase()).as_deref() {
+        Some("localtimestamp") => Some(ast::DataType::Timestamp(None, ast::TimezoneInfo::None)),
+        Some("localtime") => Some(ast::DataType::Time(None, ast::TimezoneInfo::None)),
+        _ => None,
+    };
+    if let Some(data_type) = local {
+        *expr = build::cast(build::call("now", []), data_type);
     }
     if let ast::Expr::Like {
         pattern,
