@@ -41,6 +41,7 @@ mod constants;
 mod exists;
 mod field_access;
 mod intervals;
+mod recursive;
 pub mod json;
 mod single_value;
 pub mod rewrites;
@@ -50,6 +51,7 @@ pub use column_names::{client_column_name, column_name};
 pub use field_access::NonCompositeFieldAccess;
 pub use arithmetic::CheckedIntegerArithmetic;
 pub use constants::type_constants;
+pub use recursive::recursive_terms_without_sources;
 pub use single_value::single_value;
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {

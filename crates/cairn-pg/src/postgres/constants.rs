@@ -48,6 +48,15 @@ pub fn type_constants(plan: LogicalPlan) -> Result<LogicalPlan> {
     if matches!(plan, LogicalPlan::Dml(_)) {
         return Ok(plan);
     }
+    // A recursive CTE's work table keeps the types it was planned with,
+    // which its recursive term reads: retyping its constants would make
+    // the two terms disagree. Such a statement keeps DataFusion's types.
+    let recursive = plan
+        .exists(|node| Ok(matches!(node, LogicalPlan::RecursiveQuery(_))))
+        .unwrap_or(false);
+    if recursive {
+        return Ok(plan);
+    }
     let typed = plan.transform_up_with_subqueries(|node| {
         if matches!(node, LogicalPlan::Limit(_)) {
             return Ok(Transformed::no(node));

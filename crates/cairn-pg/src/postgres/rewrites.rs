@@ -20,6 +20,7 @@
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 //! - `mod(a, b)` is `(a % b)`;
 //! - `localtimestamp`, `localtime` are `now()` without its zone;
+//! - `FETCH FIRST n ROWS ONLY` is `LIMIT n`;
 //! - `EXISTS (…)` as a value is a count of the subquery's rows
 //!   ([`exists`]);
 //! - `ARRAY(SELECT …)` and plain correlated scalar subqueries are restated
@@ -35,6 +36,7 @@ use super::{build, column_names, exists, subqueries};
 /// Rewrites a statement: its relations, its select items' names, every
 /// expression in it.
 pub fn rewrite_statement(statement: &mut ast::Statement) {
+    fetch_as_limit(statement);
     column_names::name_columns(statement);
     exists::exists_as_counts(statement);
     let _ = ast::visit_relations_mut(statement, |name| {
@@ -65,6 +67,30 @@ fn catalog_relation(name: &mut ast::ObjectName) {
     if catalog_function {
         name.0.remove(0);
     }
+}
+
+/// `FETCH FIRST n ROWS ONLY` (the standard's LIMIT) as `LIMIT n`, which
+/// DataFusion plans. `WITH TIES` and `PERCENT` are left to be refused.
+fn fetch_as_limit(statement: &mut ast::Statement) {
+    struct Fetches;
+    impl ast::VisitorMut for Fetches {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut ast::Query) -> ControlFlow<()> {
+            let plain = query.fetch.as_ref().is_some_and(|fetch| !fetch.with_ties && !fetch.percent);
+            let limit = match &mut query.limit_clause {
+                None => Some(None),
+                Some(ast::LimitClause::LimitOffset { limit: None, offset, .. }) => Some(offset.take()),
+                Some(_) => None,
+            };
+            if let (true, Some(offset)) = (plain, limit) {
+                // FETCH FIRST ROWS ONLY, without a count, is one row.
+                let count = query.fetch.take().and_then(|fetch| fetch.quantity).unwrap_or_else(|| build::integer(1));
+                query.limit_clause = Some(ast::LimitClause::LimitOffset { limit: Some(count), offset, limit_by: Vec::new() });
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = ast::VisitMut::visit(statement, &mut Fetches);
 }
 
 /// Rewrites one expression (its subexpressions are visited first, by

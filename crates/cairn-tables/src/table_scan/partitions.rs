@@ -77,7 +77,10 @@ enum Found {
     /// The first rows of a snapshot's range, for the first partition, and
     /// the rest of the range cut into parts, one for each partition (there
     /// may be fewer parts than partitions, or none).
-    Parts { snapshot: Arc<Snapshot>, first: Mutex<Vec<RecordBatch>>, rest: Vec<KeyRange>, tally: Option<Tally> },
+    /// A plan may be executed more than once (the recursive term of a
+    /// recursive CTE is, once per step): each execution of the first
+    /// partition sends the first rows again.
+    Parts { snapshot: Arc<Snapshot>, first: Vec<RecordBatch>, rest: Vec<KeyRange>, tally: Option<Tally> },
     /// Inside a transaction block: the first partition reads it all.
     Block(BlockView),
 }
@@ -94,10 +97,14 @@ struct Tally {
 
 impl Tally {
     /// A part ended, having read `rows` (`None`: cut short). The total,
-    /// once the last part ends and all were read whole.
+    /// once the last part ends and all were read whole. (Parts of a later
+    /// execution of the same plan count nothing: the first told it.)
     fn part_ended(&self, rows: Option<usize>) -> Option<usize> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (total, running, whole) = &mut *state;
+        if *running == 0 {
+            return None;
+        }
         *total += rows.unwrap_or(0);
         *whole &= rows.is_some();
         *running -= 1;
@@ -135,7 +142,7 @@ impl TableScan {
             }
             Found::Parts { snapshot, first, rest, .. } => {
                 let first = match partition {
-                    0 => std::mem::take(&mut *first.lock().unwrap_or_else(PoisonError::into_inner)),
+                    0 => first.clone(),
                     _ => Vec::new(),
                 };
                 let Some(range) = rest.get(partition).cloned() else { return in_memory(first, schema) };
@@ -191,6 +198,6 @@ impl TableScan {
             }
             parts => Some(Tally { version, state: Mutex::new((first_rows, parts, true)) }),
         });
-        Ok(Found::Parts { snapshot, first: Mutex::new(first), rest, tally })
+        Ok(Found::Parts { snapshot, first, rest, tally })
     }
 }
