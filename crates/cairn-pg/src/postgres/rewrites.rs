@@ -18,7 +18,7 @@
 //! - `generate_series(…)` in a select list returns rows, not a list;
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
-//! - `mod(a, b)` is `(a % b)`;
+//! - `mod(a, b)` is `(a % b)`; `every` is `bool_and`;
 //! - `localtimestamp`, `localtime` are `now()` without its zone;
 //! - `FETCH FIRST n ROWS ONLY` is `LIMIT n`;
 //! - `EXISTS (…)` as a value is a count of the subquery's rows
@@ -160,6 +160,7 @@ pub fn rewrite_expression(expr: &mut ast::Expr) {
     if let Some(remainder) = modulo(expr) {
         *expr = remainder;
     }
+    rename_synonym(expr);
     if let Some(subscripts) = generate_subscripts(expr) {
         *expr = subscripts;
     }
@@ -218,6 +219,18 @@ fn array_upper(expr: &ast::Expr) -> Option<ast::Expr> {
     let ast::FunctionArguments::List(list) = &function.args else { return None };
     let [array, dimension] = list.args.as_slice() else { return None };
     array_length(array, dimension)
+}
+
+/// PostgreSQL's names of functions DataFusion has under another:
+/// `every` is `bool_and`. (The column keeps PostgreSQL's name, given
+/// before this runs.)
+fn rename_synonym(expr: &mut ast::Expr) {
+    const SYNONYMS: &[(&str, &str)] = &[("every", "bool_and")];
+    let ast::Expr::Function(function) = expr else { return };
+    let [ast::ObjectNamePart::Identifier(ident)] = function.name.0.as_mut_slice() else { return };
+    if let Some((_, datafusion_name)) = SYNONYMS.iter().find(|(pg, _)| ident.value.eq_ignore_ascii_case(pg)) {
+        *ident = ast::Ident::new(*datafusion_name);
+    }
 }
 
 /// `mod(a, b)` is `(a % b)`, as in PostgreSQL (DataFusion has only the
