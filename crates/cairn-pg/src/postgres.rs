@@ -42,6 +42,7 @@ mod exists;
 mod field_access;
 mod intervals;
 mod recursive;
+mod set_ops;
 pub mod json;
 mod single_value;
 pub mod rewrites;
@@ -52,6 +53,7 @@ pub use field_access::NonCompositeFieldAccess;
 pub use arithmetic::CheckedIntegerArithmetic;
 pub use constants::type_constants;
 pub use recursive::recursive_terms_without_sources;
+pub use set_ops::multiset_intersect_and_except;
 pub use single_value::single_value;
 
 fn text_field(name: &str, pg_type: &str) -> FieldRef {

@@ -40,6 +40,7 @@ pub async fn plan(
     let plan = plan.map_err(|error| name_missing_relation(error, &written))?;
     let plan = cairn_pg::postgres::type_constants(plan)?;
     let plan = cairn_pg::postgres::recursive_terms_without_sources(plan)?;
+    let plan = cairn_pg::postgres::multiset_intersect_and_except(plan)?;
     crate::allowed::check(&plan).map_err(cairn_tables::error::to_df)?;
     Ok(plan)
 }

@@ -173,14 +173,11 @@ fn read_time(part: &str, text: &str, type_name: &str) -> Result<(Duration, Optio
         return Err(invalid(type_name, text));
     }
     // Rounded to microseconds, as PostgreSQL keeps them.
-    let fraction_micros = match fraction.len() {
-        0 => 0,
-        len => {
-            let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(7.max(len.min(7))).collect();
-            let seventh = digits.as_bytes().get(6).map_or(0, |b| u32::from(b - b'0'));
-            digits[..6].parse::<u32>().unwrap_or(0) + u32::from(seventh >= 5)
-        }
-    };
+    // The first seven digits, padded with zeros: six kept, the seventh
+    // rounds.
+    let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(7).collect();
+    let seventh = digits.as_bytes().get(6).map_or(0, |b| u32::from(b - b'0'));
+    let fraction_micros = digits[..6].parse::<u32>().unwrap_or(0) + u32::from(seventh >= 5);
     let mut zone = None;
     for word in rest.split_whitespace() {
         match word.to_ascii_lowercase().as_str() {

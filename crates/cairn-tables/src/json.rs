@@ -106,11 +106,11 @@ impl Json {
         out
     }
 
-    /// As json functions build it (`json_build_array`): `[1, 2]`, with
-    /// `" : "` between a key and its value as `json_build_object` writes.
-    pub fn json_text(&self, key_separator: &str) -> String {
+    /// As json functions write it: `json_build_object` with `" : "` and
+    /// `", "`, `to_json` and `row_to_json` with `":"` and `","`.
+    pub fn json_text(&self, key_separator: &str, separator: &str) -> String {
         let mut out = String::new();
-        self.write(&mut out, key_separator, ", ");
+        self.write(&mut out, key_separator, separator);
         out
     }
 
@@ -175,7 +175,7 @@ impl Json {
     /// no element).
     pub fn get_path(&self, path: &[String]) -> Option<&Node> {
         let mut steps = path.iter();
-        let Some(first) = steps.next() else { return None };
+        let first = steps.next()?;
         let mut found = self.get(&self.step_of(first)?)?;
         for step in steps {
             found = found.value.get(&found.value.step_of(step)?)?;
@@ -206,9 +206,8 @@ impl Json {
                     .find(|(k, _)| k == key)
                     .is_some_and(|(_, have)| have.value.contains_at(&want.value, false))
             }),
-            (Json::Array(elements), Json::Array(wanted)) => wanted.iter().all(|want| match &want.value {
-                // An array's scalar and container elements match alike.
-                want => elements.iter().any(|have| have.value.contains_at(want, false) && same_kind(&have.value, want)),
+            (Json::Array(elements), Json::Array(wanted)) => wanted.iter().all(|want| {
+                elements.iter().any(|have| have.value.contains_at(&want.value, false) && same_kind(&have.value, &want.value))
             }),
             (Json::Array(elements), scalar) if top && is_scalar(scalar) => {
                 elements.iter().any(|have| have.value == *scalar)

@@ -289,7 +289,7 @@ impl JsonFunction {
         let made = |json: Json| -> Option<String> {
             Some(match kind {
                 Kind::Jsonb => json.normalized().jsonb_text(),
-                Kind::Json => json.json_text(" : "),
+                Kind::Json => json.json_text(" : ", ", "),
             })
         };
         match self.op {
@@ -348,9 +348,9 @@ impl JsonFunction {
                 Ok(Some(doc.value.normalized().remove_path(&path).jsonb_text()))
             }
             Op::TypeOf => Ok(document(&arrays[0], row)?.map(|doc| doc.value.type_name().to_owned())),
-            Op::StripNulls => Ok(document(&arrays[0], row)?.and_then(|doc| match kind {
-                Kind::Jsonb => Some(doc.value.normalized().strip_nulls().jsonb_text()),
-                Kind::Json => Some(doc.value.strip_nulls().json_text(":").replace(", ", ",")),
+            Op::StripNulls => Ok(document(&arrays[0], row)?.map(|doc| match kind {
+                Kind::Jsonb => doc.value.normalized().strip_nulls().jsonb_text(),
+                Kind::Json => doc.value.strip_nulls().json_text(":", ","),
             })),
             Op::Set { insert } => {
                 let [target, path, value, rest @ ..] = arrays else {
@@ -378,7 +378,7 @@ impl JsonFunction {
                 Ok(Some(doc.value.normalized().set_path(&path, value.value.normalized(), mode).jsonb_text()))
             }
             Op::BuildObject => {
-                if arrays.len() % 2 != 0 {
+                if !arrays.len().is_multiple_of(2) {
                     return Err(to_df(CairnError::InvalidParameterValue(
                         "argument list must have even number of elements".into(),
                     )));
@@ -403,7 +403,7 @@ impl JsonFunction {
                     .collect::<Result<Vec<_>>>()?;
                 Ok(match kind {
                     Kind::Jsonb => made(Json::Array(elements)),
-                    Kind::Json => Some(Json::Array(elements).json_text(" : ")),
+                    Kind::Json => Some(Json::Array(elements).json_text(" : ", ", ")),
                 })
             }
             Op::To => {
@@ -413,7 +413,7 @@ impl JsonFunction {
                 let json = to_json(&arrays[0], &fields[0], row)?;
                 Ok(Some(match kind {
                     Kind::Jsonb => json.normalized().jsonb_text(),
-                    Kind::Json => json.json_text(":").replace(", ", ","),
+                    Kind::Json => json.json_text(":", ","),
                 }))
             }
             _ => Ok(None),
