@@ -275,7 +275,8 @@ impl ScalarUDFImpl for TextIn {
 
 /// `date ± interval` and `interval + date` are timestamps, as in
 /// PostgreSQL (`date '2024-01-31' + interval '1 month'` is
-/// `2024-02-29 00:00:00`); DataFusion keeps a date.
+/// `2024-02-29 00:00:00`); DataFusion keeps a date. `date - date` is an
+/// integer.
 fn date_and_interval(expr: &RawBinaryExpr, schema: &DFSchema) -> Option<Expr> {
     let op = match expr.op {
         BinaryOperator::Plus => Operator::Plus,
@@ -291,6 +292,11 @@ fn date_and_interval(expr: &RawBinaryExpr, schema: &DFSchema) -> Option<Expr> {
     }
     if op == Operator::Plus && is(&expr.left, interval) && is(&expr.right, date) {
         return Some(binary_expr(expr.left.clone(), op, timestamp(expr.right.clone())));
+    }
+    // date - date is a number of days, an integer (DataFusion's is a bigint).
+    if op == Operator::Minus && is(&expr.left, date) && is(&expr.right, date) {
+        let days = binary_expr(expr.left.clone(), op, expr.right.clone());
+        return Some(Expr::Cast(Cast::new(Box::new(days), DataType::Int32)));
     }
     None
 }

@@ -19,6 +19,7 @@
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 //! - `mod(a, b)` is `(a % b)`; `every` is `bool_and`;
+//! - `array_length` and `cardinality` are integers;
 //! - `localtimestamp`, `localtime` are `now()` without its zone;
 //! - `FETCH FIRST n ROWS ONLY` is `LIMIT n`;
 //! - `EXISTS (…)` as a value is a count of the subquery's rows
@@ -161,6 +162,9 @@ pub fn rewrite_expression(expr: &mut ast::Expr) {
         *expr = remainder;
     }
     rename_synonym(expr);
+    if let Some(integer) = integer_result(expr) {
+        *expr = integer;
+    }
     if let Some(subscripts) = generate_subscripts(expr) {
         *expr = subscripts;
     }
@@ -231,6 +235,17 @@ fn rename_synonym(expr: &mut ast::Expr) {
     if let Some((_, datafusion_name)) = SYNONYMS.iter().find(|(pg, _)| ident.value.eq_ignore_ascii_case(pg)) {
         *ident = ast::Ident::new(*datafusion_name);
     }
+}
+
+/// `array_length(…)` and `cardinality(…)` as integers, their type in
+/// PostgreSQL (DataFusion's are unsigned bigints, which node-postgres,
+/// for one, hands over as strings).
+fn integer_result(expr: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::Function(function) = expr else { return None };
+    let [name] = function.name.0.as_slice() else { return None };
+    let name = name.as_ident()?;
+    let integer = ["array_length", "cardinality"].iter().any(|f| name.value.eq_ignore_ascii_case(f));
+    integer.then(|| build::cast(expr.clone(), ast::DataType::Integer(None)))
 }
 
 /// `mod(a, b)` is `(a % b)`, as in PostgreSQL (DataFusion has only the
