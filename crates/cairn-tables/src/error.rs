@@ -60,6 +60,13 @@ fn classify(error: &DataFusionError) -> CairnError {
             "column notation applied to type {data_type}, which is not a composite type"
         ));
     }
+    // The regex crate's refusal of a pattern, however DataFusion wraps it:
+    // its first line says why (`regex parse error:` and the pattern follow).
+    if let Some(at) = message.find("regex parse error") {
+        let why = message[at..].lines().find(|line| line.trim_start().starts_with("error:")).map_or("", str::trim);
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        return CairnError::InvalidRegularExpression(format!("invalid regular expression: {why}"));
+    }
     match error {
         DataFusionError::SQL(parser_error, _) => from_parser(parser_error.as_ref().clone()),
         DataFusionError::NotImplemented(_) => CairnError::FeatureNotSupported(message),

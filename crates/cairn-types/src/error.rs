@@ -51,6 +51,7 @@ impl SqlState {
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
     pub const UNTRANSLATABLE_CHARACTER: SqlState = SqlState("22P05");
     pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
+    pub const INVALID_REGULAR_EXPRESSION: SqlState = SqlState("2201B");
     pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
     pub const RESERVED_NAME: SqlState = SqlState("42939");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
@@ -110,6 +111,9 @@ pub enum CairnError {
     CharacterNotInRepertoire(String),
     /// One statement would change the same row twice.
     CardinalityViolation(String),
+    /// A pattern of `~`, `regexp_*`, `SIMILAR TO` that is no regular
+    /// expression.
+    InvalidRegularExpression(String),
     /// Text that is no date or time (`'nope'::timestamp`).
     InvalidDatetimeFormat(String),
     /// A date or time whose fields are out of range (`'2024-02-30'::date`).
@@ -209,6 +213,7 @@ impl CairnError {
             }
             CairnError::UnsupportedUnicodeEscape => SqlState::UNTRANSLATABLE_CHARACTER,
             CairnError::InvalidDatetimeFormat(_) => SqlState::INVALID_DATETIME_FORMAT,
+            CairnError::InvalidRegularExpression(_) => SqlState::INVALID_REGULAR_EXPRESSION,
             CairnError::DatetimeFieldOverflow(_) => SqlState::DATETIME_FIELD_OVERFLOW,
             CairnError::InvalidBinaryRepresentation(_) => SqlState::INVALID_BINARY_REPRESENTATION,
             CairnError::BadCopyFileFormat(_) => SqlState::BAD_COPY_FILE_FORMAT,
@@ -300,6 +305,7 @@ impl fmt::Display for CairnError {
             | CairnError::InvalidParameterValue(m)
             | CairnError::InvalidTextRepresentation(m)
             | CairnError::InvalidDatetimeFormat(m)
+            | CairnError::InvalidRegularExpression(m)
             | CairnError::DatetimeFieldOverflow(m)
             | CairnError::InvalidBinaryRepresentation(m)
             | CairnError::InsufficientPrivilege(m)

@@ -19,6 +19,8 @@
 //! - `generate_subscripts(a, d)` unnests the positions 1‥n;
 //! - `array_upper(a, d)` is `array_length(a, d)`: arrays start at 1;
 //! - `mod(a, b)` is `(a % b)`; `every` is `bool_and`;
+//! - the subquery column of `x op ANY/ALL (…)` is named apart from the
+//!   outer query's columns;
 //! - `array_length` and `cardinality` are integers;
 //! - `localtimestamp`, `localtime` are `now()` without its zone;
 //! - `FETCH FIRST n ROWS ONLY` is `LIMIT n`;
@@ -162,6 +164,7 @@ pub fn rewrite_expression(expr: &mut ast::Expr) {
         *expr = remainder;
     }
     rename_synonym(expr);
+    name_compared_column(expr);
     if let Some(integer) = integer_result(expr) {
         *expr = integer;
     }
@@ -223,6 +226,26 @@ fn array_upper(expr: &ast::Expr) -> Option<ast::Expr> {
     let ast::FunctionArguments::List(list) = &function.args else { return None };
     let [array, dimension] = list.args.as_slice() else { return None };
     array_length(array, dimension)
+}
+
+/// The column of the subquery of `x op ANY (…)` / `x op ALL (…)` given a
+/// name of its own. DataFusion's rewrite of these compares the outer
+/// value with the subquery's column by name, and when both are the same
+/// table's column (`v > ANY (SELECT v FROM t …)` in a query over `t`) it
+/// compared the inner column with itself: wrong rows, silently.
+fn name_compared_column(expr: &mut ast::Expr) {
+    let (ast::Expr::AnyOp { right, .. } | ast::Expr::AllOp { right, .. }) = expr else { return };
+    let ast::Expr::Subquery(query) = right.as_mut() else { return };
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return };
+    let [item] = select.projection.as_mut_slice() else { return };
+    let column = match std::mem::replace(item, ast::SelectItem::Wildcard(ast::WildcardAdditionalOptions::default())) {
+        ast::SelectItem::UnnamedExpr(column) | ast::SelectItem::ExprWithAlias { expr: column, .. } => column,
+        other => {
+            *item = other;
+            return;
+        }
+    };
+    *item = ast::SelectItem::ExprWithAlias { expr: column, alias: ast::Ident::new("__cairn_compared") };
 }
 
 /// PostgreSQL's names of functions DataFusion has under another:
