@@ -16,18 +16,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, IntervalUnit};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
-use datafusion::logical_expr::{
-    binary_expr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator,
-    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{binary_expr, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
 
@@ -45,6 +41,7 @@ mod recursive;
 mod set_ops;
 pub mod json;
 mod single_value;
+mod text_input;
 pub mod rewrites;
 mod subqueries;
 
@@ -80,197 +77,6 @@ fn bytea_input(inner: Expr, field: FieldRef, schema: Option<&DFSchema>) -> Resul
         DataType::Binary => bytes,
         _ => Expr::Cast(Cast { expr: Box::new(bytes), field }),
     }))
-}
-
-/// The text-stored type (uuid, json, jsonb) a cast's field announces.
-fn text_stored_type(field: &Field) -> Option<cairn_types::DataType> {
-    match field.metadata().get(PG_TYPE_METADATA).map(String::as_str) {
-        Some("uuid") => Some(cairn_types::DataType::Uuid),
-        Some("json") => Some(cairn_types::DataType::Json),
-        Some("jsonb") => Some(cairn_types::DataType::Jsonb),
-        _ => None,
-    }
-}
-
-/// Text cast to uuid, json or jsonb read as that type's input
-/// ([`cairn_tables::values::text_input`]): a literal at once (`'1'::uuid`
-/// fails as PostgreSQL fails it, 22P02), other text through `text_in`.
-/// A value of the type already is left as it is.
-fn text_stored_input(
-    inner: Expr,
-    field: FieldRef,
-    stored: cairn_types::DataType,
-    schema: Option<&DFSchema>,
-) -> Result<Transformed<Expr>> {
-    let read = match inner {
-        Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) | ScalarValue::LargeUtf8(Some(text)), _) => {
-            let text = cairn_tables::values::text_input(&stored, &text).map_err(cairn_tables::error::to_df)?;
-            Expr::Literal(ScalarValue::Utf8(Some(text)), None)
-        }
-        other => {
-            let Some(schema) = schema else {
-                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
-            };
-            let text = matches!(other.get_type(schema), Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8));
-            let same_type = other
-                .to_field(schema)
-                .is_ok_and(|(_, f)| f.metadata().get(PG_TYPE_METADATA) == field.metadata().get(PG_TYPE_METADATA));
-            if !text || same_type {
-                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
-            }
-            Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                Arc::new(text_in(stored)),
-                vec![other],
-            ))
-        }
-    };
-    Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(read), field })))
-}
-
-/// Text cast to a date, a time or a timestamp, read as PostgreSQL reads
-/// it ([`cairn_tables::datetime`]): a literal at once, other text through
-/// `datetime_in`. `zone` is the session's `TimeZone`, in which a
-/// timestamptz without an offset is read.
-fn datetime_input(inner: Expr, field: FieldRef, zone: &str, schema: Option<&DFSchema>) -> Result<Transformed<Expr>> {
-    let target = DateTimeIn::target_of(field.data_type());
-    match inner {
-        Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) | ScalarValue::LargeUtf8(Some(text)), _) => {
-            let value = read_datetime(&text, field.data_type(), zone).map_err(cairn_tables::error::to_df)?;
-            Ok(Transformed::yes(Expr::Literal(value, None)))
-        }
-        other => {
-            let text = schema.is_some_and(|schema| {
-                matches!(other.get_type(schema), Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8))
-            });
-            if !text || target.is_none() {
-                return Ok(Transformed::no(Expr::Cast(Cast { expr: Box::new(other), field })));
-            }
-            let function = ScalarUDF::from(DateTimeIn {
-                target: field.data_type().clone(),
-                zone: zone.to_owned(),
-                signature: Signature::any(1, Volatility::Stable),
-            });
-            Ok(Transformed::yes(Expr::ScalarFunction(
-                datafusion::logical_expr::expr::ScalarFunction::new_udf(Arc::new(function), vec![other]),
-            )))
-        }
-    }
-}
-
-/// `text` as a value of `target` (a date, time or timestamp type).
-fn read_datetime(text: &str, target: &DataType, zone: &str) -> cairn_types::Result<ScalarValue> {
-    use cairn_tables::datetime;
-    use datafusion::arrow::datatypes::TimeUnit;
-    let timestamp = |unit: &TimeUnit, micros: i64, tz: Option<Arc<str>>| {
-        let overflow = || cairn_types::CairnError::DatetimeFieldOverflow(format!("timestamp out of range: \"{text}\""));
-        Ok(match unit {
-            TimeUnit::Second => ScalarValue::TimestampSecond(Some(micros.div_euclid(1_000_000)), tz),
-            TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(micros.div_euclid(1_000)), tz),
-            TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(micros), tz),
-            TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(micros.checked_mul(1_000).ok_or_else(overflow)?), tz),
-        })
-    };
-    match target {
-        DataType::Date32 => Ok(ScalarValue::Date32(Some(datetime::date_days(text)?))),
-        DataType::Time64(TimeUnit::Microsecond) => Ok(ScalarValue::Time64Microsecond(Some(datetime::time_micros(text)?))),
-        DataType::Time64(TimeUnit::Nanosecond) => {
-            Ok(ScalarValue::Time64Nanosecond(Some(datetime::time_micros(text)? * 1_000)))
-        }
-        DataType::Timestamp(unit, None) => timestamp(unit, datetime::timestamp_micros(text)?, None),
-        DataType::Timestamp(unit, Some(tz)) => {
-            timestamp(unit, datetime::timestamptz_micros(text, zone)?, Some(Arc::clone(tz)))
-        }
-        other => Err(cairn_types::CairnError::FeatureNotSupported(format!("text cannot be read as {other}"))),
-    }
-}
-
-/// `datetime_in(text)`: text read as a date, time or timestamp.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct DateTimeIn {
-    target: DataType,
-    zone: String,
-    signature: Signature,
-}
-
-impl DateTimeIn {
-    /// The types read here; others keep Arrow's cast.
-    fn target_of(data_type: &DataType) -> Option<&DataType> {
-        matches!(data_type, DataType::Date32 | DataType::Time64(_) | DataType::Timestamp(..)).then_some(data_type)
-    }
-}
-
-impl ScalarUDFImpl for DateTimeIn {
-    fn name(&self) -> &str {
-        "datetime_in"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.target.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let Some(text) = arrays.first() else {
-            return datafusion::common::exec_err!("datetime_in takes one argument");
-        };
-        let text = cast(text, &DataType::Utf8)?;
-        let values = text
-            .as_string::<i32>()
-            .iter()
-            .map(|text| match text {
-                Some(text) => read_datetime(text, &self.target, &self.zone),
-                None => ScalarValue::try_from(&self.target).map_err(|e| cairn_types::CairnError::Internal(e.to_string())),
-            })
-            .collect::<cairn_types::Result<Vec<_>>>()
-            .map_err(cairn_tables::error::to_df)?;
-        let result = ScalarValue::iter_to_array(values)?;
-        cairn_tables::functions::shaped_like(&args.args, result)
-    }
-}
-
-/// `text_in(text)`: text read as a text-stored type's input.
-fn text_in(stored: cairn_types::DataType) -> ScalarUDF {
-    ScalarUDF::from(TextIn { stored, signature: Signature::any(1, Volatility::Immutable) })
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct TextIn {
-    stored: cairn_types::DataType,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for TextIn {
-    fn name(&self) -> &str {
-        "text_in"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let Some(text) = arrays.first() else {
-            return datafusion::common::exec_err!("text_in takes one argument");
-        };
-        let text = cast(text, &DataType::Utf8)?;
-        let text = text.as_string::<i32>();
-        let read = text
-            .iter()
-            .map(|text| text.map(|text| cairn_tables::values::text_input(&self.stored, text)).transpose())
-            .collect::<cairn_types::Result<Vec<_>>>()
-            .map_err(cairn_tables::error::to_df)?;
-        let result: ArrayRef = Arc::new(StringArray::from(read));
-        cairn_tables::functions::shaped_like(&args.args, result)
-    }
 }
 
 /// `date ± interval` and `interval + date` are timestamps, as in
@@ -518,11 +324,8 @@ impl AnalyzerRule for TextInput {
                     {
                         bytea_input(*inner, field, schema.as_deref())
                     }
-                    Expr::Cast(Cast { expr: inner, field }) if DateTimeIn::target_of(field.data_type()).is_some() => {
-                        datetime_input(*inner, field, &zone, schema.as_deref())
-                    }
-                    Expr::Cast(Cast { expr: inner, field }) => match text_stored_type(&field) {
-                        Some(stored) => text_stored_input(*inner, field, stored, schema.as_deref()),
+                    Expr::Cast(Cast { expr: inner, field }) => match text_input::TextTarget::of(&field, &zone) {
+                        Some(target) => text_input::read_text(*inner, field, target, schema.as_deref()),
                         None => Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field }))),
                     },
                     Expr::BinaryExpr(mut binary)
